@@ -1,0 +1,112 @@
+#pragma once
+// What a node asks its driver to do (DESIGN.md §3). The driver drains effects after every
+// input and reports outcomes back as inputs; the node is never re-entered meanwhile.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "swarmlab/chunk_set.hpp"
+#include "swarmlab/endpoint.hpp"
+#include "swarmlab/error.hpp"
+#include "swarmlab/event.hpp"
+#include "swarmlab/file_info.hpp"
+#include "swarmlab/frame_codec.hpp"
+#include "swarmlab/time.hpp"
+
+namespace swarmlab {
+
+/// Connection handle. Drivers number accepted connections from 1; nodes number the
+/// connections they open from kFirstOutboundConn, so the two never collide.
+using ConnId = std::uint64_t;
+constexpr ConnId kFirstOutboundConn = ConnId{1} << 62;
+using TimerId = std::uint64_t;
+using StoreOpId = std::uint64_t;
+
+enum class CloseReason {
+  Normal,         // the other side closed
+  Reset,          // connection lost (crash, reset)
+  ConnectFailed,  // an outbound connect did not succeed
+  ProtocolError,  // the stream broke framing rules; the driver closed it
+  Local,          // this node asked for the close
+};
+std::string_view to_string(CloseReason r);
+
+struct Connect {
+  ConnId conn;
+  Endpoint to;
+};
+struct Send {
+  ConnId conn;
+  RawFrame frame;
+};
+struct Close {
+  ConnId conn;
+};
+struct StartTimer {
+  TimerId timer;
+  Time deadline;
+};
+struct CancelTimer {
+  TimerId timer;
+};
+
+// ---- chunk store: asynchronous, completed by on_store_done(op, StoreResult) --------------
+
+/// Publish: read the local file at `path`, split it into chunks of `chunk_size` and hash
+/// them. Result: `file` (named `name`). From then on the store serves that name.
+struct StoreScan {
+  StoreOpId op;
+  std::string path;
+  std::string name;
+  std::uint32_t chunk_size;
+};
+/// Prepare to download `file` into `dest`. Result: `have`, the chunks already verified by
+/// an earlier attempt (resume). From then on the store serves that name's verified chunks.
+struct StoreOpen {
+  StoreOpId op;
+  FileInfo file;
+  std::string dest;
+};
+/// Read chunk `index` of a file the store serves. Result: `data`.
+struct StoreRead {
+  StoreOpId op;
+  std::string name;
+  std::uint32_t index;
+};
+/// Verify `data` against `expected` (SHA-256) and, only if it matches, write it. Result:
+/// ok, HashMismatch, or IoError.
+struct StoreWrite {
+  StoreOpId op;
+  std::string name;
+  std::uint32_t index;
+  Payload data;
+  Digest expected;
+  std::string from;  // peer id of the sender (simulation uses it to model corrupters)
+};
+/// Every chunk is verified: make the file durable and put it at its destination.
+struct StoreFinalize {
+  StoreOpId op;
+  std::string name;
+};
+
+struct StoreResult {
+  Status status;
+  Payload data;                  // StoreRead
+  std::optional<FileInfo> file;  // StoreScan
+  ChunkSet have;                 // StoreOpen
+};
+
+/// A metrics record for the run's event log.
+struct Record {
+  Event event;
+};
+/// Something the node's user should hear about (command results, progress, failures).
+struct Notify {
+  Event event;
+};
+
+using Effect = std::variant<Connect, Send, Close, StartTimer, CancelTimer, StoreScan, StoreOpen,
+                            StoreRead, StoreWrite, StoreFinalize, Record, Notify>;
+
+}  // namespace swarmlab

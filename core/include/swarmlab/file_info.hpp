@@ -1,0 +1,40 @@
+#pragma once
+// What the swarm knows about one shared file.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "swarmlab/error.hpp"
+#include "swarmlab/sha256.hpp"
+
+namespace swarmlab {
+
+struct FileInfo {
+  std::string name;
+  std::uint64_t size = 0;
+  std::uint32_t chunk_size = 0;
+  std::vector<Digest> chunk_hashes;  // one per chunk, in order
+  Digest file_hash{};                // file_hash_from_chunks(chunk_hashes)
+
+  std::uint32_t chunk_count() const { return static_cast<std::uint32_t>(chunk_hashes.size()); }
+  /// Length of chunk `index`: chunk_size except for a shorter last chunk.
+  std::uint32_t chunk_length(std::uint32_t index) const;
+  /// Byte offset of chunk `index` in the file.
+  std::uint64_t chunk_offset(std::uint32_t index) const {
+    return static_cast<std::uint64_t>(index) * chunk_size;
+  }
+  /// Checks name rules, sizes, chunk count against size, and the file hash against the
+  /// chunk hashes. `field` prefixes error messages ("file").
+  Status validate(std::string_view field = "file") const;
+
+  friend bool operator==(const FileInfo&, const FileInfo&) = default;
+};
+
+/// Number of chunks a file of `size` bytes has with chunks of `chunk_size`.
+std::uint64_t chunk_count_for(std::uint64_t size, std::uint32_t chunk_size);
+
+/// Builds a FileInfo from chunk hashes (computing the file hash).
+FileInfo make_file_info(std::string name, std::uint64_t size, std::uint32_t chunk_size,
+                        std::vector<Digest> chunk_hashes);
+
+}  // namespace swarmlab

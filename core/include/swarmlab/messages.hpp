@@ -1,0 +1,147 @@
+#pragma once
+// Every message of the wire protocol (DESIGN.md §4) as a typed struct.
+//
+// Headers are JSON objects with a "type" field. Requests to the tracker carry a request id
+// "req" that the reply (or ERROR) echoes. Chunk hashes and chunk data travel in the raw
+// payload, never inside JSON. Unknown header fields are ignored so that later versions can
+// add fields; missing or mistyped fields are errors that name the field.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "swarmlab/chunk_set.hpp"
+#include "swarmlab/endpoint.hpp"
+#include "swarmlab/error.hpp"
+#include "swarmlab/file_info.hpp"
+#include "swarmlab/frame_codec.hpp"
+#include "swarmlab/payload.hpp"
+
+namespace swarmlab {
+
+constexpr std::uint32_t kProtocolVersion = 1;
+/// Longest peer id a node may choose.
+constexpr std::size_t kMaxPeerIdBytes = 64;
+
+/// First message on a tracker connection.
+struct RequestRegistry {
+  std::uint32_t req = 0;
+  std::uint32_t version = kProtocolVersion;
+  std::string peer_id;  // chosen by the peer, stable across tracker restarts
+  Endpoint listen;      // host may be "" or unspecified: "use the address you see me from"
+  friend bool operator==(const RequestRegistry&, const RequestRegistry&) = default;
+};
+struct ReplyRegistry {
+  std::uint32_t req = 0;
+  std::uint32_t version = kProtocolVersion;
+  Endpoint advertised;  // the address other peers will be given for this peer
+  friend bool operator==(const ReplyRegistry&, const ReplyRegistry&) = default;
+};
+/// Announces a file (hashes in the payload) and which of its chunks the sender holds.
+struct RequestToPublish {
+  std::uint32_t req = 0;
+  FileInfo file;
+  std::vector<ChunkRange> chunks;  // empty = all chunks
+  friend bool operator==(const RequestToPublish&, const RequestToPublish&) = default;
+};
+struct ReplyToPublish {
+  std::uint32_t req = 0;
+  std::string name;
+  friend bool operator==(const ReplyToPublish&, const ReplyToPublish&) = default;
+};
+struct RequestFilesList {
+  std::uint32_t req = 0;
+  friend bool operator==(const RequestFilesList&, const RequestFilesList&) = default;
+};
+struct FileSummary {
+  std::string name;
+  std::uint64_t size = 0;
+  std::uint32_t chunk_size = 0;
+  std::uint32_t chunks = 0;
+  std::uint32_t owners = 0;   // online peers holding at least one chunk
+  double availability = 0;    // fraction of chunks held by at least one online peer
+  friend bool operator==(const FileSummary&, const FileSummary&) = default;
+};
+struct ReplyFilesList {
+  std::uint32_t req = 0;
+  std::vector<FileSummary> files;
+  friend bool operator==(const ReplyFilesList&, const ReplyFilesList&) = default;
+};
+struct RequestFileLocation {
+  std::uint32_t req = 0;
+  std::string name;
+  friend bool operator==(const RequestFileLocation&, const RequestFileLocation&) = default;
+};
+struct OwnerEntry {
+  std::string peer_id;
+  Endpoint address;
+  std::vector<ChunkRange> chunks;
+  friend bool operator==(const OwnerEntry&, const OwnerEntry&) = default;
+};
+struct ReplyFileLocation {
+  std::uint32_t req = 0;
+  FileInfo file;  // hashes in the payload
+  std::vector<OwnerEntry> owners;
+  friend bool operator==(const ReplyFileLocation&, const ReplyFileLocation&) = default;
+};
+/// Batched "I now hold these chunks". No reply unless it is refused.
+struct RequestChunksRegister {
+  std::string name;
+  std::vector<ChunkRange> chunks;
+  friend bool operator==(const RequestChunksRegister&, const RequestChunksRegister&) = default;
+};
+/// Round-trip probe between peers, and keep-alive towards the tracker.
+struct PeerPing {
+  std::uint64_t nonce = 0;
+  friend bool operator==(const PeerPing&, const PeerPing&) = default;
+};
+struct PeerPong {
+  std::uint64_t nonce = 0;
+  friend bool operator==(const PeerPong&, const PeerPong&) = default;
+};
+struct PeerRequestChunk {
+  std::string name;
+  std::uint32_t index = 0;
+  friend bool operator==(const PeerRequestChunk&, const PeerRequestChunk&) = default;
+};
+struct PeerReplyChunk {
+  std::string name;
+  std::uint32_t index = 0;
+  Payload data;  // the chunk's bytes
+  friend bool operator==(const PeerReplyChunk& a, const PeerReplyChunk& b) {
+    return a.name == b.name && a.index == b.index && a.data.size() == b.data.size();
+  }
+};
+/// End-game: the requester no longer wants this chunk (another owner delivered it).
+struct PeerCancelChunk {
+  std::string name;
+  std::uint32_t index = 0;
+  friend bool operator==(const PeerCancelChunk&, const PeerCancelChunk&) = default;
+};
+struct ErrorMessage {
+  std::uint32_t req = 0;  // 0 when not in reply to a request with an id
+  ErrorCode code = ErrorCode::InvalidArgument;
+  std::string message;
+  std::string in_reply_to;  // message type that caused it, if known
+  friend bool operator==(const ErrorMessage&, const ErrorMessage&) = default;
+};
+
+using Message = std::variant<RequestRegistry, ReplyRegistry, RequestToPublish, ReplyToPublish,
+                             RequestFilesList, ReplyFilesList, RequestFileLocation,
+                             ReplyFileLocation, RequestChunksRegister, PeerPing, PeerPong,
+                             PeerRequestChunk, PeerReplyChunk, PeerCancelChunk, ErrorMessage>;
+
+/// "REQUEST_REGISTRY", "PEER_REPLY_CHUNK", ...
+std::string_view message_type(const Message& m);
+
+/// Header JSON + payload, ready to frame.
+RawFrame encode_message(const Message& m);
+
+/// Parses and validates a frame. Errors name the field and what was wrong with it.
+Result<Message> decode_message(const RawFrame& frame);
+
+/// Best effort: the "type" and "req" of a header, for error replies to a bad frame.
+std::pair<std::string, std::uint32_t> peek_type_and_req(const std::string& header);
+
+}  // namespace swarmlab

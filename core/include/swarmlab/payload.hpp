@@ -1,0 +1,52 @@
+#pragma once
+// The raw part of a frame: real bytes shared without copying, or a virtual size
+// (simulation: the bytes are never materialised, only counted).
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace swarmlab {
+
+class Payload {
+ public:
+  Payload() = default;
+
+  /// Bytes owned by `owner` (a pooled buffer, a vector...), viewed as [data, data+size).
+  Payload(std::shared_ptr<const void> owner, const std::uint8_t* data, std::size_t size)
+      : owner_(std::move(owner)), data_(data), size_(size) {}
+
+  static Payload from_vector(std::vector<std::uint8_t> bytes) {
+    auto buf = std::make_shared<const std::vector<std::uint8_t>>(std::move(bytes));
+    const auto* data = buf->data();
+    const auto size = buf->size();
+    return Payload(std::move(buf), data, size);
+  }
+  static Payload copy_of(std::span<const std::uint8_t> bytes) {
+    return from_vector(std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
+  }
+  /// A payload of `size` bytes that exist only as a count.
+  static Payload virtual_bytes(std::size_t size) {
+    Payload p;
+    p.size_ = size;
+    p.virtual_ = true;
+    return p;
+  }
+
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  bool is_virtual() const { return virtual_; }
+  /// The bytes; empty for a virtual payload.
+  std::span<const std::uint8_t> bytes() const {
+    return virtual_ ? std::span<const std::uint8_t>{} : std::span(data_, size_);
+  }
+
+ private:
+  std::shared_ptr<const void> owner_;
+  const std::uint8_t* data_ = nullptr;
+  std::size_t size_ = 0;
+  bool virtual_ = false;
+};
+
+}  // namespace swarmlab

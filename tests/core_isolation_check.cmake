@@ -1,0 +1,26 @@
+# Proves core/ needs no Asio or ns-3 headers: lists every header each core source reaches
+# (g++ -M) and fails on anything outside the standard library, nlohmann/json, OpenSSL and
+# core itself.
+file(GLOB sources ${CORE_DIR}/src/*.cpp)
+set(failed FALSE)
+foreach(src IN LISTS sources)
+  execute_process(COMMAND ${CXX} -std=c++20 -M -I${CORE_DIR}/include ${src}
+    OUTPUT_VARIABLE deps ERROR_VARIABLE err RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(SEND_ERROR "cannot preprocess ${src}: ${err}")
+    set(failed TRUE)
+    continue()
+  endif()
+  string(REGEX MATCHALL "[^ \\\\\n]+\\.(h|hpp|hh|tcc|ipp)?" headers "${deps}")
+  foreach(h IN LISTS headers)
+    if(h MATCHES "boost/|asio|ns3/|/ns3")
+      message(SEND_ERROR "${src} reaches a forbidden header: ${h}")
+      set(failed TRUE)
+    endif()
+  endforeach()
+endforeach()
+list(LENGTH sources n)
+if(failed)
+  message(FATAL_ERROR "core isolation check failed")
+endif()
+message(STATUS "core isolation: ${n} sources, no Asio or ns-3 headers reached")
