@@ -1,0 +1,315 @@
+#include "support/fake_network.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace swarmlab::testing {
+
+// Side 0 opened the connection, side 1 accepted it.
+struct FakeNet::Conn {
+  HostId host[2]{};
+  ConnId id[2]{};
+  bool open[2]{true, true};
+  bool accepted = false;
+  Time last_arrival[2]{};
+  FrameDecoder decoder[2];
+  int side_of(HostId h, ConnId c) const { return host[0] == h && id[0] == c ? 0 : 1; }
+};
+
+FakeNet::FakeNet(std::uint64_t seed) : rng_(seed) {}
+FakeNet::~FakeNet() = default;
+
+HostId FakeNet::add_host(const std::string& name, Endpoint address, LinkSpec link,
+                         std::unique_ptr<Node> node) {
+  Host h;
+  h.name = name;
+  h.address = std::move(address);
+  h.link = link;
+  h.node = std::move(node);
+  hosts_.push_back(std::move(h));
+  return hosts_.size() - 1;
+}
+
+void FakeNet::start(HostId h) {
+  auto& host = hosts_.at(h);
+  host.up = true;
+  deliver(h, host.epoch, [&](Node& n) { n.on_start(now_); });
+}
+
+void FakeNet::crash(HostId h, bool silent) {
+  auto& host = hosts_.at(h);
+  if (!host.up) return;
+  host.up = false;
+  ++host.epoch;
+  host.node.reset();
+  host.timers.clear();
+  host.store.forget_open_files();
+  const auto conns = host.conns;
+  host.conns.clear();
+  for (const auto& [id, index] : conns) {
+    auto& c = *conns_[index];
+    const int side = c.side_of(h, id);
+    c.open[side] = false;
+    if (!silent) close_remote(index, side, CloseReason::Reset);
+  }
+}
+
+void FakeNet::restart(HostId h, std::unique_ptr<Node> node) {
+  auto& host = hosts_.at(h);
+  if (host.up) crash(h);
+  host.node = std::move(node);
+  start(h);
+}
+
+void FakeNet::set_link(HostId h, LinkSpec link) { hosts_.at(h).link = link; }
+bool FakeNet::is_up(HostId h) const { return hosts_.at(h).up; }
+
+void FakeNet::command(HostId h, const std::function<void(Node&, Time)>& fn) {
+  auto& host = hosts_.at(h);
+  if (!host.up) throw std::logic_error("command on a host that is down: " + host.name);
+  deliver(h, host.epoch, [&](Node& n) { fn(n, now_); });
+}
+
+void FakeNet::schedule(Time at, std::function<void()> action) {
+  queue_.push(Pending{std::max(at, now_), seq_++, std::move(action)});
+}
+
+bool FakeNet::step() {
+  if (queue_.empty()) return false;
+  Pending p = queue_.top();
+  queue_.pop();
+  now_ = p.at;
+  p.action();
+  return true;
+}
+
+bool FakeNet::run_until(const std::function<bool()>& done, std::size_t max_steps) {
+  for (std::size_t i = 0; i < max_steps; ++i) {
+    if (done()) return true;
+    if (!step()) return done();
+  }
+  return done();
+}
+
+void FakeNet::run_for(Duration d) {
+  const Time end = now_ + d;
+  while (!queue_.empty() && queue_.top().at <= end) step();
+  now_ = end;
+}
+
+void FakeNet::deliver(HostId h, std::uint64_t epoch, const std::function<void(Node&)>& input) {
+  auto& host = hosts_.at(h);
+  if (!host.up || host.epoch != epoch || !host.node) return;
+  input(*host.node);
+  drain(h);
+}
+
+void FakeNet::drain(HostId h) {
+  while (hosts_[h].node) {
+    auto e = hosts_[h].node->poll_effect();
+    if (!e) break;
+    handle(h, std::move(*e));
+  }
+}
+
+Duration FakeNet::transfer_time(double bps, std::size_t bytes) const {
+  return from_seconds(static_cast<double>(bytes) * 8.0 / bps);
+}
+
+void FakeNet::handle(HostId h, Effect e) {
+  auto& host = hosts_[h];
+  const auto epoch = host.epoch;
+  auto store_done = [&](StoreOpId op, StoreResult r) {
+    schedule(now_ + store_latency, [this, h, epoch, op, r = std::move(r)]() mutable {
+      deliver(h, epoch, [&](Node& n) { n.on_store_done(now_, op, std::move(r)); });
+    });
+  };
+  std::visit(
+      [&](auto&& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, Connect>) {
+          on_connect(h, x);
+        } else if constexpr (std::is_same_v<T, Send>) {
+          on_send(h, std::move(x));
+        } else if constexpr (std::is_same_v<T, Close>) {
+          on_close(h, x.conn);
+        } else if constexpr (std::is_same_v<T, StartTimer>) {
+          const auto gen = ++timer_generation_;
+          host.timers[x.timer] = gen;
+          schedule(x.deadline, [this, h, epoch, id = x.timer, gen] {
+            auto& t = hosts_[h].timers;
+            const auto it = t.find(id);
+            if (hosts_[h].epoch != epoch || it == t.end() || it->second != gen) return;
+            t.erase(it);
+            deliver(h, epoch, [&](Node& n) { n.on_timer(now_, id); });
+          });
+        } else if constexpr (std::is_same_v<T, CancelTimer>) {
+          host.timers.erase(x.timer);
+        } else if constexpr (std::is_same_v<T, Record>) {
+          records_.push_back(std::move(x.event));
+        } else if constexpr (std::is_same_v<T, Notify>) {
+          host.notices.push_back(std::move(x.event));
+        } else {
+          store_done(x.op, host.store.execute(x));
+        }
+      },
+      std::move(e));
+}
+
+void FakeNet::on_connect(HostId h, const Connect& c) {
+  const auto epoch = hosts_[h].epoch;
+  HostId target = hosts_.size();
+  for (HostId i = 0; i < hosts_.size(); ++i) {
+    if (i != h && hosts_[i].up && hosts_[i].address == c.to) target = i;
+  }
+  const Duration rtt_half =
+      hosts_[h].link.delay + (target < hosts_.size() ? hosts_[target].link.delay : Duration::zero());
+  if (target == hosts_.size()) {
+    schedule(now_ + 2 * rtt_half, [this, h, epoch, id = c.conn] {
+      deliver(h, epoch, [&](Node& n) { n.on_closed(now_, id, CloseReason::ConnectFailed); });
+    });
+    return;
+  }
+  auto conn = std::make_unique<Conn>();
+  conn->host[0] = h;
+  conn->id[0] = c.conn;
+  conn->host[1] = target;
+  const std::size_t index = conns_.size();
+  conns_.push_back(std::move(conn));
+  hosts_[h].conns[c.conn] = index;
+  const auto target_epoch = hosts_[target].epoch;
+  schedule(now_ + rtt_half, [this, index, target, target_epoch, rtt_half] {
+    auto& cn = *conns_[index];
+    const HostId a = cn.host[0];
+    if (!cn.open[0]) return;
+    if (!hosts_[target].up || hosts_[target].epoch != target_epoch) {
+      cn.open[0] = false;
+      hosts_[a].conns.erase(cn.id[0]);
+      const auto a_epoch = hosts_[a].epoch;
+      schedule(now_ + rtt_half, [this, a, a_epoch, id = cn.id[0]] {
+        deliver(a, a_epoch, [&](Node& n) { n.on_closed(now_, id, CloseReason::ConnectFailed); });
+      });
+      return;
+    }
+    cn.accepted = true;
+    cn.id[1] = hosts_[target].next_accepted++;
+    hosts_[target].conns[cn.id[1]] = index;
+    const Endpoint remote{hosts_[a].address.host, next_ephemeral_port_++};
+    deliver(target, target_epoch, [&](Node& n) { n.on_accepted(now_, cn.id[1], remote); });
+    const auto a_epoch = hosts_[a].epoch;
+    schedule(now_ + rtt_half, [this, index, a, a_epoch] {
+      auto& c2 = *conns_[index];
+      if (!c2.open[0]) return;
+      deliver(a, a_epoch, [&](Node& n) { n.on_connected(now_, c2.id[0]); });
+    });
+  });
+}
+
+void FakeNet::on_send(HostId h, Send s) {
+  const auto it = hosts_[h].conns.find(s.conn);
+  if (it == hosts_[h].conns.end()) return;  // already closed: the data is lost, as on a socket
+  const std::size_t index = it->second;
+  auto& c = *conns_[index];
+  const int side = c.side_of(h, s.conn);
+  const int other = 1 - side;
+  if (!c.open[side] || !c.open[other] || !c.accepted) return;
+  auto bytes = encode_frame_bytes(s.frame);
+  bytes_sent_ += bytes.size();
+  auto& from = hosts_[h];
+  auto& to = hosts_[c.host[other]];
+  // Sender's uplink serialises frames in order; the receiver's downlink receives them
+  // cut-through (starting as the first bit arrives), so one flow runs at the slower rate.
+  const Time up_start = std::max(now_, from.up_free);
+  from.up_free = up_start + transfer_time(from.link.up_bps, bytes.size());
+  const Duration delay = from.link.delay + to.link.delay;
+  const Time down_start = std::max(up_start + delay, to.down_free);
+  to.down_free = std::max(down_start + transfer_time(to.link.down_bps, bytes.size()), from.up_free + delay);
+  const Time arrive = std::max(to.down_free, c.last_arrival[other]);
+  c.last_arrival[other] = arrive;
+  schedule(arrive, [this, index, other, bytes = std::move(bytes)]() mutable {
+    feed(index, static_cast<HostId>(other), std::move(bytes));
+  });
+}
+
+void FakeNet::feed(std::size_t index, HostId side_index, std::vector<std::uint8_t> bytes) {
+  auto& c = *conns_[index];
+  const int side = static_cast<int>(side_index);
+  const HostId h = c.host[side];
+  if (!c.open[side] || !hosts_[h].up) return;
+  const auto epoch = hosts_[h].epoch;
+  // Cut the bytes at random points: the decoder must not care how the stream is split.
+  std::size_t pos = 0;
+  while (pos < bytes.size()) {
+    const std::size_t left = bytes.size() - pos;
+    const std::size_t n = (rng_() % 4 == 0) ? left : std::min<std::size_t>(left, 1 + rng_() % (left / 2 + 1));
+    auto status = c.decoder[side].feed(std::span(bytes.data() + pos, n));
+    pos += n;
+    while (auto frame = c.decoder[side].next()) {
+      const ConnId id = c.id[side];
+      deliver(h, epoch, [&](Node& node) { node.on_frame(now_, id, std::move(*frame)); });
+      if (!c.open[side]) return;  // the node closed the connection
+    }
+    if (!status.ok()) {
+      // What an adapter does with a broken stream: drop it, tell the node, reset the peer.
+      c.open[side] = false;
+      hosts_[h].conns.erase(c.id[side]);
+      close_remote(index, side, CloseReason::Reset);
+      deliver(h, epoch, [&](Node& node) { node.on_closed(now_, c.id[side], CloseReason::ProtocolError); });
+      return;
+    }
+  }
+}
+
+void FakeNet::on_close(HostId h, ConnId id) {
+  const auto it = hosts_[h].conns.find(id);
+  if (it == hosts_[h].conns.end()) return;
+  const std::size_t index = it->second;
+  hosts_[h].conns.erase(it);
+  auto& c = *conns_[index];
+  const int side = c.side_of(h, id);
+  c.open[side] = false;
+  close_remote(index, side, CloseReason::Normal);
+}
+
+void FakeNet::close_remote(std::size_t index, int closer_side, CloseReason reason) {
+  auto& c = *conns_[index];
+  const int other = 1 - closer_side;
+  const HostId closer = c.host[closer_side];
+  const HostId o = c.host[other];
+  if (!c.open[other]) return;
+  if (!c.accepted && other == 1) return;  // the acceptor never heard of it
+  const Time at = std::max(now_ + hosts_[closer].link.delay + hosts_[o].link.delay, c.last_arrival[other]);
+  const auto epoch = hosts_[o].epoch;
+  schedule(at, [this, index, other, o, epoch, reason] {
+    auto& cn = *conns_[index];
+    if (!cn.open[other]) return;
+    cn.open[other] = false;
+    hosts_[o].conns.erase(cn.id[other]);
+    deliver(o, epoch, [&](Node& n) { n.on_closed(now_, cn.id[other], reason); });
+  });
+}
+
+std::vector<Event> FakeNet::records_of(std::string_view type) const {
+  std::vector<Event> out;
+  for (const auto& e : records_) {
+    if (e.type == type) out.push_back(e);
+  }
+  return out;
+}
+
+std::string FakeNet::records_jsonl() const {
+  std::string out;
+  for (const auto& e : records_) {
+    out += e.to_json().dump();
+    out += '\n';
+  }
+  return out;
+}
+
+std::size_t FakeNet::open_connections() const {
+  std::size_t n = 0;
+  for (const auto& h : hosts_) n += h.conns.size();
+  return n;
+}
+
+}  // namespace swarmlab::testing
