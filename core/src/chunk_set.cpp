@@ -27,11 +27,13 @@ Result<std::vector<ChunkRange>> parse_chunk_ranges(std::string_view text, std::s
   while (pos < text.size()) {
     if (out.size() == kMaxRanges) return fail("more than 65536 ranges");
     ChunkRange r;
-    if (!read_number(r.first)) return fail("expected a chunk index at offset " + std::to_string(pos));
+    if (!read_number(r.first))
+      return fail("expected a chunk index at offset " + std::to_string(pos));
     r.last = r.first;
     if (pos < text.size() && text[pos] == '-') {
       ++pos;
-      if (!read_number(r.last)) return fail("expected a range end at offset " + std::to_string(pos));
+      if (!read_number(r.last))
+        return fail("expected a range end at offset " + std::to_string(pos));
       if (r.last < r.first) {
         return fail("range " + std::to_string(r.first) + "-" + std::to_string(r.last) +
                     " is reversed");
@@ -65,7 +67,8 @@ std::string format_chunk_ranges(const std::vector<ChunkRange>& ranges) {
 }
 
 ChunkSet::ChunkSet(std::uint32_t chunk_count)
-    : words_((static_cast<std::size_t>(chunk_count) + 63) / 64, 0), size_(chunk_count) {}
+    : words_((static_cast<std::size_t>(chunk_count) + 63) / 64, 0), size_(chunk_count) {
+}
 
 ChunkSet ChunkSet::full(std::uint32_t chunk_count) {
   ChunkSet s(chunk_count);
@@ -78,9 +81,9 @@ Result<ChunkSet> ChunkSet::from_ranges(const std::vector<ChunkRange>& ranges,
   ChunkSet set(chunk_count);
   for (const auto& r : ranges) {
     if (r.last >= chunk_count || r.first > r.last) {
-      return make_error(ErrorCode::BadChunkSet,
-                        "chunk index " + std::to_string(r.last) + " is out of range (file has " +
-                            std::to_string(chunk_count) + " chunks)");
+      return make_error(ErrorCode::BadChunkSet, "chunk index " + std::to_string(r.last) +
+                                                    " is out of range (file has " +
+                                                    std::to_string(chunk_count) + " chunks)");
     }
     for (std::uint32_t i = r.first; i <= r.last; ++i) set.insert(i);
   }
@@ -117,6 +120,24 @@ void ChunkSet::insert_all(const ChunkSet& other) {
   for (auto w : words_) count_ += static_cast<std::uint32_t>(std::popcount(w));
 }
 
+bool ChunkSet::has_any_missing_from(const ChunkSet& other) const {
+  for (std::size_t w = 0; w < words_.size(); ++w) {
+    const std::uint64_t theirs = w < other.words_.size() ? other.words_[w] : 0;
+    if ((words_[w] & ~theirs) != 0) return true;
+  }
+  return false;
+}
+
+void ChunkSet::add_to_counts(std::vector<std::uint32_t>& counts) const {
+  for (std::size_t w = 0; w < words_.size(); ++w) {
+    std::uint64_t bits = words_[w];
+    while (bits != 0) {
+      ++counts[w * 64 + static_cast<std::size_t>(std::countr_zero(bits))];
+      bits &= bits - 1;
+    }
+  }
+}
+
 std::vector<std::uint32_t> ChunkSet::indexes() const {
   std::vector<std::uint32_t> out;
   out.reserve(count_);
@@ -147,6 +168,8 @@ std::vector<ChunkRange> ChunkSet::ranges() const {
   return out;
 }
 
-std::string ChunkSet::to_ranges() const { return format_chunk_ranges(ranges()); }
+std::string ChunkSet::to_ranges() const {
+  return format_chunk_ranges(ranges());
+}
 
 }  // namespace swarmlab

@@ -38,7 +38,8 @@ std::optional<std::array<std::uint8_t, 16>> parse_v6(std::string_view s) {
   while (pos < s.size()) {
     auto& groups = seen_gap ? tail : head;
     const std::size_t colon = s.find(':', pos);
-    const std::string_view tok = s.substr(pos, colon == std::string_view::npos ? s.npos : colon - pos);
+    const std::string_view tok =
+        s.substr(pos, colon == std::string_view::npos ? s.npos : colon - pos);
     if (tok.find('.') != std::string_view::npos && colon == std::string_view::npos) {
       auto v4 = parse_v4(tok);
       if (!v4) return std::nullopt;
@@ -86,9 +87,8 @@ std::string Endpoint::to_string() const {
 
 Result<Endpoint> Endpoint::parse(std::string_view text) {
   auto bad = [&](const char* why) {
-    return make_error(ErrorCode::InvalidArgument,
-                      "bad address \"" + std::string(text) + "\": " + why +
-                          " (expected HOST:PORT or [IPv6]:PORT)");
+    return make_error(ErrorCode::InvalidArgument, "bad address \"" + std::string(text) + "\": " +
+                                                      why + " (expected HOST:PORT or [IPv6]:PORT)");
   };
   std::string_view host, port;
   if (text.starts_with('[')) {
@@ -154,9 +154,9 @@ Result<Cidr> Cidr::parse(std::string_view text) {
     const auto p = text.substr(slash + 1);
     auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), prefix);
     if (p.empty() || ec != std::errc() || ptr != p.data() + p.size() || prefix > max_prefix) {
-      return make_error(ErrorCode::InvalidArgument,
-                        "bad address range \"" + std::string(text) + "\": prefix must be 0-" +
-                            std::to_string(max_prefix));
+      return make_error(ErrorCode::InvalidArgument, "bad address range \"" + std::string(text) +
+                                                        "\": prefix must be 0-" +
+                                                        std::to_string(max_prefix));
     }
   }
   c.prefix_ = addr->v4 ? prefix + 96 : prefix;

@@ -28,9 +28,10 @@ Status FileInfo::validate(std::string_view field) const {
   const std::uint64_t expected = chunk_count_for(size, chunk_size);
   // Chunk hashes travel as one payload, so their count is bounded by the payload limit.
   if (expected > kMaxChunkSize / 32) {
-    return make_error(ErrorCode::OutOfRange, f + ".size: " + std::to_string(size) +
-                                                 " bytes needs more chunks than the protocol allows (" +
-                                                 std::to_string(kMaxChunkSize / 32) + ")");
+    return make_error(ErrorCode::OutOfRange,
+                      f + ".size: " + std::to_string(size) +
+                          " bytes needs more chunks than the protocol allows (" +
+                          std::to_string(kMaxChunkSize / 32) + ")");
   }
   if (chunk_hashes.size() != expected) {
     return make_error(ErrorCode::OutOfRange,

@@ -6,7 +6,7 @@
 namespace swarmlab {
 
 std::array<std::uint8_t, kFramePrefixBytes> encode_frame_prefix(std::uint32_t header_len,
-                                                                 std::uint32_t payload_len) {
+                                                                std::uint32_t payload_len) {
   std::array<std::uint8_t, kFramePrefixBytes> p{};
   for (int i = 0; i < 4; ++i) {
     p[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(header_len >> (24 - 8 * i));
@@ -32,7 +32,8 @@ std::vector<std::uint8_t> encode_frame_bytes(const RawFrame& frame) {
 }
 
 FrameDecoder::FrameDecoder(std::uint32_t max_payload, BufferAllocator alloc)
-    : max_payload_(max_payload), alloc_(std::move(alloc)) {}
+    : max_payload_(max_payload), alloc_(std::move(alloc)) {
+}
 
 void FrameDecoder::begin_frame() {
   state_ = State::Prefix;
@@ -47,7 +48,8 @@ Status FrameDecoder::on_prefix_complete() {
   auto be32 = [&](std::size_t at) {
     return static_cast<std::uint32_t>(prefix_[at]) << 24 |
            static_cast<std::uint32_t>(prefix_[at + 1]) << 16 |
-           static_cast<std::uint32_t>(prefix_[at + 2]) << 8 | static_cast<std::uint32_t>(prefix_[at + 3]);
+           static_cast<std::uint32_t>(prefix_[at + 2]) << 8 |
+           static_cast<std::uint32_t>(prefix_[at + 3]);
   };
   header_len_ = be32(0);
   payload_len_ = be32(4);
@@ -99,7 +101,8 @@ Status FrameDecoder::feed(std::span<const std::uint8_t> bytes) {
         }
       }
     } else if (state_ == State::Header) {
-      const std::size_t take = std::min<std::size_t>(header_len_ - header_.size(), bytes.size() - pos);
+      const std::size_t take =
+          std::min<std::size_t>(header_len_ - header_.size(), bytes.size() - pos);
       header_.append(reinterpret_cast<const char*>(bytes.data() + pos), take);
       pos += take;
       if (header_.size() == header_len_) {

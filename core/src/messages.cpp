@@ -1,8 +1,7 @@
 #include "swarmlab/messages.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "swarmlab/swarm_name.hpp"
 
@@ -20,12 +19,15 @@ struct DecodeFailure {
   throw DecodeFailure{Error{code, std::move(message)}};
 }
 
-const char* json_type_name(const json& v) { return v.type_name(); }
+const char* json_type_name(const json& v) {
+  return v.type_name();
+}
 
 // Reads typed, validated fields out of a header object.
 class Fields {
  public:
-  explicit Fields(const json& obj, std::string prefix = {}) : obj_(obj), prefix_(std::move(prefix)) {}
+  explicit Fields(const json& obj, std::string prefix = {})
+      : obj_(obj), prefix_(std::move(prefix)) {}
 
   const json& require(const char* key) const {
     const auto it = obj_.find(key);
@@ -38,7 +40,8 @@ class Fields {
     const auto& v = require(key);
     if (!v.is_number_unsigned()) {
       if (v.is_number_integer()) fail(ErrorCode::OutOfRange, name(key) + ": must not be negative");
-      fail(ErrorCode::WrongType, name(key) + ": expected an unsigned integer, got " + json_type_name(v));
+      fail(ErrorCode::WrongType,
+           name(key) + ": expected an unsigned integer, got " + json_type_name(v));
     }
     const auto x = v.get<std::uint64_t>();
     if (x > max) {
@@ -55,16 +58,19 @@ class Fields {
   }
   double number(const char* key) const {
     const auto& v = require(key);
-    if (!v.is_number()) fail(ErrorCode::WrongType, name(key) + ": expected a number, got " + json_type_name(v));
+    if (!v.is_number())
+      fail(ErrorCode::WrongType, name(key) + ": expected a number, got " + json_type_name(v));
     return v.get<double>();
   }
   std::string string(const char* key, std::size_t max_bytes) const {
     const auto& v = require(key);
-    if (!v.is_string()) fail(ErrorCode::WrongType, name(key) + ": expected a string, got " + json_type_name(v));
+    if (!v.is_string())
+      fail(ErrorCode::WrongType, name(key) + ": expected a string, got " + json_type_name(v));
     auto s = v.get<std::string>();
     if (s.size() > max_bytes) {
       fail(ErrorCode::OutOfRange, name(key) + ": " + std::to_string(s.size()) +
-                                      " bytes, more than the limit of " + std::to_string(max_bytes));
+                                      " bytes, more than the limit of " +
+                                      std::to_string(max_bytes));
     }
     return s;
   }
@@ -81,7 +87,8 @@ class Fields {
   }
   Endpoint endpoint(const char* key) const {
     const auto& v = require(key);
-    if (!v.is_object()) fail(ErrorCode::WrongType, name(key) + ": expected an object, got " + json_type_name(v));
+    if (!v.is_object())
+      fail(ErrorCode::WrongType, name(key) + ": expected an object, got " + json_type_name(v));
     Fields f(v, name(key) + ".");
     Endpoint e;
     e.host = f.string("host", 255);
@@ -96,7 +103,8 @@ class Fields {
   }
   const json& array(const char* key, std::size_t max_items) const {
     const auto& v = require(key);
-    if (!v.is_array()) fail(ErrorCode::WrongType, name(key) + ": expected an array, got " + json_type_name(v));
+    if (!v.is_array())
+      fail(ErrorCode::WrongType, name(key) + ": expected an array, got " + json_type_name(v));
     if (v.size() > max_items) fail(ErrorCode::OutOfRange, name(key) + ": too many items");
     return v;
   }
@@ -107,7 +115,9 @@ class Fields {
   std::string prefix_;
 };
 
-json endpoint_json(const Endpoint& e) { return {{"host", e.host}, {"port", e.port}}; }
+json endpoint_json(const Endpoint& e) {
+  return {{"host", e.host}, {"port", e.port}};
+}
 
 // FileInfo: metadata in the header, the chunk hashes (32 bytes each) as the payload.
 void put_file_info(json& j, const FileInfo& f) {
@@ -133,7 +143,8 @@ FileInfo read_file_info(const Fields& f, const Payload& payload) {
   info.file_hash = f.digest("file_hash");
   if (payload.is_virtual()) fail(ErrorCode::MalformedFrame, "chunk hashes must be real bytes");
   if (payload.size() % 32 != 0) {
-    fail(ErrorCode::MalformedFrame, "payload: chunk hash list of " + std::to_string(payload.size()) +
+    fail(ErrorCode::MalformedFrame, "payload: chunk hash list of " +
+                                        std::to_string(payload.size()) +
                                         " bytes is not a multiple of 32");
   }
   const auto bytes = payload.bytes();
@@ -148,9 +159,9 @@ FileInfo read_file_info(const Fields& f, const Payload& payload) {
 template <typename T>
 struct Tag;
 
-#define SWARMLAB_MESSAGE_TYPE(T, NAME) \
-  template <>                         \
-  struct Tag<T> {                     \
+#define SWARMLAB_MESSAGE_TYPE(T, NAME)             \
+  template <>                                      \
+  struct Tag<T> {                                  \
     static constexpr std::string_view name = NAME; \
   };
 SWARMLAB_MESSAGE_TYPE(RequestRegistry, "REQUEST_REGISTRY")
@@ -162,6 +173,7 @@ SWARMLAB_MESSAGE_TYPE(ReplyFilesList, "REPLY_FILES_LIST")
 SWARMLAB_MESSAGE_TYPE(RequestFileLocation, "REQUEST_FILE_LOCATION")
 SWARMLAB_MESSAGE_TYPE(ReplyFileLocation, "REPLY_FILE_LOCATION")
 SWARMLAB_MESSAGE_TYPE(RequestChunksRegister, "REQUEST_CHUNKS_REGISTER")
+SWARMLAB_MESSAGE_TYPE(RequestChunksUnregister, "REQUEST_CHUNKS_UNREGISTER")
 SWARMLAB_MESSAGE_TYPE(PeerPing, "PEER_PING")
 SWARMLAB_MESSAGE_TYPE(PeerPong, "PEER_PONG")
 SWARMLAB_MESSAGE_TYPE(PeerRequestChunk, "PEER_REQUEST_CHUNK")
@@ -230,6 +242,11 @@ Payload encode_fields(json& j, const ReplyFileLocation& m) {
   return hashes_payload(m.file);
 }
 Payload encode_fields(json& j, const RequestChunksRegister& m) {
+  j["name"] = m.name;
+  j["chunks"] = format_chunk_ranges(m.chunks);
+  return {};
+}
+Payload encode_fields(json& j, const RequestChunksUnregister& m) {
   j["name"] = m.name;
   j["chunks"] = format_chunk_ranges(m.chunks);
   return {};
@@ -326,7 +343,8 @@ Message decode_typed(std::string_view type, const Fields& f, const RawFrame& fra
       s.chunks = g.u32("chunks");
       s.owners = g.u32("owners");
       s.availability = g.number("availability");
-      if (s.availability < 0 || s.availability > 1) fail(ErrorCode::OutOfRange, g.name("availability") + ": must be within 0..1");
+      if (s.availability < 0 || s.availability > 1)
+        fail(ErrorCode::OutOfRange, g.name("availability") + ": must be within 0..1");
       m.files.push_back(std::move(s));
     }
     return m;
@@ -356,6 +374,12 @@ Message decode_typed(std::string_view type, const Fields& f, const RawFrame& fra
   }
   if (type == Tag<RequestChunksRegister>::name) {
     RequestChunksRegister m;
+    m.name = f.swarm_name("name");
+    m.chunks = f.ranges("chunks");
+    return m;
+  }
+  if (type == Tag<RequestChunksUnregister>::name) {
+    RequestChunksUnregister m;
     m.name = f.swarm_name("name");
     m.chunks = f.ranges("chunks");
     return m;
@@ -414,8 +438,8 @@ Result<Message> decode_message(const RawFrame& frame) {
                       utf8 ? "header is not valid JSON" : "header is not valid UTF-8");
   }
   if (!j.is_object()) {
-    return make_error(ErrorCode::WrongType, std::string("header: expected a JSON object, got ") +
-                                                j.type_name());
+    return make_error(ErrorCode::WrongType,
+                      std::string("header: expected a JSON object, got ") + j.type_name());
   }
   try {
     Fields f(j);
@@ -435,8 +459,8 @@ std::pair<std::string, std::uint32_t> peek_type_and_req(const std::string& heade
   if (auto t = j.find("type"); t != j.end() && t->is_string()) {
     out.first = t->get<std::string>().substr(0, 64);
   }
-  if (auto r = j.find("req"); r != j.end() && r->is_number_unsigned() &&
-                              r->get<std::uint64_t>() <= UINT32_MAX) {
+  if (auto r = j.find("req");
+      r != j.end() && r->is_number_unsigned() && r->get<std::uint64_t>() <= UINT32_MAX) {
     out.second = r->get<std::uint32_t>();
   }
   return out;

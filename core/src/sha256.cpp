@@ -18,7 +18,8 @@ struct Sha256::Impl {
   Impl& operator=(const Impl&) = delete;
 };
 
-Sha256::Sha256() : impl_(std::make_unique<Impl>()) {}
+Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
+}
 Sha256::~Sha256() = default;
 Sha256::Sha256(Sha256&&) noexcept = default;
 Sha256& Sha256::operator=(Sha256&&) noexcept = default;

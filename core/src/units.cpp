@@ -21,9 +21,8 @@ std::string_view trim(std::string_view s) {
 }
 
 Error bad(std::string_view what, std::string_view text, std::string_view hint) {
-  return make_error(ErrorCode::InvalidArgument,
-                    "bad " + std::string(what) + " \"" + std::string(text) + "\": " +
-                        std::string(hint));
+  return make_error(ErrorCode::InvalidArgument, "bad " + std::string(what) + " \"" +
+                                                    std::string(text) + "\": " + std::string(hint));
 }
 
 // Splits "12.5MiB" into 12.5 and "MiB". The number must be finite and non-negative.
@@ -46,7 +45,8 @@ Result<double> parse_with_units(std::string_view what, std::string_view text,
   const auto s = trim(text);
   double number = 0;
   std::string_view suffix;
-  if (!split_number(s, number, suffix)) return bad(what, text, "expected a number, " + std::string(hint));
+  if (!split_number(s, number, suffix))
+    return bad(what, text, "expected a number, " + std::string(hint));
   if (suffix.empty()) {
     if (bare_allowed) return number;
     return bad(what, text, "missing unit, " + std::string(hint));
@@ -99,13 +99,8 @@ Result<std::uint64_t> parse_rate(std::string_view text) {
 }
 
 Result<Duration> parse_duration(std::string_view text) {
-  static constexpr std::array<Unit, 7> units{{{"ns", 1},
-                                              {"us", 1e3},
-                                              {"ms", 1e6},
-                                              {"s", 1e9},
-                                              {"min", 60e9},
-                                              {"m", 60e9},
-                                              {"h", 3600e9}}};
+  static constexpr std::array<Unit, 7> units{
+      {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"min", 60e9}, {"m", 60e9}, {"h", 3600e9}}};
   auto r = parse_with_units("duration", text, units, false, "e.g. \"20ms\", \"30s\", \"2h\"");
   if (!r) return r.error();
   if (*r > 9.0e18) return bad("duration", text, "too long");

@@ -36,9 +36,9 @@ TEST(ChunkSet, RangeFormIsCompact) {
 
 TEST(ChunkSet, RejectsBadSets) {
   const std::pair<const char*, const char*> cases[] = {
-      {"0-5,3-8", "overlap"},   {"5,2", "ascending"},  {"0-20", "out of range"},
-      {"3-1", "reversed"},      {"1,,2", "expected"},  {"1,", "trailing"},
-      {"a", "expected"},        {"1;2", "unexpected"}, {"99999999999", "expected"},
+      {"0-5,3-8", "overlap"}, {"5,2", "ascending"},  {"0-20", "out of range"},
+      {"3-1", "reversed"},    {"1,,2", "expected"},  {"1,", "trailing"},
+      {"a", "expected"},      {"1;2", "unexpected"}, {"99999999999", "expected"},
       {"5,5", "overlap"},
   };
   for (const auto& [text, why] : cases) {

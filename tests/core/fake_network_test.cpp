@@ -107,7 +107,8 @@ TEST(FakeNetwork, CrashResetsConnectionsAndConnectToDeadHostFails) {
   ASSERT_TRUE(p.c().closed.has_value());
   EXPECT_EQ(*p.c().closed, CloseReason::Reset);
   // A new client finds nobody listening.
-  auto late = p.net.add_host("late", {"10.0.0.3", 1}, {}, std::make_unique<EchoNode>(Endpoint{"10.0.0.1", 7000}, 1));
+  auto late = p.net.add_host("late", {"10.0.0.3", 1}, {},
+                             std::make_unique<EchoNode>(Endpoint{"10.0.0.1", 7000}, 1));
   p.net.start(late);
   p.net.run_for(100ms);
   EXPECT_EQ(p.net.node<EchoNode>(late).closed, CloseReason::ConnectFailed);

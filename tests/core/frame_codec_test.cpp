@@ -17,9 +17,10 @@ std::vector<std::uint8_t> sample_stream() {
   std::vector<std::uint8_t> stream;
   for (int i = 0; i < 5; ++i) {
     std::vector<std::uint8_t> payload(static_cast<std::size_t>(i * 1000));
-    for (std::size_t k = 0; k < payload.size(); ++k) payload[k] = static_cast<std::uint8_t>(k * 7 + i);
-    auto bytes = encode_frame_bytes(
-        {"{\"type\":\"PEER_PING\",\"nonce\":" + std::to_string(i) + "}", Payload::from_vector(payload)});
+    for (std::size_t k = 0; k < payload.size(); ++k)
+      payload[k] = static_cast<std::uint8_t>(k * 7 + i);
+    auto bytes = encode_frame_bytes({"{\"type\":\"PEER_PING\",\"nonce\":" + std::to_string(i) + "}",
+                                     Payload::from_vector(payload)});
     stream.insert(stream.end(), bytes.begin(), bytes.end());
   }
   return stream;
@@ -97,7 +98,9 @@ TEST(FrameCodec, VirtualPayloads) {
   const auto prefix = encode_frame_prefix(static_cast<std::uint32_t>(f.header.size()), 100000);
   FrameDecoder d;
   ASSERT_TRUE(d.feed(prefix).ok());
-  ASSERT_TRUE(d.feed(std::span(reinterpret_cast<const std::uint8_t*>(f.header.data()), f.header.size())).ok());
+  ASSERT_TRUE(
+      d.feed(std::span(reinterpret_cast<const std::uint8_t*>(f.header.data()), f.header.size()))
+          .ok());
   ASSERT_TRUE(d.feed_virtual(60000).ok());
   ASSERT_TRUE(d.feed_virtual(40000).ok());
   auto frames = drain(d);

@@ -33,8 +33,10 @@ TEST(Messages, EveryMessageRoundTrips) {
       RequestFilesList{10},
       ReplyFilesList{10, {{"a", 100, 4096, 1, 2, 1.0}, {"b", 9000, 4096, 3, 1, 0.5}}},
       RequestFileLocation{11, "data.bin"},
-      ReplyFileLocation{11, sample_file(), {{"p1", {"10.0.0.1", 1}, {{0, 2}}}, {"p2", {"::1", 2}, {{1, 1}}}}},
+      ReplyFileLocation{
+          11, sample_file(), {{"p1", {"10.0.0.1", 1}, {{0, 2}}}, {"p2", {"::1", 2}, {{1, 1}}}}},
       RequestChunksRegister{"data.bin", {{0, 1}}},
+      RequestChunksUnregister{"data.bin", {{0, 0}, {2, 2}}},
       PeerPing{0xFFFFFFFFFFFFFFFFull},
       PeerPong{42},
       PeerRequestChunk{"data.bin", 2},
@@ -75,19 +77,26 @@ TEST(Messages, MalformedHeadersGiveTheRightError) {
       {R"({"type":"PEER_PING","nonce":"7"})", ErrorCode::WrongType, "nonce"},
       {R"({"type":"PEER_PING","nonce":-1})", ErrorCode::OutOfRange, "nonce"},
       {R"({"type":"PEER_REQUEST_CHUNK","name":"a","index":1.5})", ErrorCode::WrongType, "index"},
-      {R"({"type":"PEER_REQUEST_CHUNK","name":"a","index":4294967296})", ErrorCode::OutOfRange, "index"},
-      {R"({"type":"PEER_REQUEST_CHUNK","name":"../../etc/passwd","index":0})", ErrorCode::BadName, "name"},
-      {R"({"type":"PEER_REQUEST_CHUNK","name":"/etc/passwd","index":0})", ErrorCode::BadName, "separator"},
+      {R"({"type":"PEER_REQUEST_CHUNK","name":"a","index":4294967296})", ErrorCode::OutOfRange,
+       "index"},
+      {R"({"type":"PEER_REQUEST_CHUNK","name":"../../etc/passwd","index":0})", ErrorCode::BadName,
+       "name"},
+      {R"({"type":"PEER_REQUEST_CHUNK","name":"/etc/passwd","index":0})", ErrorCode::BadName,
+       "separator"},
       {R"({"type":"PEER_REQUEST_CHUNK","name":"a\\b","index":0})", ErrorCode::BadName, "separator"},
       {R"({"type":"PEER_REQUEST_CHUNK","name":"a\u0000b","index":0})", ErrorCode::BadName, "NUL"},
       {R"({"type":"PEER_REQUEST_CHUNK","name":"","index":0})", ErrorCode::BadName, "empty"},
       {"{\"type\":\"PEER_REQUEST_CHUNK\",\"name\":\"" + std::string(300, 'x') + "\",\"index\":0}",
        ErrorCode::OutOfRange, "name"},
       {"{\"type\":\"PEER_PING\",\"nonce\":1,\"x\":\"\xff\xfe\"}", ErrorCode::BadUtf8, "UTF-8"},
-      {R"({"type":"REQUEST_CHUNKS_REGISTER","name":"a","chunks":"0-5,3-9"})", ErrorCode::BadChunkSet, "overlap"},
-      {R"({"type":"REQUEST_CHUNKS_REGISTER","name":"a","chunks":[0,1]})", ErrorCode::WrongType, "chunks"},
-      {R"({"type":"REQUEST_REGISTRY","req":1,"version":1,"peer_id":"p","listen":"x:1"})", ErrorCode::WrongType, "listen"},
-      {R"({"type":"REQUEST_REGISTRY","req":1,"version":1,"peer_id":"p","listen":{"host":"h","port":70000}})", ErrorCode::OutOfRange, "listen.port"},
+      {R"({"type":"REQUEST_CHUNKS_REGISTER","name":"a","chunks":"0-5,3-9"})",
+       ErrorCode::BadChunkSet, "overlap"},
+      {R"({"type":"REQUEST_CHUNKS_REGISTER","name":"a","chunks":[0,1]})", ErrorCode::WrongType,
+       "chunks"},
+      {R"({"type":"REQUEST_REGISTRY","req":1,"version":1,"peer_id":"p","listen":"x:1"})",
+       ErrorCode::WrongType, "listen"},
+      {R"({"type":"REQUEST_REGISTRY","req":1,"version":1,"peer_id":"p","listen":{"host":"h","port":70000}})",
+       ErrorCode::OutOfRange, "listen.port"},
       {R"({"type":"REQUEST_FILES_LIST"})", ErrorCode::MissingField, "req"},
   };
   for (const auto& c : cases) {
@@ -123,7 +132,8 @@ TEST(Messages, PublishValidatesHashesAndChunks) {
   EXPECT_EQ(decode_message(encode_message(RequestToPublish{1, tampered, {}})).error().code,
             ErrorCode::HashMismatch);
   // Payload on a message that has none.
-  RawFrame ping{R"({"type":"PEER_PING","nonce":1})", Payload::copy_of(std::vector<std::uint8_t>(1))};
+  RawFrame ping{R"({"type":"PEER_PING","nonce":1})",
+                Payload::copy_of(std::vector<std::uint8_t>(1))};
   EXPECT_EQ(decode_message(ping).error().code, ErrorCode::MalformedFrame);
 }
 

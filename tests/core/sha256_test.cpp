@@ -1,7 +1,8 @@
-#include "swarmlab/file_info.hpp"
 #include "swarmlab/sha256.hpp"
 
 #include <gtest/gtest.h>
+
+#include "swarmlab/file_info.hpp"
 
 namespace swarmlab {
 namespace {

@@ -1,7 +1,6 @@
 // Built against an installed swarmlab through find_package; hashes a string and checks it.
-#include <swarmlab/sha256.hpp>
-
 #include <cstdio>
+#include <swarmlab/sha256.hpp>
 
 int main() {
   const auto hex = swarmlab::to_hex(swarmlab::sha256(std::string_view("abc")));

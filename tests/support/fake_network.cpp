@@ -16,7 +16,8 @@ struct FakeNet::Conn {
   int side_of(HostId h, ConnId c) const { return host[0] == h && id[0] == c ? 0 : 1; }
 };
 
-FakeNet::FakeNet(std::uint64_t seed) : rng_(seed) {}
+FakeNet::FakeNet(std::uint64_t seed) : rng_(seed) {
+}
 FakeNet::~FakeNet() = default;
 
 HostId FakeNet::add_host(const std::string& name, Endpoint address, LinkSpec link,
@@ -61,8 +62,12 @@ void FakeNet::restart(HostId h, std::unique_ptr<Node> node) {
   start(h);
 }
 
-void FakeNet::set_link(HostId h, LinkSpec link) { hosts_.at(h).link = link; }
-bool FakeNet::is_up(HostId h) const { return hosts_.at(h).up; }
+void FakeNet::set_link(HostId h, LinkSpec link) {
+  hosts_.at(h).link = link;
+}
+bool FakeNet::is_up(HostId h) const {
+  return hosts_.at(h).up;
+}
 
 void FakeNet::command(HostId h, const std::function<void(Node&, Time)>& fn) {
   auto& host = hosts_.at(h);
@@ -146,6 +151,7 @@ void FakeNet::handle(HostId h, Effect e) {
         } else if constexpr (std::is_same_v<T, CancelTimer>) {
           host.timers.erase(x.timer);
         } else if constexpr (std::is_same_v<T, Record>) {
+          ++record_counts_[x.event.type];
           records_.push_back(std::move(x.event));
         } else if constexpr (std::is_same_v<T, Notify>) {
           host.notices.push_back(std::move(x.event));
@@ -162,8 +168,8 @@ void FakeNet::on_connect(HostId h, const Connect& c) {
   for (HostId i = 0; i < hosts_.size(); ++i) {
     if (i != h && hosts_[i].up && hosts_[i].address == c.to) target = i;
   }
-  const Duration rtt_half =
-      hosts_[h].link.delay + (target < hosts_.size() ? hosts_[target].link.delay : Duration::zero());
+  const Duration rtt_half = hosts_[h].link.delay +
+                            (target < hosts_.size() ? hosts_[target].link.delay : Duration::zero());
   if (target == hosts_.size()) {
     schedule(now_ + 2 * rtt_half, [this, h, epoch, id = c.conn] {
       deliver(h, epoch, [&](Node& n) { n.on_closed(now_, id, CloseReason::ConnectFailed); });
@@ -206,29 +212,42 @@ void FakeNet::on_connect(HostId h, const Connect& c) {
 }
 
 void FakeNet::on_send(HostId h, Send s) {
-  const auto it = hosts_[h].conns.find(s.conn);
+  transmit(h, s.conn, encode_frame_bytes(s.frame));
+}
+
+void FakeNet::send_raw(HostId h, ConnId conn, std::vector<std::uint8_t> bytes) {
+  transmit(h, conn, std::move(bytes));
+}
+
+void FakeNet::transmit(HostId h, ConnId id, std::vector<std::uint8_t> bytes) {
+  const auto it = hosts_[h].conns.find(id);
   if (it == hosts_[h].conns.end()) return;  // already closed: the data is lost, as on a socket
   const std::size_t index = it->second;
   auto& c = *conns_[index];
-  const int side = c.side_of(h, s.conn);
+  const int side = c.side_of(h, id);
   const int other = 1 - side;
   if (!c.open[side] || !c.open[other] || !c.accepted) return;
-  auto bytes = encode_frame_bytes(s.frame);
-  bytes_sent_ += bytes.size();
   auto& from = hosts_[h];
-  auto& to = hosts_[c.host[other]];
-  // Sender's uplink serialises frames in order; the receiver's downlink receives them
-  // cut-through (starting as the first bit arrives), so one flow runs at the slower rate.
+  bytes_sent_ += bytes.size();
+  // Store and forward at the core router: the frame crosses the sender's uplink (frames in
+  // order), then, once whole at the core, the receiver's downlink, shared in arrival order
+  // with everything else sent to that host. Reserving the downlink only when the frame gets
+  // there keeps a slow sender from blocking a fast one.
   const Time up_start = std::max(now_, from.up_free);
   from.up_free = up_start + transfer_time(from.link.up_bps, bytes.size());
-  const Duration delay = from.link.delay + to.link.delay;
-  const Time down_start = std::max(up_start + delay, to.down_free);
-  to.down_free = std::max(down_start + transfer_time(to.link.down_bps, bytes.size()), from.up_free + delay);
-  const Time arrive = std::max(to.down_free, c.last_arrival[other]);
-  c.last_arrival[other] = arrive;
-  schedule(arrive, [this, index, other, bytes = std::move(bytes)]() mutable {
-    feed(index, static_cast<HostId>(other), std::move(bytes));
-  });
+  schedule(from.up_free + from.link.delay,
+           [this, index, other, bytes = std::move(bytes)]() mutable {
+             auto& cn = *conns_[index];
+             if (!cn.open[other]) return;
+             auto& to = hosts_[cn.host[other]];
+             const Time down_start = std::max(now_, to.down_free);
+             to.down_free = down_start + transfer_time(to.link.down_bps, bytes.size());
+             const Time arrive = std::max(to.down_free + to.link.delay, cn.last_arrival[other]);
+             cn.last_arrival[other] = arrive;
+             schedule(arrive, [this, index, other, bytes = std::move(bytes)]() mutable {
+               feed(index, static_cast<HostId>(other), std::move(bytes));
+             });
+           });
 }
 
 void FakeNet::feed(std::size_t index, HostId side_index, std::vector<std::uint8_t> bytes) {
@@ -241,7 +260,8 @@ void FakeNet::feed(std::size_t index, HostId side_index, std::vector<std::uint8_
   std::size_t pos = 0;
   while (pos < bytes.size()) {
     const std::size_t left = bytes.size() - pos;
-    const std::size_t n = (rng_() % 4 == 0) ? left : std::min<std::size_t>(left, 1 + rng_() % (left / 2 + 1));
+    const std::size_t n =
+        (rng_() % 4 == 0) ? left : std::min<std::size_t>(left, 1 + rng_() % (left / 2 + 1));
     auto status = c.decoder[side].feed(std::span(bytes.data() + pos, n));
     pos += n;
     while (auto frame = c.decoder[side].next()) {
@@ -254,7 +274,8 @@ void FakeNet::feed(std::size_t index, HostId side_index, std::vector<std::uint8_
       c.open[side] = false;
       hosts_[h].conns.erase(c.id[side]);
       close_remote(index, side, CloseReason::Reset);
-      deliver(h, epoch, [&](Node& node) { node.on_closed(now_, c.id[side], CloseReason::ProtocolError); });
+      deliver(h, epoch,
+              [&](Node& node) { node.on_closed(now_, c.id[side], CloseReason::ProtocolError); });
       return;
     }
   }
@@ -274,18 +295,24 @@ void FakeNet::on_close(HostId h, ConnId id) {
 void FakeNet::close_remote(std::size_t index, int closer_side, CloseReason reason) {
   auto& c = *conns_[index];
   const int other = 1 - closer_side;
-  const HostId closer = c.host[closer_side];
-  const HostId o = c.host[other];
   if (!c.open[other]) return;
   if (!c.accepted && other == 1) return;  // the acceptor never heard of it
-  const Time at = std::max(now_ + hosts_[closer].link.delay + hosts_[o].link.delay, c.last_arrival[other]);
-  const auto epoch = hosts_[o].epoch;
-  schedule(at, [this, index, other, o, epoch, reason] {
+  // The close travels behind whatever the closer already sent on this connection.
+  const auto& closer = hosts_[c.host[closer_side]];
+  const Time at_core = std::max(now_, closer.up_free) + closer.link.delay;
+  schedule(at_core, [this, index, other, reason] {
     auto& cn = *conns_[index];
-    if (!cn.open[other]) return;
-    cn.open[other] = false;
-    hosts_[o].conns.erase(cn.id[other]);
-    deliver(o, epoch, [&](Node& n) { n.on_closed(now_, cn.id[other], reason); });
+    const HostId o = cn.host[other];
+    const auto epoch = hosts_[o].epoch;
+    const Time at = std::max(now_ + hosts_[o].link.delay, cn.last_arrival[other]);
+    cn.last_arrival[other] = at;
+    schedule(at, [this, index, other, o, epoch, reason] {
+      auto& c2 = *conns_[index];
+      if (!c2.open[other]) return;
+      c2.open[other] = false;
+      hosts_[o].conns.erase(c2.id[other]);
+      deliver(o, epoch, [&](Node& n) { n.on_closed(now_, c2.id[other], reason); });
+    });
   });
 }
 
@@ -295,6 +322,11 @@ std::vector<Event> FakeNet::records_of(std::string_view type) const {
     if (e.type == type) out.push_back(e);
   }
   return out;
+}
+
+std::size_t FakeNet::count_records(const std::string& type) const {
+  const auto it = record_counts_.find(type);
+  return it == record_counts_.end() ? 0 : it->second;
 }
 
 std::string FakeNet::records_jsonl() const {

@@ -59,6 +59,9 @@ class FakeNet {
     command(h, [&](Node& n, Time t) { fn(dynamic_cast<T&>(n), t); });
   }
 
+  /// Writes raw bytes on a connection of host h, as a misbehaving program would.
+  void send_raw(HostId h, ConnId conn, std::vector<std::uint8_t> bytes);
+
   /// Processes the earliest pending event; false when nothing is pending.
   bool step();
   /// Steps until `done()` holds (true) or `max_steps` events pass or the queue empties (false).
@@ -70,6 +73,8 @@ class FakeNet {
   /// Every metrics record of every node, in the order they were made.
   const std::vector<Event>& records() const { return records_; }
   std::vector<Event> records_of(std::string_view type) const;
+  /// How many records of `type` were made (constant time: safe in run_until predicates).
+  std::size_t count_records(const std::string& type) const;
   /// Notices a node addressed to its user.
   const std::vector<Event>& notices(HostId h) const { return hosts_.at(h).notices; }
   /// The log as JSON Lines, for determinism checks.
@@ -89,8 +94,8 @@ class FakeNet {
     std::unique_ptr<Node> node;
     FakeStore store;
     bool up = false;
-    std::uint64_t epoch = 0;       // bumps on crash: events of an older life are dropped
-    Time up_free{}, down_free{};   // when the access link is next idle
+    std::uint64_t epoch = 0;                  // bumps on crash: events of an older life are dropped
+    Time up_free{}, down_free{};              // when the access link is next idle
     std::map<TimerId, std::uint64_t> timers;  // live timers -> generation
     std::map<ConnId, std::size_t> conns;      // this host's handles -> conns_ index
     ConnId next_accepted = 1;
@@ -114,6 +119,7 @@ class FakeNet {
   void handle(HostId h, Effect e);
   void on_connect(HostId h, const Connect& c);
   void on_send(HostId h, Send s);
+  void transmit(HostId h, ConnId id, std::vector<std::uint8_t> bytes);
   void on_close(HostId h, ConnId id);
   void close_remote(std::size_t conn, int closer_side, CloseReason reason);
   Duration transfer_time(double bps, std::size_t bytes) const;
@@ -127,6 +133,7 @@ class FakeNet {
   Time now_{};
   std::mt19937_64 rng_;
   std::vector<Event> records_;
+  std::map<std::string, std::size_t, std::less<>> record_counts_;
   std::uint64_t bytes_sent_ = 0;
   std::uint16_t next_ephemeral_port_ = 40000;
 };

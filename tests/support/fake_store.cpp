@@ -9,6 +9,17 @@ void FakeStore::put_file(const std::string& path, std::vector<std::uint8_t> byte
   files_[path] = std::move(bytes);
 }
 
+void FakeStore::put_partial(const std::string& dest, const FileInfo& info,
+                            const std::vector<std::uint8_t>& bytes, const ChunkSet& verified) {
+  Partial p{info, std::vector<std::uint8_t>(info.size, 0), verified};
+  for (auto i : verified.indexes()) {
+    const auto off = static_cast<std::ptrdiff_t>(info.chunk_offset(i));
+    std::copy(bytes.begin() + off, bytes.begin() + off + info.chunk_length(i),
+              p.bytes.begin() + off);
+  }
+  partials_[dest] = std::move(p);
+}
+
 const std::vector<std::uint8_t>* FakeStore::file(const std::string& path) const {
   const auto it = files_.find(path);
   return it == files_.end() ? nullptr : &it->second;
@@ -71,8 +82,9 @@ StoreResult FakeStore::execute(const StoreRead& op) {
     return r;
   }
   const auto off = s.info.chunk_offset(op.index);
-  std::vector<std::uint8_t> chunk(bytes->begin() + static_cast<std::ptrdiff_t>(off),
-                                  bytes->begin() + static_cast<std::ptrdiff_t>(off + s.info.chunk_length(op.index)));
+  std::vector<std::uint8_t> chunk(
+      bytes->begin() + static_cast<std::ptrdiff_t>(off),
+      bytes->begin() + static_cast<std::ptrdiff_t>(off + s.info.chunk_length(op.index)));
   if (corrupt_reads && !chunk.empty()) chunk[chunk.size() / 2] ^= 0xFF;
   r.data = Payload::from_vector(std::move(chunk));
   ++chunks_read;
@@ -92,14 +104,16 @@ StoreResult FakeStore::execute(const StoreWrite& op) {
     return r;
   }
   if (sha256(op.data.bytes()) != op.expected) {
-    r.status = make_error(ErrorCode::HashMismatch, "chunk " + std::to_string(op.index) + " failed SHA-256");
+    r.status = make_error(ErrorCode::HashMismatch,
+                          "chunk " + std::to_string(op.index) + " failed SHA-256");
     return r;
   }
   if (fail_writes) {
     r.status = make_error(ErrorCode::IoError, "no space left on device");
     return r;
   }
-  std::memcpy(p.bytes.data() + p.info.chunk_offset(op.index), op.data.bytes().data(), op.data.size());
+  std::memcpy(p.bytes.data() + p.info.chunk_offset(op.index), op.data.bytes().data(),
+              op.data.size());
   p.verified.insert(op.index);
   ++chunks_written;
   return r;

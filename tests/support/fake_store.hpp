@@ -15,6 +15,9 @@ class FakeStore {
  public:
   /// A file on this host's "disk", publishable by path.
   void put_file(const std::string& path, std::vector<std::uint8_t> bytes);
+  /// A partial download left on "disk": `verified` chunks of `bytes` are in place at `dest`.
+  void put_partial(const std::string& dest, const FileInfo& info,
+                   const std::vector<std::uint8_t>& bytes, const ChunkSet& verified);
   /// The bytes at `path` (a published file or a finished download), or nullptr.
   const std::vector<std::uint8_t>* file(const std::string& path) const;
   /// Chunks verified so far for a download into `dest` (kept across crashes, like .part).

@@ -38,7 +38,7 @@ class ChunkSet {
   static Result<ChunkSet> from_ranges(const std::vector<ChunkRange>& ranges,
                                       std::uint32_t chunk_count);
 
-  std::uint32_t size() const { return size_; }   // chunks in the file
+  std::uint32_t size() const { return size_; }    // chunks in the file
   std::uint32_t count() const { return count_; }  // chunks in the set
   bool empty() const { return count_ == 0; }
   bool complete() const { return count_ == size_; }
@@ -46,6 +46,10 @@ class ChunkSet {
   void insert(std::uint32_t index);
   void erase(std::uint32_t index);
   void insert_all(const ChunkSet& other);
+  /// True if this set holds some chunk that `other` does not.
+  bool has_any_missing_from(const ChunkSet& other) const;
+  /// Adds 1 to counts[i] for every i in the set (counts must have size() entries).
+  void add_to_counts(std::vector<std::uint32_t>& counts) const;
 
   /// Indexes in ascending order.
   std::vector<std::uint32_t> indexes() const;

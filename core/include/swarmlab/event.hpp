@@ -2,7 +2,6 @@
 // A record of something that happened in a node: metrics for the run's events.jsonl
 // (DESIGN.md §6), or a notice for whoever drives the node (a terminal, a test).
 #include <nlohmann/json.hpp>
-
 #include <string>
 
 #include "swarmlab/time.hpp"

@@ -30,7 +30,7 @@ struct RawFrame {
 
 /// The 8-byte length prefix of a frame.
 std::array<std::uint8_t, kFramePrefixBytes> encode_frame_prefix(std::uint32_t header_len,
-                                                                 std::uint32_t payload_len);
+                                                                std::uint32_t payload_len);
 
 /// The whole frame as one byte string (tests and small messages). Adapters that care about
 /// copies write prefix, header and payload as three buffers instead.

@@ -59,8 +59,8 @@ struct FileSummary {
   std::uint64_t size = 0;
   std::uint32_t chunk_size = 0;
   std::uint32_t chunks = 0;
-  std::uint32_t owners = 0;   // online peers holding at least one chunk
-  double availability = 0;    // fraction of chunks held by at least one online peer
+  std::uint32_t owners = 0;  // online peers holding at least one chunk
+  double availability = 0;   // fraction of chunks held by at least one online peer
   friend bool operator==(const FileSummary&, const FileSummary&) = default;
 };
 struct ReplyFilesList {
@@ -90,6 +90,12 @@ struct RequestChunksRegister {
   std::string name;
   std::vector<ChunkRange> chunks;
   friend bool operator==(const RequestChunksRegister&, const RequestChunksRegister&) = default;
+};
+/// "I no longer offer these chunks" (a download that gave up withdraws its partial copy).
+struct RequestChunksUnregister {
+  std::string name;
+  std::vector<ChunkRange> chunks;
+  friend bool operator==(const RequestChunksUnregister&, const RequestChunksUnregister&) = default;
 };
 /// Round-trip probe between peers, and keep-alive towards the tracker.
 struct PeerPing {
@@ -127,10 +133,11 @@ struct ErrorMessage {
   friend bool operator==(const ErrorMessage&, const ErrorMessage&) = default;
 };
 
-using Message = std::variant<RequestRegistry, ReplyRegistry, RequestToPublish, ReplyToPublish,
-                             RequestFilesList, ReplyFilesList, RequestFileLocation,
-                             ReplyFileLocation, RequestChunksRegister, PeerPing, PeerPong,
-                             PeerRequestChunk, PeerReplyChunk, PeerCancelChunk, ErrorMessage>;
+using Message =
+    std::variant<RequestRegistry, ReplyRegistry, RequestToPublish, ReplyToPublish, RequestFilesList,
+                 ReplyFilesList, RequestFileLocation, ReplyFileLocation, RequestChunksRegister,
+                 RequestChunksUnregister, PeerPing, PeerPong, PeerRequestChunk, PeerReplyChunk,
+                 PeerCancelChunk, ErrorMessage>;
 
 /// "REQUEST_REGISTRY", "PEER_REPLY_CHUNK", ...
 std::string_view message_type(const Message& m);

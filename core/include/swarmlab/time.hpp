@@ -15,7 +15,9 @@ using std::chrono_literals::operator""s;
 using std::chrono_literals::operator""us;
 
 /// Seconds as a double, the unit of every metrics record.
-inline double to_seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+inline double to_seconds(Duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 inline Duration from_seconds(double s) {
   return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));

@@ -21,8 +21,8 @@ Result<std::uint64_t> parse_rate(std::string_view text);
 /// Accepts ns, us, ms, s, min, h (e.g. "20ms", "1.5s", "2h"). A bare number is an error.
 Result<Duration> parse_duration(std::string_view text);
 
-std::string format_size(std::uint64_t bytes);       // "64 MiB", "1.5 GiB", "900 B"
-std::string format_rate(double bits_per_second);    // "8 Mbps"
-std::string format_duration(Duration d);            // "1.234 s", "20 ms", "2 h 3 min"
+std::string format_size(std::uint64_t bytes);     // "64 MiB", "1.5 GiB", "900 B"
+std::string format_rate(double bits_per_second);  // "8 Mbps"
+std::string format_duration(Duration d);          // "1.234 s", "20 ms", "2 h 3 min"
 
 }  // namespace swarmlab

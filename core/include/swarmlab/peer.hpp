@@ -1,0 +1,187 @@
+#pragma once
+// A peer: keeps a session with the tracker (and gets it back by itself), publishes files,
+// serves chunks of what it holds, and runs downloads.
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "swarmlab/download.hpp"
+#include "swarmlab/node.hpp"
+
+namespace swarmlab {
+
+struct PeerConfig {
+  /// Stable identity, kept across tracker restarts (metrics name the peer by it).
+  std::string peer_id = "peer";
+  /// Address advertised to the tracker; host "" or 0.0.0.0 means "as the tracker sees me".
+  Endpoint listen{"", 0};
+  /// Connect to this tracker at start (the `--tracker` flag); otherwise wait for connect().
+  std::optional<Endpoint> tracker;
+  std::uint32_t chunk_size = kDefaultChunkSize;
+  DownloadConfig download;
+  /// Keep-alive towards the tracker; the tracker drops peers silent for 30 s.
+  Duration keepalive_interval = 10s;
+  /// No word from the tracker for this long: treat it as lost and reconnect.
+  Duration tracker_timeout = 30s;
+  /// Reconnect backoff: doubles from min to max, with +-20% jitter so that a restarted
+  /// tracker is not hit by every peer in the same instant.
+  Duration reconnect_min = 1s;
+  Duration reconnect_max = 30s;
+  /// Verified chunks are registered with the tracker in batches this far apart.
+  Duration register_delay = 200ms;
+  /// Chunk reads (and delayed replies) in progress at once, over all connections.
+  std::uint32_t max_uploads = 8;
+  /// Requests one connection may queue before it is told Busy.
+  std::uint32_t max_queued_requests = 64;
+  /// Artificial delay before every reply (`set_delay`), to try RTT-based choice by hand.
+  Duration reply_delay = Duration::zero();
+  std::uint64_t seed = 1;
+};
+
+class Peer final : public Node, private DownloadHost {
+ public:
+  explicit Peer(PeerConfig config);
+  ~Peer() override;
+
+  // ---- commands (results that take time arrive as Notify events) ----
+  /// Errors: AlreadyConnected if a tracker session exists or is being set up.
+  Status connect_tracker(Time now, const Endpoint& tracker);
+  /// Splits, hashes and announces the file at `path` as `name`. Result: "publish_done" or
+  /// "publish_failed". Errors now: TrackerNotConnected, BadName, InProgress (same name
+  /// being published).
+  Status publish(Time now, const std::string& path, const std::string& name);
+  /// Result: "files_list". Errors now: TrackerNotConnected.
+  Status list_files(Time now);
+  /// Result: "download_completed" or "download_failed"; "download_progress" meanwhile.
+  /// Errors now: TrackerNotConnected, InProgress (that file is downloading), BadName,
+  /// InvalidArgument (this peer already holds the whole file).
+  Status download(Time now, const std::string& name, const std::string& dest);
+  void set_delay(Time now, Duration delay);
+  /// Closes every connection and stops all timers; partial downloads stay resumable.
+  void shutdown(Time now);
+
+  // ---- getters ----
+  enum class TrackerState { Disconnected, Connecting, Registering, Online };
+  TrackerState tracker_state() const { return tracker_.state; }
+  std::vector<Download::Status> downloads() const;
+  struct HeldFile {
+    FileInfo info;
+    ChunkSet have;
+    bool complete = false;
+  };
+  std::vector<HeldFile> held_files() const;
+  const PeerConfig& config() const { return config_; }
+
+  // ---- inputs ----
+  void on_start(Time now) override;
+  void on_accepted(Time now, ConnId conn, const Endpoint& remote) override;
+  void on_connected(Time now, ConnId conn) override;
+  void on_frame(Time now, ConnId conn, RawFrame frame) override;
+  void on_closed(Time now, ConnId conn, CloseReason reason) override;
+  void on_timer(Time now, TimerId timer) override;
+  void on_store_done(Time now, StoreOpId op, StoreResult result) override;
+
+ private:
+  // Tracker session.
+  struct TrackerSession {
+    TrackerState state = TrackerState::Disconnected;
+    std::optional<Endpoint> endpoint;
+    ConnId conn = 0;
+    bool reconnect = false;  // set once a session was established or asked for by flag
+    bool ever_online = false;
+    Duration backoff{};
+    TimerId reconnect_timer = 0;
+    TimerId keepalive_timer = 0;
+    Time last_heard{};
+    std::uint32_t next_req = 1;
+  };
+  enum class RequestKind { Registry, Publish, FilesList, Location };
+  struct PendingRequest {
+    RequestKind kind;
+    std::string name;
+  };
+  // A file this peer serves: published, downloaded, or partly downloaded.
+  struct LocalFile {
+    FileInfo info;
+    ChunkSet have;
+    bool complete = false;
+  };
+  // An accepted connection from another peer that asks us for chunks.
+  struct Uploader {
+    Endpoint remote;
+    std::deque<PeerRequestChunk> queue;
+  };
+  enum class StoreKind { Scan, Open, Read, Write, Finalize };
+  struct PendingStore {
+    StoreKind kind;
+    std::string name;
+    std::uint32_t index = 0;
+    ConnId conn = 0;   // Read: who asked
+    std::string from;  // Write: who sent it
+  };
+  enum class TimerKind { Reconnect, Keepalive, RegisterFlush, DelayedSend, Download };
+  struct PendingTimer {
+    TimerKind kind;
+    std::string name;  // Download: which one
+    ConnId conn = 0;   // DelayedSend
+    std::optional<Message> message;
+  };
+
+  void begin_tracker_connect(Time now);
+  /// `explained`: the user was already told why (no second notice).
+  void tracker_lost(Time now, std::string_view why, bool explained = false);
+  void on_tracker_message(Time now, Message m);
+  void announce_everything();
+  std::uint32_t tracker_request(RequestKind kind, const std::string& name, Message m);
+  void flush_registrations();
+
+  void on_upload_message(Time now, ConnId conn, Message m);
+  void pump_uploads(Time now);
+  void reply(Time now, ConnId conn, Message m);
+
+  TimerId timer_for(Time deadline, PendingTimer purpose);
+  void record(Time now, std::string type, nlohmann::json fields) override;
+  void notify(Time now, std::string type, nlohmann::json fields) override;
+
+  // DownloadHost.
+  ConnId open_connection(const Endpoint& to, const std::string& download) override;
+  void send_message(ConnId conn, const Message& m) override { send(conn, m); }
+  void close_connection(ConnId conn) override;
+  TimerId set_download_timer(Time deadline, const std::string& download) override;
+  void cancel_download_timer(TimerId& timer) override;
+  void request_location(const std::string& name) override;
+  bool tracker_online() const override { return tracker_.state == TrackerState::Online; }
+  void store_open(const FileInfo& file, const std::string& dest) override;
+  void store_write(const std::string& name, std::uint32_t index, Payload data,
+                   const Digest& expected, const std::string& from) override;
+  void store_finalize(const std::string& name) override;
+  void offer_file(Time now, const FileInfo& file, const ChunkSet& have) override;
+  void offer_chunk(Time now, const std::string& name, std::uint32_t index) override;
+  void withdraw_file(const std::string& name) override;
+  void file_completed(const std::string& name) override;
+  Rng& rng() override { return rng_; }
+
+  PeerConfig config_;
+  Rng rng_;
+  bool stopped_ = false;
+  TrackerSession tracker_;
+  std::map<std::uint32_t, PendingRequest> pending_;
+  std::map<std::string, LocalFile> files_;
+  std::map<std::string, std::string> publishing_;  // name -> path, while hashing
+  std::map<std::string, ChunkSet> to_register_;    // batched REQUEST_CHUNKS_REGISTER
+  TimerId register_timer_ = 0;
+  std::map<ConnId, Uploader> uploaders_;
+  std::uint32_t uploads_in_progress_ = 0;
+  ConnId next_upload_turn_ = 0;  // round-robin position among uploaders
+  std::map<std::string, std::unique_ptr<Download>> downloads_;
+  std::map<ConnId, std::string> download_conns_;
+  std::map<StoreOpId, PendingStore> store_ops_;
+  std::map<TimerId, PendingTimer> timers_;
+};
+
+std::string_view to_string(Peer::TrackerState s);
+
+}  // namespace swarmlab

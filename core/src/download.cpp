@@ -1,0 +1,599 @@
+#include "swarmlab/download.hpp"
+
+#include <algorithm>
+
+#include "swarmlab/units.hpp"
+
+namespace swarmlab {
+namespace {
+// A source whose connection failed this often is given up on for this download.
+constexpr std::uint32_t kMaxConnectionFailures = 3;
+}  // namespace
+
+std::string_view to_string(Download::Phase p) {
+  switch (p) {
+    case Download::Phase::Locating:
+      return "locating";
+    case Download::Phase::Opening:
+      return "opening";
+    case Download::Phase::Running:
+      return "downloading";
+    case Download::Phase::Finalizing:
+      return "finalizing";
+    case Download::Phase::Completed:
+      return "completed";
+    case Download::Phase::Failed:
+      return "failed";
+  }
+  return "?";
+}
+
+Download::Download(DownloadHost& host, const DownloadConfig& config, std::string name,
+                   std::string dest)
+    : host_(host), config_(config), name_(std::move(name)), dest_(std::move(dest)) {
+}
+
+void Download::start(Time now) {
+  started_ = now;
+  last_refresh_ = now;
+  refresh_pending_ = true;
+  host_.request_location(name_);
+  host_.record(now, "download_started", {{"file", name_}});
+}
+
+// ---- tracker answers ------------------------------------------------------------------------
+
+void Download::on_location(Time now, const ReplyFileLocation& reply) {
+  refresh_pending_ = false;
+  last_refresh_ = now;
+  if (finished()) return;
+  if (phase_ == Phase::Locating) {
+    info_ = reply.file;
+    merge_owners(reply);
+    phase_ = Phase::Opening;
+    host_.store_open(*info_, dest_);
+    return;
+  }
+  if (reply.file != *info_) {
+    // The name now stands for different content: what we hold cannot be completed.
+    return fail(now, make_error(ErrorCode::DownloadIncomplete,
+                                "\"" + name_ + "\" was re-published with different content"));
+  }
+  merge_owners(reply);
+  if (phase_ != Phase::Running) return;
+  if (const auto orphaned = missing_without_owner(); orphaned > 0) {
+    return fail(
+        now, make_error(ErrorCode::DownloadIncomplete,
+                        std::to_string(orphaned) + " of " + std::to_string(info_->chunk_count()) +
+                            " chunks have no online owner; " + std::to_string(have_.count()) +
+                            " verified chunks are kept for a later download to resume"));
+  }
+  connect_more(now);
+  schedule(now);
+}
+
+void Download::on_location_failed(Time now, const Error& error) {
+  refresh_pending_ = false;
+  last_refresh_ = now;
+  if (finished()) return;
+  if (phase_ == Phase::Locating) return fail(now, error);
+  if (phase_ == Phase::Running && error.code == ErrorCode::NotFound) {
+    // The tracker no longer lists the file: nobody online holds what we miss.
+    fail(now, make_error(ErrorCode::DownloadIncomplete,
+                         std::to_string(info_->chunk_count() - have_.count()) + " of " +
+                             std::to_string(info_->chunk_count()) +
+                             " chunks have no online owner (the file is no longer listed); " +
+                             std::to_string(have_.count()) +
+                             " verified chunks are kept for a later download to resume"));
+  }
+}
+
+void Download::merge_owners(const ReplyFileLocation& reply) {
+  const auto n = reply.file.chunk_count();
+  owner_counts_dirty_ = true;
+  // The tracker's answer is the truth about who is online and what they hold, except for
+  // sources we are talking to right now: they stay as they are until they fail.
+  for (auto& [id, s] : sources_) {
+    const bool connected = s.state == SourceState::Ready || s.state == SourceState::Pinging ||
+                           s.state == SourceState::Connecting;
+    if (!connected) s.has = ChunkSet(n);
+  }
+  for (const auto& o : reply.owners) {
+    auto set = ChunkSet::from_ranges(o.chunks, n);
+    if (!set) continue;
+    auto [it, inserted] = sources_.try_emplace(o.peer_id);
+    Source& s = it->second;
+    if (inserted) {
+      s.id = o.peer_id;
+      s.has = ChunkSet(n);
+    }
+    s.address = o.address;
+    s.has = std::move(*set);
+    // A source that failed before but is still online per the tracker gets another chance.
+    if (s.state == SourceState::Failed && s.failures < kMaxConnectionFailures)
+      s.state = SourceState::Idle;
+  }
+}
+
+void Download::on_opened(Time now, const StoreResult& result) {
+  if (finished()) return;
+  if (!result.status) {
+    return fail(now, make_error(result.status.error().code,
+                                "cannot open " + dest_ + ": " + result.status.error().message));
+  }
+  const auto n = info_->chunk_count();
+  have_ = result.have.size() == n ? result.have : ChunkSet(n);
+  resumed_chunks_ = have_.count();
+  chunks_.assign(n, ChunkState::Missing);
+  for (auto i : have_.indexes()) {
+    chunks_[i] = ChunkState::Have;
+    bytes_have_ += info_->chunk_length(i);
+  }
+  phase_ = Phase::Running;
+  host_.offer_file(now, *info_, have_);
+  if (resumed_chunks_ > 0) {
+    host_.record(now, "download_resumed", {{"file", name_}, {"chunks", resumed_chunks_}});
+  }
+  last_progress_ = now;
+  bytes_at_last_progress_ = bytes_have_;
+  timer_ = host_.set_download_timer(now + config_.tick_interval, name_);
+  if (have_.complete()) return finalize(now);
+  if (const auto orphaned = missing_without_owner(); orphaned > 0) {
+    return fail(now, make_error(ErrorCode::DownloadIncomplete, std::to_string(orphaned) + " of " +
+                                                                   std::to_string(n) +
+                                                                   " chunks have no online owner"));
+  }
+  connect_more(now);
+}
+
+// ---- sources --------------------------------------------------------------------------------
+
+void Download::connect_more(Time now) {
+  std::uint32_t active = 0;
+  std::vector<Source*> idle;
+  for (auto& [id, s] : sources_) {
+    if (s.state == SourceState::Connecting || s.state == SourceState::Pinging ||
+        s.state == SourceState::Ready) {
+      ++active;
+    } else if (s.state == SourceState::Idle) {
+      // Only owners of something we still need are worth a connection.
+      if (s.has.has_any_missing_from(have_)) idle.push_back(&s);
+    }
+  }
+  // Random order, so that many downloaders spread over the owners instead of all picking
+  // the first ones the tracker listed.
+  for (std::size_t i = idle.size(); i > 1; --i) std::swap(idle[i - 1], idle[host_.rng().below(i)]);
+  for (auto* s : idle) {
+    if (active >= config_.max_sources) break;
+    s->state = SourceState::Connecting;
+    s->conn = host_.open_connection(s->address, name_);
+    conn_to_source_[s->conn] = s->id;
+    ++active;
+  }
+  (void)now;
+}
+
+Download::Source* Download::source_by_conn(ConnId conn) {
+  const auto it = conn_to_source_.find(conn);
+  if (it == conn_to_source_.end()) return nullptr;
+  return &sources_.at(it->second);
+}
+
+void Download::on_connected(Time now, ConnId conn) {
+  Source* s = source_by_conn(conn);
+  if (s == nullptr || s->state != SourceState::Connecting) return;
+  s->state = SourceState::Pinging;
+  send_ping(now, *s);
+}
+
+void Download::send_ping(Time now, Source& s) {
+  s.ping_nonce = next_nonce_++;
+  s.ping_sent = now;
+  host_.send_message(s.conn, PeerPing{*s.ping_nonce});
+}
+
+void Download::on_message(Time now, ConnId conn, Message m) {
+  Source* s = source_by_conn(conn);
+  if (s == nullptr) return;
+  if (auto* pong = std::get_if<PeerPong>(&m)) {
+    if (!s->ping_nonce || pong->nonce != *s->ping_nonce) return;
+    const Duration sample = now - s->ping_sent;
+    // Smoothed like TCP's SRTT (RFC 6298, alpha = 1/8). Pings travel on the same connection
+    // as the chunks, so a busy source's queueing shows up in its samples.
+    s->srtt = s->srtt ? (*s->srtt * 7 + sample) / 8 : sample;
+    s->ping_nonce.reset();
+    if (s->state == SourceState::Pinging) {
+      s->state = SourceState::Ready;
+      host_.record(now, "source_ready",
+                   {{"file", name_}, {"peer", s->id}, {"rtt_ms", to_seconds(sample) * 1e3}});
+    }
+    return schedule(now);
+  }
+  if (auto* reply = std::get_if<PeerReplyChunk>(&m)) {
+    const auto req = std::find_if(requests_.begin(), requests_.end(), [&](const Request& r) {
+      return r.chunk == reply->index && r.source == s->id;
+    });
+    if (req == requests_.end()) return;  // cancelled or never asked: ignore
+    const Time sent = req->sent;
+    requests_.erase(req);
+    --s->inflight;
+    // Throughput from the time this chunk occupied the link: since it was asked for, or
+    // since the previous chunk from this source arrived, whichever is later.
+    const Duration busy = now - std::max(sent, s->last_delivery);
+    s->last_delivery = now;
+    s->bytes += reply->data.size();
+    if (busy > Duration::zero()) {
+      const double sample = static_cast<double>(reply->data.size()) / to_seconds(busy);
+      s->throughput = s->throughput > 0 ? 0.8 * s->throughput + 0.2 * sample : sample;
+    }
+    const auto i = reply->index;
+    if (!info_ || i >= chunks_.size() || chunks_[i] == ChunkState::Have ||
+        chunks_[i] == ChunkState::Verifying) {
+      return schedule(now);
+    }
+    if (reply->data.size() != info_->chunk_length(i)) {
+      const bool others = std::any_of(requests_.begin(), requests_.end(),
+                                      [&](const Request& r) { return r.chunk == i; });
+      chunks_[i] = others ? ChunkState::Requested : ChunkState::Missing;
+      strike(now, s->id, i, "wrong chunk length");
+      return schedule(now);
+    }
+    chunks_[i] = ChunkState::Verifying;
+    host_.store_write(name_, i, std::move(reply->data), info_->chunk_hashes[i], s->id);
+    return schedule(now);
+  }
+  if (auto* err = std::get_if<ErrorMessage>(&m)) {
+    // The source refuses (it no longer holds what we asked, or is overloaded): stop using it.
+    drop_source(now, *s, SourceState::Failed, "source refused: " + err->message);
+    maybe_refresh(now, true);
+    return schedule(now);
+  }
+}
+
+void Download::on_closed(Time now, ConnId conn, CloseReason reason) {
+  Source* s = source_by_conn(conn);
+  if (s == nullptr) return;
+  conn_to_source_.erase(conn);
+  s->conn = 0;
+  if (finished() || s->state == SourceState::Banned) return;
+  drop_source(now, *s, SourceState::Failed, to_string(reason));
+  maybe_refresh(now, true);
+  connect_more(now);
+  schedule(now);
+}
+
+void Download::drop_source(Time now, Source& s, SourceState state, std::string_view why) {
+  if (state == SourceState::Failed) ++s.failures;
+  owner_counts_dirty_ = true;
+  const bool was_active = s.state == SourceState::Ready || s.state == SourceState::Pinging ||
+                          s.state == SourceState::Connecting;
+  s.state = state;
+  s.ping_nonce.reset();
+  if (s.conn != 0) {
+    conn_to_source_.erase(s.conn);
+    host_.close_connection(s.conn);
+    s.conn = 0;
+  }
+  requeue_from(s.id);
+  if (was_active && state == SourceState::Failed) {
+    host_.record(now, "source_failed", {{"file", name_}, {"peer", s.id}, {"reason", why}});
+  }
+}
+
+void Download::requeue_from(const std::string& source_id) {
+  for (auto it = requests_.begin(); it != requests_.end();) {
+    if (it->source != source_id) {
+      ++it;
+      continue;
+    }
+    const auto chunk = it->chunk;
+    it = requests_.erase(it);
+    const bool others = std::any_of(requests_.begin(), requests_.end(),
+                                    [&](const Request& r) { return r.chunk == chunk; });
+    if (!others && chunks_[chunk] == ChunkState::Requested) chunks_[chunk] = ChunkState::Missing;
+  }
+  sources_.at(source_id).inflight = 0;
+}
+
+// ---- scheduling -----------------------------------------------------------------------------
+
+const std::vector<std::uint32_t>& Download::owner_counts() {
+  // Recounted only when an owner map changes: schedule() asks on every delivery.
+  if (!owner_counts_dirty_) return owner_counts_;
+  owner_counts_.assign(chunks_.size(), 0);
+  for (const auto& [id, s] : sources_) {
+    if (s.state == SourceState::Banned ||
+        (s.state == SourceState::Failed && s.failures >= kMaxConnectionFailures))
+      continue;
+    s.has.add_to_counts(owner_counts_);
+  }
+  owner_counts_dirty_ = false;
+  return owner_counts_;
+}
+
+void Download::schedule(Time now) {
+  if (phase_ != Phase::Running) return;
+  std::vector<Source*> free;
+  auto refresh_free = [&] {
+    free.clear();
+    for (auto& [id, s] : sources_) {
+      if (s.state == SourceState::Ready && s.inflight < config_.max_inflight_per_peer)
+        free.push_back(&s);
+    }
+  };
+  refresh_free();
+  if (free.empty()) return;
+  const auto& owners = owner_counts();
+  std::uint32_t missing_total = 0;
+  while (requests_.size() < config_.max_inflight_total && !free.empty()) {
+    std::vector<std::uint32_t> candidates;
+    missing_total = 0;
+    for (std::uint32_t i = 0; i < chunks_.size(); ++i) {
+      if (chunks_[i] != ChunkState::Missing) continue;
+      ++missing_total;
+      if (std::any_of(free.begin(), free.end(),
+                      [&](const Source* s) { return s->has.contains(i); })) {
+        candidates.push_back(i);
+      }
+    }
+    const auto chunk = pick_chunk(config_.chunk_strategy, candidates, owners, host_.rng());
+    if (!chunk) break;
+    std::vector<Source*> able;
+    std::vector<SourceCandidate> views;
+    for (auto* s : free) {
+      if (!s->has.contains(*chunk)) continue;
+      able.push_back(s);
+      views.push_back({s->srtt, s->throughput});
+    }
+    const auto pick = pick_source(config_.peer_strategy, views, host_.rng());
+    send_request(now, *chunk, *able[*pick]);
+    refresh_free();
+  }
+  if (!config_.end_game || free.empty()) return;
+  // End-game: nothing is left to ask for for the first time, so ask a second owner for each
+  // chunk still in flight; the first verified copy wins and the other request is cancelled.
+  const bool all_in_flight = std::none_of(chunks_.begin(), chunks_.end(),
+                                          [](ChunkState c) { return c == ChunkState::Missing; });
+  if (!all_in_flight) return;
+  for (std::uint32_t i = 0; i < chunks_.size() && !free.empty(); ++i) {
+    if (chunks_[i] != ChunkState::Requested) continue;
+    std::vector<const std::string*> asked;
+    for (const auto& r : requests_) {
+      if (r.chunk == i) asked.push_back(&r.source);
+    }
+    if (asked.size() != 1) continue;
+    std::vector<Source*> able;
+    std::vector<SourceCandidate> views;
+    for (auto* s : free) {
+      if (!s->has.contains(i) || s->id == *asked.front()) continue;
+      able.push_back(s);
+      views.push_back({s->srtt, s->throughput});
+    }
+    const auto pick = pick_source(config_.peer_strategy, views, host_.rng());
+    if (!pick) continue;
+    send_request(now, i, *able[*pick]);
+    host_.record(now, "endgame_request",
+                 {{"file", name_}, {"index", i}, {"peer", able[*pick]->id}});
+    refresh_free();
+  }
+}
+
+bool Download::send_request(Time now, std::uint32_t chunk, Source& s) {
+  host_.send_message(s.conn, PeerRequestChunk{name_, chunk});
+  requests_.push_back(Request{chunk, s.id, now});
+  ++s.inflight;
+  chunks_[chunk] = ChunkState::Requested;
+  return true;
+}
+
+void Download::cancel_other_requests(std::uint32_t chunk) {
+  for (auto it = requests_.begin(); it != requests_.end();) {
+    if (it->chunk != chunk) {
+      ++it;
+      continue;
+    }
+    auto& s = sources_.at(it->source);
+    if (s.conn != 0) host_.send_message(s.conn, PeerCancelChunk{name_, chunk});
+    --s.inflight;
+    it = requests_.erase(it);
+  }
+}
+
+void Download::on_written(Time now, std::uint32_t index, const std::string& from,
+                          const StoreResult& result) {
+  if (finished() || index >= chunks_.size() || chunks_[index] != ChunkState::Verifying) return;
+  if (result.status) {
+    chunks_[index] = ChunkState::Have;
+    have_.insert(index);
+    const auto bytes = info_->chunk_length(index);
+    bytes_have_ += bytes;
+    cancel_other_requests(index);
+    host_.record(now, "chunk_received",
+                 {{"file", name_}, {"index", index}, {"from", from}, {"bytes", bytes}});
+    host_.offer_chunk(now, name_, index);
+    if (have_.complete()) return finalize(now);
+    return schedule(now);
+  }
+  const auto& e = result.status.error();
+  if (e.code == ErrorCode::HashMismatch) {
+    const bool others = std::any_of(requests_.begin(), requests_.end(),
+                                    [&](const Request& r) { return r.chunk == index; });
+    chunks_[index] = others ? ChunkState::Requested : ChunkState::Missing;
+    strike(now, from, index, "SHA-256 mismatch");
+    return schedule(now);
+  }
+  fail(now, make_error(e.code == ErrorCode::IoError ? ErrorCode::IoError : e.code,
+                       "cannot store chunk " + std::to_string(index) + " of \"" + name_ +
+                           "\": " + e.message + "; " + std::to_string(have_.count()) +
+                           " verified chunks are kept"));
+}
+
+void Download::strike(Time now, const std::string& source_id, std::uint32_t chunk,
+                      std::string_view why) {
+  if (chunks_[chunk] == ChunkState::Verifying) chunks_[chunk] = ChunkState::Missing;
+  host_.record(now, "verification_failed",
+               {{"file", name_}, {"index", chunk}, {"from", source_id}, {"reason", why}});
+  const auto it = sources_.find(source_id);
+  if (it == sources_.end()) return;
+  Source& s = it->second;
+  if (++s.strikes >= config_.max_strikes && s.state != SourceState::Banned) {
+    host_.record(now, "peer_banned", {{"file", name_}, {"peer", s.id}, {"strikes", s.strikes}});
+    drop_source(now, s, SourceState::Banned, "banned");
+    maybe_refresh(now, true);
+    connect_more(now);
+  }
+}
+
+std::uint32_t Download::missing_without_owner() {
+  const auto& owners = owner_counts();
+  std::uint32_t n = 0;
+  for (std::uint32_t i = 0; i < chunks_.size(); ++i) {
+    if (chunks_[i] != ChunkState::Have && owners[i] == 0) ++n;
+  }
+  return n;
+}
+
+void Download::maybe_refresh(Time now, bool urgent) {
+  if (refresh_pending_ || !host_.tracker_online()) return;
+  if (!urgent && now - last_refresh_ < config_.refresh_interval) return;
+  refresh_pending_ = true;
+  host_.request_location(name_);
+}
+
+void Download::on_timer(Time now) {
+  timer_ = 0;
+  if (phase_ != Phase::Running) return;
+  for (auto& [id, s] : sources_) {
+    const bool active = s.state == SourceState::Ready || s.state == SourceState::Pinging;
+    if (!active) continue;
+    if (s.ping_nonce && now - s.ping_sent >= config_.stall_timeout) {
+      drop_source(now, s, SourceState::Failed, "no answer to ping");
+      maybe_refresh(now, true);
+    } else if (!s.ping_nonce && s.state == SourceState::Ready &&
+               now - s.ping_sent >= config_.ping_interval) {
+      send_ping(now, s);
+    }
+  }
+  maybe_refresh(now, false);
+  connect_more(now);
+  schedule(now);
+  if (now - last_progress_ >= config_.progress_interval) report_progress(now);
+  timer_ = host_.set_download_timer(now + config_.tick_interval, name_);
+}
+
+void Download::report_progress(Time now) {
+  const double window = to_seconds(now - last_progress_);
+  if (window > 0) {
+    const double sample = static_cast<double>(bytes_have_ - bytes_at_last_progress_) * 8 / window;
+    rate_bps_ = rate_bps_ > 0 ? 0.5 * rate_bps_ + 0.5 * sample : sample;
+  }
+  last_progress_ = now;
+  bytes_at_last_progress_ = bytes_have_;
+  const auto st = status();
+  host_.notify(now, "download_progress",
+               {{"file", name_},
+                {"chunks", st.chunks_have},
+                {"total_chunks", st.chunks_total},
+                {"bytes", st.bytes_have},
+                {"total_bytes", st.bytes_total},
+                {"rate_bps", rate_bps_},
+                {"sources", st.sources}});
+}
+
+// ---- the end --------------------------------------------------------------------------------
+
+void Download::finalize(Time now) {
+  phase_ = Phase::Finalizing;
+  close_all_sources();
+  host_.store_finalize(name_);
+  (void)now;
+}
+
+void Download::on_finalized(Time now, const StoreResult& result) {
+  if (phase_ != Phase::Finalizing) return;
+  if (!result.status) {
+    return fail(now, make_error(result.status.error().code,
+                                "cannot finish " + dest_ + ": " + result.status.error().message));
+  }
+  phase_ = Phase::Completed;
+  host_.cancel_download_timer(timer_);
+  host_.file_completed(name_);
+  const double secs = to_seconds(now - started_);
+  std::uint32_t used = 0;
+  for (const auto& [id, s] : sources_) used += s.bytes > 0 ? 1 : 0;
+  host_.record(now, "download_completed",
+               {{"file", name_},
+                {"duration", secs},
+                {"bytes", info_->size},
+                {"resumed_chunks", resumed_chunks_},
+                {"sources_used", used}});
+  host_.notify(now, "download_completed",
+               {{"file", name_},
+                {"dest", dest_},
+                {"duration", secs},
+                {"bytes", info_->size},
+                {"resumed_chunks", resumed_chunks_},
+                {"message", "File " + name_ + " successfully downloaded to " + dest_ + "."}});
+}
+
+void Download::fail(Time now, Error error) {
+  if (finished()) return;
+  const bool had_started = phase_ == Phase::Running || phase_ == Phase::Finalizing;
+  phase_ = Phase::Failed;
+  error_ = error;
+  host_.cancel_download_timer(timer_);
+  close_all_sources();
+  if (had_started && error.code == ErrorCode::DownloadIncomplete) host_.withdraw_file(name_);
+  const std::uint32_t missing = info_ ? info_->chunk_count() - have_.count() : 0;
+  host_.record(now, "download_failed",
+               {{"file", name_},
+                {"code", to_string(error.code)},
+                {"message", error.message},
+                {"missing_chunks", missing}});
+  host_.notify(now, "download_failed",
+               {{"file", name_},
+                {"dest", dest_},
+                {"code", to_string(error.code)},
+                {"message", error.describe()},
+                {"missing_chunks", missing}});
+}
+
+void Download::close_all_sources() {
+  for (auto& [id, s] : sources_) {
+    if (s.conn != 0) {
+      host_.close_connection(s.conn);
+      s.conn = 0;
+    }
+    if (s.state != SourceState::Banned) s.state = SourceState::Idle;
+    s.inflight = 0;
+  }
+  conn_to_source_.clear();
+  requests_.clear();
+}
+
+void Download::abort(Time now) {
+  host_.cancel_download_timer(timer_);
+  close_all_sources();
+  if (!finished()) {
+    phase_ = Phase::Failed;
+    error_ = make_error(ErrorCode::Closed, "the peer is shutting down");
+    host_.record(now, "download_stopped", {{"file", name_}, {"chunks", have_.count()}});
+  }
+}
+
+Download::Status Download::status() const {
+  Status st;
+  st.name = name_;
+  st.dest = dest_;
+  st.phase = phase_;
+  st.error = error_;
+  st.chunks_have = have_.count();
+  st.chunks_total = info_ ? info_->chunk_count() : 0;
+  st.bytes_have = bytes_have_;
+  st.bytes_total = info_ ? info_->size : 0;
+  st.rate_bps = rate_bps_;
+  for (const auto& [id, s] : sources_) st.sources += s.state == SourceState::Ready ? 1 : 0;
+  return st;
+}
+
+}  // namespace swarmlab

@@ -1,0 +1,641 @@
+#include "swarmlab/peer.hpp"
+
+#include <algorithm>
+
+#include "swarmlab/swarm_name.hpp"
+#include "swarmlab/units.hpp"
+
+namespace swarmlab {
+
+std::string_view to_string(Peer::TrackerState s) {
+  switch (s) {
+    case Peer::TrackerState::Disconnected:
+      return "disconnected";
+    case Peer::TrackerState::Connecting:
+      return "connecting";
+    case Peer::TrackerState::Registering:
+      return "registering";
+    case Peer::TrackerState::Online:
+      return "online";
+  }
+  return "?";
+}
+
+Peer::Peer(PeerConfig config) : config_(std::move(config)), rng_(config_.seed) {
+}
+Peer::~Peer() = default;
+
+void Peer::record(Time now, std::string type, nlohmann::json fields) {
+  emit(Record{Event{now, config_.peer_id, std::move(type), std::move(fields)}});
+}
+
+void Peer::notify(Time now, std::string type, nlohmann::json fields) {
+  emit(Notify{Event{now, config_.peer_id, std::move(type), std::move(fields)}});
+}
+
+TimerId Peer::timer_for(Time deadline, PendingTimer purpose) {
+  const TimerId id = start_timer(deadline);
+  timers_.emplace(id, std::move(purpose));
+  return id;
+}
+
+void Peer::on_start(Time now) {
+  record(now, "peer_started", {{"listen", config_.listen.to_string()}});
+  if (config_.tracker) {
+    tracker_.endpoint = config_.tracker;
+    tracker_.reconnect = true;  // started with --tracker: keep trying until it answers
+    begin_tracker_connect(now);
+  }
+}
+
+// ---- tracker session ------------------------------------------------------------------------
+
+Status Peer::connect_tracker(Time now, const Endpoint& tracker) {
+  if (tracker_.state != TrackerState::Disconnected) {
+    return make_error(ErrorCode::AlreadyConnected,
+                      "already connected to the tracker at " + tracker_.endpoint->to_string());
+  }
+  cancel_timer(tracker_.reconnect_timer);
+  tracker_.endpoint = tracker;
+  begin_tracker_connect(now);
+  return {};
+}
+
+void Peer::begin_tracker_connect(Time now) {
+  tracker_.state = TrackerState::Connecting;
+  tracker_.conn = connect(*tracker_.endpoint);
+  tracker_.last_heard = now;
+}
+
+std::uint32_t Peer::tracker_request(RequestKind kind, const std::string& name, Message m) {
+  const std::uint32_t req = tracker_.next_req++;
+  std::visit(
+      [&](auto& x) {
+        if constexpr (requires { x.req; }) x.req = req;
+      },
+      m);
+  pending_[req] = PendingRequest{kind, name};
+  send(tracker_.conn, m);
+  return req;
+}
+
+void Peer::tracker_lost(Time now, std::string_view why, bool explained) {
+  const bool was_online = tracker_.state == TrackerState::Online;
+  const bool never_online = !tracker_.ever_online;
+  if (tracker_.conn != 0) close(tracker_.conn);
+  tracker_.conn = 0;
+  tracker_.state = TrackerState::Disconnected;
+  cancel_timer(tracker_.keepalive_timer);
+  if (register_timer_ != 0) {
+    timers_.erase(register_timer_);
+    cancel_timer(register_timer_);
+  }
+  to_register_.clear();  // everything is announced again on reconnect
+  auto pending = std::move(pending_);
+  pending_.clear();
+  for (const auto& [req, p] : pending) {
+    if (p.kind == RequestKind::Location) {
+      if (auto it = downloads_.find(p.name); it != downloads_.end()) {
+        it->second->on_location_failed(
+            now, make_error(ErrorCode::TrackerNotConnected, "lost the tracker before it answered"));
+      }
+    } else if (p.kind == RequestKind::FilesList) {
+      notify(now, "files_list_failed",
+             {{"message", "TrackerNotConnected: lost the tracker before it answered"}});
+    }
+  }
+  if (was_online) record(now, "tracker_lost", {{"reason", why}});
+  if (never_online && !tracker_.reconnect) {
+    if (explained) return;
+    notify(now, "tracker_error",
+           {{"code", "TrackerNotConnected"},
+            {"message", "cannot reach the tracker at " + tracker_.endpoint->to_string() + " (" +
+                            std::string(why) + ")"}});
+    return;
+  }
+  if (!tracker_.reconnect || stopped_) return;
+  tracker_.backoff = tracker_.backoff == Duration::zero()
+                         ? config_.reconnect_min
+                         : std::min(tracker_.backoff * 2, config_.reconnect_max);
+  const auto jittered =
+      std::chrono::duration_cast<Duration>(tracker_.backoff * (0.8 + 0.4 * rng_.unit()));
+  tracker_.reconnect_timer = timer_for(now + jittered, {TimerKind::Reconnect, {}, 0, {}});
+}
+
+void Peer::announce_everything() {
+  for (const auto& [name, f] : files_) {
+    if (f.have.empty()) continue;
+    tracker_request(
+        RequestKind::Publish, name,
+        RequestToPublish{0, f.info, f.complete ? std::vector<ChunkRange>{} : f.have.ranges()});
+  }
+}
+
+void Peer::on_tracker_message(Time now, Message m) {
+  if (std::holds_alternative<PeerPong>(m)) return;
+  if (auto* err = std::get_if<ErrorMessage>(&m)) {
+    const auto it = pending_.find(err->req);
+    if (err->req == 0 || it == pending_.end()) {
+      const Error e{err->code, err->message};
+      record(now, "tracker_error", {{"code", to_string(err->code)}, {"message", err->message}});
+      if (err->code == ErrorCode::Refused) {
+        notify(now, "tracker_error", {{"code", "Refused"}, {"message", e.describe()}});
+        tracker_.reconnect = false;  // being refused again would not help
+        tracker_lost(now, "refused", true);
+      }
+      return;
+    }
+    const PendingRequest p = it->second;
+    pending_.erase(it);
+    const Error e{err->code, err->message};
+    switch (p.kind) {
+      case RequestKind::Registry:
+        notify(now, "tracker_error", {{"code", to_string(e.code)}, {"message", e.describe()}});
+        tracker_.reconnect = false;
+        tracker_lost(now, e.describe(), true);
+        return;
+      case RequestKind::Publish:
+        if (publishing_.erase(p.name) != 0) {
+          files_.erase(p.name);
+          notify(now, "publish_failed",
+                 {{"file", p.name}, {"code", to_string(e.code)}, {"message", e.describe()}});
+        }
+        return;
+      case RequestKind::FilesList:
+        notify(now, "files_list_failed", {{"message", e.describe()}});
+        return;
+      case RequestKind::Location:
+        if (auto d = downloads_.find(p.name); d != downloads_.end())
+          d->second->on_location_failed(now, e);
+        return;
+    }
+    return;
+  }
+  auto take = [&](std::uint32_t req) -> std::optional<PendingRequest> {
+    const auto it = pending_.find(req);
+    if (it == pending_.end()) return std::nullopt;
+    auto p = it->second;
+    pending_.erase(it);
+    return p;
+  };
+  if (auto* r = std::get_if<ReplyRegistry>(&m)) {
+    if (!take(r->req)) return;
+    tracker_.state = TrackerState::Online;
+    tracker_.backoff = Duration::zero();
+    record(
+        now, tracker_.ever_online ? "tracker_regained" : "tracker_connected",
+        {{"tracker", tracker_.endpoint->to_string()}, {"advertised", r->advertised.to_string()}});
+    notify(now, "tracker_connected",
+           {{"tracker", tracker_.endpoint->to_string()},
+            {"advertised", r->advertised.to_string()},
+            {"message", "Connected to the tracker at " + tracker_.endpoint->to_string() + "."}});
+    tracker_.ever_online = true;
+    tracker_.reconnect = true;
+    tracker_.keepalive_timer =
+        timer_for(now + config_.keepalive_interval, {TimerKind::Keepalive, {}, 0, {}});
+    announce_everything();
+    return;
+  }
+  if (auto* r = std::get_if<ReplyToPublish>(&m)) {
+    const auto p = take(r->req);
+    if (!p) return;
+    if (publishing_.erase(p->name) != 0) {
+      const auto& f = files_.at(p->name).info;
+      notify(now, "publish_done",
+             {{"file", p->name},
+              {"size", f.size},
+              {"chunks", f.chunk_count()},
+              {"message", "Published " + p->name + " (" + format_size(f.size) + ", " +
+                              std::to_string(f.chunk_count()) + " chunks)."}});
+    }
+    return;
+  }
+  if (auto* r = std::get_if<ReplyFilesList>(&m)) {
+    if (!take(r->req)) return;
+    nlohmann::json files = nlohmann::json::array();
+    for (const auto& f : r->files) {
+      files.push_back({{"name", f.name},
+                       {"size", f.size},
+                       {"chunk_size", f.chunk_size},
+                       {"chunks", f.chunks},
+                       {"owners", f.owners},
+                       {"availability", f.availability}});
+    }
+    notify(now, "files_list", {{"files", files}});
+    return;
+  }
+  if (auto* r = std::get_if<ReplyFileLocation>(&m)) {
+    const auto p = take(r->req);
+    if (!p) return;
+    if (auto d = downloads_.find(p->name); d != downloads_.end()) d->second->on_location(now, *r);
+    return;
+  }
+}
+
+void Peer::flush_registrations() {
+  if (tracker_.state == TrackerState::Online) {
+    for (const auto& [name, set] : to_register_) {
+      if (!set.empty()) send(tracker_.conn, RequestChunksRegister{name, set.ranges()});
+    }
+  }
+  to_register_.clear();
+}
+
+// ---- commands -------------------------------------------------------------------------------
+
+Status Peer::publish(Time, const std::string& path, const std::string& name) {
+  if (tracker_.state != TrackerState::Online) {
+    return make_error(ErrorCode::TrackerNotConnected, "connect to a tracker before publishing");
+  }
+  if (auto s = validate_swarm_name(name, "name"); !s) return s;
+  if (publishing_.count(name) != 0) {
+    return make_error(ErrorCode::InProgress, "\"" + name + "\" is already being published");
+  }
+  if (files_.count(name) != 0) {
+    return make_error(ErrorCode::NameTaken,
+                      "this peer already offers a file named \"" + name + "\"");
+  }
+  publishing_[name] = path;
+  const auto op = next_store_op();
+  store_ops_[op] = PendingStore{StoreKind::Scan, name, 0, 0, {}};
+  emit(StoreScan{op, path, name, config_.chunk_size});
+  return {};
+}
+
+Status Peer::list_files(Time) {
+  if (tracker_.state != TrackerState::Online) {
+    return make_error(ErrorCode::TrackerNotConnected, "connect to a tracker first");
+  }
+  tracker_request(RequestKind::FilesList, {}, RequestFilesList{});
+  return {};
+}
+
+Status Peer::download(Time now, const std::string& name, const std::string& dest) {
+  if (auto s = validate_swarm_name(name, "name"); !s) return s;
+  if (tracker_.state != TrackerState::Online) {
+    return make_error(ErrorCode::TrackerNotConnected, "connect to a tracker before downloading");
+  }
+  if (auto it = downloads_.find(name); it != downloads_.end() && !it->second->finished()) {
+    return make_error(ErrorCode::InProgress, "\"" + name + "\" is already downloading");
+  }
+  if (auto it = files_.find(name); it != files_.end() && it->second.complete) {
+    return make_error(ErrorCode::InvalidArgument,
+                      "this peer already holds all of \"" + name + "\"");
+  }
+  auto d =
+      std::make_unique<Download>(static_cast<DownloadHost&>(*this), config_.download, name, dest);
+  auto& ref = *d;
+  downloads_[name] = std::move(d);
+  ref.start(now);
+  return {};
+}
+
+void Peer::set_delay(Time now, Duration delay) {
+  config_.reply_delay = delay;
+  record(now, "delay_set", {{"delay_ms", to_seconds(delay) * 1e3}});
+}
+
+void Peer::shutdown(Time now) {
+  if (stopped_) return;
+  for (auto& [name, d] : downloads_) d->abort(now);
+  tracker_.reconnect = false;
+  stopped_ = true;
+  if (tracker_.conn != 0) close(tracker_.conn);
+  tracker_.conn = 0;
+  tracker_.state = TrackerState::Disconnected;
+  for (const auto& [conn, u] : uploaders_) close(conn);
+  uploaders_.clear();
+  for (auto& [id, t] : timers_) {
+    TimerId copy = id;
+    cancel_timer(copy);
+  }
+  timers_.clear();
+  record(now, "peer_stopped", {});
+}
+
+// ---- connections ----------------------------------------------------------------------------
+
+void Peer::on_accepted(Time, ConnId conn, const Endpoint& remote) {
+  if (stopped_) return close(conn);
+  uploaders_[conn] = Uploader{remote, {}};
+}
+
+void Peer::on_connected(Time now, ConnId conn) {
+  if (stopped_) return;
+  if (conn == tracker_.conn) {
+    tracker_.state = TrackerState::Registering;
+    tracker_.last_heard = now;
+    tracker_request(RequestKind::Registry, {},
+                    RequestRegistry{0, kProtocolVersion, config_.peer_id, config_.listen});
+    return;
+  }
+  if (auto it = download_conns_.find(conn); it != download_conns_.end()) {
+    if (auto d = downloads_.find(it->second); d != downloads_.end())
+      d->second->on_connected(now, conn);
+  }
+}
+
+void Peer::on_frame(Time now, ConnId conn, RawFrame frame) {
+  if (stopped_) return;
+  auto m = decode_message(frame);
+  if (conn == tracker_.conn) {
+    tracker_.last_heard = now;
+    if (!m)
+      return record(now, "tracker_error",
+                    {{"code", to_string(m.error().code)}, {"message", m.error().message}});
+    return on_tracker_message(now, std::move(*m));
+  }
+  if (auto it = download_conns_.find(conn); it != download_conns_.end()) {
+    auto d = downloads_.find(it->second);
+    if (d == downloads_.end()) return;
+    if (!m) {
+      // A source that speaks garbage is as good as gone.
+      download_conns_.erase(it);
+      close(conn);
+      d->second->on_closed(now, conn, CloseReason::ProtocolError);
+      return;
+    }
+    return d->second->on_message(now, conn, std::move(*m));
+  }
+  if (uploaders_.count(conn) != 0) {
+    if (!m) {
+      const auto [type, req] = peek_type_and_req(frame.header);
+      return send(conn, ErrorMessage{req, m.error().code, m.error().message, type});
+    }
+    on_upload_message(now, conn, std::move(*m));
+  }
+}
+
+void Peer::on_closed(Time now, ConnId conn, CloseReason reason) {
+  if (stopped_) return;
+  if (conn == tracker_.conn) {
+    tracker_.conn = 0;
+    return tracker_lost(now, to_string(reason));
+  }
+  if (auto it = download_conns_.find(conn); it != download_conns_.end()) {
+    const auto name = it->second;
+    download_conns_.erase(it);
+    if (auto d = downloads_.find(name); d != downloads_.end())
+      d->second->on_closed(now, conn, reason);
+    return;
+  }
+  uploaders_.erase(conn);
+}
+
+void Peer::on_timer(Time now, TimerId timer) {
+  const auto it = timers_.find(timer);
+  if (it == timers_.end() || stopped_) return;
+  PendingTimer t = std::move(it->second);
+  timers_.erase(it);
+  switch (t.kind) {
+    case TimerKind::Reconnect:
+      tracker_.reconnect_timer = 0;
+      if (tracker_.state == TrackerState::Disconnected) begin_tracker_connect(now);
+      return;
+    case TimerKind::Keepalive:
+      tracker_.keepalive_timer = 0;
+      if (tracker_.state != TrackerState::Online) return;
+      if (now - tracker_.last_heard >= config_.tracker_timeout)
+        return tracker_lost(now, "tracker silent");
+      send(tracker_.conn, PeerPing{rng_.next()});
+      tracker_.keepalive_timer =
+          timer_for(now + config_.keepalive_interval, {TimerKind::Keepalive, {}, 0, {}});
+      return;
+    case TimerKind::RegisterFlush:
+      register_timer_ = 0;
+      return flush_registrations();
+    case TimerKind::DelayedSend: {
+      const bool is_chunk = std::holds_alternative<PeerReplyChunk>(*t.message);
+      if (uploaders_.count(t.conn) != 0) send(t.conn, *t.message);
+      if (is_chunk) {
+        --uploads_in_progress_;
+        pump_uploads(now);
+      }
+      return;
+    }
+    case TimerKind::Download:
+      if (auto d = downloads_.find(t.name); d != downloads_.end()) d->second->on_timer(now);
+      return;
+  }
+}
+
+// ---- serving --------------------------------------------------------------------------------
+
+void Peer::on_upload_message(Time now, ConnId conn, Message m) {
+  auto& u = uploaders_.at(conn);
+  if (auto* ping = std::get_if<PeerPing>(&m)) return reply(now, conn, PeerPong{ping->nonce});
+  if (auto* req = std::get_if<PeerRequestChunk>(&m)) {
+    const auto f = files_.find(req->name);
+    if (f == files_.end() || !f->second.have.contains(req->index)) {
+      return send(conn, ErrorMessage{0, ErrorCode::NotFound,
+                                     "this peer does not hold chunk " + std::to_string(req->index) +
+                                         " of \"" + req->name + "\"",
+                                     "PEER_REQUEST_CHUNK"});
+    }
+    if (u.queue.size() >= config_.max_queued_requests) {
+      return send(conn, ErrorMessage{0, ErrorCode::Busy,
+                                     "more than " + std::to_string(config_.max_queued_requests) +
+                                         " requests queued on this connection",
+                                     "PEER_REQUEST_CHUNK"});
+    }
+    u.queue.push_back(std::move(*req));
+    return pump_uploads(now);
+  }
+  if (auto* cancel = std::get_if<PeerCancelChunk>(&m)) {
+    std::erase_if(u.queue, [&](const PeerRequestChunk& r) {
+      return r.name == cancel->name && r.index == cancel->index;
+    });
+    return;
+  }
+  if (std::holds_alternative<ErrorMessage>(m) || std::holds_alternative<PeerPong>(m)) return;
+  send(conn, ErrorMessage{0, ErrorCode::UnknownMessage,
+                          std::string(message_type(m)) + " is not a peer-to-peer request",
+                          std::string(message_type(m))});
+}
+
+void Peer::pump_uploads(Time) {
+  while (uploads_in_progress_ < config_.max_uploads) {
+    // Round-robin over connections, so one greedy downloader cannot starve the others.
+    auto it = uploaders_.upper_bound(next_upload_turn_);
+    auto has_work = [](const auto& entry) { return !entry.second.queue.empty(); };
+    it = std::find_if(it, uploaders_.end(), has_work);
+    if (it == uploaders_.end()) it = std::find_if(uploaders_.begin(), uploaders_.end(), has_work);
+    if (it == uploaders_.end()) return;
+    next_upload_turn_ = it->first;
+    PeerRequestChunk r = std::move(it->second.queue.front());
+    it->second.queue.pop_front();
+    const auto op = next_store_op();
+    store_ops_[op] = PendingStore{StoreKind::Read, r.name, r.index, it->first, {}};
+    ++uploads_in_progress_;
+    emit(StoreRead{op, r.name, r.index});
+  }
+}
+
+void Peer::reply(Time now, ConnId conn, Message m) {
+  if (config_.reply_delay > Duration::zero()) {
+    timer_for(now + config_.reply_delay, {TimerKind::DelayedSend, {}, conn, std::move(m)});
+    return;
+  }
+  const bool is_chunk = std::holds_alternative<PeerReplyChunk>(m);
+  send(conn, m);
+  if (is_chunk) {
+    --uploads_in_progress_;
+    pump_uploads(now);
+  }
+}
+
+// ---- store results --------------------------------------------------------------------------
+
+void Peer::on_store_done(Time now, StoreOpId op, StoreResult result) {
+  const auto it = store_ops_.find(op);
+  if (it == store_ops_.end()) return;
+  const PendingStore p = std::move(it->second);
+  store_ops_.erase(it);
+  if (stopped_) return;
+  auto download = [&]() -> Download* {
+    const auto d = downloads_.find(p.name);
+    return d == downloads_.end() ? nullptr : d->second.get();
+  };
+  switch (p.kind) {
+    case StoreKind::Scan: {
+      if (publishing_.count(p.name) == 0) return;
+      if (!result.status || !result.file) {
+        const std::string path = publishing_[p.name];
+        publishing_.erase(p.name);
+        const auto e = result.status.ok() ? make_error(ErrorCode::IoError, "no file information")
+                                          : result.status.error();
+        notify(now, "publish_failed",
+               {{"file", p.name},
+                {"code", to_string(e.code)},
+                {"message", "cannot publish " + path + ": " + e.describe()}});
+        return;
+      }
+      const auto n = result.file->chunk_count();
+      files_[p.name] = LocalFile{*result.file, ChunkSet::full(n), true};
+      if (tracker_.state == TrackerState::Online) {
+        tracker_request(RequestKind::Publish, p.name, RequestToPublish{0, *result.file, {}});
+      }
+      return;
+    }
+    case StoreKind::Open:
+      if (auto* d = download()) d->on_opened(now, result);
+      return;
+    case StoreKind::Read:
+      if (uploaders_.count(p.conn) == 0) {
+        --uploads_in_progress_;
+        return pump_uploads(now);
+      }
+      if (!result.status) {
+        send(p.conn, ErrorMessage{0, ErrorCode::NotFound,
+                                  "cannot read chunk " + std::to_string(p.index) + " of \"" +
+                                      p.name + "\": " + result.status.error().message,
+                                  "PEER_REQUEST_CHUNK"});
+        --uploads_in_progress_;
+        return pump_uploads(now);
+      }
+      return reply(now, p.conn, PeerReplyChunk{p.name, p.index, std::move(result.data)});
+    case StoreKind::Write:
+      if (auto* d = download()) d->on_written(now, p.index, p.from, result);
+      return;
+    case StoreKind::Finalize:
+      if (auto* d = download()) d->on_finalized(now, result);
+      return;
+  }
+}
+
+// ---- DownloadHost ---------------------------------------------------------------------------
+
+ConnId Peer::open_connection(const Endpoint& to, const std::string& download) {
+  const ConnId conn = connect(to);
+  download_conns_[conn] = download;
+  return conn;
+}
+
+void Peer::close_connection(ConnId conn) {
+  download_conns_.erase(conn);
+  close(conn);
+}
+
+TimerId Peer::set_download_timer(Time deadline, const std::string& download) {
+  return timer_for(deadline, {TimerKind::Download, download, 0, {}});
+}
+
+void Peer::cancel_download_timer(TimerId& timer) {
+  timers_.erase(timer);
+  cancel_timer(timer);
+}
+
+void Peer::request_location(const std::string& name) {
+  if (tracker_.state != TrackerState::Online) return;
+  tracker_request(RequestKind::Location, name, RequestFileLocation{0, name});
+}
+
+void Peer::store_open(const FileInfo& file, const std::string& dest) {
+  const auto op = next_store_op();
+  store_ops_[op] = PendingStore{StoreKind::Open, file.name, 0, 0, {}};
+  emit(StoreOpen{op, file, dest});
+}
+
+void Peer::store_write(const std::string& name, std::uint32_t index, Payload data,
+                       const Digest& expected, const std::string& from) {
+  const auto op = next_store_op();
+  store_ops_[op] = PendingStore{StoreKind::Write, name, index, 0, from};
+  emit(StoreWrite{op, name, index, std::move(data), expected, from});
+}
+
+void Peer::store_finalize(const std::string& name) {
+  const auto op = next_store_op();
+  store_ops_[op] = PendingStore{StoreKind::Finalize, name, 0, 0, {}};
+  emit(StoreFinalize{op, name});
+}
+
+void Peer::offer_file(Time, const FileInfo& file, const ChunkSet& have) {
+  files_[file.name] = LocalFile{file, have, have.complete()};
+  if (tracker_.state == TrackerState::Online && !have.empty()) {
+    tracker_request(
+        RequestKind::Publish, file.name,
+        RequestToPublish{0, file, have.complete() ? std::vector<ChunkRange>{} : have.ranges()});
+  }
+}
+
+void Peer::offer_chunk(Time now, const std::string& name, std::uint32_t index) {
+  auto& f = files_.at(name);
+  f.have.insert(index);
+  auto& batch = to_register_[name];
+  if (batch.size() != f.info.chunk_count()) batch = ChunkSet(f.info.chunk_count());
+  batch.insert(index);
+  if (register_timer_ == 0) {
+    register_timer_ =
+        timer_for(now + config_.register_delay, {TimerKind::RegisterFlush, {}, 0, {}});
+  }
+}
+
+void Peer::withdraw_file(const std::string& name) {
+  const auto it = files_.find(name);
+  if (it == files_.end()) return;
+  if (tracker_.state == TrackerState::Online && !it->second.have.empty()) {
+    send(tracker_.conn, RequestChunksUnregister{name, it->second.have.ranges()});
+  }
+  files_.erase(it);
+  to_register_.erase(name);
+}
+
+void Peer::file_completed(const std::string& name) {
+  if (auto it = files_.find(name); it != files_.end()) it->second.complete = true;
+}
+
+// ---- getters --------------------------------------------------------------------------------
+
+std::vector<Download::Status> Peer::downloads() const {
+  std::vector<Download::Status> out;
+  for (const auto& [name, d] : downloads_) out.push_back(d->status());
+  return out;
+}
+
+std::vector<Peer::HeldFile> Peer::held_files() const {
+  std::vector<HeldFile> out;
+  for (const auto& [name, f] : files_) out.push_back({f.info, f.have, f.complete});
+  return out;
+}
+
+}  // namespace swarmlab

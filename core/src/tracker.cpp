@@ -1,0 +1,311 @@
+#include "swarmlab/tracker.hpp"
+
+#include <algorithm>
+
+namespace swarmlab {
+
+Tracker::Tracker(TrackerConfig config) : config_(std::move(config)), rng_(config_.seed) {
+}
+
+void Tracker::record(Time now, std::string type, nlohmann::json fields) {
+  emit(Record{Event{now, config_.name, std::move(type), std::move(fields)}});
+}
+
+void Tracker::on_start(Time now) {
+  started_ = true;
+  record(now, "tracker_started", {});
+  sweep_timer_ = start_timer(now + config_.keepalive_timeout / 3);
+}
+
+void Tracker::on_accepted(Time now, ConnId conn, const Endpoint& remote) {
+  if (!config_.allow.empty()) {
+    const auto ip = IpAddress::parse(remote.host);
+    const bool admitted = ip.ok() && std::any_of(config_.allow.begin(), config_.allow.end(),
+                                                 [&](const Cidr& c) { return c.contains(*ip); });
+    if (!admitted) {
+      reply_error(conn, 0,
+                  make_error(ErrorCode::Refused,
+                             "address " + remote.host + " is not in the tracker's allow-list"),
+                  "");
+      close(conn);
+      record(now, "peer_refused", {{"address", remote.host}});
+      return;
+    }
+  }
+  sessions_[conn] = Session{remote, std::nullopt, now, 0};
+}
+
+void Tracker::on_connected(Time, ConnId) {
+}  // the tracker never dials out
+void Tracker::on_store_done(Time, StoreOpId, StoreResult) {
+}
+
+void Tracker::reply_error(ConnId conn, std::uint32_t req, const Error& e,
+                          std::string_view in_reply_to) {
+  send(conn, ErrorMessage{req, e.code, e.message, std::string(in_reply_to)});
+}
+
+void Tracker::on_frame(Time now, ConnId conn, RawFrame frame) {
+  const auto it = sessions_.find(conn);
+  if (it == sessions_.end()) return;
+  Session& s = it->second;
+  s.last_heard = now;
+  auto decoded = decode_message(frame);
+  if (!decoded) {
+    const auto [type, req] = peek_type_and_req(frame.header);
+    reply_error(conn, req, decoded.error(), type);
+    if (++s.protocol_errors >= config_.max_protocol_errors) {
+      const auto peer = s.peer_id;
+      close(conn);
+      sessions_.erase(it);
+      if (peer) drop_peer(now, *peer, "too many protocol errors");
+    }
+    return;
+  }
+  Message& m = *decoded;
+  if (auto* r = std::get_if<RequestRegistry>(&m)) return handle(now, conn, s, std::move(*r));
+  if (auto* p = std::get_if<PeerPing>(&m)) return send(conn, PeerPong{p->nonce});  // keep-alive
+  if (!s.peer_id) {
+    const auto [type, req] = peek_type_and_req(frame.header);
+    return reply_error(conn, req,
+                       make_error(ErrorCode::NotRegistered, "send REQUEST_REGISTRY first"), type);
+  }
+  std::visit(
+      [&](auto&& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, RequestToPublish>) {
+          handle(now, conn, s, std::move(x));
+        } else if constexpr (std::is_same_v<T, RequestFilesList> ||
+                             std::is_same_v<T, RequestFileLocation> ||
+                             std::is_same_v<T, RequestChunksRegister> ||
+                             std::is_same_v<T, RequestChunksUnregister>) {
+          handle(now, conn, s, x);
+        } else if constexpr (std::is_same_v<T, PeerPong> || std::is_same_v<T, ErrorMessage>) {
+          // Nothing to do: answers to nothing we asked, or a peer's complaint (logged by it).
+        } else {
+          reply_error(conn, 0,
+                      make_error(ErrorCode::UnknownMessage,
+                                 std::string(message_type(m)) + " is not a tracker message"),
+                      message_type(m));
+        }
+      },
+      m);
+}
+
+void Tracker::handle(Time now, ConnId conn, Session& s, RequestRegistry m) {
+  if (m.version != kProtocolVersion) {
+    reply_error(
+        conn, m.req,
+        make_error(ErrorCode::VersionMismatch, "protocol version " + std::to_string(m.version) +
+                                                   " is not supported (tracker speaks " +
+                                                   std::to_string(kProtocolVersion) + ")"),
+        "REQUEST_REGISTRY");
+    close(conn);
+    sessions_.erase(conn);
+    return;
+  }
+  if (s.peer_id) {
+    return reply_error(conn, m.req,
+                       make_error(ErrorCode::AlreadyConnected,
+                                  "this connection is already registered as " + *s.peer_id),
+                       "REQUEST_REGISTRY");
+  }
+  // A peer that re-registers after losing its connection replaces its stale session.
+  if (const auto old = peers_.find(m.peer_id); old != peers_.end()) {
+    const ConnId old_conn = old->second.conn;
+    drop_peer(now, m.peer_id, "replaced by a new connection");
+    if (sessions_.count(old_conn) != 0) {
+      close(old_conn);
+      sessions_.erase(old_conn);
+    }
+  }
+  Endpoint advertised = m.listen;
+  const auto ip = IpAddress::parse(advertised.host);
+  if (advertised.host.empty() || (ip.ok() && ip->is_unspecified())) advertised.host = s.remote.host;
+  s.peer_id = m.peer_id;
+  peers_[m.peer_id] = PeerRecord{conn, advertised, now};
+  send(conn, ReplyRegistry{m.req, kProtocolVersion, advertised});
+  record(now, "peer_joined", {{"peer", m.peer_id}, {"address", advertised.to_string()}});
+}
+
+void Tracker::handle(Time now, ConnId conn, Session& s, RequestToPublish m) {
+  const std::string& peer = *s.peer_id;
+  auto it = files_.find(m.file.name);
+  if (it != files_.end() && it->second.info != m.file) {
+    return reply_error(conn, m.req,
+                       make_error(ErrorCode::NameTaken, "a different file named \"" + m.file.name +
+                                                            "\" is already published"),
+                       "REQUEST_TO_PUBLISH");
+  }
+  const std::uint32_t n = m.file.chunk_count();
+  ChunkSet chunks = m.chunks.empty() ? ChunkSet::full(n) : *ChunkSet::from_ranges(m.chunks, n);
+  if (it == files_.end()) {
+    it = files_.emplace(m.file.name, FileRecord{m.file, {}}).first;
+    record(now, "file_published",
+           {{"file", m.file.name}, {"peer", peer}, {"size", m.file.size}, {"chunks", n}});
+  }
+  owned_by(it->second, peer).insert_all(chunks);
+  send(conn, ReplyToPublish{m.req, m.file.name});
+}
+
+void Tracker::handle(Time, ConnId conn, Session&, const RequestFilesList& m) {
+  ReplyFilesList reply{m.req, files()};
+  send(conn, reply);
+}
+
+void Tracker::handle(Time, ConnId conn, Session& s, const RequestFileLocation& m) {
+  const auto it = files_.find(m.name);
+  if (it == files_.end()) {
+    return reply_error(
+        conn, m.req, make_error(ErrorCode::NotFound, "no file named \"" + m.name + "\" is listed"),
+        "REQUEST_FILE_LOCATION");
+  }
+  std::vector<OwnerEntry> owners;
+  for (const auto& [peer, chunks] : it->second.owners) {
+    if (peer == *s.peer_id || chunks.empty()) continue;
+    owners.push_back(OwnerEntry{peer, peers_.at(peer).address, chunks.ranges()});
+  }
+  // Sample when there are too many owners (partial Fisher-Yates, seeded).
+  if (owners.size() > config_.max_owners_per_reply) {
+    for (std::size_t i = 0; i < config_.max_owners_per_reply; ++i) {
+      std::swap(owners[i], owners[i + rng_.below(owners.size() - i)]);
+    }
+    owners.resize(config_.max_owners_per_reply);
+  }
+  ReplyFileLocation reply{m.req, it->second.info, std::move(owners)};
+  // Fragmented chunk sets can make the header large: shed owners until it fits.
+  while (!reply.owners.empty() && encode_message(reply).header.size() > kMaxHeaderBytes) {
+    reply.owners.resize(reply.owners.size() * 3 / 4);
+  }
+  send(conn, reply);
+}
+
+ChunkSet& Tracker::owned_by(FileRecord& f, const std::string& peer_id) {
+  auto& owned = f.owners[peer_id];
+  if (owned.size() != f.info.chunk_count()) owned = ChunkSet(f.info.chunk_count());
+  return owned;
+}
+
+void Tracker::handle(Time, ConnId conn, Session& s, const RequestChunksRegister& m) {
+  const auto it = files_.find(m.name);
+  if (it == files_.end()) {
+    return reply_error(
+        conn, 0, make_error(ErrorCode::NotFound, "no file named \"" + m.name + "\" is listed"),
+        "REQUEST_CHUNKS_REGISTER");
+  }
+  auto chunks = ChunkSet::from_ranges(m.chunks, it->second.info.chunk_count());
+  if (!chunks) return reply_error(conn, 0, chunks.error(), "REQUEST_CHUNKS_REGISTER");
+  owned_by(it->second, *s.peer_id).insert_all(*chunks);
+}
+
+void Tracker::handle(Time now, ConnId conn, Session& s, const RequestChunksUnregister& m) {
+  const auto it = files_.find(m.name);
+  if (it == files_.end()) return;  // already gone: nothing to withdraw
+  auto chunks = ChunkSet::from_ranges(m.chunks, it->second.info.chunk_count());
+  if (!chunks) return reply_error(conn, 0, chunks.error(), "REQUEST_CHUNKS_UNREGISTER");
+  const auto owned = it->second.owners.find(*s.peer_id);
+  if (owned == it->second.owners.end()) return;
+  for (auto i : chunks->indexes()) owned->second.erase(i);
+  if (owned->second.empty()) drop_ownership(now, m.name, *s.peer_id);
+}
+
+void Tracker::drop_ownership(Time now, const std::string& file, const std::string& peer_id) {
+  const auto it = files_.find(file);
+  if (it == files_.end()) return;
+  it->second.owners.erase(peer_id);
+  const bool anyone = std::any_of(it->second.owners.begin(), it->second.owners.end(),
+                                  [](const auto& o) { return !o.second.empty(); });
+  if (!anyone) {
+    record(now, "file_delisted", {{"file", file}});
+    files_.erase(it);
+  }
+}
+
+void Tracker::drop_peer(Time now, const std::string& peer_id, std::string_view reason) {
+  if (peers_.erase(peer_id) == 0) return;
+  std::vector<std::string> held;
+  for (const auto& [name, f] : files_) {
+    if (f.owners.count(peer_id) != 0) held.push_back(name);
+  }
+  for (const auto& name : held) drop_ownership(now, name, peer_id);
+  record(now, "peer_left", {{"peer", peer_id}, {"reason", reason}});
+}
+
+void Tracker::on_closed(Time now, ConnId conn, CloseReason reason) {
+  const auto it = sessions_.find(conn);
+  if (it == sessions_.end()) return;
+  const auto peer = it->second.peer_id;
+  sessions_.erase(it);
+  // Only drop the peer if this connection is still its current one.
+  if (peer && peers_.count(*peer) != 0 && peers_.at(*peer).conn == conn) {
+    drop_peer(now, *peer, to_string(reason));
+  }
+}
+
+void Tracker::on_timer(Time now, TimerId timer) {
+  if (timer != sweep_timer_) return;
+  std::vector<ConnId> stale;
+  for (const auto& [conn, s] : sessions_) {
+    if (now - s.last_heard >= config_.keepalive_timeout) stale.push_back(conn);
+  }
+  for (const auto conn : stale) {
+    const auto peer = sessions_.at(conn).peer_id;
+    sessions_.erase(conn);
+    close(conn);
+    if (peer && peers_.count(*peer) != 0 && peers_.at(*peer).conn == conn) {
+      drop_peer(now, *peer, "keep-alive timeout");
+    }
+  }
+  sweep_timer_ = start_timer(now + config_.keepalive_timeout / 3);
+}
+
+FileSummary Tracker::summarize(const FileRecord& f) const {
+  FileSummary s;
+  s.name = f.info.name;
+  s.size = f.info.size;
+  s.chunk_size = f.info.chunk_size;
+  s.chunks = f.info.chunk_count();
+  ChunkSet any(s.chunks);
+  for (const auto& [peer, chunks] : f.owners) {
+    if (chunks.empty()) continue;
+    ++s.owners;
+    any.insert_all(chunks);
+  }
+  s.availability = s.chunks == 0 ? 0.0 : static_cast<double>(any.count()) / s.chunks;
+  return s;
+}
+
+std::vector<FileSummary> Tracker::files() const {
+  std::vector<FileSummary> out;
+  for (const auto& [name, f] : files_) out.push_back(summarize(f));
+  return out;
+}
+
+std::vector<Tracker::PeerView> Tracker::peers() const {
+  std::vector<PeerView> out;
+  for (const auto& [id, p] : peers_) {
+    PeerView v{id, p.address, {}, p.since, 0, 0};
+    if (const auto s = sessions_.find(p.conn); s != sessions_.end()) v.remote = s->second.remote;
+    for (const auto& [name, f] : files_) {
+      if (const auto o = f.owners.find(id); o != f.owners.end() && !o->second.empty()) {
+        ++v.files;
+        v.chunks += o->second.count();
+      }
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+std::vector<Tracker::ChunkInfoView> Tracker::chunk_info() const {
+  std::vector<ChunkInfoView> out;
+  for (const auto& [name, f] : files_) {
+    for (const auto& [peer, chunks] : f.owners) {
+      if (chunks.empty()) continue;
+      out.push_back(ChunkInfoView{name, peer, peers_.at(peer).address, chunks});
+    }
+  }
+  return out;
+}
+
+}  // namespace swarmlab

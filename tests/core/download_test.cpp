@@ -1,0 +1,421 @@
+// Downloads on the fake network: the seed's behaviours and every fault, with outcomes
+// asserted on the bytes, the event log and the tracker's view.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "support/probe_node.hpp"
+#include "support/swarm_fixture.hpp"
+
+namespace swarmlab::testing {
+namespace {
+
+std::set<std::string> senders(const std::vector<Event>& received) {
+  std::set<std::string> out;
+  for (const auto& e : received) out.insert(e.fields["from"].get<std::string>());
+  return out;
+}
+
+TEST(Download, FromOneSourceBytesIdentical) {
+  Swarm s;
+  auto a = s.add_peer("a");
+  auto b = s.add_peer("b");
+  ASSERT_TRUE(s.wait_online({a, b}));
+  const auto bytes = random_bytes(37 * kTestChunk + 999, 11);
+  ASSERT_EQ(s.publish(a, "video.mkv", bytes).type, "publish_done");
+  s.start_download(b, "video.mkv", "/home/b/video.mkv");
+  const auto done = s.wait_download(b, "video.mkv");
+  ASSERT_TRUE(done);
+  ASSERT_EQ(done->type, "download_completed") << done->fields.dump();
+  EXPECT_EQ(done->fields["message"],
+            "File video.mkv successfully downloaded to /home/b/video.mkv.");
+  const auto* got = s.net.store(b).file("/home/b/video.mkv");
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ(*got, bytes);
+  EXPECT_EQ(s.received_by("b", "video.mkv").size(), 38u);
+  // b is now a source of every chunk, and its connections to a are closed.
+  s.net.run_for(1s);
+  const auto info = s.trk().chunk_info();
+  ASSERT_EQ(info.size(), 2u);
+  EXPECT_EQ(info[1].peer_id, "b");
+  EXPECT_EQ(info[1].chunks.to_ranges(), "0-37");
+  EXPECT_EQ(s.net.open_connections(), 4u);  // both ends of the two tracker sessions, nothing else
+}
+
+TEST(Download, ChunksArriveFromAllThreeSources) {
+  Swarm s;
+  const auto bytes = random_bytes(60 * kTestChunk, 12);
+  std::vector<HostId> seeds;
+  for (const char* id : {"s1", "s2", "s3"}) seeds.push_back(s.add_peer(id));
+  auto d = s.add_peer("d");
+  ASSERT_TRUE(s.wait_online({seeds[0], seeds[1], seeds[2], d}));
+  for (auto h : seeds) ASSERT_EQ(s.publish(h, "iso", bytes).type, "publish_done");
+  s.start_download(d, "iso", "/dl/iso");
+  ASSERT_EQ(s.wait_download(d, "iso")->type, "download_completed");
+  EXPECT_EQ(*s.net.store(d).file("/dl/iso"), bytes);
+  const auto from = senders(s.received_by("d", "iso"));
+  EXPECT_EQ(from, (std::set<std::string>{"s1", "s2", "s3"}));
+}
+
+TEST(Download, RarestChunksAreFetchedFirst) {
+  // Two seeds hold every chunk; two more peers hold only chunk 7 (a partial copy they resume
+  // over a very slow downlink, so they barely change the picture while d downloads). Chunk 7
+  // has 4 owners, every other chunk 2: rarest-first, one request at a time, takes 7 last.
+  auto order = [](ChunkStrategy strategy) {
+    Swarm s;
+    const std::uint32_t n = 20;
+    const auto bytes = random_bytes(n * kTestChunk, 13);
+    auto s1 = s.add_peer("s1");
+    auto s2 = s.add_peer("s2");
+    auto p1 = s.add_peer("p1", {100e6, 10e3, 1ms});
+    auto p2 = s.add_peer("p2", {100e6, 10e3, 1ms});
+    EXPECT_TRUE(s.wait_online({s1, s2, p1, p2}));
+    EXPECT_EQ(s.publish(s1, "data", bytes).type, "publish_done");
+    EXPECT_EQ(s.publish(s2, "data", bytes).type, "publish_done");
+    const auto info = s.peer(s1).held_files().at(0).info;
+    ChunkSet only_7(n);
+    only_7.insert(7);
+    for (auto p : {p1, p2}) {
+      s.net.store(p).put_partial("/dl/data", info, bytes, only_7);
+      s.start_download(p, "data", "/dl/data");
+    }
+    // Their tracker replies crawl in over the slow downlinks; wait until both re-announced.
+    EXPECT_TRUE(s.net.run_until([&] { return s.net.records_of("download_resumed").size() == 2; }));
+    s.net.run_for(100ms);
+    EXPECT_EQ(s.trk().chunk_info().size(), 4u);
+    auto d = s.add_peer("d", {}, [&](PeerConfig& c) {
+      c.download.max_inflight_total = 1;
+      c.download.chunk_strategy = strategy;
+    });
+    EXPECT_TRUE(s.wait_online({d}));
+    s.start_download(d, "data", "/dl/d");
+    EXPECT_EQ(s.wait_download(d, "data")->type, "download_completed");
+    std::vector<std::uint32_t> indexes;
+    for (const auto& e : s.received_by("d", "data"))
+      indexes.push_back(e.fields["index"].get<std::uint32_t>());
+    EXPECT_EQ(indexes.size(), n);
+    return indexes;
+  };
+  const auto rarest = order(ChunkStrategy::RarestFirst);
+  ASSERT_FALSE(rarest.empty());
+  EXPECT_EQ(rarest.back(), 7u);
+  const auto sequential = order(ChunkStrategy::Sequential);
+  ASSERT_EQ(sequential.size(), 20u);
+  EXPECT_EQ(sequential[7], 7u);  // the contrast: without rarity, 7 comes in index order
+}
+
+TEST(Download, LowestRttPrefersTheLowDelayPeer) {
+  auto share_of_fast = [](PeerStrategy strategy) {
+    Swarm s;
+    const auto bytes = random_bytes(60 * kTestChunk, 14);
+    auto fast = s.add_peer("fast");
+    auto slow1 = s.add_peer("slow1", {}, [](PeerConfig& c) { c.reply_delay = 40ms; });
+    auto slow2 = s.add_peer("slow2", {}, [](PeerConfig& c) { c.reply_delay = 40ms; });
+    auto d = s.add_peer("d", {}, [&](PeerConfig& c) {
+      c.download.peer_strategy = strategy;
+      c.download.max_inflight_per_peer = 2;
+      c.download.max_inflight_total = 2;
+    });
+    EXPECT_TRUE(s.wait_online({fast, slow1, slow2, d}));
+    for (auto h : {fast, slow1, slow2}) EXPECT_EQ(s.publish(h, "f", bytes).type, "publish_done");
+    s.start_download(d, "f", "/dl/f");
+    EXPECT_EQ(s.wait_download(d, "f")->type, "download_completed");
+    EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
+    const auto got = s.received_by("d", "f");
+    const auto from_fast = std::count_if(got.begin(), got.end(),
+                                         [](const Event& e) { return e.fields["from"] == "fast"; });
+    return static_cast<double>(from_fast) / static_cast<double>(got.size());
+  };
+  const double lowest = share_of_fast(PeerStrategy::LowestRtt);
+  const double random = share_of_fast(PeerStrategy::Random);
+  EXPECT_GT(lowest, 0.9);
+  // Random still favours the fast peer a little (its slots free up sooner), but far less.
+  EXPECT_GT(lowest, random + 0.2) << "random gave the fast peer " << random;
+}
+
+TEST(Download, SourceCrashMidDownloadCompletesFromOthers) {
+  Swarm s;
+  const auto bytes = random_bytes(80 * kTestChunk, 15);
+  LinkSpec slow{8e6, 8e6, 2ms};
+  auto a = s.add_peer("a", slow);
+  auto b = s.add_peer("b", slow);
+  auto d = s.add_peer("d");
+  ASSERT_TRUE(s.wait_online({a, b, d}));
+  ASSERT_EQ(s.publish(a, "f", bytes).type, "publish_done");
+  ASSERT_EQ(s.publish(b, "f", bytes).type, "publish_done");
+  s.start_download(d, "f", "/dl/f");
+  ASSERT_TRUE(s.net.run_until([&] { return s.chunks_have(d, "f") >= 20; }));
+  s.net.crash(a);
+  const auto done = s.wait_download(d, "f");
+  ASSERT_EQ(done->type, "download_completed") << done->fields.dump();
+  EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
+  EXPECT_GE(s.net.records_of("source_failed").size(), 1u);
+}
+
+TEST(Download, SilentlyDeadSourceIsDroppedAfterTheStallTimeout) {
+  Swarm s;
+  const auto bytes = random_bytes(80 * kTestChunk, 16);
+  LinkSpec slow{8e6, 8e6, 2ms};
+  auto a = s.add_peer("a", slow);
+  auto b = s.add_peer("b", slow);
+  // Without end-game, so that only the stall timeout can rescue the chunks asked of a.
+  auto d = s.add_peer("d", {}, [](PeerConfig& c) { c.download.end_game = false; });
+  ASSERT_TRUE(s.wait_online({a, b, d}));
+  ASSERT_EQ(s.publish(a, "f", bytes).type, "publish_done");
+  ASSERT_EQ(s.publish(b, "f", bytes).type, "publish_done");
+  s.start_download(d, "f", "/dl/f");
+  ASSERT_TRUE(s.net.run_until([&] { return s.chunks_have(d, "f") >= 20; }));
+  s.net.crash(a, /*silent=*/true);
+  const auto done = s.wait_download(d, "f");
+  ASSERT_EQ(done->type, "download_completed");
+  EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
+  const auto failed = s.net.records_of("source_failed");
+  ASSERT_FALSE(failed.empty());
+  EXPECT_EQ(failed[0].fields["reason"], "no answer to ping");
+}
+
+TEST(Download, OnlySourceCrashGivesDownloadIncompleteThenResumes) {
+  Swarm s;
+  const std::uint32_t n = 64;
+  const auto bytes = random_bytes(n * kTestChunk, 17);
+  auto a = s.add_peer("a", {4e6, 4e6, 2ms});
+  auto d = s.add_peer("d");
+  ASSERT_TRUE(s.wait_online({a, d}));
+  ASSERT_EQ(s.publish(a, "f", bytes).type, "publish_done");
+  s.start_download(d, "f", "/dl/f");
+  ASSERT_TRUE(s.net.run_until([&] { return s.chunks_have(d, "f") >= 16; }));
+  s.net.crash(a);
+  const auto failed = s.wait_download(d, "f");
+  ASSERT_EQ(failed->type, "download_failed");
+  EXPECT_EQ(failed->fields["code"], "DownloadIncomplete");
+  const auto msg = failed->fields["message"].get<std::string>();
+  EXPECT_NE(msg.find("chunks have no online owner"), std::string::npos) << msg;
+  const auto kept = s.net.store(d).partial_chunks("/dl/f").count();
+  EXPECT_GE(kept, 16u);
+  EXPECT_LT(kept, n);
+  EXPECT_NE(msg.find(std::to_string(n - kept) + " of " + std::to_string(n)), std::string::npos)
+      << msg;
+  EXPECT_EQ(s.net.store(d).file("/dl/f"), nullptr);  // nothing half-written at the destination
+  s.net.run_for(1s);
+  EXPECT_TRUE(s.trk().files().empty()) << "the file should be delisted";
+  // The source comes back; downloading again fetches only what is missing.
+  s.restart_peer(a);
+  ASSERT_TRUE(s.wait_online({a}));
+  ASSERT_EQ(s.publish(a, "f", bytes).type, "publish_done");
+  const auto written_before = s.net.store(d).chunks_written;
+  s.start_download(d, "f", "/dl/f");
+  const auto done = s.wait_download(d, "f");
+  ASSERT_EQ(done->type, "download_completed") << done->fields.dump();
+  EXPECT_EQ(done->fields["resumed_chunks"], kept);
+  EXPECT_EQ(s.net.store(d).chunks_written - written_before, n - kept);
+  EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
+}
+
+TEST(Download, TrackerCrashMidDownloadStillCompletes) {
+  Swarm s;
+  const auto bytes = random_bytes(64 * kTestChunk, 18);
+  auto a = s.add_peer("a", {4e6, 4e6, 2ms});
+  auto d = s.add_peer("d");
+  ASSERT_TRUE(s.wait_online({a, d}));
+  ASSERT_EQ(s.publish(a, "f", bytes).type, "publish_done");
+  s.start_download(d, "f", "/dl/f");
+  ASSERT_TRUE(s.net.run_until([&] { return s.chunks_have(d, "f") >= 10; }));
+  s.net.crash(s.tracker);
+  const auto done = s.wait_download(d, "f");
+  ASSERT_EQ(done->type, "download_completed");
+  EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
+  EXPECT_EQ(s.net.records_of("tracker_lost").size(), 2u);
+  // When the tracker returns, both peers come back on their own with all they hold.
+  s.restart_tracker();
+  ASSERT_TRUE(s.wait_online({a, d}));
+  s.net.run_for(1s);
+  const auto info = s.trk().chunk_info();
+  ASSERT_EQ(info.size(), 2u);
+  EXPECT_EQ(info[0].chunks.to_ranges(), "0-63");
+  EXPECT_EQ(info[1].chunks.to_ranges(), "0-63");
+}
+
+TEST(Download, CorruptPeerIsBannedAndDownloadCompletesFromHonestOnes) {
+  Swarm s;
+  const auto bytes = random_bytes(60 * kTestChunk, 19);
+  auto liar = s.add_peer("liar");
+  auto honest = s.add_peer("honest", {20e6, 20e6, 5ms});
+  auto d = s.add_peer("d");
+  ASSERT_TRUE(s.wait_online({liar, honest, d}));
+  ASSERT_EQ(s.publish(liar, "f", bytes).type, "publish_done");
+  ASSERT_EQ(s.publish(honest, "f", bytes).type, "publish_done");
+  s.net.store(liar).corrupt_reads = true;
+  s.start_download(d, "f", "/dl/f");
+  ASSERT_EQ(s.wait_download(d, "f")->type, "download_completed");
+  EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
+  const auto banned = s.net.records_of("peer_banned");
+  ASSERT_EQ(banned.size(), 1u);
+  EXPECT_EQ(banned[0].fields["peer"], "liar");
+  const auto failures = s.net.records_of("verification_failed");
+  EXPECT_EQ(failures.size(), 3u);
+  for (const auto& e : failures) EXPECT_EQ(e.fields["from"], "liar");
+  EXPECT_EQ(senders(s.received_by("d", "f")), (std::set<std::string>{"honest"}));
+}
+
+TEST(Download, EndGameDoesNotWaitForAHundredTimesSlowerSource) {
+  auto finish_time = [](bool end_game) {
+    Swarm s;
+    const auto bytes = random_bytes(128 * kTestChunk, 20);
+    auto fast = s.add_peer("fast", {100e6, 100e6, 1ms});
+    auto slow = s.add_peer("slow", {1e6, 100e6, 1ms});
+    auto d = s.add_peer("d", {100e6, 100e6, 1ms},
+                        [&](PeerConfig& c) { c.download.end_game = end_game; });
+    EXPECT_TRUE(s.wait_online({fast, slow, d}));
+    EXPECT_EQ(s.publish(slow, "f", bytes).type, "publish_done");
+    EXPECT_EQ(s.publish(fast, "f", bytes).type, "publish_done");
+    const Time start = s.net.now();
+    s.start_download(d, "f", "/dl/f");
+    EXPECT_EQ(s.wait_download(d, "f")->type, "download_completed");
+    EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
+    return std::make_pair(to_seconds(s.net.now() - start),
+                          s.net.records_of("endgame_request").size());
+  };
+  const auto [with, dup_with] = finish_time(true);
+  const auto [without, dup_without] = finish_time(false);
+  EXPECT_GT(dup_with, 0u);
+  EXPECT_EQ(dup_without, 0u);
+  // One 16 KiB chunk takes 131 ms from the slow source; the whole 2 MiB file takes about
+  // 170 ms from the fast one. End-game must not end up waiting on the slow source's queue.
+  EXPECT_LT(with, 0.5) << "with end-game";
+  EXPECT_LT(with * 1.5, without) << "with " << with << " s, without " << without << " s";
+}
+
+TEST(Download, RequestForAFileThePeerCannotHaveGetsAnError) {
+  Swarm s;
+  auto a = s.add_peer("a");
+  ASSERT_TRUE(s.wait_online({a}));
+  ASSERT_EQ(s.publish(a, "mine", random_bytes(3 * kTestChunk, 21)).type, "publish_done");
+  auto probe_host =
+      s.net.add_host("probe", {"10.0.9.9", 1}, {}, std::make_unique<ProbeNode>(s.net.address(a)));
+  s.net.start(probe_host);
+  auto& probe = s.net.node<ProbeNode>(probe_host);
+  ASSERT_TRUE(s.net.run_until([&] { return probe.connected; }));
+  auto send = [&](const Message& m) {
+    s.net.command(probe_host, [&](Node& n, Time) { dynamic_cast<ProbeNode&>(n).send_message(m); });
+    s.net.run_for(50ms);
+  };
+  send(PeerRequestChunk{"etc-passwd", 0});
+  send(PeerRequestChunk{"mine", 99});
+  send(PeerRequestChunk{"mine", 1});
+  send(RequestFilesList{1});
+  const auto errs = probe.received_of<ErrorMessage>();
+  ASSERT_EQ(errs.size(), 3u);
+  EXPECT_EQ(errs[0].code, ErrorCode::NotFound);
+  EXPECT_NE(errs[0].message.find("etc-passwd"), std::string::npos);
+  EXPECT_EQ(errs[1].code, ErrorCode::NotFound);
+  EXPECT_EQ(errs[2].code, ErrorCode::UnknownMessage);
+  const auto chunks = probe.received_of<PeerReplyChunk>();
+  ASSERT_EQ(chunks.size(), 1u);
+  EXPECT_EQ(chunks[0].index, 1u);
+  EXPECT_EQ(chunks[0].data.size(), kTestChunk);
+}
+
+TEST(Download, FullDiskFailsClearlyAndKeepsVerifiedChunks) {
+  Swarm s;
+  const auto bytes = random_bytes(40 * kTestChunk, 22);
+  auto a = s.add_peer("a", {4e6, 4e6, 2ms});
+  auto d = s.add_peer("d");
+  ASSERT_TRUE(s.wait_online({a, d}));
+  ASSERT_EQ(s.publish(a, "f", bytes).type, "publish_done");
+  s.start_download(d, "f", "/dl/f");
+  ASSERT_TRUE(s.net.run_until([&] { return s.chunks_have(d, "f") >= 5; }));
+  s.net.store(d).fail_writes = true;
+  const auto failed = s.wait_download(d, "f");
+  ASSERT_EQ(failed->type, "download_failed");
+  EXPECT_EQ(failed->fields["code"], "IoError");
+  EXPECT_NE(failed->fields["message"].get<std::string>().find("no space left"), std::string::npos);
+  EXPECT_GE(s.net.store(d).partial_chunks("/dl/f").count(), 5u);
+}
+
+TEST(Peer, SeedErrorsStayRecognisable) {
+  Swarm s;
+  auto a = s.add_peer("a");
+  PeerConfig offline_cfg = s.peer_config("lonely");
+  offline_cfg.tracker.reset();
+  auto lonely =
+      s.net.add_host("lonely", {"10.0.5.5", 6881}, {}, std::make_unique<Peer>(offline_cfg));
+  s.net.start(lonely);
+  ASSERT_TRUE(s.wait_online({a}));
+  Status st;
+  // TrackerNotConnected
+  s.net.command<Peer>(lonely, [&](Peer& p, Time now) { st = p.download(now, "x", "/x"); });
+  EXPECT_EQ(st.error().code, ErrorCode::TrackerNotConnected);
+  s.net.command<Peer>(lonely, [&](Peer& p, Time now) { st = p.publish(now, "/x", "x"); });
+  EXPECT_EQ(st.error().code, ErrorCode::TrackerNotConnected);
+  // AlreadyConnected
+  s.net.command<Peer>(a,
+                      [&](Peer& p, Time now) { st = p.connect_tracker(now, s.tracker_address); });
+  EXPECT_EQ(st.error().code, ErrorCode::AlreadyConnected);
+  // A manual connect works, once.
+  s.net.command<Peer>(lonely,
+                      [&](Peer& p, Time now) { st = p.connect_tracker(now, s.tracker_address); });
+  EXPECT_TRUE(st.ok());
+  ASSERT_TRUE(s.wait_online({lonely}));
+  // InProgress
+  ASSERT_EQ(s.publish(a, "big", random_bytes(64 * kTestChunk, 23)).type, "publish_done");
+  s.start_download(lonely, "big", "/dl/big");
+  s.net.command<Peer>(lonely, [&](Peer& p, Time now) { st = p.download(now, "big", "/dl/big2"); });
+  EXPECT_EQ(st.error().code, ErrorCode::InProgress);
+  // Path-like names never reach the wire.
+  s.net.command<Peer>(lonely, [&](Peer& p, Time now) { st = p.download(now, "../secret", "/x"); });
+  EXPECT_EQ(st.error().code, ErrorCode::BadName);
+  // Unknown file.
+  s.start_download(a, "nope", "/dl/nope");
+  const auto nf = s.wait_download(a, "nope");
+  ASSERT_EQ(nf->type, "download_failed");
+  EXPECT_EQ(nf->fields["code"], "NotFound");
+  // A manual connect to nowhere reports it.
+  PeerConfig c2 = s.peer_config("c2");
+  c2.tracker.reset();
+  auto c2h = s.net.add_host("c2", {"10.0.5.6", 6881}, {}, std::make_unique<Peer>(c2));
+  s.net.start(c2h);
+  s.net.command<Peer>(c2h, [&](Peer& p, Time now) {
+    st = p.connect_tracker(now, {"10.9.9.9", 1});
+  });
+  s.net.run_for(1s);
+  const auto err = s.last_notice(c2h, "tracker_error");
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->fields["message"].get<std::string>().find("10.9.9.9:1"), std::string::npos);
+}
+
+TEST(Peer, ReconnectsWithBackoffUntilTheTrackerReturns) {
+  Swarm s;
+  auto a = s.add_peer("a");
+  ASSERT_TRUE(s.wait_online({a}));
+  ASSERT_EQ(s.publish(a, "f", random_bytes(5 * kTestChunk, 24)).type, "publish_done");
+  s.net.crash(s.tracker);
+  s.net.run_for(60s);  // attempts at ~1, 2, 4, 8, 16, 30 s...
+  s.restart_tracker();
+  ASSERT_TRUE(s.wait_online({a}));
+  // Backed off: it came back within the cap (30 s), not instantly and not never.
+  EXPECT_LE(s.net.now(), 60s + 37s);
+  s.net.run_for(1s);
+  ASSERT_EQ(s.trk().files().size(), 1u);
+  EXPECT_EQ(s.trk().files()[0].name, "f");
+}
+
+TEST(Peer, SetDelayDelaysReplies) {
+  Swarm s;
+  auto a = s.add_peer("a");
+  ASSERT_TRUE(s.wait_online({a}));
+  s.net.command<Peer>(a, [&](Peer& p, Time now) { p.set_delay(now, 300ms); });
+  auto probe_host =
+      s.net.add_host("probe", {"10.0.9.9", 1}, {}, std::make_unique<ProbeNode>(s.net.address(a)));
+  s.net.start(probe_host);
+  auto& probe = s.net.node<ProbeNode>(probe_host);
+  ASSERT_TRUE(s.net.run_until([&] { return probe.connected; }));
+  const Time sent = s.net.now();
+  s.net.command(probe_host,
+                [&](Node& n, Time) { dynamic_cast<ProbeNode&>(n).send_message(PeerPing{5}); });
+  ASSERT_TRUE(s.net.run_until([&] { return !probe.received_of<PeerPong>().empty(); }));
+  EXPECT_GE(s.net.now() - sent, 300ms);
+  EXPECT_LT(s.net.now() - sent, 320ms);
+}
+
+}  // namespace
+}  // namespace swarmlab::testing
