@@ -60,6 +60,8 @@ class Peer final : public Node, private DownloadHost {
   /// InvalidArgument (this peer already holds the whole file).
   Status download(Time now, const std::string& name, const std::string& dest);
   void set_delay(Time now, Duration delay);
+  /// The address to advertise, once the driver knows its listening port. Before on_start.
+  void set_listen(const Endpoint& listen) { config_.listen = listen; }
   /// Closes every connection and stops all timers; partial downloads stay resumable.
   void shutdown(Time now);
 

@@ -1,0 +1,337 @@
+#include "realnet/asio_host.hpp"
+
+#include <array>
+#include <deque>
+
+namespace swarmlab::realnet {
+
+using asio::ip::tcp;
+
+namespace {
+// IPv4 peers reaching a dual-stack listener appear as ::ffff:a.b.c.d; show them as a.b.c.d.
+std::string address_text(const asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
+  }
+  return a.to_string();
+}
+}  // namespace
+
+// One TCP connection: its socket, the core's decoder, and a write queue.
+class AsioHost::Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(AsioHost& host, ConnId id, tcp::socket socket)
+      : host_(host),
+        id_(id),
+        socket_(std::move(socket)),
+        decoder_(kMaxChunkSize, [pool = host.pool_](std::size_t n) { return pool->acquire(n); }) {}
+
+  tcp::socket& socket() { return socket_; }
+
+  void start_reading() {
+    boost::system::error_code ec;
+    socket_.set_option(tcp::no_delay(true), ec);  // requests and pings are small and urgent
+    read_more();
+  }
+
+  void send(RawFrame frame) {
+    if (closing_ || done_) return;
+    queue_.push_back(Out{encode_frame_prefix(static_cast<std::uint32_t>(frame.header.size()),
+                                             static_cast<std::uint32_t>(frame.payload.size())),
+                         std::move(frame)});
+    if (!writing_) write_next();
+  }
+
+  /// The node is done with this connection: flush what it queued, then close.
+  void close_after_flush() {
+    closing_ = true;
+    done_ = true;
+    if (!writing_) shut();
+  }
+
+  /// Drop the connection now (shutdown of the host, or a failed connect).
+  void abort() {
+    done_ = true;
+    closing_ = true;
+    shut();
+  }
+
+ private:
+  struct Out {
+    std::array<std::uint8_t, kFramePrefixBytes> prefix;
+    RawFrame frame;
+  };
+
+  void shut() {
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
+
+  void read_more() {
+    // Inside a payload, read straight into its (pooled) buffer: no copy of chunk data.
+    auto window = decoder_.payload_window();
+    const bool direct = window.size() >= kReadBuffer / 4;
+    auto buffer = direct ? asio::buffer(window.data(), window.size()) : asio::buffer(read_buf_);
+    socket_.async_read_some(
+        buffer, [self = shared_from_this(), direct](boost::system::error_code ec, std::size_t n) {
+          self->on_read(ec, n, direct);
+        });
+  }
+
+  void on_read(boost::system::error_code ec, std::size_t n, bool direct) {
+    if (done_) return;
+    if (ec) return fail(ec == asio::error::eof ? CloseReason::Normal : CloseReason::Reset);
+    Status st;
+    if (direct) {
+      decoder_.commit(n);
+    } else {
+      st = decoder_.feed(std::span(read_buf_.data(), n));
+    }
+    while (auto frame = decoder_.next()) {
+      host_.node_.on_frame(host_.now(), id_, std::move(*frame));
+      host_.drain();
+      if (done_) return;  // the node closed us while handling the frame
+    }
+    if (!st.ok()) {
+      // Broken framing cannot be resynchronised: drop the connection, tell the node.
+      abort();
+      host_.session_closed(id_, CloseReason::ProtocolError);
+      return;
+    }
+    read_more();
+  }
+
+  void write_next() {
+    if (queue_.empty()) {
+      writing_ = false;
+      if (closing_) shut();
+      return;
+    }
+    writing_ = true;
+    const Out& out = queue_.front();
+    std::array<asio::const_buffer, 3> buffers{
+        asio::buffer(out.prefix), asio::buffer(out.frame.header),
+        asio::buffer(out.frame.payload.bytes().data(), out.frame.payload.bytes().size())};
+    asio::async_write(socket_, buffers,
+                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                        self->queue_.pop_front();
+                        if (ec) {
+                          self->queue_.clear();
+                          self->writing_ = false;
+                          if (!self->done_) self->fail(CloseReason::Reset);
+                          return;
+                        }
+                        self->write_next();
+                      });
+  }
+
+  void fail(CloseReason reason) {
+    if (done_) return;
+    done_ = true;
+    shut();
+    host_.session_closed(id_, reason);
+  }
+
+  static constexpr std::size_t kReadBuffer = 256 * 1024;
+  AsioHost& host_;
+  ConnId id_;
+  tcp::socket socket_;
+  FrameDecoder decoder_;
+  std::array<std::uint8_t, kReadBuffer> read_buf_{};
+  std::deque<Out> queue_;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool done_ = false;
+};
+
+AsioHost::AsioHost(asio::io_context& io, Node& node, std::shared_ptr<FileStore> store,
+                   std::shared_ptr<BufferPool> pool)
+    : io_(io),
+      node_(node),
+      store_(std::move(store)),
+      pool_(std::move(pool)),
+      acceptor_(io),
+      resolver_(io),
+      workers_(2),
+      epoch_(std::chrono::steady_clock::now()) {
+}
+
+AsioHost::~AsioHost() {
+  stop();
+  *alive_ = false;
+  workers_.join();
+}
+
+Time AsioHost::now() const {
+  return std::chrono::duration_cast<Time>(std::chrono::steady_clock::now() - epoch_);
+}
+
+Result<Endpoint> AsioHost::listen(const Endpoint& at) {
+  boost::system::error_code ec;
+  const auto addr = asio::ip::make_address(at.host.empty() ? "0.0.0.0" : at.host, ec);
+  if (ec)
+    return make_error(ErrorCode::InvalidArgument,
+                      "cannot listen on \"" + at.host + "\": not an IP address");
+  const tcp::endpoint ep(addr, at.port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    acceptor_.close();
+    return make_error(ErrorCode::IoError,
+                      "cannot listen on " + at.to_string() + ": " + ec.message());
+  }
+  const auto bound = acceptor_.local_endpoint();
+  accept_next();
+  return Endpoint{address_text(bound.address()), bound.port()};
+}
+
+void AsioHost::accept_next() {
+  acceptor_.async_accept([this, alive = alive_](boost::system::error_code ec, tcp::socket socket) {
+    if (!*alive || stopped_ || !acceptor_.is_open()) return;
+    if (!ec) {
+      boost::system::error_code rec;
+      const auto remote = socket.remote_endpoint(rec);
+      if (!rec) {
+        const ConnId id = next_accepted_++;
+        start_session(id, std::move(socket), true);
+        node_.on_accepted(now(), id, Endpoint{address_text(remote.address()), remote.port()});
+        drain();
+      }
+    }
+    accept_next();
+  });
+}
+
+void AsioHost::start_session(ConnId id, tcp::socket socket, bool accepted) {
+  auto session = std::make_shared<Session>(*this, id, std::move(socket));
+  sessions_[id] = session;
+  session->start_reading();
+  (void)accepted;
+}
+
+void AsioHost::start() {
+  node_.on_start(now());
+  drain();
+}
+
+void AsioHost::command(const std::function<void(Time)>& fn) {
+  fn(now());
+  drain();
+}
+
+void AsioHost::session_closed(ConnId id, CloseReason reason) {
+  if (sessions_.erase(id) == 0) return;
+  node_.on_closed(now(), id, reason);
+  drain();
+}
+
+void AsioHost::drain() {
+  if (draining_) return;  // effects of nested calls are drained by the outer loop
+  draining_ = true;
+  while (auto e = node_.poll_effect()) handle(std::move(*e));
+  draining_ = false;
+}
+
+template <typename Op>
+void AsioHost::run_store(Op op) {
+  if (!store_) {
+    StoreResult r;
+    r.status = make_error(ErrorCode::IoError, "this node has no chunk store");
+    asio::post(io_, [this, alive = alive_, id = op.op, r = std::move(r)]() mutable {
+      if (!*alive) return;
+      node_.on_store_done(now(), id, std::move(r));
+      drain();
+    });
+    return;
+  }
+  asio::post(workers_, [this, alive = alive_, store = store_, op = std::move(op)]() mutable {
+    StoreResult r;
+    if constexpr (std::is_same_v<Op, StoreScan>) r = store->scan(op);
+    if constexpr (std::is_same_v<Op, StoreOpen>) r = store->open(op);
+    if constexpr (std::is_same_v<Op, StoreRead>) r = store->read(op);
+    if constexpr (std::is_same_v<Op, StoreWrite>) r = store->write(op);
+    if constexpr (std::is_same_v<Op, StoreFinalize>) r = store->finalize(op);
+    asio::post(io_, [this, alive, id = op.op, r = std::move(r)]() mutable {
+      if (!*alive || stopped_) return;
+      node_.on_store_done(now(), id, std::move(r));
+      drain();
+    });
+  });
+}
+
+void AsioHost::do_connect(const Connect& c) {
+  auto session = std::make_shared<Session>(*this, c.conn, tcp::socket(io_));
+  sessions_[c.conn] = session;
+  resolver_.async_resolve(
+      c.to.host, std::to_string(c.to.port),
+      [this, alive = alive_, id = c.conn, session](boost::system::error_code ec,
+                                                   tcp::resolver::results_type results) {
+        if (!*alive || sessions_.count(id) == 0) return;
+        if (ec) return session_closed(id, CloseReason::ConnectFailed);
+        asio::async_connect(
+            session->socket(), results,
+            [this, alive, id, session](boost::system::error_code cec, const tcp::endpoint&) {
+              if (!*alive || sessions_.count(id) == 0) return;
+              if (cec) return session_closed(id, CloseReason::ConnectFailed);
+              session->start_reading();
+              node_.on_connected(now(), id);
+              drain();
+            });
+      });
+}
+
+void AsioHost::handle(Effect e) {
+  std::visit(
+      [&](auto&& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, Connect>) {
+          do_connect(x);
+        } else if constexpr (std::is_same_v<T, Send>) {
+          if (auto it = sessions_.find(x.conn); it != sessions_.end())
+            it->second->send(std::move(x.frame));
+        } else if constexpr (std::is_same_v<T, Close>) {
+          if (auto it = sessions_.find(x.conn); it != sessions_.end()) {
+            it->second->close_after_flush();
+            sessions_.erase(it);
+          }
+        } else if constexpr (std::is_same_v<T, StartTimer>) {
+          auto timer = std::make_unique<asio::steady_timer>(io_, epoch_ + x.deadline);
+          timer->async_wait([this, alive = alive_, id = x.timer](boost::system::error_code ec) {
+            if (ec || !*alive) return;
+            const auto it = timers_.find(id);
+            if (it == timers_.end()) return;
+            timers_.erase(it);
+            node_.on_timer(now(), id);
+            drain();
+          });
+          timers_[x.timer] = std::move(timer);
+        } else if constexpr (std::is_same_v<T, CancelTimer>) {
+          timers_.erase(x.timer);
+        } else if constexpr (std::is_same_v<T, Record>) {
+          if (record_sink_) record_sink_(x.event);
+        } else if constexpr (std::is_same_v<T, Notify>) {
+          if (notice_sink_) notice_sink_(x.event);
+        } else {
+          run_store(std::move(x));
+        }
+      },
+      std::move(e));
+}
+
+void AsioHost::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+  resolver_.cancel();
+  // Flush what the node queued last (a goodbye to the tracker), then close.
+  for (auto& [id, s] : sessions_) s->close_after_flush();
+  sessions_.clear();
+  timers_.clear();
+  if (store_) store_->flush_records();
+}
+
+}  // namespace swarmlab::realnet

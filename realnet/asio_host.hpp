@@ -1,0 +1,73 @@
+#pragma once
+// Drives one core node on one io_context: TCP accept/connect (IPv4 and IPv6), a write
+// queue per connection, frames read with the core's decoder (payloads straight into pooled
+// buffers), steady_timer timers, and store operations on a small worker pool whose results
+// come back to the io_context thread. Protocol logic never leaves that thread.
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "realnet/asio.hpp"
+#include "realnet/buffer_pool.hpp"
+#include "realnet/file_store.hpp"
+#include "swarmlab/node.hpp"
+
+namespace swarmlab::realnet {
+
+namespace asio = boost::asio;
+
+class AsioHost {
+ public:
+  using EventSink = std::function<void(const Event&)>;
+
+  /// `store` may be null for a node that stores nothing (the tracker).
+  AsioHost(asio::io_context& io, Node& node, std::shared_ptr<FileStore> store,
+           std::shared_ptr<BufferPool> pool);
+  ~AsioHost();
+  AsioHost(const AsioHost&) = delete;
+  AsioHost& operator=(const AsioHost&) = delete;
+
+  void on_record(EventSink sink) { record_sink_ = std::move(sink); }
+  void on_notice(EventSink sink) { notice_sink_ = std::move(sink); }
+
+  /// Binds and listens; returns the bound address (port 0 picks a free port).
+  Result<Endpoint> listen(const Endpoint& at);
+  bool listening() const { return acceptor_.is_open(); }
+  void start();
+  /// Runs a command on the node now, then carries out what it asked for.
+  void command(const std::function<void(Time)>& fn);
+  Time now() const;
+  /// Stops accepting, closes every connection and timer, waits for store work.
+  void stop();
+  std::size_t connections() const { return sessions_.size(); }
+
+ private:
+  class Session;
+  void accept_next();
+  void drain();
+  void handle(Effect e);
+  void do_connect(const Connect& c);
+  void start_session(ConnId id, asio::ip::tcp::socket socket, bool accepted);
+  void session_closed(ConnId id, CloseReason reason);
+  template <typename Op>
+  void run_store(Op op);
+
+  asio::io_context& io_;
+  Node& node_;
+  std::shared_ptr<FileStore> store_;
+  std::shared_ptr<BufferPool> pool_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::ip::tcp::resolver resolver_;
+  asio::thread_pool workers_;
+  std::chrono::steady_clock::time_point epoch_;
+  std::map<ConnId, std::shared_ptr<Session>> sessions_;
+  std::map<TimerId, std::unique_ptr<asio::steady_timer>> timers_;
+  ConnId next_accepted_ = 1;
+  bool draining_ = false;
+  bool stopped_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  EventSink record_sink_, notice_sink_;
+};
+
+}  // namespace swarmlab::realnet

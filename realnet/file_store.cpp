@@ -1,0 +1,293 @@
+#include "realnet/file_store.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace swarmlab::realnet {
+namespace {
+
+Error io_error(const std::string& what, int err = errno) {
+  return make_error(ErrorCode::IoError, what + ": " + std::strerror(err));
+}
+
+bool read_fully(int fd, std::uint8_t* data, std::size_t len, std::uint64_t offset) {
+  while (len > 0) {
+    const ssize_t n = ::pread(fd, data, len, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data += n;
+    len -= static_cast<std::size_t>(n);
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return true;
+}
+
+bool write_fully(int fd, const std::uint8_t* data, std::size_t len, std::uint64_t offset) {
+  while (len > 0) {
+    const ssize_t n = ::pwrite(fd, data, len, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data += n;
+    len -= static_cast<std::size_t>(n);
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return true;
+}
+
+void fsync_dir_of(const std::string& path) {
+  const auto dir = std::filesystem::path(path).parent_path();
+  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+}  // namespace
+
+struct FileStore::Entry {
+  std::mutex mutex;
+  FileInfo info;
+  std::string path;  // the published file, or the .part file while downloading
+  std::string dest;  // downloads: where the finished file goes
+  bool complete = false;
+  int fd = -1;
+  ChunkSet verified;  // downloads in progress
+  std::uint32_t unrecorded = 0;
+  ~Entry() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+FileStore::FileStore(std::shared_ptr<BufferPool> pool, FileStoreOptions options)
+    : pool_(std::move(pool)), options_(options) {
+}
+
+FileStore::~FileStore() {
+  flush_records();
+}
+
+std::shared_ptr<FileStore::Entry> FileStore::find(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  const auto it = entries_.find(name);
+  return it == entries_.end() ? nullptr : it->second;
+}
+
+StoreResult FileStore::scan(const StoreScan& op) {
+  StoreResult r;
+  const int fd = ::open(op.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    r.status = make_error(errno == ENOENT ? ErrorCode::NotFound : ErrorCode::IoError,
+                          "cannot open " + op.path + ": " + std::strerror(errno));
+    return r;
+  }
+  auto entry = std::make_shared<Entry>();
+  entry->fd = fd;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    r.status = make_error(ErrorCode::InvalidArgument, op.path + " is not a regular file");
+    return r;
+  }
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size == 0) {
+    r.status =
+        make_error(ErrorCode::InvalidArgument, op.path + " is empty: there is nothing to share");
+    return r;
+  }
+  std::vector<Digest> hashes;
+  hashes.reserve(chunk_count_for(size, op.chunk_size));
+  auto buf = pool_->acquire(op.chunk_size);
+  for (std::uint64_t off = 0; off < size; off += op.chunk_size) {
+    const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(op.chunk_size, size - off));
+    if (!read_fully(fd, buf->data(), len, off)) {
+      r.status = io_error("cannot read " + op.path);
+      return r;
+    }
+    hashes.push_back(sha256(std::span(buf->data(), len)));
+  }
+  entry->info = make_file_info(op.name, size, op.chunk_size, std::move(hashes));
+  if (auto s = entry->info.validate(); !s) {
+    r.status = s;
+    return r;
+  }
+  entry->path = op.path;
+  entry->complete = true;
+  r.file = entry->info;
+  std::lock_guard lock(mutex_);
+  entries_[op.name] = std::move(entry);
+  return r;
+}
+
+StoreResult FileStore::open(const StoreOpen& op) {
+  StoreResult r;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!options_.overwrite && fs::exists(op.dest, ec)) {
+    r.status = make_error(ErrorCode::InvalidArgument,
+                          op.dest + " already exists (use --force to replace it)");
+    return r;
+  }
+  auto entry = std::make_shared<Entry>();
+  entry->info = op.file;
+  entry->dest = op.dest;
+  entry->path = op.dest + ".part";
+  entry->verified = ChunkSet(op.file.chunk_count());
+  entry->fd = ::open(entry->path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (entry->fd < 0) {
+    r.status = io_error("cannot create " + entry->path);
+    return r;
+  }
+  // The resume record is only a hint: every chunk it claims is read back and re-hashed, so
+  // a crash between a write and its record (or a torn write) can never pass bad data.
+  const std::string record = entry->path + ".resume";
+  std::ifstream in(record);
+  if (in) {
+    const auto j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_object() && j.value("file_hash", "") == to_hex(op.file.file_hash) &&
+        j.value("size", std::uint64_t{0}) == op.file.size) {
+      if (auto claimed = ChunkSet::parse(j.value("verified", ""), op.file.chunk_count())) {
+        auto buf = pool_->acquire(op.file.chunk_size);
+        for (auto i : claimed->indexes()) {
+          const auto len = op.file.chunk_length(i);
+          if (read_fully(entry->fd, buf->data(), len, op.file.chunk_offset(i)) &&
+              sha256(std::span(buf->data(), len)) == op.file.chunk_hashes[i]) {
+            entry->verified.insert(i);
+          }
+        }
+      }
+    }
+  }
+  if (entry->verified.empty() && ::ftruncate(entry->fd, static_cast<off_t>(op.file.size)) != 0) {
+    r.status = io_error("cannot size " + entry->path);
+    return r;
+  }
+  write_record(*entry);
+  r.have = entry->verified;
+  std::lock_guard lock(mutex_);
+  entries_[op.file.name] = std::move(entry);
+  return r;
+}
+
+StoreResult FileStore::read(const StoreRead& op) {
+  StoreResult r;
+  auto e = find(op.name);
+  if (!e) {
+    r.status = make_error(ErrorCode::NotFound, "not serving \"" + op.name + "\"");
+    return r;
+  }
+  std::unique_lock lock(e->mutex);
+  if (op.index >= e->info.chunk_count() || (!e->complete && !e->verified.contains(op.index))) {
+    r.status = make_error(ErrorCode::NotFound, "chunk " + std::to_string(op.index) + " not held");
+    return r;
+  }
+  const int fd = e->fd;
+  const auto len = e->info.chunk_length(op.index);
+  const auto off = e->info.chunk_offset(op.index);
+  lock.unlock();
+  auto buf = pool_->acquire(len);
+  if (!read_fully(fd, buf->data(), len, off)) {
+    r.status = io_error("cannot read chunk " + std::to_string(op.index) + " of " + e->path);
+    return r;
+  }
+  const auto* data = buf->data();
+  r.data = Payload(std::move(buf), data, len);
+  return r;
+}
+
+StoreResult FileStore::write(const StoreWrite& op) {
+  StoreResult r;
+  auto e = find(op.name);
+  if (!e || e->complete) {
+    r.status = make_error(ErrorCode::NotFound, "no download open for \"" + op.name + "\"");
+    return r;
+  }
+  if (op.data.is_virtual() || op.index >= e->info.chunk_count() ||
+      op.data.size() != e->info.chunk_length(op.index)) {
+    r.status = make_error(ErrorCode::OutOfRange,
+                          "chunk " + std::to_string(op.index) + " has the wrong length");
+    return r;
+  }
+  // Hash before anything touches the disk: unverified bytes are never written.
+  if (sha256(op.data.bytes()) != op.expected) {
+    r.status = make_error(ErrorCode::HashMismatch,
+                          "chunk " + std::to_string(op.index) + " failed SHA-256");
+    return r;
+  }
+  if (!write_fully(e->fd, op.data.bytes().data(), op.data.size(), e->info.chunk_offset(op.index))) {
+    r.status = io_error("cannot write " + e->path);
+    return r;
+  }
+  std::lock_guard lock(e->mutex);
+  e->verified.insert(op.index);
+  if (++e->unrecorded >= options_.record_every_chunks) write_record(*e);
+  return r;
+}
+
+StoreResult FileStore::finalize(const StoreFinalize& op) {
+  StoreResult r;
+  auto e = find(op.name);
+  if (!e) {
+    r.status = make_error(ErrorCode::NotFound, "no download open for \"" + op.name + "\"");
+    return r;
+  }
+  std::lock_guard lock(e->mutex);
+  if (!e->verified.complete()) {
+    r.status = make_error(ErrorCode::DownloadIncomplete, "not every chunk is verified");
+    return r;
+  }
+  if (::fsync(e->fd) != 0) {
+    r.status = io_error("cannot flush " + e->path);
+    return r;
+  }
+  std::error_code ec;
+  if (!options_.overwrite && std::filesystem::exists(e->dest, ec)) {
+    r.status = make_error(ErrorCode::InvalidArgument,
+                          e->dest + " appeared while downloading; the data is kept in " + e->path);
+    return r;
+  }
+  if (::rename(e->path.c_str(), e->dest.c_str()) != 0) {
+    r.status = io_error("cannot move " + e->path + " to " + e->dest);
+    return r;
+  }
+  fsync_dir_of(e->dest);
+  std::filesystem::remove(e->path + ".resume", ec);
+  e->path = e->dest;
+  e->complete = true;
+  return r;
+}
+
+void FileStore::write_record(Entry& e) {
+  // Written to a temporary file and renamed, so a crash leaves the old or the new record.
+  e.unrecorded = 0;
+  const std::string record = e.path + ".resume";
+  const std::string tmp = record + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << nlohmann::json{{"name", e.info.name},
+                          {"size", e.info.size},
+                          {"chunk_size", e.info.chunk_size},
+                          {"file_hash", to_hex(e.info.file_hash)},
+                          {"verified", e.verified.to_ranges()}}
+               .dump()
+        << '\n';
+    if (!out) return;  // a full disk: the record lags, and resume re-verifies anyway
+  }
+  std::rename(tmp.c_str(), record.c_str());
+}
+
+void FileStore::flush_records() {
+  std::lock_guard lock(mutex_);
+  for (auto& [name, e] : entries_) {
+    std::lock_guard entry_lock(e->mutex);
+    if (!e->complete && e->unrecorded > 0) write_record(*e);
+  }
+}
+
+}  // namespace swarmlab::realnet

@@ -1,0 +1,52 @@
+#pragma once
+// The chunk store on disk. Published files are read in place; downloads go to
+// "<dest>.part" beside a resume record "<dest>.part.resume" listing verified chunks; on
+// completion the part file is fsynced and renamed over <dest> atomically. A name can only
+// ever map to a file this process published or is downloading: requests name swarm files,
+// never paths.
+//
+// Every operation is synchronous and thread-safe; AsioHost runs them on worker threads.
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "realnet/buffer_pool.hpp"
+#include "swarmlab/effects.hpp"
+
+namespace swarmlab::realnet {
+
+struct FileStoreOptions {
+  /// Replace an existing destination file (`--force`); otherwise refuse to.
+  bool overwrite = false;
+  /// How often the resume record is rewritten while chunks arrive.
+  std::uint32_t record_every_chunks = 16;
+};
+
+class FileStore {
+ public:
+  FileStore(std::shared_ptr<BufferPool> pool, FileStoreOptions options = {});
+  ~FileStore();
+  FileStore(const FileStore&) = delete;
+  FileStore& operator=(const FileStore&) = delete;
+
+  StoreResult scan(const StoreScan& op);
+  StoreResult open(const StoreOpen& op);
+  StoreResult read(const StoreRead& op);
+  StoreResult write(const StoreWrite& op);
+  StoreResult finalize(const StoreFinalize& op);
+  /// Writes every pending resume record (on shutdown, so partials resume exactly).
+  void flush_records();
+
+ private:
+  struct Entry;
+  std::shared_ptr<Entry> find(const std::string& name);
+  void write_record(Entry& e);
+
+  std::shared_ptr<BufferPool> pool_;
+  FileStoreOptions options_;
+  std::mutex mutex_;  // guards entries_ (each Entry has its own lock)
+  std::map<std::string, std::shared_ptr<Entry>> entries_;
+};
+
+}  // namespace swarmlab::realnet

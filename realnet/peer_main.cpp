@@ -1,0 +1,299 @@
+// swarm-peer: a peer of a swarmlab swarm. With no arguments it opens the peer terminal of
+// the original design; flags do the same things for scripts.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <iostream>
+#include <random>
+
+#include "realnet/asio_host.hpp"
+#include "realnet/event_log.hpp"
+#include "realnet/program_support.hpp"
+#include "realnet/progress_text.hpp"
+#include "realnet/terminal.hpp"
+#include "realnet/text_table.hpp"
+#include "swarmlab/peer.hpp"
+#include "swarmlab/units.hpp"
+
+using namespace swarmlab;
+using namespace swarmlab::realnet;
+
+namespace {
+
+std::string random_peer_id() {
+  std::random_device rd;
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "peer-%06x", rd() & 0xFFFFFF);
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"swarm-peer: publish and download files in a swarmlab swarm."};
+  std::string tracker, listen = "0.0.0.0:0", download, output, events, log_level = "info", log_file,
+                       id;
+  std::string chunk_strategy = "rarest-first", peer_strategy = "lowest-rtt", chunk_size = "512KiB";
+  std::vector<std::string> publish;
+  bool seed = false, force = false, no_terminal = false;
+  unsigned delay_ms = 0, per_peer = 0, total = 0;
+  app.add_option("--tracker", tracker, "connect to the tracker at HOST:PORT");
+  app.add_option("--listen", listen, "serve other peers on ADDR:PORT (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--publish", publish, "publish this file (repeatable)");
+  app.add_option("--download", download, "download the file of this name ...");
+  app.add_option("--output", output, "... to this path");
+  app.add_flag("--seed", seed, "stay and serve after the download finishes");
+  app.add_flag("--force", force, "replace an existing destination file");
+  app.add_flag("--no-terminal", no_terminal, "no interactive terminal; serve until SIGINT/SIGTERM");
+  app.add_option("--events", events, "write metrics events to FILE (JSON Lines)");
+  app.add_option("--id", id, "peer id shown to others (default: random)");
+  app.add_option("--delay", delay_ms,
+                 "delay every reply by this many milliseconds (like set_delay)");
+  app.add_option("--chunk-strategy", chunk_strategy, "rarest-first, random or sequential")
+      ->capture_default_str();
+  app.add_option("--peer-strategy", peer_strategy, "lowest-rtt, fastest or random")
+      ->capture_default_str();
+  app.add_option("--chunk-size", chunk_size, "chunk size for files this peer publishes")
+      ->capture_default_str();
+  app.add_option("--inflight-per-peer", per_peer, "requests in flight per source (default 4)");
+  app.add_option("--inflight-total", total, "requests in flight per download (default 16)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
+  app.add_option("--log-file", log_file, "also log to FILE, with timestamps");
+  CLI11_PARSE(app, argc, argv);
+
+  auto usage_error = [](const std::string& msg) {
+    std::cerr << "swarm-peer: " << msg << "\n";
+    return 2;
+  };
+  std::string error;
+  if (!setup_logging(log_level, log_file, error)) return usage_error(error);
+  if (download.empty() != output.empty())
+    return usage_error("--download NAME and --output PATH go together");
+  const bool script = !download.empty() || no_terminal;
+  if (script && tracker.empty())
+    return usage_error("--download and --no-terminal need --tracker HOST:PORT");
+
+  PeerConfig config;
+  config.peer_id = id.empty() ? random_peer_id() : id;
+  config.reply_delay = std::chrono::milliseconds(delay_ms);
+  auto cs = parse_chunk_strategy(chunk_strategy);
+  if (!cs) return usage_error(cs.error().message);
+  auto ps = parse_peer_strategy(peer_strategy);
+  if (!ps) return usage_error(ps.error().message);
+  auto size = parse_size(chunk_size);
+  if (!size) return usage_error("--chunk-size: " + size.error().message);
+  if (*size < kMinChunkSize || *size > kMaxChunkSize)
+    return usage_error("--chunk-size must be between 4 KiB and 16 MiB");
+  config.chunk_size = static_cast<std::uint32_t>(*size);
+  config.download.chunk_strategy = *cs;
+  config.download.peer_strategy = *ps;
+  if (per_peer > 0) config.download.max_inflight_per_peer = per_peer;
+  if (total > 0) config.download.max_inflight_total = total;
+  if (!tracker.empty()) {
+    auto t = Endpoint::parse(tracker);
+    if (!t) return usage_error("--tracker: " + t.error().message);
+    config.tracker = *t;
+  }
+  auto listen_at = Endpoint::parse(listen);
+  if (!listen_at) return usage_error("--listen: " + listen_at.error().message);
+  std::unique_ptr<EventLog> log;
+  if (!events.empty()) {
+    auto l = EventLog::open(events);
+    if (!l) return usage_error(l.error().message);
+    log = std::move(*l);
+  }
+
+  boost::asio::io_context io;
+  auto pool = BufferPool::create();
+  auto store = std::make_shared<FileStore>(pool, FileStoreOptions{force});
+  Peer peer(config);
+  AsioHost host(io, peer, store, pool);
+  auto bound = host.listen(*listen_at);
+  if (!bound) {
+    std::cerr << "swarm-peer: " << bound.error().message << "\n";
+    return 1;
+  }
+  // Advertise the port we got; an unspecified host lets the tracker fill in our address.
+  Endpoint advertised = *bound;
+  if (auto ip = IpAddress::parse(advertised.host); ip && ip->is_unspecified()) advertised.host = "";
+  peer.set_listen(advertised);
+
+  int exit_code = 0;
+  std::unique_ptr<Terminal> terminal;
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  boost::asio::steady_timer grace(io);
+  bool stopping = false;
+  auto shutdown = [&](int code) {
+    if (stopping) return;
+    stopping = true;
+    exit_code = code;
+    signals.cancel();
+    if (terminal) terminal->stop();
+    host.command([&](Time now) { peer.shutdown(now); });
+    host.stop();
+    // Let the last writes (closing the tracker session) go out, then end.
+    grace.expires_after(std::chrono::milliseconds(200));
+    grace.async_wait([&](boost::system::error_code) { io.stop(); });
+  };
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (!ec) {
+      spdlog::info("{}: stopping; partial downloads are kept and resume next time",
+                   sig == SIGINT ? "SIGINT" : "SIGTERM");
+      shutdown(download.empty() ? 0 : 1);
+    }
+  });
+  auto say = [&](const std::string& text) {
+    if (terminal) {
+      terminal->print(text);
+    } else {
+      std::cout << text << std::endl;
+    }
+  };
+  const bool tty_out = ::isatty(STDOUT_FILENO) != 0;
+  std::vector<std::string> pending_publish = publish;
+  bool download_started = false;
+
+  auto do_publish = [&](const std::string& path) {
+    const auto name = std::filesystem::path(path).filename().string();
+    Status st;
+    host.command(
+        [&](Time now) { st = peer.publish(now, std::filesystem::absolute(path).string(), name); });
+    if (!st.ok()) {
+      say("Cannot publish " + path + ": " + st.error().describe());
+      if (script) shutdown(1);
+    }
+  };
+  auto do_download = [&](const std::string& name, const std::string& dest) {
+    Status st;
+    host.command(
+        [&](Time now) { st = peer.download(now, name, std::filesystem::absolute(dest).string()); });
+    if (!st.ok()) {
+      say("Cannot download " + name + ": " + st.error().describe());
+      if (!download.empty()) shutdown(1);
+    }
+  };
+
+  host.on_record([&](const Event& e) {
+    if (log) log->write(e);
+    spdlog::debug("{}", e.to_json().dump());
+    if (e.type == "tracker_lost")
+      spdlog::warn("lost the tracker ({}); reconnecting", e.fields.value("reason", ""));
+    if (e.type == "tracker_regained") spdlog::info("back with the tracker");
+    if (e.type == "peer_banned")
+      spdlog::warn("banned {} for sending corrupt chunks", e.fields.value("peer", ""));
+  });
+  host.on_notice([&](const Event& e) {
+    const std::string msg = e.fields.value("message", "");
+    if (e.type == "tracker_connected") {
+      say(msg);
+      for (const auto& p : pending_publish) do_publish(p);
+      pending_publish.clear();
+      if (!download.empty() && !download_started) {
+        download_started = true;
+        do_download(download, output);
+      }
+    } else if (e.type == "tracker_error") {
+      say("Tracker: " + msg);
+      if (script) shutdown(1);
+    } else if (e.type == "publish_done") {
+      say(msg);
+    } else if (e.type == "publish_failed") {
+      say("Publish failed: " + msg);
+      if (script) shutdown(1);
+    } else if (e.type == "files_list") {
+      TextTable table({{"NAME"},
+                       {"SIZE", TextTable::Align::Right},
+                       {"CHUNKS", TextTable::Align::Right},
+                       {"OWNERS", TextTable::Align::Right},
+                       {"AVAILABLE", TextTable::Align::Right}});
+      for (const auto& f : e.fields["files"]) {
+        table.add_row(
+            {f["name"].get<std::string>(), format_size(f["size"].get<std::uint64_t>()),
+             std::to_string(f["chunks"].get<std::uint32_t>()),
+             std::to_string(f["owners"].get<std::uint32_t>()),
+             std::to_string(static_cast<int>(f["availability"].get<double>() * 100 + 0.5)) + "%"});
+      }
+      say(table.empty() ? "No files are published." : table.render());
+    } else if (e.type == "files_list_failed") {
+      say("list_files failed: " + msg);
+    } else if (e.type == "download_progress") {
+      const auto p = ProgressView::from(e);
+      if (terminal && terminal->interactive() && tty_out) {
+        terminal->set_status(progress_bar(p));
+      } else {
+        say(progress_line(p));
+      }
+    } else if (e.type == "download_completed" || e.type == "download_failed") {
+      if (terminal) terminal->set_status("");
+      const bool ok = e.type == "download_completed";
+      say(ok ? msg : "Download of " + e.fields.value("file", "") + " failed: " + msg);
+      if (e.fields.value("file", "") == download && (!ok || !seed)) shutdown(ok ? 0 : 1);
+    }
+  });
+
+  if (!script) {
+    terminal = std::make_unique<Terminal>(io, "peer> ");
+    auto& t = *terminal;
+    t.add("connect", "<ip> <port>", "connect to the tracker", 2, 2, [&](const Terminal::Args& a) {
+      auto at = Endpoint::parse((a[0].find(':') != std::string::npos ? "[" + a[0] + "]" : a[0]) +
+                                ":" + a[1]);
+      if (!at) return t.print(at.error().message);
+      Status st;
+      host.command([&](Time now) { st = peer.connect_tracker(now, *at); });
+      if (!st.ok()) t.print(st.error().describe());
+    });
+    t.add("publish", "<path>", "share a local file (named by its file name)", 1, 1,
+          [&](const Terminal::Args& a) { do_publish(a[0]); });
+    t.add("list_files", "", "show the files the tracker lists", 0, 0, [&](const Terminal::Args&) {
+      Status st;
+      host.command([&](Time now) { st = peer.list_files(now); });
+      if (!st.ok()) t.print(st.error().describe());
+    });
+    t.add("download", "<name> <dest>", "download a file to a local path", 2, 2,
+          [&](const Terminal::Args& a) { do_download(a[0], a[1]); });
+    t.add("set_delay", "<ms>", "delay this peer's replies (to try RTT-based choice)", 1, 1,
+          [&](const Terminal::Args& a) {
+            char* end = nullptr;
+            const long ms = std::strtol(a[0].c_str(), &end, 10);
+            if (end == a[0].c_str() || *end != '\0' || ms < 0 || ms > 600000)
+              return t.print("Usage: set_delay <ms> (0 to 600000)");
+            host.command([&](Time now) { peer.set_delay(now, std::chrono::milliseconds(ms)); });
+            t.print("Replies are now delayed by " + std::to_string(ms) + " ms.");
+          });
+    t.add("status", "", "show running downloads and what this peer offers", 0, 0,
+          [&](const Terminal::Args&) {
+            std::string out = "Tracker: " + std::string(to_string(peer.tracker_state())) +
+                              "; listening on " + bound->to_string() + " as " + config.peer_id;
+            TextTable table({{"DOWNLOAD"},
+                             {"STATE"},
+                             {"PROGRESS", TextTable::Align::Right},
+                             {"SOURCES", TextTable::Align::Right},
+                             {"DESTINATION"}});
+            for (const auto& d : peer.downloads()) {
+              table.add_row({d.name, std::string(to_string(d.phase)),
+                             std::to_string(d.chunks_have) + "/" + std::to_string(d.chunks_total),
+                             std::to_string(d.sources), d.dest});
+            }
+            if (!table.empty()) out += "\n" + table.render();
+            TextTable files({{"OFFERED"}, {"SIZE", TextTable::Align::Right}, {"CHUNKS HELD"}});
+            for (const auto& f : peer.held_files())
+              files.add_row({f.info.name, format_size(f.info.size), f.have.to_ranges()});
+            if (!files.empty()) out += "\n" + files.render();
+            t.print(out);
+          });
+    t.add("exit", "", "leave the swarm and quit", 0, 0,
+          [&](const Terminal::Args&) { shutdown(0); });
+    t.on_end = [&] { shutdown(0); };
+    t.start();
+    t.print("swarm-peer " + config.peer_id + " serving on " + bound->to_string() +
+            (tracker.empty()
+                 ? "; type 'connect <ip> <port>' to join a tracker, help or ? for the commands."
+                 : "."));
+  }
+  host.start();
+  io.run();
+  return exit_code;
+}

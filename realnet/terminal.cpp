@@ -1,0 +1,191 @@
+#include "realnet/terminal.hpp"
+
+#include <readline/history.h>
+#include <readline/readline.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+namespace swarmlab::realnet {
+namespace {
+// readline's callback interface takes a plain function: it reaches the one terminal here.
+Terminal* g_terminal = nullptr;
+}  // namespace
+
+Terminal::Terminal(boost::asio::io_context& io, std::string prompt)
+    : io_(io),
+      input_(io, ::dup(STDIN_FILENO)),
+      prompt_(std::move(prompt)),
+      interactive_(::isatty(STDIN_FILENO) != 0) {
+  add("help", "", "list the commands", 0, 0, [this](const Args&) { print_help(); });
+}
+
+Terminal::~Terminal() {
+  stop();
+}
+
+void Terminal::add(const std::string& name, const std::string& usage, const std::string& help,
+                   std::size_t min_args, std::size_t max_args, Handler handler) {
+  if (commands_.count(name) == 0) order_.push_back(name);
+  commands_[name] = Command{usage, help, min_args, max_args, std::move(handler)};
+}
+
+void Terminal::start() {
+  running_ = true;
+  if (interactive_) {
+    g_terminal = this;
+    rl_callback_handler_install(prompt_.c_str(), &Terminal::on_readline);
+    wait_readable();
+  } else {
+    read_line();
+  }
+}
+
+void Terminal::stop() {
+  if (!running_) return;
+  running_ = false;
+  boost::system::error_code ec;
+  input_.cancel(ec);
+  input_.close(ec);
+  if (interactive_) {
+    rl_callback_handler_remove();
+    g_terminal = nullptr;
+    std::cout << std::endl;
+  }
+}
+
+void Terminal::wait_readable() {
+  input_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                    [this](boost::system::error_code ec) {
+                      if (ec || !running_) return;
+                      rl_callback_read_char();  // may call on_readline, which may stop us
+                      if (running_) wait_readable();
+                    });
+}
+
+void Terminal::on_readline(char* line) {
+  Terminal* self = g_terminal;
+  if (self == nullptr) return;
+  if (line == nullptr) {  // Ctrl-D
+    if (self->on_end) self->on_end();
+    return;
+  }
+  const std::string text(line);
+  std::free(line);
+  if (!split(text).empty()) add_history(text.c_str());
+  self->execute(text);
+}
+
+void Terminal::read_line() {
+  boost::asio::async_read_until(
+      input_, buffer_, '\n', [this](boost::system::error_code ec, std::size_t n) {
+        if (!running_) return;
+        if (ec && n == 0) {
+          // End of a script: let a last line without a newline count too.
+          if (buffer_.size() > 0) {
+            std::string rest(boost::asio::buffers_begin(buffer_.data()),
+                             boost::asio::buffers_end(buffer_.data()));
+            buffer_.consume(buffer_.size());
+            execute(rest);
+          }
+          if (on_end) on_end();
+          return;
+        }
+        std::string line(
+            boost::asio::buffers_begin(buffer_.data()),
+            boost::asio::buffers_begin(buffer_.data()) + static_cast<std::ptrdiff_t>(n));
+        buffer_.consume(n);
+        while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+        execute(line);
+        if (running_) read_line();
+      });
+}
+
+Terminal::Args Terminal::split(const std::string& line) {
+  Args out;
+  std::string cur;
+  bool quoted = false, any = false;
+  for (char c : line) {
+    if (c == '"') {
+      quoted = !quoted;
+      any = true;
+    } else if ((c == ' ' || c == '\t') && !quoted) {
+      if (any) out.push_back(cur);
+      cur.clear();
+      any = false;
+    } else {
+      cur += c;
+      any = true;
+    }
+  }
+  if (any) out.push_back(cur);
+  return out;
+}
+
+void Terminal::execute(const std::string& line) {
+  auto words = split(line);
+  if (words.empty()) return;
+  std::string name = words.front();
+  words.erase(words.begin());
+  if (name == "?") name = "help";
+  const auto it = commands_.find(name);
+  if (it == commands_.end()) {
+    print("Unknown command '" + name + "'. Type help or ? for the list of commands.");
+    return;
+  }
+  const auto& cmd = it->second;
+  if (words.size() < cmd.min_args || words.size() > cmd.max_args) {
+    print("Usage: " + name + (cmd.usage.empty() ? "" : " " + cmd.usage));
+    return;
+  }
+  cmd.handler(words);
+}
+
+void Terminal::print_help() {
+  std::size_t width = 0;
+  for (const auto& name : order_) {
+    const auto& c = commands_.at(name);
+    width = std::max(width, name.size() + (c.usage.empty() ? 0 : c.usage.size() + 1));
+  }
+  std::string out = "Commands:";
+  for (const auto& name : order_) {
+    const auto& c = commands_.at(name);
+    std::string left = name + (c.usage.empty() ? "" : " " + c.usage);
+    left.resize(width, ' ');
+    out += "\n  " + left + "  " + c.help;
+  }
+  out += "\n  ?" + std::string(width - 1, ' ') + "  same as help";
+  print(out);
+}
+
+void Terminal::print(const std::string& text) {
+  if (!interactive_ || !running_) {
+    std::cout << text << std::endl;
+    return;
+  }
+  // Lift the prompt and the half-typed line, print, then put them back.
+  const int point = rl_point;
+  char* saved = rl_copy_text(0, rl_end);
+  rl_save_prompt();
+  rl_replace_line("", 0);
+  rl_redisplay();
+  std::cout << "\r\033[K" << text << std::endl;
+  rl_restore_prompt();
+  rl_replace_line(saved, 0);
+  rl_point = point;
+  rl_redisplay();
+  std::free(saved);
+}
+
+void Terminal::set_status(const std::string& status) {
+  if (!interactive_ || !running_ || status == status_) return;
+  status_ = status;
+  // The status rides in the prompt itself: one line, redrawn in place as it changes.
+  const std::string p = status.empty() ? prompt_ : status + "  " + prompt_;
+  rl_set_prompt(p.c_str());
+  rl_redisplay();
+}
+
+}  // namespace swarmlab::realnet

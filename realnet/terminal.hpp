@@ -1,0 +1,64 @@
+#pragma once
+// The interactive terminal of the original design, on the io_context thread: readline line
+// editing and history when stdin is a terminal (its callback interface, so the network keeps
+// running while the user types), plain line reading from a pipe or script otherwise.
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "realnet/asio.hpp"
+
+namespace swarmlab::realnet {
+
+class Terminal {
+ public:
+  using Args = std::vector<std::string>;
+  using Handler = std::function<void(const Args&)>;
+
+  Terminal(boost::asio::io_context& io, std::string prompt);
+  ~Terminal();
+  Terminal(const Terminal&) = delete;
+  Terminal& operator=(const Terminal&) = delete;
+
+  /// Registers `name` taking between min_args and max_args arguments. `usage` shows the
+  /// arguments ("<ip> <port>"); `help` is the one-line description.
+  void add(const std::string& name, const std::string& usage, const std::string& help,
+           std::size_t min_args, std::size_t max_args, Handler handler);
+  void start();
+  void stop();
+  /// Prints a line without disturbing what the user is typing.
+  void print(const std::string& text);
+  /// A live status (the progress bar) shown in front of the prompt; "" removes it.
+  void set_status(const std::string& status);
+  bool interactive() const { return interactive_; }
+  /// Called when input ends (Ctrl-D, end of script).
+  std::function<void()> on_end;
+
+  /// Splits a command line into words; "double quotes" group words with spaces.
+  static Args split(const std::string& line);
+
+ private:
+  struct Command {
+    std::string usage, help;
+    std::size_t min_args, max_args;
+    Handler handler;
+  };
+  void wait_readable();
+  void read_line();
+  void execute(const std::string& line);
+  void print_help();
+  static void on_readline(char* line);
+
+  boost::asio::io_context& io_;
+  boost::asio::posix::stream_descriptor input_;
+  boost::asio::streambuf buffer_;
+  std::string prompt_;
+  std::string status_;
+  bool interactive_;
+  bool running_ = false;
+  std::map<std::string, Command> commands_;
+  std::vector<std::string> order_;
+};
+
+}  // namespace swarmlab::realnet
