@@ -36,6 +36,7 @@ Download::Download(DownloadHost& host, const DownloadConfig& config, std::string
 void Download::start(Time now) {
   started_ = now;
   last_refresh_ = now;
+  refresh_gap_ = config_.first_refresh;
   refresh_pending_ = true;
   host_.request_location(name_);
   host_.record(now, "download_started", {{"file", name_}});
@@ -455,7 +456,8 @@ std::uint32_t Download::missing_without_owner() {
 
 void Download::maybe_refresh(Time now, bool urgent) {
   if (refresh_pending_ || !host_.tracker_online()) return;
-  if (!urgent && now - last_refresh_ < config_.refresh_interval) return;
+  if (!urgent && now - last_refresh_ < refresh_gap_) return;
+  if (!urgent) refresh_gap_ = std::min(refresh_gap_ * 2, config_.refresh_interval);
   refresh_pending_ = true;
   host_.request_location(name_);
 }

@@ -28,6 +28,10 @@ struct DownloadConfig {
   /// Bad chunks from one source before it is banned for this download.
   std::uint32_t max_strikes = 3;
   Duration ping_interval = 5s;
+  /// Owner-map refreshes start this soon after the download begins and double up to
+  /// refresh_interval: a swarm's new sources appear early, while later refreshes stay cheap
+  /// for the tracker.
+  Duration first_refresh = 500ms;
   Duration refresh_interval = 5s;
   /// A source that answers no ping for this long, while we wait on it, is dropped.
   Duration stall_timeout = 20s;
@@ -164,6 +168,7 @@ class Download {
   TimerId timer_ = 0;
   Time started_{};
   Time last_refresh_{};
+  Duration refresh_gap_{};
   bool refresh_pending_ = false;
   Time last_progress_{};
   std::uint64_t bytes_at_last_progress_ = 0;

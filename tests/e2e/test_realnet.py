@@ -1,0 +1,274 @@
+"""End-to-end: real tracker and peer processes on 127.0.0.1, files on disk, kill -9."""
+import os
+import socket
+import struct
+import subprocess
+import time
+import unittest
+
+from harness import (PEER, SwarmTestCase, read_events, sha256_of, wait_for)
+
+MiB = 1 << 20
+
+
+class Transfers(SwarmTestCase):
+    def test_publish_and_download_64_mib(self):
+        src = self.random_file("big.bin", 64 * MiB)
+        t = self.start_tracker()
+        self.start_seeder(t.port, [src], "seeder")
+        out = self.path("got/big.bin")
+        os.makedirs(os.path.dirname(out))
+        d = self.start_download(t.port, "big.bin", out, "leecher")
+        self.assertEqual(d.wait(120), 0, d.stdout() + d.stderr())
+        self.assertEqual(sha256_of(out), sha256_of(src))
+        self.assertIn("File big.bin successfully downloaded to " + out + ".", d.stdout())
+        self.assertFalse(os.path.exists(out + ".part"))
+
+    def test_three_seeders_all_contribute(self):
+        src = self.random_file("shared.bin", 24 * MiB)
+        t = self.start_tracker()
+        for i in range(3):
+            self.start_seeder(t.port, [src], f"seed{i}", extra=["--delay", "5"])
+        out = self.path("shared.out")
+        d = self.start_download(t.port, "shared.bin", out, "leecher")
+        self.assertEqual(d.wait(120), 0, d.stdout() + d.stderr())
+        self.assertEqual(sha256_of(out), sha256_of(src))
+        senders = {e["from"] for e in read_events(d.events) if e["type"] == "chunk_received"}
+        self.assertEqual(senders, {"seed0", "seed1", "seed2"})
+
+    def test_destination_is_never_overwritten_without_force(self):
+        src = self.random_file("f.bin", 2 * MiB)
+        t = self.start_tracker()
+        self.start_seeder(t.port, [src], "seeder")
+        out = self.path("exists.bin")
+        with open(out, "w") as f:
+            f.write("precious")
+        d = self.start_download(t.port, "f.bin", out, "leecher")
+        self.assertNotEqual(d.wait(60), 0)
+        self.assertIn("already exists", d.stdout())
+        with open(out) as f:
+            self.assertEqual(f.read(), "precious")
+        d2 = self.start_download(t.port, "f.bin", out, "leecher2", extra=["--force"])
+        self.assertEqual(d2.wait(60), 0, d2.stdout() + d2.stderr())
+        self.assertEqual(sha256_of(out), sha256_of(src))
+
+
+class Faults(SwarmTestCase):
+    # Slow sources (a reply delay, one request at a time) so there is time to kill things.
+    SLOW = ["--delay", "40"]
+    ONE_AT_A_TIME = ["--inflight-per-peer", "1", "--inflight-total", "4"]
+
+    def chunks(self, events_path):
+        return [e for e in read_events(events_path) if e["type"] == "chunk_received"]
+
+    def test_kill_a_seeder_mid_download(self):
+        src = self.random_file("f.bin", 32 * MiB)
+        t = self.start_tracker()
+        seeders = [self.start_seeder(t.port, [src], f"seed{i}", extra=self.SLOW) for i in range(3)]
+        out = self.path("f.out")
+        d = self.start_download(t.port, "f.bin", out, "leecher", extra=self.ONE_AT_A_TIME)
+        wait_for(lambda: len(self.chunks(d.events)) >= 10, 60, "10 chunks")
+        seeders[0].kill9()
+        self.assertEqual(d.wait(120), 0, d.stdout() + d.stderr())
+        self.assertEqual(sha256_of(out), sha256_of(src))
+
+    def test_kill_the_only_seeder_then_resume(self):
+        src = self.random_file("f.bin", 32 * MiB)  # 64 chunks
+        t = self.start_tracker()
+        seeder = self.start_seeder(t.port, [src], "seed", extra=self.SLOW)
+        out = self.path("f.out")
+        d = self.start_download(t.port, "f.bin", out, "leecher", extra=self.ONE_AT_A_TIME)
+        wait_for(lambda: len(self.chunks(d.events)) >= 20, 60, "20 chunks")
+        seeder.kill9()
+        self.assertNotEqual(d.wait(60), 0)
+        self.assertIn("DownloadIncomplete", d.stdout())
+        self.assertIn("chunks have no online owner", d.stdout())
+        self.assertTrue(os.path.exists(out + ".part"), "the partial download must be kept")
+        self.assertFalse(os.path.exists(out))
+        first = len(self.chunks(d.events))
+        self.start_seeder(t.port, [src], "seed-again")
+        d2 = self.start_download(t.port, "f.bin", out, "leecher-again")
+        self.assertEqual(d2.wait(120), 0, d2.stdout() + d2.stderr())
+        self.assertEqual(sha256_of(out), sha256_of(src))
+        second = len(self.chunks(d2.events))
+        done = [e for e in read_events(d2.events) if e["type"] == "download_completed"][0]
+        self.assertGreater(done["resumed_chunks"], 0)
+        self.assertLess(second, 64, "resume must fetch fewer chunks than the whole file")
+        self.assertEqual(second + done["resumed_chunks"], 64)
+        self.assertGreaterEqual(done["resumed_chunks"], first - 16)  # the record lags by < 16
+
+    def test_kill_the_tracker_mid_download(self):
+        src = self.random_file("f.bin", 32 * MiB)
+        t = self.start_tracker(terminal=True)
+        port = t.port
+        self.start_seeder(t.port, [src], "seed", extra=self.SLOW)
+        out = self.path("f.out")
+        d = self.start_download(t.port, "f.bin", out, "leecher", extra=self.ONE_AT_A_TIME + ["--seed"])
+        wait_for(lambda: len(self.chunks(d.events)) >= 10, 60, "10 chunks")
+        t.kill9()
+        wait_for(lambda: os.path.exists(out), 120, "the download to finish without a tracker")
+        self.assertEqual(sha256_of(out), sha256_of(src))
+        t2 = self.start_tracker("tracker2", port=port, terminal=True)
+
+        def chunkinfo():
+            t2.send("list_chunkinfo")
+            time.sleep(0.3)
+            lines = [l for l in t2.stdout().splitlines() if l.startswith("f.bin ")]
+            return lines if len(lines) >= 2 and all("0-63" in l for l in lines[-2:]) else None
+
+        rows = wait_for(chunkinfo, 60, "peers to re-register with the new tracker")
+        self.assertTrue(any("seed " in r for r in rows) and any("leecher " in r for r in rows), rows)
+
+
+class Admission(SwarmTestCase):
+    def test_allow_list_refuses_outsiders(self):
+        src = self.random_file("f.bin", 1 * MiB)
+        t = self.start_tracker(extra=["--allow", "10.0.0.0/8"])
+        p = self.start([PEER, "--tracker", f"127.0.0.1:{t.port}", "--publish", src, "--no-terminal", "--id", "x"],
+                       "outsider")
+        self.assertNotEqual(p.wait(30), 0)
+        self.assertIn("Refused", p.stdout())
+        self.assertIn("allow-list", p.stdout())
+        t2 = self.start_tracker("tracker2", extra=["--allow", "127.0.0.0/8", "--allow", "::1/128"])
+        self.start_seeder(t2.port, [src], "insider")
+
+
+class Robustness(SwarmTestCase):
+    def frame(self, header, payload=b""):
+        h = header.encode()
+        return struct.pack(">II", len(h), len(payload)) + h + payload
+
+    def test_garbage_huge_lengths_and_unknown_messages(self):
+        src = self.random_file("f.bin", 4 * MiB)
+        t = self.start_tracker()
+        self.start_seeder(t.port, [src], "seed")
+
+        def closed_after(data):
+            with socket.create_connection(("127.0.0.1", t.port), timeout=10) as s:
+                s.sendall(data)
+                s.settimeout(10)
+                got = b""
+                try:
+                    while True:
+                        chunk = s.recv(65536)
+                        if not chunk:
+                            return True, got
+                        got += chunk
+                except (ConnectionResetError, socket.timeout):
+                    return True, got
+
+        # Garbage: a prefix declaring a 1.6 GB header -> closed.
+        self.assertTrue(closed_after(b"\x61\x62\x63\x64" * 64)[0])
+        # A 4 GiB payload length -> closed, nothing allocated.
+        self.assertTrue(closed_after(struct.pack(">II", 20, 0xFFFFFFFF) + b"{}" * 10)[0])
+        # An unknown message type gets an ERROR and the connection stays usable.
+        with socket.create_connection(("127.0.0.1", t.port), timeout=10) as s:
+            s.sendall(self.frame('{"type":"LAUNCH_MISSILES","req":9}'))
+            hl, pl = struct.unpack(">II", s.recv(8, socket.MSG_WAITALL))
+            header = s.recv(hl, socket.MSG_WAITALL).decode()
+            self.assertIn('"ERROR"', header)
+            self.assertIn("UnknownMessage", header)
+            s.sendall(self.frame('{"type":"PEER_PING","nonce":5}'))
+            hl, pl = struct.unpack(">II", s.recv(8, socket.MSG_WAITALL))
+            self.assertIn('"PEER_PONG"', s.recv(hl, socket.MSG_WAITALL).decode())
+        # The tracker still serves a real download.
+        out = self.path("f.out")
+        d = self.start_download(t.port, "f.bin", out, "leecher")
+        self.assertEqual(d.wait(60), 0, d.stdout() + d.stderr())
+        self.assertEqual(sha256_of(out), sha256_of(src))
+
+
+class Terminals(SwarmTestCase):
+    def test_tracker_terminal_commands(self):
+        t = self.start([os.path.join(os.path.dirname(PEER), "swarm-tracker")], "tracker", stdin=subprocess.PIPE)
+        t.send("help")
+        t.send("start 127.0.0.1 0")
+        m = wait_for(lambda: __import__("re").search(r"listening on 127\.0\.0\.1:(\d+)", t.stdout()), 15, "start")
+        port = int(m.group(1))
+        src = self.random_file("doc.pdf", 3 * MiB)
+        self.start_seeder(port, [src], "alice")
+        for cmd in ["start 127.0.0.1 0", "list_peers", "list_files", "list_chunkinfo", "bogus", "start 1", "?"]:
+            t.send(cmd)
+        t.send("exit")
+        self.assertEqual(t.wait(15), 0)
+        out = t.stdout()
+        err = t.stderr()
+        self.assertIn("list_chunkinfo", out)           # help lists the commands
+        self.assertIn("ServerRunning", err)            # second start
+        self.assertRegex(out, r"PEER\s+ADDRESS")       # list_peers table
+        self.assertRegex(out, r"alice\s+127\.0\.0\.1:\d+")
+        self.assertRegex(out, r"doc\.pdf\s+3 MiB\s+6\s+1\s+100%")
+        self.assertRegex(out, r"doc\.pdf\s+alice\s+127\.0\.0\.1:\d+\s+6/6\s+0-5")
+        self.assertIn("Unknown command 'bogus'", out)
+        self.assertIn("Usage: start <ip> <port>", out)
+
+    def test_peer_terminal_commands(self):
+        tracker = self.start_tracker()
+        src = self.random_file("song.mp3", 2 * MiB)
+        self.start_seeder(tracker.port, [src], "bob")
+        mine = self.random_file("mine.txt", 100000)
+        p = self.start([PEER, "--id", "carol"], "carol", stdin=subprocess.PIPE)
+        p.send("list_files")
+        p.send(f"connect 127.0.0.1 {tracker.port}")
+        wait_for(lambda: "Connected to the tracker" in p.stdout(), 15, "connect")
+        p.send(f"connect 127.0.0.1 {tracker.port}")
+        p.send(f"publish {mine}")
+        wait_for(lambda: "Published mine.txt" in p.stdout(), 15, "publish")
+        p.send("list_files")
+        p.send("set_delay 5")
+        p.send("download song.mp3 " + self.path("song-copy.mp3"))
+        wait_for(lambda: "successfully downloaded" in p.stdout(), 60, "download")
+        p.send("download song.mp3 " + self.path("again.mp3"))
+        p.send("status")
+        p.send("download")
+        p.send("frobnicate")
+        p.send("exit")
+        self.assertEqual(p.wait(15), 0)
+        out = p.stdout()
+        self.assertIn("TrackerNotConnected", out)
+        self.assertIn("AlreadyConnected", out)
+        self.assertRegex(out, r"mine\.txt\s+97\.7 KiB\s+1\s+1\s+100%")
+        self.assertRegex(out, r"song\.mp3\s+2 MiB\s+4\s+1\s+100%")
+        self.assertIn("Replies are now delayed by 5 ms.", out)
+        self.assertIn("File song.mp3 successfully downloaded to " + self.path("song-copy.mp3") + ".", out)
+        self.assertIn("already holds all of \"song.mp3\"", out)
+        self.assertIn("Usage: download <name> <dest>", out)
+        self.assertIn("Unknown command 'frobnicate'", out)
+        self.assertEqual(sha256_of(self.path("song-copy.mp3")), sha256_of(src))
+
+
+class PseudoTerminal(SwarmTestCase):
+    def test_readline_terminal_on_a_pty(self):
+        import pty
+        import select
+        master, slave = pty.openpty()
+        proc = subprocess.Popen([PEER, "--id", "dave"], stdin=slave, stdout=slave, stderr=slave, cwd=self.dir)
+        os.close(slave)
+        try:
+            def read_until(text, timeout=15):
+                buf = b""
+                deadline = time.monotonic() + timeout
+                while text.encode() not in buf and time.monotonic() < deadline:
+                    ready, _, _ = select.select([master], [], [], 0.2)
+                    if ready:
+                        try:
+                            buf += os.read(master, 4096)
+                        except OSError:
+                            break
+                return buf.decode(errors="replace")
+            self.assertIn("peer> ", read_until("peer> "))
+            os.write(master, b"?\r")
+            out = read_until("same as help")
+            self.assertIn("download <name> <dest>", out)
+            self.assertIn("set_delay <ms>", out)
+            os.write(master, b"exit\r")
+            self.assertEqual(proc.wait(timeout=15), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            os.close(master)
+
+
+if __name__ == "__main__":
+    unittest.main()
