@@ -78,6 +78,9 @@ int main(int argc, char** argv) {
 
   PeerConfig config;
   config.peer_id = id.empty() ? random_peer_id() : id;
+  // Every peer needs its own random choices: with one shared seed, peers that start together
+  // pick the same chunks in the same order and have nothing to give each other.
+  config.seed = (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
   config.reply_delay = std::chrono::milliseconds(delay_ms);
   auto cs = parse_chunk_strategy(chunk_strategy);
   if (!cs) return usage_error(cs.error().message);

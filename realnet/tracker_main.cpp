@@ -2,6 +2,7 @@
 // terminal of the original design; with --listen it starts at once.
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <random>
 
 #include "realnet/asio_host.hpp"
 #include "realnet/event_log.hpp"
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   TrackerConfig config;
+  config.seed = std::random_device{}();
   for (const auto& a : allow) {
     auto cidr = Cidr::parse(a);
     if (!cidr) {

@@ -61,6 +61,7 @@ void Download::on_location(Time now, const ReplyFileLocation& reply) {
                                 "\"" + name_ + "\" was re-published with different content"));
   }
   merge_owners(reply);
+  host_.record(now, "owners_refreshed", {{"file", name_}, {"owners", reply.owners.size()}});
   if (phase_ != Phase::Running) return;
   if (const auto orphaned = missing_without_owner(); orphaned > 0) {
     return fail(

@@ -68,3 +68,30 @@ TEST(Swarm, TheSeedMatters) {
 
 }  // namespace
 }  // namespace swarmlab::testing
+
+namespace swarmlab::testing {
+namespace {
+
+TEST(Swarm, FastLeechersStartingTogetherServeEachOther) {
+  // A LAN: downloads take about a second, so sources must be discovered early.
+  Swarm s(3);
+  const auto bytes = random_bytes(512 * kTestChunk, 5);
+  LinkSpec lan{1e9, 1e9, 100us};
+  auto origin = s.add_peer("seed", {300e6, 1e9, 100us});
+  std::vector<HostId> leechers;
+  for (int i = 0; i < 4; ++i) leechers.push_back(s.add_peer("l" + std::to_string(i), lan));
+  ASSERT_TRUE(s.wait_online({origin, leechers[0], leechers[1], leechers[2], leechers[3]}));
+  ASSERT_EQ(s.publish(origin, "f", bytes).type, "publish_done");
+  for (auto h : leechers) s.start_download(h, "f", "/dl/f");
+  ASSERT_TRUE(s.net.run_until([&] { return s.net.count_records("download_completed") == 4; }));
+  std::uint64_t from_peers = 0, total = 0;
+  for (const auto& e : s.net.records_of("chunk_received")) {
+    total += e.fields["bytes"].get<std::uint64_t>();
+    if (e.fields["from"] != "seed") from_peers += e.fields["bytes"].get<std::uint64_t>();
+  }
+  EXPECT_GT(from_peers, total / 4)
+      << "leechers served " << from_peers << " of " << total << " bytes";
+}
+
+}  // namespace
+}  // namespace swarmlab::testing

@@ -36,6 +36,19 @@ class Transfers(SwarmTestCase):
         senders = {e["from"] for e in read_events(d.events) if e["type"] == "chunk_received"}
         self.assertEqual(senders, {"seed0", "seed1", "seed2"})
 
+    def test_leechers_serve_each_other(self):
+        src = self.random_file("crowd.bin", 16 * MiB)
+        t = self.start_tracker()
+        # A slow seed (100 ms per reply): leechers must find each other to finish sooner.
+        self.start_seeder(t.port, [src], "seed", extra=["--delay", "100"])
+        ds = [self.start_download(t.port, "crowd.bin", self.path(f"out{i}"), f"l{i}", extra=["--seed"])
+              for i in range(3)]
+        for i, d in enumerate(ds):
+            wait_for(lambda: os.path.exists(self.path(f"out{i}")), 120, f"leecher {i}")
+            self.assertEqual(sha256_of(self.path(f"out{i}")), sha256_of(src))
+        senders = {e["from"] for d in ds for e in read_events(d.events) if e["type"] == "chunk_received"}
+        self.assertTrue(senders & {"l0", "l1", "l2"}, f"only {senders} served")
+
     def test_destination_is_never_overwritten_without_force(self):
         src = self.random_file("f.bin", 2 * MiB)
         t = self.start_tracker()
