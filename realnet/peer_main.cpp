@@ -219,7 +219,10 @@ int main(int argc, char** argv) {
              std::to_string(f["owners"].get<std::uint32_t>()),
              std::to_string(static_cast<int>(f["availability"].get<double>() * 100 + 0.5)) + "%"});
       }
-      say(table.empty() ? "No files are published." : table.render());
+      const auto omitted = e.fields.value("omitted", 0U);
+      say((table.empty() ? std::string("No files are published.") : table.render()) +
+          (omitted > 0 ? "\n(" + std::to_string(omitted) + " more files did not fit in one reply)"
+                       : ""));
     } else if (e.type == "files_list_failed") {
       say("list_files failed: " + msg);
     } else if (e.type == "download_progress") {

@@ -214,6 +214,7 @@ Payload encode_fields(json& j, const RequestFilesList& m) {
 }
 Payload encode_fields(json& j, const ReplyFilesList& m) {
   j["req"] = m.req;
+  if (m.omitted > 0) j["omitted"] = m.omitted;
   auto& files = j["files"] = json::array();
   for (const auto& f : m.files) {
     files.push_back({{"name", f.name},
@@ -331,6 +332,7 @@ Message decode_typed(std::string_view type, const Fields& f, const RawFrame& fra
   if (type == Tag<ReplyFilesList>::name) {
     ReplyFilesList m;
     m.req = f.u32("req");
+    m.omitted = f.optional_u32("omitted", 0);
     const auto& arr = f.array("files", 100000);
     for (std::size_t i = 0; i < arr.size(); ++i) {
       const std::string prefix = "files[" + std::to_string(i) + "].";

@@ -221,7 +221,7 @@ void Peer::on_tracker_message(Time now, Message m) {
                        {"owners", f.owners},
                        {"availability", f.availability}});
     }
-    notify(now, "files_list", {{"files", files}});
+    notify(now, "files_list", {{"files", files}, {"omitted", r->omitted}});
     return;
   }
   if (auto* r = std::get_if<ReplyFileLocation>(&m)) {

@@ -149,7 +149,13 @@ void Tracker::handle(Time now, ConnId conn, Session& s, RequestToPublish m) {
 }
 
 void Tracker::handle(Time, ConnId conn, Session&, const RequestFilesList& m) {
-  ReplyFilesList reply{m.req, files()};
+  ReplyFilesList reply{m.req, files(), 0};
+  // A header over 64 KiB would be refused by the peer: list what fits and say how many not.
+  while (!reply.files.empty() && encode_message(reply).header.size() > kMaxHeaderBytes) {
+    const auto keep = reply.files.size() * 9 / 10;
+    reply.omitted += static_cast<std::uint32_t>(reply.files.size() - keep);
+    reply.files.resize(keep);
+  }
   send(conn, reply);
 }
 

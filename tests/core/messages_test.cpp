@@ -31,7 +31,8 @@ TEST(Messages, EveryMessageRoundTrips) {
       RequestToPublish{9, sample_file(), {{0, 0}, {2, 2}}},
       ReplyToPublish{8, "data.bin"},
       RequestFilesList{10},
-      ReplyFilesList{10, {{"a", 100, 4096, 1, 2, 1.0}, {"b", 9000, 4096, 3, 1, 0.5}}},
+      ReplyFilesList{10, {{"a", 100, 4096, 1, 2, 1.0}, {"b", 9000, 4096, 3, 1, 0.5}}, 0},
+      ReplyFilesList{11, {}, 7},
       RequestFileLocation{11, "data.bin"},
       ReplyFileLocation{
           11, sample_file(), {{"p1", {"10.0.0.1", 1}, {{0, 2}}}, {"p2", {"::1", 2}, {{1, 1}}}}},

@@ -184,6 +184,29 @@ TEST_F(ProbeFixture, WrongProtocolVersionIsRefused) {
   EXPECT_TRUE(probe().closed.has_value());
 }
 
+TEST(Tracker, HugeFileListsAreCutToFitOneFrame) {
+  Swarm s;
+  auto a = s.add_peer("a");
+  ASSERT_TRUE(s.wait_online({a}));
+  // 1,500 files with 200-byte names: about 400 KiB of JSON, far over the 64 KiB header limit.
+  for (int i = 0; i < 1500; ++i) {
+    const std::string name = std::string(190, 'x') + std::to_string(100000 + i);
+    s.net.store(a).put_file("/d/" + name, random_bytes(100, static_cast<std::uint64_t>(i)));
+    s.net.command<Peer>(
+        a, [&](Peer& p, Time now) { ASSERT_TRUE(p.publish(now, "/d/" + name, name).ok()); });
+  }
+  s.net.run_until([&] { return s.count_notices(a, "publish_done") == 1500; });
+  ASSERT_EQ(s.trk().files().size(), 1500u);
+  s.net.command<Peer>(a, [&](Peer& p, Time now) { ASSERT_TRUE(p.list_files(now).ok()); });
+  ASSERT_TRUE(s.net.run_until([&] { return s.count_notices(a, "files_list") == 1; }));
+  const auto list = s.last_notice(a, "files_list");
+  const auto shown = list->fields["files"].size();
+  EXPECT_GT(shown, 100u);
+  EXPECT_LT(shown, 1500u);
+  EXPECT_EQ(shown + list->fields["omitted"].get<std::size_t>(), 1500u);
+  EXPECT_EQ(s.peer(a).tracker_state(), Peer::TrackerState::Online);  // the connection survived
+}
+
 TEST(Tracker, RestartRebuildsTheSameViewFromPeers) {
   Swarm s;
   auto a = s.add_peer("a");

@@ -66,6 +66,7 @@ struct FileSummary {
 struct ReplyFilesList {
   std::uint32_t req = 0;
   std::vector<FileSummary> files;
+  std::uint32_t omitted = 0;  // files left out to keep the header within 64 KiB
   friend bool operator==(const ReplyFilesList&, const ReplyFilesList&) = default;
 };
 struct RequestFileLocation {
