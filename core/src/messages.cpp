@@ -216,14 +216,7 @@ Payload encode_fields(json& j, const ReplyFilesList& m) {
   j["req"] = m.req;
   if (m.omitted > 0) j["omitted"] = m.omitted;
   auto& files = j["files"] = json::array();
-  for (const auto& f : m.files) {
-    files.push_back({{"name", f.name},
-                     {"size", f.size},
-                     {"chunk_size", f.chunk_size},
-                     {"chunks", f.chunks},
-                     {"owners", f.owners},
-                     {"availability", f.availability}});
-  }
+  for (const auto& f : m.files) files.push_back(to_json(f));
   return {};
 }
 Payload encode_fields(json& j, const RequestFileLocation& m) {
@@ -414,6 +407,11 @@ Message decode_typed(std::string_view type, const Fields& f, const RawFrame& fra
 }
 
 }  // namespace
+
+nlohmann::json to_json(const FileSummary& f) {
+  return {{"name", f.name},     {"size", f.size},     {"chunk_size", f.chunk_size},
+          {"chunks", f.chunks}, {"owners", f.owners}, {"availability", f.availability}};
+}
 
 std::string_view message_type(const Message& m) {
   return std::visit([](const auto& x) { return Tag<std::decay_t<decltype(x)>>::name; }, m);

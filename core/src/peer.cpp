@@ -213,14 +213,7 @@ void Peer::on_tracker_message(Time now, Message m) {
   if (auto* r = std::get_if<ReplyFilesList>(&m)) {
     if (!take(r->req)) return;
     nlohmann::json files = nlohmann::json::array();
-    for (const auto& f : r->files) {
-      files.push_back({{"name", f.name},
-                       {"size", f.size},
-                       {"chunk_size", f.chunk_size},
-                       {"chunks", f.chunks},
-                       {"owners", f.owners},
-                       {"availability", f.availability}});
-    }
+    for (const auto& f : r->files) files.push_back(to_json(f));
     notify(now, "files_list", {{"files", files}, {"omitted", r->omitted}});
     return;
   }

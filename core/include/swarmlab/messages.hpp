@@ -6,6 +6,7 @@
 // payload, never inside JSON. Unknown header fields are ignored so that later versions can
 // add fields; missing or mistyped fields are errors that name the field.
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <variant>
@@ -148,6 +149,10 @@ RawFrame encode_message(const Message& m);
 
 /// Parses and validates a frame. Errors name the field and what was wrong with it.
 Result<Message> decode_message(const RawFrame& frame);
+
+/// A file summary as the JSON object REPLY_FILES_LIST carries (also what a peer's
+/// "files_list" notice lists).
+nlohmann::json to_json(const FileSummary& f);
 
 /// Best effort: the "type" and "req" of a header, for error replies to a bad frame.
 std::pair<std::string, std::uint32_t> peek_type_and_req(const std::string& header);
