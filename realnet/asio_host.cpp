@@ -36,6 +36,7 @@ class AsioHost::Session : public std::enable_shared_from_this<Session> {
 
   void send(RawFrame frame) {
     if (closing_ || done_) return;
+    queued_bytes_ += frame.header.size() + frame.payload.size();
     queue_.push_back(Out{encode_frame_prefix(static_cast<std::uint32_t>(frame.header.size()),
                                              static_cast<std::uint32_t>(frame.payload.size())),
                          std::move(frame)});
@@ -99,6 +100,12 @@ class AsioHost::Session : public std::enable_shared_from_this<Session> {
       host_.session_closed(id_, CloseReason::ProtocolError);
       return;
     }
+    // Back-pressure: a peer that asks faster than it reads our replies stops being read
+    // until its queue drains, so TCP flow control holds its requests, not our memory.
+    if (queued_bytes_ > kHighWater) {
+      reading_paused_ = true;
+      return;
+    }
     read_more();
   }
 
@@ -113,17 +120,23 @@ class AsioHost::Session : public std::enable_shared_from_this<Session> {
     std::array<asio::const_buffer, 3> buffers{
         asio::buffer(out.prefix), asio::buffer(out.frame.header),
         asio::buffer(out.frame.payload.bytes().data(), out.frame.payload.bytes().size())};
-    asio::async_write(socket_, buffers,
-                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                        self->queue_.pop_front();
-                        if (ec) {
-                          self->queue_.clear();
-                          self->writing_ = false;
-                          if (!self->done_) self->fail(CloseReason::Reset);
-                          return;
-                        }
-                        self->write_next();
-                      });
+    asio::async_write(
+        socket_, buffers, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+          const auto& sent = self->queue_.front();
+          self->queued_bytes_ -= sent.frame.header.size() + sent.frame.payload.size();
+          self->queue_.pop_front();
+          if (self->reading_paused_ && self->queued_bytes_ < kLowWater && !self->done_) {
+            self->reading_paused_ = false;
+            self->read_more();
+          }
+          if (ec) {
+            self->queue_.clear();
+            self->writing_ = false;
+            if (!self->done_) self->fail(CloseReason::Reset);
+            return;
+          }
+          self->write_next();
+        });
   }
 
   void fail(CloseReason reason) {
@@ -134,12 +147,18 @@ class AsioHost::Session : public std::enable_shared_from_this<Session> {
   }
 
   static constexpr std::size_t kReadBuffer = 256 * 1024;
+  // Queued reply bytes above which a connection is no longer read, and below which it is
+  // read again: 8 chunks of 512 KiB, then 2.
+  static constexpr std::size_t kHighWater = 4 << 20;
+  static constexpr std::size_t kLowWater = 1 << 20;
   AsioHost& host_;
   ConnId id_;
   tcp::socket socket_;
   FrameDecoder decoder_;
   std::array<std::uint8_t, kReadBuffer> read_buf_{};
   std::deque<Out> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool reading_paused_ = false;
   bool writing_ = false;
   bool closing_ = false;
   bool done_ = false;

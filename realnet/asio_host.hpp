@@ -1,8 +1,9 @@
 #pragma once
 // Drives one core node on one io_context: TCP accept/connect (IPv4 and IPv6), a write
-// queue per connection, frames read with the core's decoder (payloads straight into pooled
-// buffers), steady_timer timers, and store operations on a small worker pool whose results
-// come back to the io_context thread. Protocol logic never leaves that thread.
+// queue per connection (not read while more than 4 MiB of replies wait to be sent), frames read
+// with the core's decoder (payloads straight into pooled buffers), steady_timer timers, and store
+// operations on a small worker pool whose results come back to the io_context thread. Protocol
+// logic never leaves that thread.
 #include <functional>
 #include <map>
 #include <memory>

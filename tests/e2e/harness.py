@@ -129,8 +129,8 @@ class SwarmTestCase(unittest.TestCase):
         t.port = int(m.group(1))
         return t
 
-    def start_seeder(self, tracker_port, files, name, extra=()):
-        args = [PEER, "--tracker", f"127.0.0.1:{tracker_port}", "--listen", "127.0.0.1:0", "--no-terminal",
+    def start_seeder(self, tracker_port, files, name, extra=(), listen_port=0):
+        args = [PEER, "--tracker", f"127.0.0.1:{tracker_port}", "--listen", f"127.0.0.1:{listen_port}", "--no-terminal",
                 "--id", name, *extra]
         for f in files:
             args += ["--publish", f]

@@ -6,7 +6,7 @@ import subprocess
 import time
 import unittest
 
-from harness import (PEER, SwarmTestCase, read_events, sha256_of, wait_for)
+from harness import (PEER, SwarmTestCase, free_port, read_events, sha256_of, wait_for)
 
 MiB = 1 << 20
 
@@ -191,6 +191,43 @@ class Robustness(SwarmTestCase):
         d = self.start_download(t.port, "f.bin", out, "leecher")
         self.assertEqual(d.wait(60), 0, d.stdout() + d.stderr())
         self.assertEqual(sha256_of(out), sha256_of(src))
+
+
+class BackPressure(SwarmTestCase):
+    def rss_kib(self, pid):
+        with open(f"/proc/{pid}/status") as f:
+            return int(next(l for l in f if l.startswith("VmRSS:")).split()[1])
+
+    def test_a_client_that_never_reads_cannot_balloon_the_seeder(self):
+        src = self.random_file("f.bin", 64 * MiB)  # 128 chunks of 512 KiB
+        t = self.start_tracker()
+        port = free_port()
+        seeder = self.start_seeder(t.port, [src], "seed", listen_port=port)
+        time.sleep(0.5)
+        before = self.rss_kib(seeder.pid)
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", port))
+        s.setblocking(False)
+        frame = lambda i: (lambda h: struct.pack(">II", len(h), 0) + h)(
+            ('{"type":"PEER_REQUEST_CHUNK","name":"f.bin","index":%d}' % i).encode())
+        sent = 0
+        for rnd in range(4):  # 4 x 128 requests = 256 MiB of replies, never read
+            for i in range(128):
+                try:
+                    s.send(frame(i))
+                    sent += 1
+                except BlockingIOError:
+                    break
+            time.sleep(0.5)
+        grown = (self.rss_kib(seeder.pid) - before) / 1024
+        # Without back-pressure every reply would wait in memory (hundreds of MiB).
+        self.assertLess(grown, 48, f"seeder grew by {grown:.0f} MiB after {sent} unread requests")
+        out = self.path("f.out")
+        d = self.start_download(t.port, "f.bin", out, "leecher")
+        self.assertEqual(d.wait(120), 0, d.stdout() + d.stderr())
+        self.assertEqual(sha256_of(out), sha256_of(src))
+        s.close()
 
 
 class Terminals(SwarmTestCase):
