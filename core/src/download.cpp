@@ -340,15 +340,8 @@ void Download::schedule(Time now) {
     }
     const auto chunk = pick_chunk(config_.chunk_strategy, candidates, owners, host_.rng());
     if (!chunk) break;
-    std::vector<Source*> able;
-    std::vector<SourceCandidate> views;
-    for (auto* s : free) {
-      if (!s->has.contains(*chunk)) continue;
-      able.push_back(s);
-      views.push_back({s->srtt, s->throughput});
-    }
-    const auto pick = pick_source(config_.peer_strategy, views, host_.rng());
-    send_request(now, *chunk, *able[*pick]);
+    // A candidate chunk always has a free owner, so a source is always found.
+    send_request(now, *chunk, *pick_free_owner(free, *chunk, nullptr));
     refresh_free();
   }
   if (!config_.end_game || free.empty()) return;
@@ -364,28 +357,32 @@ void Download::schedule(Time now) {
       if (r.chunk == i) asked.push_back(&r.source);
     }
     if (asked.size() != 1) continue;
-    std::vector<Source*> able;
-    std::vector<SourceCandidate> views;
-    for (auto* s : free) {
-      if (!s->has.contains(i) || s->id == *asked.front()) continue;
-      able.push_back(s);
-      views.push_back({s->srtt, s->throughput});
-    }
-    const auto pick = pick_source(config_.peer_strategy, views, host_.rng());
-    if (!pick) continue;
-    send_request(now, i, *able[*pick]);
-    host_.record(now, "endgame_request",
-                 {{"file", name_}, {"index", i}, {"peer", able[*pick]->id}});
+    Source* second = pick_free_owner(free, i, asked.front());
+    if (second == nullptr) continue;
+    send_request(now, i, *second);
+    host_.record(now, "endgame_request", {{"file", name_}, {"index", i}, {"peer", second->id}});
     refresh_free();
   }
 }
 
-bool Download::send_request(Time now, std::uint32_t chunk, Source& s) {
+Download::Source* Download::pick_free_owner(const std::vector<Source*>& free, std::uint32_t chunk,
+                                            const std::string* except) {
+  std::vector<Source*> able;
+  std::vector<SourceCandidate> views;
+  for (auto* s : free) {
+    if (!s->has.contains(chunk) || (except != nullptr && s->id == *except)) continue;
+    able.push_back(s);
+    views.push_back({s->srtt, s->throughput});
+  }
+  const auto pick = pick_source(config_.peer_strategy, views, host_.rng());
+  return pick ? able[*pick] : nullptr;
+}
+
+void Download::send_request(Time now, std::uint32_t chunk, Source& s) {
   host_.send_message(s.conn, PeerRequestChunk{name_, chunk});
   requests_.push_back(Request{chunk, s.id, now});
   ++s.inflight;
   chunks_[chunk] = ChunkState::Requested;
-  return true;
 }
 
 void Download::cancel_other_requests(std::uint32_t chunk) {

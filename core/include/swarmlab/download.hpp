@@ -136,7 +136,11 @@ class Download {
   void merge_owners(const ReplyFileLocation& reply);
   void connect_more(Time now);
   void schedule(Time now);
-  bool send_request(Time now, std::uint32_t chunk, Source& s);
+  void send_request(Time now, std::uint32_t chunk, Source& s);
+  /// Among `free` sources holding `chunk` (other than `except`), the one the peer strategy
+  /// prefers; nullptr if none.
+  Source* pick_free_owner(const std::vector<Source*>& free, std::uint32_t chunk,
+                          const std::string* except);
   void send_ping(Time now, Source& s);
   void drop_source(Time now, Source& s, SourceState state, std::string_view why);
   void requeue_from(const std::string& source_id);
