@@ -197,6 +197,7 @@ void Download::send_ping(Time now, Source& s) {
 void Download::on_message(Time now, ConnId conn, Message m) {
   Source* s = source_by_conn(conn);
   if (s == nullptr) return;
+  s->last_heard = now;
   if (auto* pong = std::get_if<PeerPong>(&m)) {
     if (!s->ping_nonce || pong->nonce != *s->ping_nonce) return;
     const Duration sample = now - s->ping_sent;
@@ -466,7 +467,9 @@ void Download::on_timer(Time now) {
   for (auto& [id, s] : sources_) {
     const bool active = s.state == SourceState::Ready || s.state == SourceState::Pinging;
     if (!active) continue;
-    if (s.ping_nonce && now - s.ping_sent >= config_.stall_timeout) {
+    // Stalled: a ping is unanswered and nothing else has come either. Pings queue behind
+    // chunks on a busy source's connection, so chunk data counts as a sign of life.
+    if (s.ping_nonce && now - std::max(s.ping_sent, s.last_heard) >= config_.stall_timeout) {
       drop_source(now, s, SourceState::Failed, "no answer to ping");
       maybe_refresh(now, true);
     } else if (!s.ping_nonce && s.state == SourceState::Ready &&

@@ -122,6 +122,7 @@ class Download {
     std::optional<std::uint64_t> ping_nonce;
     Time ping_sent{};
     Time last_delivery{};
+    Time last_heard{};  // any frame: a source busy sending chunks is alive even if pings wait
     std::uint32_t inflight = 0;
     std::uint32_t strikes = 0;
     std::uint32_t failures = 0;

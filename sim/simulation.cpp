@@ -1,0 +1,426 @@
+#include "sim/simulation.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "sim/ns3_headers.hpp"
+#include "sim/ns3_host.hpp"
+#include "sim/run_metrics.hpp"
+#include "sim/sim_chunk_store.hpp"
+#include "sim/star_topology.hpp"
+#include "sim/swarm_plan.hpp"
+#include "swarmlab/peer.hpp"
+#include "swarmlab/tracker.hpp"
+#include "swarmlab/units.hpp"
+
+namespace swarmlab::sim {
+namespace {
+
+constexpr std::uint16_t kTrackerPort = 7000;
+constexpr std::uint16_t kPeerPort = 6881;
+constexpr std::size_t kTrackerHost = 0;
+
+Time sim_now() {
+  return Time(ns3::Simulator::Now().GetNanoSeconds());
+}
+ns3::Time at(Duration d) {
+  return ns3::NanoSeconds(d.count());
+}
+
+class Simulation final : public HostObserver {
+ public:
+  Simulation(const Scenario& s, std::string out, std::function<void(const Progress&)> progress)
+      : s_(s),
+        out_(std::move(out)),
+        progress_(std::move(progress)),
+        plans_(plan_peers(s)),
+        corrupters_(std::make_shared<std::set<std::string>>()),
+        topo_(resolve_packet_size(s)),
+        metrics_(s, plans_) {}
+
+  Result<RunResult> run();
+
+  void on_record(std::size_t host, const Event& e) override;
+  void on_notice(std::size_t host, const Event& e) override;
+  void on_payload_sent(std::size_t, std::uint64_t bytes) override { payload_sent_ += bytes; }
+
+ private:
+  struct PeerRun {
+    bool acted = false;  // published or started downloading after first joining
+    bool gone = false;   // left or crashed
+    bool downloading = false;
+    bool waiting = false;  // for its file to be published
+  };
+
+  static std::size_t host_of(std::size_t peer) { return peer + 1; }
+  const PeerGroup& group_of(std::size_t peer) const { return s_.groups[plans_[peer].group]; }
+  const ChunkSet& have(std::size_t peer) const;
+
+  void configure_tcp();
+  void build();
+  void write_event(const Event& e);
+  void note(const std::string& type, nlohmann::json fields) {
+    const Event e{sim_now(), "sim", type, std::move(fields)};
+    metrics_.on_event(e);
+    write_event(e);
+  }
+  void arrive(std::size_t peer);
+  void start_download(std::size_t peer);
+  void leave(std::size_t peer);
+  void crash(std::size_t peer);
+  void apply(const LinkEvent& e);
+  void tick();
+  void check_done();
+
+  const Scenario& s_;
+  std::string out_;
+  std::function<void(const Progress&)> progress_;
+  std::vector<PeerPlan> plans_;
+  FileCatalogue catalogue_;
+  std::shared_ptr<std::set<std::string>> corrupters_;
+  StarTopology topo_;
+  RunMetrics metrics_;
+  std::vector<std::unique_ptr<SimChunkStore>> stores_;  // by host
+  std::vector<ns3::Ptr<Ns3Host>> hosts_;
+  std::vector<PeerRun> runs_;
+  std::set<std::string> published_;
+  std::ofstream events_, csv_;
+  std::uint64_t events_written_ = 0, payload_sent_ = 0;
+  ChunkSet empty_;
+  std::chrono::steady_clock::time_point wall_start_;
+  bool stopping_ = false;
+};
+
+const ChunkSet& Simulation::have(std::size_t peer) const {
+  const auto* c = stores_[host_of(peer)]->chunks(group_of(peer).file);
+  return c != nullptr ? *c : empty_;
+}
+
+// TCP sized to the scenario: segments fill the simulated MTU, and buffers cover the
+// largest bandwidth-delay product without growing far past it (ns-3's buffer bookkeeping
+// costs grow with the window).
+void Simulation::configure_tcp() {
+  const auto mtu = resolve_packet_size(s_);
+  const std::uint32_t segment = mtu - 80;  // IP + TCP headers with timestamp and SACK options
+  std::uint64_t fastest = std::max(s_.tracker.up_bps, s_.tracker.down_bps);
+  Duration slowest_delay = s_.tracker.delay;
+  for (const auto& g : s_.groups) fastest = std::max({fastest, g.up_bps, g.down_bps});
+  for (const auto& p : plans_) slowest_delay = std::max(slowest_delay, p.delay);
+  for (const auto& e : s_.link_events) {
+    if (e.delay) slowest_delay = std::max(slowest_delay, *e.delay);
+  }
+  const double rtt = 4.0 * to_seconds(slowest_delay) + 0.01;  // two access links, both ways
+  const double bdp = static_cast<double>(fastest) / 8.0 * rtt;
+  const auto buffer = static_cast<std::uint32_t>(
+      std::clamp(1.5 * bdp, std::max(65536.0, 8.0 * segment), 4.0 * 1024 * 1024));
+  ns3::Config::SetDefault("ns3::TcpSocket::SegmentSize", ns3::UintegerValue(segment));
+  ns3::Config::SetDefault("ns3::TcpSocket::SndBufSize", ns3::UintegerValue(buffer));
+  ns3::Config::SetDefault("ns3::TcpSocket::RcvBufSize", ns3::UintegerValue(buffer));
+  ns3::Config::SetDefault("ns3::Ipv4::WeakEsModel", ns3::BooleanValue(false));
+  ns3::RngSeedManager::SetSeed(1);
+  ns3::RngSeedManager::SetRun(s_.seed + 1);
+}
+
+void Simulation::build() {
+  for (const auto& f : s_.files) catalogue_.add(f.name, f.size, f.chunk_size);
+  for (const auto& p : plans_) {
+    if (group_of(&p - plans_.data()).corrupt) corrupters_->insert(p.id);
+  }
+  const auto mtu = resolve_packet_size(s_);
+  const std::uint32_t segment = mtu - 80;
+
+  topo_.add(AccessLink{s_.tracker.up_bps, s_.tracker.down_bps, s_.tracker.delay, 0.0});
+  for (std::size_t i = 0; i < plans_.size(); ++i) {
+    const auto& g = group_of(i);
+    topo_.add(AccessLink{g.up_bps, g.down_bps, plans_[i].delay, g.loss});
+  }
+  topo_.build();
+  const Endpoint tracker{topo_.address(kTrackerHost), kTrackerPort};
+
+  runs_.resize(plans_.size());
+  for (std::size_t h = 0; h < topo_.size(); ++h) {
+    stores_.push_back(std::make_unique<SimChunkStore>(catalogue_, corrupters_));
+    auto host = ns3::CreateObject<Ns3Host>();
+    Ns3Host::NodeFactory factory;
+    std::uint16_t port = kPeerPort;
+    if (h == kTrackerHost) {
+      port = kTrackerPort;
+      factory = [seed = s_.seed] {
+        TrackerConfig c;
+        c.seed = seed;
+        return std::make_unique<Tracker>(c);
+      };
+    } else {
+      const std::size_t peer = h - 1;
+      const auto& g = group_of(peer);
+      if (g.role == PeerGroup::Role::Seeder) stores_[h]->give_whole_file(g.file);
+      stores_[h]->on_chunk_added = [this, peer](const std::string& file, std::uint32_t index) {
+        if (file == s_.files.front().name) metrics_.chunk_added(peer, index);
+      };
+      PeerConfig c;
+      c.peer_id = plans_[peer].id;
+      c.listen = Endpoint{topo_.address(h), kPeerPort};
+      c.tracker = tracker;
+      c.chunk_size = s_.file_named(g.file).chunk_size;
+      c.download = s_.download;
+      c.seed = s_.seed * 1'000'003 + peer;
+      factory = [c] { return std::make_unique<Peer>(c); };
+    }
+    host->Setup(h, std::move(factory), port, stores_[h].get(), this, segment);
+    topo_.node(h)->AddApplication(host);
+    if (h == kTrackerHost) {
+      host->SetStartTime(ns3::Seconds(0));
+    } else {
+      // Arrivals are played by the simulation so that they are recorded and counted.
+      host->SetStartTime(ns3::Seconds(1e9));
+      const std::size_t peer = h - 1;
+      ns3::Simulator::Schedule(at(plans_[peer].arrival), [this, peer] { arrive(peer); });
+      if (plans_[peer].crash_at) {
+        ns3::Simulator::Schedule(at(*plans_[peer].crash_at), [this, peer] { crash(peer); });
+      }
+      if (plans_[peer].leave_at) {
+        ns3::Simulator::Schedule(at(*plans_[peer].leave_at), [this, peer] { leave(peer); });
+      }
+    }
+    hosts_.push_back(host);
+  }
+  for (const auto& e : s_.tracker.events) {
+    ns3::Simulator::Schedule(at(e.at), [this, e] {
+      if (e.action == TrackerEvent::Action::Crash) {
+        if (!hosts_[kTrackerHost]->up()) return;
+        note("tracker_crashed", {});
+        hosts_[kTrackerHost]->Crash();
+      } else {
+        if (hosts_[kTrackerHost]->up()) return;
+        note("tracker_restarted", {});
+        hosts_[kTrackerHost]->Restart();
+      }
+    });
+  }
+  for (const auto& e : s_.link_events) {
+    ns3::Simulator::Schedule(at(e.at), [this, e] { apply(e); });
+  }
+}
+
+void Simulation::write_event(const Event& e) {
+  if (!s_.record_chunks && (e.type == "chunk_received" || e.type == "endgame_request")) return;
+  events_ << e.to_json().dump() << '\n';
+  ++events_written_;
+}
+
+void Simulation::on_record(std::size_t host, const Event& e) {
+  metrics_.on_event(e);
+  write_event(e);
+  if (host == kTrackerHost && e.type == "file_published") {
+    const auto file = e.fields.value("file", std::string{});
+    if (published_.insert(file).second) {
+      for (std::size_t p = 0; p < runs_.size(); ++p) {
+        if (runs_[p].waiting && group_of(p).file == file) start_download(p);
+      }
+    }
+  }
+}
+
+void Simulation::on_notice(std::size_t host, const Event& e) {
+  if (host == kTrackerHost) return;
+  const std::size_t peer = host - 1;
+  auto& run = runs_[peer];
+  const auto& g = group_of(peer);
+  if (e.type == "tracker_connected" && !run.acted) {
+    run.acted = true;
+    if (g.role == PeerGroup::Role::Seeder) {
+      hosts_[host]->Command([&](Node& n, Time now) {
+        auto s = static_cast<Peer&>(n).publish(now, "sim:" + g.file, g.file);
+        if (!s)
+          note("command_failed", {{"peer", plans_[peer].id}, {"error", s.error().describe()}});
+      });
+    } else {
+      start_download(peer);
+    }
+  } else if (e.type == "download_completed") {
+    run.downloading = false;
+    if (g.departure.kind == DepartureSpec::Kind::AfterCompletion) {
+      ns3::Simulator::Schedule(at(g.departure.seed_time), [this, peer] { leave(peer); });
+    }
+    check_done();
+  } else if (e.type == "download_failed") {
+    run.downloading = false;
+    if (g.retry_after > Duration::zero()) {
+      ns3::Simulator::Schedule(at(g.retry_after), [this, peer] { start_download(peer); });
+    } else {
+      metrics_.peer_failed(peer);
+      check_done();
+    }
+  }
+}
+
+void Simulation::arrive(std::size_t peer) {
+  const auto& g = group_of(peer);
+  const auto h = host_of(peer);
+  note("peer_arrived", {{"peer", plans_[peer].id},
+                        {"group", g.name},
+                        {"role", g.role == PeerGroup::Role::Seeder ? "seeder" : "leecher"},
+                        {"address", topo_.address(h)},
+                        {"delay_ms", std::round(to_seconds(plans_[peer].delay) * 1e6) / 1e3},
+                        {"up_bps", topo_.link(h).up_bps},
+                        {"down_bps", topo_.link(h).down_bps}});
+  metrics_.peer_online(peer, have(peer));
+  hosts_[h]->Restart();
+}
+
+void Simulation::start_download(std::size_t peer) {
+  auto& run = runs_[peer];
+  const auto& g = group_of(peer);
+  const auto h = host_of(peer);
+  run.waiting = false;
+  if (run.gone || run.downloading || !hosts_[h]->up()) return;
+  if (const auto* c = stores_[h]->chunks(g.file); c != nullptr && c->complete()) return;
+  if (!published_.contains(g.file)) {
+    run.waiting = true;  // nobody can want a file before it exists
+    return;
+  }
+  hosts_[h]->Command([&](Node& n, Time now) {
+    auto s = static_cast<Peer&>(n).download(now, g.file, "downloads/" + g.file);
+    if (s) {
+      run.downloading = true;
+    } else {
+      note("command_failed", {{"peer", plans_[peer].id}, {"error", s.error().describe()}});
+      if (g.retry_after > Duration::zero()) {
+        ns3::Simulator::Schedule(at(g.retry_after), [this, peer] { start_download(peer); });
+      }
+    }
+  });
+}
+
+void Simulation::leave(std::size_t peer) {
+  auto& run = runs_[peer];
+  const auto h = host_of(peer);
+  if (run.gone || !hosts_[h]->up()) return;
+  run.gone = true;
+  note("peer_left", {{"peer", plans_[peer].id}});
+  hosts_[h]->Leave();
+  metrics_.peer_offline(peer, have(peer), sim_now(), /*crashed=*/false);
+  check_done();
+}
+
+void Simulation::crash(std::size_t peer) {
+  auto& run = runs_[peer];
+  const auto h = host_of(peer);
+  if (run.gone || !hosts_[h]->up()) return;
+  run.gone = true;
+  note("peer_crashed", {{"peer", plans_[peer].id}});
+  hosts_[h]->Crash();
+  metrics_.peer_offline(peer, have(peer), sim_now(), /*crashed=*/true);
+  check_done();
+}
+
+void Simulation::apply(const LinkEvent& e) {
+  nlohmann::json fields = {{"group", e.group}};
+  if (e.up_bps) fields["up_bps"] = *e.up_bps;
+  if (e.down_bps) fields["down_bps"] = *e.down_bps;
+  if (e.delay) fields["delay_ms"] = to_seconds(*e.delay) * 1e3;
+  if (e.partition) fields["partition"] = *e.partition;
+  note("link_changed", fields);
+  for (std::size_t p = 0; p < plans_.size(); ++p) {
+    if (group_of(p).name != e.group) continue;
+    const auto h = host_of(p);
+    if (e.up_bps || e.down_bps) {
+      topo_.set_rates(h, e.up_bps.value_or(topo_.link(h).up_bps),
+                      e.down_bps.value_or(topo_.link(h).down_bps));
+    }
+    if (e.delay) topo_.set_delay(h, *e.delay);
+    if (e.partition) topo_.set_partitioned(h, *e.partition);
+  }
+}
+
+void Simulation::tick() {
+  csv_ << RunMetrics::csv_row(metrics_.snapshot(sim_now()));
+  if (progress_) {
+    Progress p;
+    p.sim_time_s = to_seconds(sim_now());
+    p.stop_time_s = to_seconds(s_.stop_time);
+    p.done = metrics_.completed();
+    p.leechers = metrics_.leechers();
+    p.wall_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
+    progress_(p);
+  }
+  if (!stopping_) ns3::Simulator::Schedule(at(s_.snapshot_interval), [this] { tick(); });
+}
+
+void Simulation::check_done() {
+  if (stopping_ || !s_.stop_when_all_done || !metrics_.all_done()) return;
+  stopping_ = true;
+  note("all_done", {{"completed", metrics_.completed()}, {"leechers", metrics_.leechers()}});
+  ns3::Simulator::ScheduleNow([this] {
+    csv_ << RunMetrics::csv_row(metrics_.snapshot(sim_now()));
+    ns3::Simulator::Stop();
+  });
+}
+
+Result<RunResult> Simulation::run() {
+  std::error_code ec;
+  std::filesystem::create_directories(out_, ec);
+  if (ec) return make_error(ErrorCode::IoError, "cannot create " + out_ + ": " + ec.message());
+  auto open = [&](std::ofstream& f, const std::string& name) -> Status {
+    f.open(out_ + "/" + name, std::ios::trunc);
+    if (!f) return make_error(ErrorCode::IoError, "cannot write " + out_ + "/" + name);
+    return {};
+  };
+  std::ofstream scenario_file;
+  if (auto s = open(scenario_file, "scenario.json"); !s) return s.error();
+  scenario_file << to_json(s_).dump(2) << '\n';
+  if (auto s = open(events_, "events.jsonl"); !s) return s.error();
+  if (auto s = open(csv_, "swarm.csv"); !s) return s.error();
+  csv_ << RunMetrics::csv_header();
+
+  wall_start_ = std::chrono::steady_clock::now();
+  configure_tcp();
+  build();
+  ns3::Simulator::Schedule(ns3::Seconds(0), [this] { tick(); });
+  ns3::Simulator::Stop(at(s_.stop_time));
+  ns3::Simulator::Run();
+  const Time end = sim_now();
+  const auto events = ns3::Simulator::GetEventCount();
+  ns3::Simulator::Destroy();
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
+
+  RunResult r;
+  r.summary = metrics_.summary(end);
+  r.run = {
+      {"wall_time_s", wall},
+      {"simulated_time_s", to_seconds(end)},
+      {"ns3_events", events},
+      {"ns3_events_per_wall_s", wall > 0 ? static_cast<double>(events) / wall : 0.0},
+      {"payload_bytes_sent", payload_sent_},
+      {"simulated_bytes_per_wall_s", wall > 0 ? static_cast<double>(payload_sent_) / wall : 0.0},
+      {"chunk_bytes_verified", metrics_.chunk_bytes()},
+      {"events_written", events_written_},
+      {"packet_size", resolve_packet_size(s_)}};
+  std::ofstream summary_file, run_file;
+  if (auto s = open(summary_file, "summary.json"); !s) return s.error();
+  summary_file << r.summary.dump(2) << '\n';
+  if (auto s = open(run_file, "run.json"); !s) return s.error();
+  run_file << r.run.dump(2) << '\n';
+  events_.flush();
+  csv_.flush();
+  if (!events_ || !csv_ || !summary_file || !run_file) {
+    return make_error(ErrorCode::IoError,
+                      "writing the run folder " + out_ + " failed (disk full?)");
+  }
+  return r;
+}
+
+}  // namespace
+
+Result<RunResult> run_scenario(const Scenario& s, const std::string& out_dir,
+                               const std::function<void(const Progress&)>& progress) {
+  Simulation sim(s, out_dir, progress);
+  return sim.run();
+}
+
+}  // namespace swarmlab::sim

@@ -1,0 +1,161 @@
+#include "sim/star_topology.hpp"
+
+#include <algorithm>
+#include <sstream>
+#include <stdexcept>
+#include <unordered_map>
+
+namespace swarmlab::sim {
+namespace {
+
+// The router's routing: destination address -> precomputed route, one hash lookup per
+// packet. Packets to the router itself do not occur (nothing talks to it).
+class StarRouting : public ns3::Ipv4RoutingProtocol {
+ public:
+  static ns3::TypeId GetTypeId() {
+    static ns3::TypeId tid = ns3::TypeId("swarmlab::sim::StarRouting")
+                                 .SetParent<ns3::Ipv4RoutingProtocol>()
+                                 .AddConstructor<StarRouting>();
+    return tid;
+  }
+
+  void add_route(ns3::Ipv4Address dest, std::uint32_t interface) {
+    auto route = ns3::Create<ns3::Ipv4Route>();
+    route->SetDestination(dest);
+    route->SetGateway(dest);
+    route->SetSource(ipv4_->GetAddress(interface, 0).GetLocal());
+    route->SetOutputDevice(ipv4_->GetNetDevice(interface));
+    routes_[dest.Get()] = route;
+  }
+
+  ns3::Ptr<ns3::Ipv4Route> RouteOutput(ns3::Ptr<ns3::Packet>, const ns3::Ipv4Header& header,
+                                       ns3::Ptr<ns3::NetDevice>,
+                                       ns3::Socket::SocketErrno& error) override {
+    const auto it = routes_.find(header.GetDestination().Get());
+    error = it == routes_.end() ? ns3::Socket::ERROR_NOROUTETOHOST : ns3::Socket::ERROR_NOTERROR;
+    return it == routes_.end() ? nullptr : it->second;
+  }
+
+  bool RouteInput(ns3::Ptr<const ns3::Packet> p, const ns3::Ipv4Header& header,
+                  ns3::Ptr<const ns3::NetDevice>, UnicastForwardCallback ucb,
+                  MulticastForwardCallback, LocalDeliverCallback, ErrorCallback) override {
+    const auto it = routes_.find(header.GetDestination().Get());
+    if (it == routes_.end()) return false;
+    ucb(it->second, p, header);
+    return true;
+  }
+
+  void NotifyInterfaceUp(std::uint32_t) override {}
+  void NotifyInterfaceDown(std::uint32_t) override {}
+  void NotifyAddAddress(std::uint32_t, ns3::Ipv4InterfaceAddress) override {}
+  void NotifyRemoveAddress(std::uint32_t, ns3::Ipv4InterfaceAddress) override {}
+  void SetIpv4(ns3::Ptr<ns3::Ipv4> ipv4) override { ipv4_ = ipv4; }
+  void PrintRoutingTable(ns3::Ptr<ns3::OutputStreamWrapper>, ns3::Time::Unit) const override {}
+
+ private:
+  ns3::Ptr<ns3::Ipv4> ipv4_;
+  std::unordered_map<std::uint32_t, ns3::Ptr<ns3::Ipv4Route>> routes_;
+};
+
+std::string to_text(ns3::Ipv4Address a) {
+  std::ostringstream s;
+  a.Print(s);
+  return s.str();
+}
+
+}  // namespace
+
+std::size_t StarTopology::add(const AccessLink& link) {
+  if (built_) throw std::logic_error("StarTopology::add after build");
+  leaves_.push_back(Leaf{link, ns3::CreateObject<ns3::Node>(), {}, {}, {}, {}, false});
+  return leaves_.size() - 1;
+}
+
+// Enough queue for 50 ms at the link's rate, and never less than a few packets: deeper
+// queues only add delay, and every queued ping would wait behind them.
+std::uint32_t StarTopology::queue_bytes(std::uint64_t bps) const {
+  const double bytes = static_cast<double>(bps) / 8.0 * 0.05;
+  return static_cast<std::uint32_t>(std::max(bytes, 4.0 * mtu_));
+}
+
+void StarTopology::build() {
+  if (built_) return;
+  built_ = true;
+  router_ = ns3::CreateObject<ns3::Node>();
+
+  ns3::InternetStackHelper stack;
+  ns3::Ipv4StaticRoutingHelper static_routing;
+  stack.SetRoutingHelper(static_routing);
+  for (auto& leaf : leaves_) stack.Install(leaf.node);
+  stack.Install(router_);
+  auto router_ip = router_->GetObject<ns3::Ipv4>();
+  auto routing = ns3::CreateObject<StarRouting>();
+  router_ip->SetRoutingProtocol(routing);
+
+  ns3::PointToPointHelper p2p;
+  p2p.SetDeviceAttribute("Mtu", ns3::UintegerValue(mtu_));
+  ns3::TrafficControlHelper tc;
+  for (std::size_t i = 0; i < leaves_.size(); ++i) {
+    auto& leaf = leaves_[i];
+    p2p.SetChannelAttribute("Delay", ns3::TimeValue(ns3::NanoSeconds(leaf.link.delay.count())));
+    const auto devices = p2p.Install(leaf.node, router_);
+    leaf.leaf_dev = ns3::DynamicCast<ns3::PointToPointNetDevice>(devices.Get(0));
+    leaf.router_dev = ns3::DynamicCast<ns3::PointToPointNetDevice>(devices.Get(1));
+    leaf.channel = ns3::DynamicCast<ns3::PointToPointChannel>(leaf.leaf_dev->GetChannel());
+    leaf.leaf_dev->SetDataRate(ns3::DataRate(leaf.link.up_bps));
+    leaf.router_dev->SetDataRate(ns3::DataRate(leaf.link.down_bps));
+    leaf.leaf_dev->GetQueue()->SetMaxSize(
+        ns3::QueueSize(ns3::QueueSizeUnit::BYTES, queue_bytes(leaf.link.up_bps)));
+    leaf.router_dev->GetQueue()->SetMaxSize(
+        ns3::QueueSize(ns3::QueueSizeUnit::BYTES, queue_bytes(leaf.link.down_bps)));
+
+    // Link i is the /30 10.a.b.c with i = a<<14 | b<<6 | c>>2: leaf .1, router .2.
+    const auto net = static_cast<std::uint32_t>((10u << 24) | (i << 2));
+    ns3::Ipv4AddressHelper addresses;
+    addresses.SetBase(ns3::Ipv4Address(net), ns3::Ipv4Mask("255.255.255.252"));
+    const auto ifaces = addresses.Assign(devices);
+    // One FIFO per device is enough; the default queue discs add work per packet.
+    tc.Uninstall(devices);
+    leaf.address = to_text(ifaces.GetAddress(0));
+    static_routing.GetStaticRouting(leaf.node->GetObject<ns3::Ipv4>())
+        ->SetDefaultRoute(ifaces.GetAddress(1), 1);
+    routing->add_route(ifaces.GetAddress(0), ifaces.Get(1).second);
+    apply_loss(leaf);
+  }
+}
+
+void StarTopology::apply_loss(Leaf& leaf) {
+  const double rate = leaf.partitioned ? 1.0 : leaf.link.loss;
+  for (auto& dev : {leaf.leaf_dev, leaf.router_dev}) {
+    if (rate <= 0.0) {
+      dev->SetReceiveErrorModel(nullptr);
+      continue;
+    }
+    auto em = ns3::CreateObject<ns3::RateErrorModel>();
+    em->SetUnit(ns3::RateErrorModel::ERROR_UNIT_PACKET);
+    em->SetRate(rate);
+    dev->SetReceiveErrorModel(em);
+  }
+}
+
+void StarTopology::set_rates(std::size_t i, std::uint64_t up_bps, std::uint64_t down_bps) {
+  auto& leaf = leaves_.at(i);
+  leaf.link.up_bps = up_bps;
+  leaf.link.down_bps = down_bps;
+  leaf.leaf_dev->SetDataRate(ns3::DataRate(up_bps));
+  leaf.router_dev->SetDataRate(ns3::DataRate(down_bps));
+}
+
+void StarTopology::set_delay(std::size_t i, Duration delay) {
+  auto& leaf = leaves_.at(i);
+  leaf.link.delay = delay;
+  leaf.channel->SetAttribute("Delay", ns3::TimeValue(ns3::NanoSeconds(delay.count())));
+}
+
+void StarTopology::set_partitioned(std::size_t i, bool partitioned) {
+  auto& leaf = leaves_.at(i);
+  leaf.partitioned = partitioned;
+  apply_loss(leaf);
+}
+
+}  // namespace swarmlab::sim

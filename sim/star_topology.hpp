@@ -1,0 +1,61 @@
+#pragma once
+// The access-link model: every node (tracker or peer) has its own point-to-point link to
+// one core router, with its own upload rate, download rate and one-way delay. Only the
+// access links limit; the router forwards by a table indexed by destination address, so
+// per-packet work does not grow with the number of nodes (a static routing table would be
+// scanned linearly, and the weak-ES model would walk every router interface).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sim/ns3_headers.hpp"
+#include "swarmlab/time.hpp"
+
+namespace swarmlab::sim {
+
+struct AccessLink {
+  std::uint64_t up_bps = 8'000'000;
+  std::uint64_t down_bps = 32'000'000;
+  Duration delay = 10ms;
+  double loss = 0.0;  // per-packet drop probability, each direction
+};
+
+class StarTopology {
+ public:
+  /// `mtu`: bytes per packet on every access link.
+  explicit StarTopology(std::uint32_t mtu) : mtu_(mtu) {}
+
+  /// Adds a node with its access link; returns its index. Call build() once, after.
+  std::size_t add(const AccessLink& link);
+  void build();
+
+  std::size_t size() const { return leaves_.size(); }
+  ns3::Ptr<ns3::Node> node(std::size_t i) const { return leaves_[i].node; }
+  /// The node's IPv4 address as text ("10.0.0.1").
+  const std::string& address(std::size_t i) const { return leaves_[i].address; }
+  const AccessLink& link(std::size_t i) const { return leaves_[i].link; }
+
+  void set_rates(std::size_t i, std::uint64_t up_bps, std::uint64_t down_bps);
+  void set_delay(std::size_t i, Duration delay);
+  /// Cuts the node off (every packet on its link is lost) or restores it.
+  void set_partitioned(std::size_t i, bool partitioned);
+
+ private:
+  struct Leaf {
+    AccessLink link;
+    ns3::Ptr<ns3::Node> node;
+    ns3::Ptr<ns3::PointToPointNetDevice> leaf_dev, router_dev;
+    ns3::Ptr<ns3::PointToPointChannel> channel;
+    std::string address;
+    bool partitioned = false;
+  };
+  void apply_loss(Leaf& leaf);
+  std::uint32_t queue_bytes(std::uint64_t bps) const;
+
+  std::uint32_t mtu_;
+  ns3::Ptr<ns3::Node> router_;
+  std::vector<Leaf> leaves_;
+  bool built_ = false;
+};
+
+}  // namespace swarmlab::sim

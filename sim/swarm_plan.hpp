@@ -1,0 +1,38 @@
+#pragma once
+// Who takes part in a scenario and when: one plan per peer, drawn from the scenario's
+// distributions with its seed. Pure and deterministic, so it is tested without ns-3.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/scenario.hpp"
+
+namespace swarmlab::sim {
+
+struct PeerPlan {
+  std::string id;  // "<group>-<k>"
+  std::size_t group = 0;
+  Duration arrival{};
+  Duration delay{};                  // one-way delay of its access link
+  std::optional<Duration> crash_at;  // abrupt death (kill -9)
+  std::optional<Duration> leave_at;  // lifetime ends: graceful departure
+};
+
+std::vector<PeerPlan> plan_peers(const Scenario& s);
+
+/// Kumar & Ross minimum distribution time for one file (REFERENCES.md):
+/// T_min = max(F/u_s, F/d_min, N*F/(u_s + sum u_i)).
+struct KumarRoss {
+  double file_bits = 0;
+  double seed_up_bps = 0;  // u_s: the original seeders together
+  double min_down_bps = 0;
+  double sum_up_bps = 0;  // leechers' upload
+  std::uint32_t leechers = 0;
+  double t_min_s = 0;
+  /// The bound's assumptions (fixed N arriving together, no churn, one file, fixed links).
+  bool assumptions_hold = true;
+  std::string why_not;
+};
+KumarRoss kumar_ross(const Scenario& s);
+
+}  // namespace swarmlab::sim

@@ -1,0 +1,341 @@
+// swarm-sim: runs scenario files on ns-3 and writes run folders.
+//
+//   swarm-sim run SCENARIO [--seed N] [--set field=value ...] [--out DIR] [--quiet]
+//   swarm-sim sweep SCENARIO --vary field=v1,v2 [--vary ...] [--seeds 1..5] [--jobs 2]
+//                   [--out DIR]
+//   swarm-sim validate SCENARIO [--set ...]   (prints the resolved scenario)
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sim/scenario.hpp"
+#include "sim/simulation.hpp"
+#include "swarmlab/units.hpp"
+
+namespace fs = std::filesystem;
+using namespace swarmlab;
+using namespace swarmlab::sim;
+
+namespace {
+
+std::string clock_text(double s) {
+  char buf[32];
+  if (s >= 3600) {
+    std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s / 3600),
+                  static_cast<int>(s / 60) % 60);
+  } else if (s >= 60) {
+    std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s / 60), static_cast<int>(s) % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
+  }
+  return buf;
+}
+
+// A bar on a terminal, redrawn at most 5 times a second; plain lines every 5 s otherwise.
+class ProgressDisplay {
+ public:
+  explicit ProgressDisplay(bool quiet) : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0) {}
+
+  void operator()(const Progress& p) {
+    if (quiet_) return;
+    if (p.wall_s - last_ < (tty_ ? 0.2 : 5.0)) return;
+    last_ = p.wall_s;
+    const double by_time = p.stop_time_s > 0 ? p.sim_time_s / p.stop_time_s : 0.0;
+    const double by_peers = p.leechers > 0 ? static_cast<double>(p.done) / p.leechers : 0.0;
+    const double frac = std::clamp(std::max(by_time, by_peers), 0.0, 1.0);
+    const std::string eta = frac > 0.01 ? clock_text(p.wall_s * (1 - frac) / frac) : "?";
+    char line[256];
+    std::snprintf(line, sizeof line, "sim %s / %s · %u/%u peers done · wall %s · ETA %s",
+                  clock_text(p.sim_time_s).c_str(), clock_text(p.stop_time_s).c_str(), p.done,
+                  p.leechers, clock_text(p.wall_s).c_str(), eta.c_str());
+    if (tty_) {
+      const int width = 24;
+      const int filled = static_cast<int>(frac * width);
+      std::fprintf(stderr, "\r\033[K[%s%s] %3.0f%% %s", std::string(filled, '#').c_str(),
+                   std::string(width - filled, '.').c_str(), frac * 100, line);
+    } else {
+      std::fprintf(stderr, "progress: %s\n", line);
+    }
+    std::fflush(stderr);
+    drawn_ = true;
+  }
+  void finish() {
+    if (drawn_ && tty_) std::fprintf(stderr, "\r\033[K");
+  }
+
+ private:
+  bool quiet_, tty_;
+  double last_ = -1e9;
+  bool drawn_ = false;
+};
+
+void print_summary(const nlohmann::json& s, const nlohmann::json& run, const std::string& out) {
+  const auto& dt = s["download_time_s"];
+  auto num = [](const nlohmann::json& v, const char* fmt) {
+    if (!v.is_number()) return std::string("-");
+    char buf[64];
+    std::snprintf(buf, sizeof buf, fmt, v.get<double>());
+    return std::string(buf);
+  };
+  std::printf("Scenario %s (seed %llu): %u of %u leechers completed by t=%s",
+              s["scenario"].get<std::string>().c_str(),
+              static_cast<unsigned long long>(s["seed"].get<std::uint64_t>()),
+              s["completed"].get<unsigned>(), s["leechers"].get<unsigned>(),
+              clock_text(s["end_time_s"].get<double>()).c_str());
+  std::printf(" (%s wall).\n", clock_text(run["wall_time_s"].get<double>()).c_str());
+  if (dt["count"].get<int>() > 0) {
+    std::printf("  download time   mean %s s · median %s s · p95 %s s · max %s s\n",
+                num(dt["mean"], "%.2f").c_str(), num(dt["median"], "%.2f").c_str(),
+                num(dt["p95"], "%.2f").c_str(), num(dt["max"], "%.2f").c_str());
+  }
+  std::printf("  served by       origin seeds %s of bytes, peers the rest\n",
+              num(s["bytes_served"]["origin_share"].get<double>() * 100, "%.1f%%").c_str());
+  const auto& kr = s["kumar_ross"];
+  std::printf("  Kumar-Ross      T_min %s s, last completion / T_min = %s%s\n",
+              num(kr["t_min_s"], "%.2f").c_str(), num(kr["ratio"], "%.3f").c_str(),
+              kr["assumptions_hold"].get<bool>() ? "" : "  (bound's assumptions do not hold here)");
+  std::printf("  failures        %u download failures, %u verification failures\n",
+              s["download_failures"].get<unsigned>(), s["verification_failures"].get<unsigned>());
+  std::printf(
+      "  simulator       %.0f events/s, %s simulated per wall second\n",
+      run["ns3_events_per_wall_s"].get<double>(),
+      format_size(static_cast<std::uint64_t>(run["simulated_bytes_per_wall_s"].get<double>()))
+          .c_str());
+  std::printf("Run folder: %s\n", out.c_str());
+}
+
+int cmd_run(const std::string& path, std::optional<std::uint64_t> seed,
+            std::vector<std::string> sets, std::string out, bool quiet) {
+  if (seed) sets.push_back("seed=" + std::to_string(*seed));
+  auto scenario = load_scenario(path, sets);
+  if (!scenario) {
+    std::fprintf(stderr, "swarm-sim: %s\n", scenario.error().message.c_str());
+    return 2;
+  }
+  if (out.empty()) out = "runs/" + scenario->name + "-seed" + std::to_string(scenario->seed);
+  ProgressDisplay display(quiet);
+  auto result = run_scenario(*scenario, out, [&](const Progress& p) { display(p); });
+  display.finish();
+  if (!result) {
+    std::fprintf(stderr, "swarm-sim: %s\n", result.error().message.c_str());
+    return 1;
+  }
+  if (!quiet) print_summary(result->summary, result->run, out);
+  return 0;
+}
+
+// "1..5" or "1,2,7".
+Result<std::vector<std::uint64_t>> parse_seeds(const std::string& text) {
+  std::vector<std::uint64_t> seeds;
+  try {
+    if (const auto dots = text.find(".."); dots != std::string::npos) {
+      const auto a = std::stoull(text.substr(0, dots));
+      const auto b = std::stoull(text.substr(dots + 2));
+      if (b < a || b - a > 10000) throw std::invalid_argument("range");
+      for (auto s = a; s <= b; ++s) seeds.push_back(s);
+    } else {
+      std::stringstream in(text);
+      for (std::string item; std::getline(in, item, ',');) seeds.push_back(std::stoull(item));
+    }
+  } catch (const std::exception&) {
+    return make_error(
+        ErrorCode::InvalidArgument,
+        "--seeds expects a range like 1..5 or a list like 1,2,7, got \"" + text + "\"");
+  }
+  if (seeds.empty()) return make_error(ErrorCode::InvalidArgument, "--seeds is empty");
+  return seeds;
+}
+
+std::string safe_name(std::string s) {
+  for (auto& c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '=') c = '_';
+  }
+  return s;
+}
+
+int cmd_sweep(const std::string& path, const std::vector<std::string>& vary,
+              const std::string& seeds_text, unsigned jobs, std::string out) {
+  auto base = load_scenario(path);
+  if (!base) {
+    std::fprintf(stderr, "swarm-sim: %s\n", base.error().message.c_str());
+    return 2;
+  }
+  auto seeds = parse_seeds(seeds_text);
+  if (!seeds) {
+    std::fprintf(stderr, "swarm-sim: %s\n", seeds.error().message.c_str());
+    return 2;
+  }
+  // Every combination of the --vary values.
+  std::vector<std::vector<std::string>> combos{{}};
+  for (const auto& v : vary) {
+    const auto eq = v.find('=');
+    if (eq == std::string::npos || eq + 1 == v.size()) {
+      std::fprintf(stderr, "swarm-sim: --vary expects field=v1,v2, got \"%s\"\n", v.c_str());
+      return 2;
+    }
+    std::vector<std::vector<std::string>> next;
+    std::stringstream values(v.substr(eq + 1));
+    for (std::string value; std::getline(values, value, ',');) {
+      for (auto c : combos) {
+        c.push_back(v.substr(0, eq) + "=" + value);
+        next.push_back(c);
+      }
+    }
+    combos = std::move(next);
+  }
+  struct Job {
+    std::vector<std::string> sets;
+    std::uint64_t seed;
+    std::string dir;
+  };
+  std::vector<Job> all;
+  if (out.empty()) out = "runs/" + base->name + "-sweep";
+  for (const auto& c : combos) {
+    for (auto seed : *seeds) {
+      std::string name;
+      for (const auto& s : c) name += safe_name(s) + "_";
+      name += "seed" + std::to_string(seed);
+      // Validate before starting anything: a typo fails at once, not after an hour.
+      auto sets = c;
+      sets.push_back("seed=" + std::to_string(seed));
+      if (auto ok = load_scenario(path, sets); !ok) {
+        std::fprintf(stderr, "swarm-sim: %s\n", ok.error().message.c_str());
+        return 2;
+      }
+      all.push_back(Job{c, seed, out + "/" + name});
+    }
+  }
+  std::fprintf(stderr, "sweep: %zu runs, %u at a time, into %s\n", all.size(), jobs, out.c_str());
+  std::map<pid_t, std::size_t> running;
+  std::vector<int> status(all.size(), -1);
+  std::size_t next = 0, finished = 0;
+  while (finished < all.size()) {
+    while (running.size() < jobs && next < all.size()) {
+      const auto& j = all[next];
+      std::vector<std::string> args = {"swarm-sim", "run", path,     "--quiet",
+                                       "--out",     j.dir, "--seed", std::to_string(j.seed)};
+      for (const auto& s : j.sets) {
+        args.push_back("--set");
+        args.push_back(s);
+      }
+      const pid_t pid = fork();
+      if (pid == 0) {
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        execv("/proc/self/exe", argv.data());
+        _exit(127);
+      }
+      if (pid < 0) {
+        std::perror("swarm-sim: fork");
+        return 1;
+      }
+      running[pid] = next++;
+    }
+    int ws = 0;
+    const pid_t pid = wait(&ws);
+    if (pid < 0) break;
+    const auto it = running.find(pid);
+    if (it == running.end()) continue;
+    status[it->second] = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128;
+    ++finished;
+    std::fprintf(stderr, "sweep: %zu/%zu done (%s%s)\n", finished, all.size(),
+                 all[it->second].dir.c_str(), status[it->second] == 0 ? "" : ", FAILED");
+    running.erase(it);
+  }
+  // The index: one entry per run with its parameters and headline metrics.
+  nlohmann::json index = nlohmann::json::array();
+  std::ofstream csv(out + "/index.csv");
+  csv << "dir,seed,params,completed,leechers,mean_s,p95_s,max_s,origin_share,kr_ratio,status\n";
+  int failed = 0;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    nlohmann::json entry = {{"dir", fs::path(all[i].dir).filename().string()},
+                            {"seed", all[i].seed},
+                            {"params", all[i].sets},
+                            {"exit_status", status[i]}};
+    std::ifstream in(all[i].dir + "/summary.json");
+    nlohmann::json s = nlohmann::json::parse(in, nullptr, false);
+    std::string params;
+    for (const auto& p : all[i].sets) params += (params.empty() ? "" : " ") + p;
+    if (status[i] == 0 && !s.is_discarded()) {
+      const auto& dt = s["download_time_s"];
+      entry["completed"] = s["completed"];
+      entry["leechers"] = s["leechers"];
+      entry["download_time_s"] = dt;
+      entry["origin_share"] = s["bytes_served"]["origin_share"];
+      entry["kumar_ross_ratio"] = s["kumar_ross"]["ratio"];
+      csv << entry["dir"].get<std::string>() << ',' << all[i].seed << ",\"" << params << "\","
+          << s["completed"] << ',' << s["leechers"] << ',' << dt.value("mean", 0.0) << ','
+          << dt.value("p95", 0.0) << ',' << dt.value("max", 0.0) << ','
+          << s["bytes_served"]["origin_share"] << ',' << s["kumar_ross"]["ratio"] << ",ok\n";
+    } else {
+      ++failed;
+      csv << entry["dir"].get<std::string>() << ',' << all[i].seed << ",\"" << params
+          << "\",,,,,,,,failed\n";
+    }
+    index.push_back(entry);
+  }
+  std::ofstream(out + "/index.json") << index.dump(2) << '\n';
+  std::printf("Sweep of %zu runs written to %s (index.json, index.csv)%s\n", all.size(),
+              out.c_str(), failed ? "" : ".");
+  if (failed) {
+    std::printf(": %d runs failed.\n", failed);
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"swarm-sim: run swarmlab scenarios on ns-3 and write run folders"};
+  app.require_subcommand(1);
+
+  std::string scenario, out, seeds = "1", log;
+  std::vector<std::string> sets, vary;
+  std::optional<std::uint64_t> seed;
+  bool quiet = false;
+  unsigned jobs = 2;
+
+  auto* run = app.add_subcommand("run", "run one scenario and write its run folder");
+  run->add_option("scenario", scenario, "scenario file (JSON with comments)")->required();
+  run->add_option("--seed", seed, "random seed (overrides the scenario's)");
+  run->add_option("--set", sets, "override a field: path.to.field=value (repeatable)");
+  run->add_option("--out", out, "run folder (default runs/<name>-seed<N>)");
+  run->add_flag("--quiet", quiet, "no progress and no summary on the terminal");
+
+  auto* sweep = app.add_subcommand("sweep", "run combinations of values and seeds in parallel");
+  sweep->add_option("scenario", scenario, "scenario file")->required();
+  sweep->add_option("--vary", vary, "field=v1,v2,... (repeatable; every combination runs)");
+  sweep->add_option("--seeds", seeds, "seeds: 1..5 or 1,2,7")->capture_default_str();
+  sweep->add_option("--jobs", jobs, "runs at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 64u));
+  sweep->add_option("--out", out, "folder for the runs and index (default runs/<name>-sweep)");
+
+  auto* validate = app.add_subcommand("validate", "check a scenario and print it resolved");
+  validate->add_option("scenario", scenario, "scenario file")->required();
+  validate->add_option("--set", sets, "override a field: path.to.field=value (repeatable)");
+
+  CLI11_PARSE(app, argc, argv);
+  if (*run) return cmd_run(scenario, seed, sets, out, quiet);
+  if (*sweep) return cmd_sweep(scenario, vary, seeds, jobs, out);
+  if (*validate) {
+    auto s = load_scenario(scenario, sets);
+    if (!s) {
+      std::fprintf(stderr, "swarm-sim: %s\n", s.error().message.c_str());
+      return 2;
+    }
+    std::printf("%s\n", to_json(*s).dump(2).c_str());
+    return 0;
+  }
+  return 0;
+}

@@ -1,0 +1,188 @@
+"""swarm-sim end to end: small scenarios on ns-3 that run in seconds.
+
+Each test writes a scenario to a temporary folder, runs the real swarm-sim binary (found
+through SWARMLAB_SIM) and judges the run folder it wrote.
+"""
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+SIM = os.environ.get("SWARMLAB_SIM", "build/release/sim/swarm-sim")
+
+SMALL_FLASH = {
+    "name": "flash-20",
+    "seed": 3,
+    "packet_size": "9000B",
+    "files": [{"name": "f.bin", "size": "4MiB", "chunk_size": "256KiB"}],
+    "groups": [
+        {"name": "seed", "count": 1, "role": "seeder", "up": "20Mbps", "down": "20Mbps",
+         "delay": "10ms"},
+        {"name": "leech", "count": 20, "up": "8Mbps", "down": "32Mbps",
+         "delay": {"dist": "uniform", "min": "5ms", "max": "30ms"}},
+    ],
+    "stop": {"time": "10min"},
+}
+
+
+def events_of(run_dir):
+    with open(os.path.join(run_dir, "events.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+class SwarmSimTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="swarm-sim-test-")
+        self.addCleanup(self.tmp.cleanup)
+
+    def scenario(self, body, name="scenario.json"):
+        path = os.path.join(self.tmp.name, name)
+        with open(path, "w") as f:
+            json.dump(body, f)
+        return path
+
+    def run_sim(self, body, *args, out="run", expect_ok=True):
+        path = self.scenario(body)
+        out_dir = os.path.join(self.tmp.name, out)
+        proc = subprocess.run([SIM, "run", path, "--out", out_dir, *args],
+                              capture_output=True, text=True, timeout=600)
+        if expect_ok:
+            self.assertEqual(proc.returncode, 0, proc.stderr + proc.stdout)
+        return out_dir, proc
+
+    def summary(self, run_dir):
+        with open(os.path.join(run_dir, "summary.json")) as f:
+            return json.load(f)
+
+    def test_flash_crowd_of_20_completes_every_file(self):
+        run, proc = self.run_sim(SMALL_FLASH)
+        s = self.summary(run)
+        self.assertEqual(s["completed"], 20)
+        self.assertEqual(s["incomplete"], 0)
+        leechers = [p for p in s["peers"] if p["role"] == "leecher"]
+        self.assertEqual(len(leechers), 20)
+        for p in leechers:
+            self.assertEqual(p["state"], "completed", p)
+            # Every byte of the file arrived verified, exactly once per chunk.
+            self.assertEqual(p["bytes_received"], 4 * 1024 * 1024, p)
+        # Peers served each other: the origin did not send everything.
+        self.assertLess(s["bytes_served"]["origin_share"], 0.5)
+        self.assertIn("20 of 20 leechers completed", proc.stdout)
+        for name in ("scenario.json", "events.jsonl", "swarm.csv", "summary.json", "run.json"):
+            self.assertTrue(os.path.exists(os.path.join(run, name)), name)
+        with open(os.path.join(run, "swarm.csv")) as f:
+            rows = f.read().splitlines()
+        self.assertTrue(rows[0].startswith("time_s,online,seeds,leechers"))
+        self.assertEqual(rows[-1].split(",")[4], "20")  # completed, in the last snapshot
+        with open(os.path.join(run, "scenario.json")) as f:
+            resolved = json.load(f)
+        self.assertEqual(resolved["strategy"]["chunk"], "rarest-first")  # defaults filled in
+
+    def test_kumar_ross_ratio_is_never_below_one(self):
+        for seed in (1, 2):
+            body = dict(SMALL_FLASH, seed=seed)
+            run, _ = self.run_sim(body, out=f"kr{seed}")
+            kr = self.summary(run)["kumar_ross"]
+            self.assertTrue(kr["assumptions_hold"])
+            self.assertGreater(kr["t_min_s"], 0)
+            # A simulator that beats the minimum distribution time is broken.
+            self.assertGreaterEqual(kr["ratio"], 1.0, kr)
+
+    def test_same_seed_same_run_other_seed_other_run(self):
+        a, _ = self.run_sim(SMALL_FLASH, out="a")
+        b, _ = self.run_sim(SMALL_FLASH, out="b")
+        c, _ = self.run_sim(SMALL_FLASH, "--seed", "99", out="c")
+        for name in ("summary.json", "events.jsonl", "swarm.csv"):
+            with open(os.path.join(a, name), "rb") as fa, open(os.path.join(b, name), "rb") as fb:
+                self.assertEqual(fa.read(), fb.read(), name + " differs between identical runs")
+        with open(os.path.join(a, "events.jsonl"), "rb") as fa, \
+                open(os.path.join(c, "events.jsonl"), "rb") as fc:
+            self.assertNotEqual(fa.read(), fc.read())
+
+    def test_crashed_only_seed_leaves_downloads_incomplete(self):
+        body = dict(SMALL_FLASH, name="seed-crash")
+        body["groups"] = [
+            {"name": "seed", "count": 1, "role": "seeder", "up": "4Mbps", "down": "4Mbps",
+             "delay": "10ms", "crash": {"fraction": 1.0, "from": "3s", "to": "3s"}},
+            {"name": "leech", "count": 4, "up": "4Mbps", "down": "32Mbps", "delay": "10ms",
+             "retry_after": "0s"},
+        ]
+        body["stop"] = {"time": "5min"}
+        run, _ = self.run_sim(body)
+        events = events_of(run)
+        crashed = [e for e in events if e["type"] == "peer_crashed"]
+        self.assertEqual(len(crashed), 1)
+        failed = [e for e in events if e["type"] == "download_failed"]
+        self.assertEqual(len(failed), 4, "every leecher should give up")
+        for e in failed:
+            self.assertEqual(e["code"], "DownloadIncomplete")
+            self.assertGreater(e["missing_chunks"], 0)
+            self.assertGreater(e["t"], 3.0)
+        s = self.summary(run)
+        self.assertEqual(s["completed"], 0)
+        self.assertEqual(s["download_failures"], 4)
+
+    def test_tracker_crash_and_restart_recovers(self):
+        body = dict(SMALL_FLASH, name="tracker-crash")
+        body["files"] = [{"name": "f.bin", "size": "8MiB", "chunk_size": "256KiB"}]
+        body["tracker"] = {"events": [{"at": "2s", "action": "crash"},
+                                      {"at": "6s", "action": "restart"}]}
+        run, _ = self.run_sim(body)
+        events = events_of(run)
+        restart = next(e["t"] for e in events if e["type"] == "tracker_restarted")
+        rejoined = {e["peer"] for e in events if e["type"] == "peer_joined" and e["t"] > restart}
+        self.assertEqual(len(rejoined), 21, "every peer registers again with the new tracker")
+        republished = [e for e in events if e["type"] == "file_published" and e["t"] > restart]
+        self.assertEqual(len(republished), 1, "the file is known again after the restart")
+        self.assertEqual(self.summary(run)["completed"], 20)
+
+    def test_corrupt_peer_is_caught(self):
+        body = dict(SMALL_FLASH, name="corrupt")
+        body["groups"] = SMALL_FLASH["groups"] + [
+            {"name": "liar", "count": 1, "role": "seeder", "up": "50Mbps", "down": "50Mbps",
+             "delay": "1ms", "corrupt": True}]
+        run, _ = self.run_sim(body)
+        s = self.summary(run)
+        self.assertEqual(s["completed"], 20)
+        self.assertGreater(s["verification_failures"], 0)
+        liar = next(p for p in s["peers"] if p["id"] == "liar-0")
+        self.assertEqual(liar["bytes_served"], 0, "no bad chunk may count as delivered")
+
+    def test_bad_scenario_exits_2_naming_the_field(self):
+        body = dict(SMALL_FLASH)
+        body["groups"] = [dict(SMALL_FLASH["groups"][0]),
+                          dict(SMALL_FLASH["groups"][1], up="fast")]
+        _, proc = self.run_sim(body, expect_ok=False)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("groups[1].up", proc.stderr)
+        self.assertIn("fast", proc.stderr)
+        missing = subprocess.run([SIM, "run", os.path.join(self.tmp.name, "nope.json")],
+                                 capture_output=True, text=True)
+        self.assertEqual(missing.returncode, 2)
+        self.assertIn("nope.json", missing.stderr)
+
+    def test_sweep_runs_every_combination_and_writes_an_index(self):
+        body = dict(SMALL_FLASH, name="sweep")
+        body["groups"] = [SMALL_FLASH["groups"][0], dict(SMALL_FLASH["groups"][1], count=5)]
+        path = self.scenario(body)
+        out = os.path.join(self.tmp.name, "sweep")
+        proc = subprocess.run([SIM, "sweep", path, "--vary", "strategy.chunk=rarest-first,random",
+                               "--seeds", "1..2", "--jobs", "2", "--out", out],
+                              capture_output=True, text=True, timeout=600)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(os.path.join(out, "index.json")) as f:
+            index = json.load(f)
+        self.assertEqual(len(index), 4)
+        self.assertEqual({tuple(e["params"]) for e in index},
+                         {("strategy.chunk=rarest-first",), ("strategy.chunk=random",)})
+        for e in index:
+            self.assertEqual(e["exit_status"], 0)
+            self.assertEqual(e["completed"], 5)
+            with open(os.path.join(out, e["dir"], "scenario.json")) as f:
+                chunk = json.load(f)["strategy"]["chunk"]
+            self.assertEqual("strategy.chunk=" + chunk, e["params"][0])
+
+
+if __name__ == "__main__":
+    unittest.main()
