@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# The main job: run the default simulation scenario and write its summary and plots.
+# The main job: run the default simulation scenario, then write its plots and report.
+#   SCENARIO=scenarios/flash-crowd.json OUT=runs/big make run   (another scenario)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sim=build/release/sim/swarm-sim
-if [ ! -x "$sim" ]; then
-  echo "simulation not built yet: swarm-sim is not part of this build (see the open sim issue)."
-  echo "The core library and the test suite are ready: run 'make test'."
-  exit 0
-fi
 scenario=${SCENARIO:-scenarios/flash-crowd-small.json}
 out=${OUT:-runs/main}
+if [ ! -x "$sim" ]; then
+  echo "swarm-sim was not built (is libns3-dev installed? run scripts/bootstrap.sh)" >&2
+  exit 1
+fi
+echo "== Simulating $scenario (ns-3) =="
 "$sim" run "$scenario" --out "$out"
+echo
+echo "== Plots and report =="
 /usr/bin/python3 analysis/plot.py "$out" --out "$out/plots"
+echo
+echo "Open $out/plots/report.html for the figures; the run folder $out holds"
+echo "events.jsonl, swarm.csv, summary.json and the resolved scenario.json."

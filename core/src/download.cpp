@@ -7,7 +7,6 @@
 namespace swarmlab {
 namespace {
 // A source whose connection failed this often is given up on for this download.
-constexpr std::uint32_t kMaxConnectionFailures = 3;
 }  // namespace
 
 std::string_view to_string(Download::Phase p) {
@@ -111,9 +110,10 @@ void Download::merge_owners(const ReplyFileLocation& reply) {
     }
     s.address = o.address;
     s.has = std::move(*set);
-    // A source that failed before but is still online per the tracker gets another chance.
-    if (s.state == SourceState::Failed && s.failures < kMaxConnectionFailures)
-      s.state = SourceState::Idle;
+    // A source that failed before but is still online per the tracker gets another chance:
+    // a slow owner whose pongs wait behind chunks on a thin link looks stalled, yet it is
+    // the only one holding some chunks. Refreshes (every few seconds) pace the retries.
+    if (s.state == SourceState::Failed) s.state = SourceState::Idle;
   }
 }
 
@@ -305,9 +305,8 @@ const std::vector<std::uint32_t>& Download::owner_counts() {
   if (!owner_counts_dirty_) return owner_counts_;
   owner_counts_.assign(chunks_.size(), 0);
   for (const auto& [id, s] : sources_) {
-    if (s.state == SourceState::Banned ||
-        (s.state == SourceState::Failed && s.failures >= kMaxConnectionFailures))
-      continue;
+    // The tracker's latest answer says who is online; only a banned source does not count.
+    if (s.state == SourceState::Banned) continue;
     s.has.add_to_counts(owner_counts_);
   }
   owner_counts_dirty_ = false;

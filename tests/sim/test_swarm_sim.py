@@ -9,7 +9,8 @@ import subprocess
 import tempfile
 import unittest
 
-SIM = os.environ.get("SWARMLAB_SIM", "build/release/sim/swarm-sim")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SIM = os.environ.get("SWARMLAB_SIM", os.path.join(ROOT, "build/release/sim/swarm-sim"))
 
 SMALL_FLASH = {
     "name": "flash-20",
@@ -78,6 +79,21 @@ class SwarmSimTest(unittest.TestCase):
         with open(os.path.join(run, "scenario.json")) as f:
             resolved = json.load(f)
         self.assertEqual(resolved["strategy"]["chunk"], "rarest-first")  # defaults filled in
+
+        # The run folder is what analysis/plot.py reads: every figure and the report appear.
+        plots = os.path.join(self.tmp.name, "plots")
+        plot = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "analysis", "plot.py"), run,
+                               "--out", plots], capture_output=True, text=True, timeout=300)
+        self.assertEqual(plot.returncode, 0, plot.stderr)
+        for name in ("download_cdf.png", "completions.png", "swarm_evolution.png",
+                     "replication.png", "upload_share.png", "timeline.png", "report.html"):
+            self.assertGreater(os.path.getsize(os.path.join(plots, name)), 1000, name)
+        self.assertIn("20/20", plot.stdout)
+        bad = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "analysis", "plot.py"),
+                              os.path.join(self.tmp.name, "nope"), "--out", plots],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("no such run folder", bad.stderr)
 
     def test_kumar_ross_ratio_is_never_below_one(self):
         for seed in (1, 2):

@@ -1,0 +1,78 @@
+#!/usr/bin/python3
+"""How fast swarm-sim simulates as the swarm grows and the simulated packet size changes.
+
+    bench/sim_scale.py [--sim build/release/sim/swarm-sim] [--peers 100,500,1000]
+                       [--packets 1500B,9000B,64000B]
+
+A star of N peers (10 seeds at 100 Mbps, leechers at 20/100 Mbps, 5-80 ms) sharing a
+file sized so that every run moves about the same traffic. Prints simulated bytes and
+ns-3 events per wall second, wall time and peak RSS for each combination.
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def scenario(peers, packet, total_mib):
+    size_mib = max(1, total_mib // max(1, peers - 10))
+    return {
+        "name": f"scale-{peers}-{packet}", "seed": 1, "packet_size": packet,
+        "record_chunks": False, "snapshot_interval": "5s",
+        "files": [{"name": "f.bin", "size": f"{size_mib}MiB", "chunk_size": "256KiB"}],
+        "tracker": {"up": "1Gbps", "down": "1Gbps", "delay": "5ms"},
+        "groups": [
+            {"name": "seed", "count": 10, "role": "seeder", "up": "100Mbps", "down": "100Mbps",
+             "delay": "10ms"},
+            {"name": "leech", "count": peers - 10, "up": "20Mbps", "down": "100Mbps",
+             "delay": {"dist": "uniform", "min": "5ms", "max": "80ms"}},
+        ],
+        "stop": {"time": "1h"},
+    }
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sim", default=os.path.join(ROOT, "build/release/sim/swarm-sim"))
+    p.add_argument("--peers", default="100,500,1000")
+    p.add_argument("--packets", default="1500B,9000B,64000B")
+    p.add_argument("--traffic-mib", type=int, default=2000, help="total payload per run")
+    args = p.parse_args()
+    print(f"{'peers':>6} {'packet':>8} {'wall s':>8} {'sim s':>8} {'MB/wall s':>10} "
+          f"{'events/s':>10} {'peak RSS':>9} {'done':>9}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for peers in [int(x) for x in args.peers.split(",")]:
+            for packet in args.packets.split(","):
+                path = os.path.join(tmp, f"s{peers}{packet}.json")
+                with open(path, "w") as f:
+                    json.dump(scenario(peers, packet, args.traffic_mib), f)
+                out = os.path.join(tmp, f"r{peers}{packet}")
+                before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+                start = time.monotonic()
+                proc = subprocess.run([args.sim, "run", path, "--quiet", "--out", out],
+                                      capture_output=True, text=True)
+                wall = time.monotonic() - start
+                rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+                if proc.returncode != 0:
+                    print(f"{peers:>6} {packet:>8} failed: {proc.stderr.strip()}")
+                    continue
+                with open(os.path.join(out, "run.json")) as f:
+                    run = json.load(f)
+                with open(os.path.join(out, "summary.json")) as f:
+                    summary = json.load(f)
+                rss_note = f"{rss / 1024:.0f} MiB" if rss > before else "<=prev"
+                print(f"{peers:>6} {packet:>8} {wall:>8.1f} {run['simulated_time_s']:>8.1f} "
+                      f"{run['simulated_bytes_per_wall_s'] / 1e6:>10.1f} "
+                      f"{run['ns3_events_per_wall_s']:>10.0f} {rss_note:>9} "
+                      f"{summary['completed']:>4}/{summary['leechers']:<4}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

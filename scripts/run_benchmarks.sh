@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Every benchmark under bench/, on the release build. Figures are printed, not asserted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+/usr/bin/python3 bench/loopback_throughput.py
+/usr/bin/python3 bench/sim_scale.py
