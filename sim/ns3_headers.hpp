@@ -29,6 +29,7 @@
 #include <ns3/point-to-point-net-device.h>
 #include <ns3/queue-size.h>
 #include <ns3/rng-seed-manager.h>
+#include <ns3/sequence-number.h>
 #include <ns3/simulator.h>
 #include <ns3/socket.h>
 #include <ns3/string.h>

@@ -8,22 +8,6 @@
 namespace swarmlab::sim {
 namespace {
 
-// Marks the bytes of a virtual payload. It carries nothing: its presence is the message.
-class VirtualPayloadTag : public ns3::Tag {
- public:
-  static ns3::TypeId GetTypeId() {
-    static ns3::TypeId tid = ns3::TypeId("swarmlab::sim::VirtualPayloadTag")
-                                 .SetParent<ns3::Tag>()
-                                 .AddConstructor<VirtualPayloadTag>();
-    return tid;
-  }
-  ns3::TypeId GetInstanceTypeId() const override { return GetTypeId(); }
-  std::uint32_t GetSerializedSize() const override { return 0; }
-  void Serialize(ns3::TagBuffer) const override {}
-  void Deserialize(ns3::TagBuffer) override {}
-  void Print(std::ostream& os) const override { os << "virtual-payload"; }
-};
-
 ns3::InetSocketAddress to_ns3(const Endpoint& e) {
   return ns3::InetSocketAddress(ns3::Ipv4Address(e.host.c_str()), e.port);
 }
@@ -45,12 +29,15 @@ ns3::TypeId Ns3Host::GetTypeId() {
 
 Ns3Host::~Ns3Host() = default;
 
-void Ns3Host::Setup(std::size_t index, NodeFactory factory, std::uint16_t listen_port,
-                    SimChunkStore* store, HostObserver* observer, std::uint32_t segment_size) {
+void Ns3Host::Setup(std::size_t index, NodeFactory factory, const std::string& address,
+                    std::uint16_t listen_port, SimChunkStore* store, FrameChannel* channel,
+                    HostObserver* observer, std::uint32_t segment_size) {
   index_ = index;
   factory_ = std::move(factory);
+  ip_ = ns3::Ipv4Address(address.c_str()).Get();
   listen_port_ = listen_port;
   store_ = store;
+  channel_ = channel;
   observer_ = observer;
   segment_size_ = segment_size;
 }
@@ -115,7 +102,7 @@ void Ns3Host::TearDown(bool graceful) {
   }
   std::vector<ConnId> ids;
   for (auto& [id, c] : conns_) {
-    if (graceful && c.connected && !c.out.empty()) {
+    if (graceful && c.connected && c.unsent > 0) {
       c.closing = true;  // the OS would still send what the process wrote
       continue;
     }
@@ -194,6 +181,22 @@ void Ns3Host::DoStore(const Op& op) {
 
 void Ns3Host::Watch(ns3::Ptr<ns3::Socket> socket, ConnId id) {
   by_socket_[ns3::PeekPointer(socket)] = id;
+  // How much of what we handed TCP it has sent: lets Pump cut writes where TCP will cut
+  // segments (see Pump).
+  socket->TraceConnectWithoutContext(
+      "HighestSequence",
+      ns3::Callback<void, ns3::SequenceNumber32, ns3::SequenceNumber32>(
+          [this, id](ns3::SequenceNumber32 old_value, ns3::SequenceNumber32 new_value) {
+            const auto it = conns_.find(id);
+            if (it == conns_.end()) return;
+            auto& c = it->second;
+            if (c.written == 0) {
+              c.tcp_base = new_value;  // SYN and SYN-ACK: before any data of ours
+              return;
+            }
+            if (!c.tcp_base) c.tcp_base = old_value;
+            c.tcp_sent = static_cast<std::uint64_t>(new_value - *c.tcp_base);
+          }));
   socket->SetRecvCallback(ns3::MakeCallback(&Ns3Host::OnRecv, this));
   socket->SetSendCallback(ns3::MakeCallback(&Ns3Host::OnSendSpace, this));
   socket->SetCloseCallbacks(ns3::MakeCallback(&Ns3Host::OnNormalClose, this),
@@ -210,6 +213,15 @@ void Ns3Host::DoConnect(const Connect& c) {
   socket->Bind();
   auto& conn = conns_[c.conn];
   conn.socket = socket;
+  ns3::Address local;
+  socket->GetSockName(local);
+  const auto port = ns3::InetSocketAddress::ConvertFrom(local).GetPort();
+  const auto to = to_ns3(c.to);
+  conn.tx = {ip_, port, to.GetIpv4().Get(), to.GetPort()};
+  conn.rx = {conn.tx.to_ip, conn.tx.to_port, ip_, port};
+  // A reused ephemeral port must not inherit frames of a connection long gone.
+  channel_->drop(conn.tx);
+  channel_->drop(conn.rx);
   Watch(socket, c.conn);
   socket->SetConnectCallback(ns3::MakeCallback(&Ns3Host::OnConnected, this),
                              ns3::MakeCallback(&Ns3Host::OnConnectFailed, this));
@@ -239,6 +251,9 @@ void Ns3Host::OnAccept(ns3::Ptr<ns3::Socket> socket, const ns3::Address& from) {
   auto& conn = conns_[id];
   conn.socket = socket;
   conn.connected = true;
+  const auto remote = ns3::InetSocketAddress::ConvertFrom(from);
+  conn.rx = {remote.GetIpv4().Get(), remote.GetPort(), ip_, listen_port_};
+  conn.tx = {ip_, listen_port_, remote.GetIpv4().Get(), remote.GetPort()};
   Watch(socket, id);
   node_->on_accepted(now(), id, from_ns3(from));
   Drain();
@@ -247,48 +262,32 @@ void Ns3Host::OnAccept(ns3::Ptr<ns3::Socket> socket, const ns3::Address& from) {
 void Ns3Host::DoSend(ConnId id, const RawFrame& frame) {
   auto it = conns_.find(id);
   if (it == conns_.end() || it->second.closing) return;
-  const auto prefix = encode_frame_prefix(static_cast<std::uint32_t>(frame.header.size()),
-                                          static_cast<std::uint32_t>(frame.payload.size()));
-  scratch_.assign(prefix.begin(), prefix.end());
-  scratch_.insert(scratch_.end(), frame.header.begin(), frame.header.end());
-  if (!frame.payload.is_virtual()) {
-    const auto bytes = frame.payload.bytes();
-    scratch_.insert(scratch_.end(), bytes.begin(), bytes.end());
-  }
-  auto packet =
-      ns3::Create<ns3::Packet>(scratch_.data(), static_cast<std::uint32_t>(scratch_.size()));
-  if (frame.payload.is_virtual() && !frame.payload.empty()) {
-    // Zero-filled and never allocated: ns-3 keeps it as a "zero area" of the buffer.
-    auto payload = ns3::Create<ns3::Packet>(static_cast<std::uint32_t>(frame.payload.size()));
-    payload->AddByteTag(VirtualPayloadTag());
-    packet->AddAtEnd(payload);
-  }
+  // Only the byte count goes on the wire; the contents go beside it.
+  const auto size = static_cast<std::uint32_t>(FrameChannel::wire_size(frame));
   if (!frame.payload.empty() && observer_ != nullptr) {
     observer_->on_payload_sent(index_, frame.payload.size());
   }
-  it->second.out.push_back(packet);
+  channel_->push(it->second.tx, frame);
+  it->second.unsent += size;
   Pump(id, it->second);
 }
 
-// Hands queued frames to TCP as its send buffer frees up. Writes are whole segments where
-// possible, so virtual payload bytes are never merged with real ones and stay virtual.
+// Hands the stream to TCP as its send buffer frees up, one write per segment TCP will send.
+// Every byte is virtual, so frame boundaries do not matter here; what matters is that no
+// segment spans two writes: ns-3 then merges the writes and allocates their bytes (about
+// one byte of RAM per byte in flight). TCP cuts full segments from the first unsent byte,
+// so each write ends where TCP's next cut falls: a tail shorter than a segment, if TCP has
+// not sent it alone, is completed to a whole segment by the next write.
 void Ns3Host::Pump(ConnId id, Conn& c) {
   if (!c.connected) return;
-  while (!c.out.empty()) {
-    const std::uint32_t available = c.socket->GetTxAvailable();
-    if (available == 0) return;
-    auto& packet = c.out.front();
-    const std::uint32_t remaining = packet->GetSize() - c.out_offset;
-    std::uint32_t n = std::min(available, remaining);
-    if (n < remaining && n >= segment_size_) n -= n % segment_size_;
-    auto piece =
-        (c.out_offset == 0 && n == remaining) ? packet : packet->CreateFragment(c.out_offset, n);
-    if (c.socket->Send(piece) < 0) return;
-    c.out_offset += n;
-    if (c.out_offset == packet->GetSize()) {
-      c.out.pop_front();
-      c.out_offset = 0;
-    }
+  while (c.unsent > 0) {
+    const std::uint64_t queued_in_tcp = c.written - std::min(c.written, c.tcp_sent);
+    const auto to_cut = segment_size_ - static_cast<std::uint32_t>(queued_in_tcp % segment_size_);
+    const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(c.unsent, to_cut));
+    if (c.socket->GetTxAvailable() < n) return;  // wait for room for the whole piece
+    if (c.socket->Send(ns3::Create<ns3::Packet>(n)) < 0) return;
+    c.unsent -= n;
+    c.written += n;
   }
   if (c.closing) Release(id)->Close();
 }
@@ -302,7 +301,7 @@ void Ns3Host::DoClose(ConnId id) {
   auto it = conns_.find(id);
   if (it == conns_.end()) return;
   auto& c = it->second;
-  if (c.connected && !c.out.empty() && node_) {
+  if (c.connected && c.unsent > 0 && node_) {
     c.closing = true;  // the frames before the close still go out (an ERROR, a goodbye)
     return;
   }
@@ -320,6 +319,7 @@ ns3::Ptr<ns3::Socket> Ns3Host::Release(ConnId id) {
   socket->SetConnectCallback(ns3::MakeNullCallback<void, ns3::Ptr<ns3::Socket>>(),
                              ns3::MakeNullCallback<void, ns3::Ptr<ns3::Socket>>());
   by_socket_.erase(ns3::PeekPointer(socket));
+  channel_->drop(it->second.rx);
   conns_.erase(it);
   // We may be inside one of this socket's callbacks: keep it alive until the event ends.
   ns3::Simulator::ScheduleNow([socket] {});
@@ -331,52 +331,48 @@ void Ns3Host::OnRecv(ns3::Ptr<ns3::Socket> socket) {
   while (auto packet = socket->Recv()) {
     auto it = conns_.find(id);
     if (it == conns_.end() || !node_) return;
-    auto& decoder = it->second.decoder;
-
-    // Byte ranges of this packet that are virtual payload, in order.
-    std::vector<std::pair<std::uint32_t, std::uint32_t>> virtual_ranges;
-    auto tags = packet->GetByteTagIterator();
-    while (tags.HasNext()) {
-      const auto item = tags.Next();
-      if (item.GetTypeId() != VirtualPayloadTag::GetTypeId()) continue;
-      const auto start = static_cast<std::uint32_t>(std::max<std::int64_t>(0, item.GetStart()));
-      const std::uint32_t end = std::min<std::uint32_t>(packet->GetSize(), item.GetEnd());
-      if (start < end) virtual_ranges.emplace_back(start, end);
-    }
-    std::sort(virtual_ranges.begin(), virtual_ranges.end());
-
-    Status status;
-    std::uint32_t pos = 0;
-    auto feed_real = [&](std::uint32_t end) {
-      if (end <= pos || !status) return;
-      scratch_.resize(end - pos);
-      if (pos == 0 && end == packet->GetSize()) {
-        packet->CopyData(scratch_.data(), end);
+    it->second.rx_pending += packet->GetSize();
+    while (true) {
+      it = conns_.find(id);
+      if (it == conns_.end() || !node_) return;
+      auto& c = it->second;
+      if (c.rx_pending == 0) break;
+      const RawFrame* next = channel_->front(c.rx);
+      if (next != nullptr && FrameChannel::wire_size(*next) > c.rx_pending) break;  // not yet
+      auto frame = channel_->pop(c.rx);
+      Status status;
+      if (!frame) {
+        status = make_error(ErrorCode::MalformedFrame, "stream bytes without a frame");
       } else {
-        packet->CreateFragment(pos, end - pos)->CopyData(scratch_.data(), end - pos);
+        c.rx_pending -= FrameChannel::wire_size(*frame);
+        // The decoder reads the frame as it would read it off a real socket.
+        const auto prefix = encode_frame_prefix(static_cast<std::uint32_t>(frame->header.size()),
+                                                static_cast<std::uint32_t>(frame->payload.size()));
+        scratch_.assign(prefix.begin(), prefix.end());
+        scratch_.insert(scratch_.end(), frame->header.begin(), frame->header.end());
+        if (!frame->payload.is_virtual()) {
+          const auto bytes = frame->payload.bytes();
+          scratch_.insert(scratch_.end(), bytes.begin(), bytes.end());
+        }
+        status = c.decoder.feed(scratch_);
+        if (status && frame->payload.is_virtual()) {
+          status = c.decoder.feed_virtual(frame->payload.size());
+        }
       }
-      status = decoder.feed(scratch_);
-      pos = end;
-    };
-    for (const auto& [start, end] : virtual_ranges) {
-      if (end <= pos || !status) continue;
-      feed_real(start);
-      if (status) status = decoder.feed_virtual(end - std::max(start, pos));
-      pos = end;
-    }
-    feed_real(packet->GetSize());
-
-    while (auto frame = decoder.next()) {
-      node_->on_frame(now(), id, std::move(*frame));
-      Drain();
-      if (!conns_.contains(id) || !node_) return;
-    }
-    if (!status) {
-      // The stream broke framing: nothing after this point can be trusted.
-      Release(id)->Close();
-      node_->on_closed(now(), id, CloseReason::ProtocolError);
-      Drain();
-      return;
+      while (status) {
+        auto decoded = conns_.at(id).decoder.next();
+        if (!decoded) break;
+        node_->on_frame(now(), id, std::move(*decoded));
+        Drain();
+        if (!conns_.contains(id) || !node_) return;
+      }
+      if (!status) {
+        // The stream broke framing: nothing after this point can be trusted.
+        Release(id)->Close();
+        node_->on_closed(now(), id, CloseReason::ProtocolError);
+        Drain();
+        return;
+      }
     }
   }
 }

@@ -3,18 +3,22 @@
 // shape of ns-3's own Application subclasses: StartApplication/StopApplication, socket
 // callbacks, Simulator::Schedule for timers.
 //
-// Chunk payloads are virtual: a payload is an ns-3 packet of N bytes with no data behind
-// it, marked by a byte tag; the receiving host counts those bytes into the core decoder
-// (FrameDecoder::feed_virtual) and never copies them. Frame headers travel as real bytes.
+// The TCP streams carry byte counts only (zero-filled ns-3 packets, never allocated); each
+// frame's contents travel beside the stream in a FrameChannel. When a frame's last byte
+// arrives, the receiving host takes the frame from the channel and reads it through the
+// core's FrameDecoder: real bytes for the prefix and header (and small real payloads such
+// as chunk hashes), FrameDecoder::feed_virtual for chunk payloads, which are never copied.
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "sim/frame_channel.hpp"
 #include "sim/ns3_headers.hpp"
 #include "sim/sim_chunk_store.hpp"
 #include "swarmlab/node.hpp"
@@ -42,8 +46,10 @@ class Ns3Host : public ns3::Application {
   ~Ns3Host() override;
 
   /// Must be called before the application starts.
-  void Setup(std::size_t index, NodeFactory factory, std::uint16_t listen_port,
-             SimChunkStore* store, HostObserver* observer, std::uint32_t segment_size);
+  /// `address`: this node's IPv4 address; `channel`: shared by every host of the run.
+  void Setup(std::size_t index, NodeFactory factory, const std::string& address,
+             std::uint16_t listen_port, SimChunkStore* store, FrameChannel* channel,
+             HostObserver* observer, std::uint32_t segment_size);
 
   /// The core node while the host is up; nullptr while it is down.
   Node* node() { return node_.get(); }
@@ -67,10 +73,14 @@ class Ns3Host : public ns3::Application {
   struct Conn {
     ns3::Ptr<ns3::Socket> socket;
     FrameDecoder decoder;
-    std::deque<ns3::Ptr<ns3::Packet>> out;  // frames not yet handed to TCP
-    std::uint32_t out_offset = 0;           // of out.front()
+    std::uint64_t unsent = 0;    // stream bytes written by the node, not yet handed to TCP
+    std::uint64_t written = 0;   // stream bytes handed to TCP
+    std::uint64_t tcp_sent = 0;  // of those, sent at least once (TCP's highest sequence)
+    std::optional<ns3::SequenceNumber32> tcp_base;
     bool connected = false;
-    bool closing = false;  // close once `out` is empty
+    bool closing = false;          // close once everything is handed to TCP
+    FrameChannel::Key tx, rx;      // this connection's two directions in the channel
+    std::uint64_t rx_pending = 0;  // stream bytes received towards the next frame
   };
 
   static Time now();
@@ -100,8 +110,10 @@ class Ns3Host : public ns3::Application {
 
   std::size_t index_ = 0;
   NodeFactory factory_;
+  std::uint32_t ip_ = 0;
   std::uint16_t listen_port_ = 0;
   SimChunkStore* store_ = nullptr;
+  FrameChannel* channel_ = nullptr;
   HostObserver* observer_ = nullptr;
   std::uint32_t segment_size_ = 1448;
 
@@ -112,7 +124,7 @@ class Ns3Host : public ns3::Application {
   std::unordered_map<ns3::Socket*, ConnId> by_socket_;
   ConnId next_accepted_ = 1;
   std::unordered_map<TimerId, ns3::EventId> timers_;
-  std::vector<std::uint8_t> scratch_;  // real bytes copied out of a received packet
+  std::vector<std::uint8_t> scratch_;  // a frame's real bytes, for the decoder
 };
 
 }  // namespace swarmlab::sim

@@ -82,6 +82,7 @@ class Simulation final : public HostObserver {
   FileCatalogue catalogue_;
   std::shared_ptr<std::set<std::string>> corrupters_;
   StarTopology topo_;
+  FrameChannel channel_;
   RunMetrics metrics_;
   std::vector<std::unique_ptr<SimChunkStore>> stores_;  // by host
   std::vector<ns3::Ptr<Ns3Host>> hosts_;
@@ -120,6 +121,11 @@ void Simulation::configure_tcp() {
   ns3::Config::SetDefault("ns3::TcpSocket::SndBufSize", ns3::UintegerValue(buffer));
   ns3::Config::SetDefault("ns3::TcpSocket::RcvBufSize", ns3::UintegerValue(buffer));
   ns3::Config::SetDefault("ns3::Ipv4::WeakEsModel", ns3::BooleanValue(false));
+  // ns-3 finds a packet's socket by scanning every endpoint of the node, and a closed
+  // connection keeps its endpoint through TIME_WAIT (2 x 120 s by default). Peers open and
+  // close many connections, so a short TIME_WAIT keeps that scan short; nothing here
+  // depends on stray segments of old connections being absorbed.
+  ns3::Config::SetDefault("ns3::TcpSocketBase::MaxSegLifetime", ns3::DoubleValue(0.5));
   ns3::RngSeedManager::SetSeed(1);
   ns3::RngSeedManager::SetRun(s_.seed + 1);
 }
@@ -169,7 +175,8 @@ void Simulation::build() {
       c.seed = s_.seed * 1'000'003 + peer;
       factory = [c] { return std::make_unique<Peer>(c); };
     }
-    host->Setup(h, std::move(factory), port, stores_[h].get(), this, segment);
+    host->Setup(h, std::move(factory), topo_.address(h), port, stores_[h].get(), &channel_, this,
+                segment);
     topo_.node(h)->AddApplication(host);
     if (h == kTrackerHost) {
       host->SetStartTime(ns3::Seconds(0));
