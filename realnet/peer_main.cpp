@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> publish;
   bool seed = false, force = false, no_terminal = false;
   unsigned delay_ms = 0, per_peer = 0, total = 0;
+  unsigned max_upload_connections = swarmlab::PeerConfig{}.max_upload_connections;
   app.add_option("--tracker", tracker, "connect to the tracker at HOST:PORT");
   app.add_option("--listen", listen, "serve other peers on ADDR:PORT (port 0: any free port)")
       ->capture_default_str();
@@ -59,6 +60,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--inflight-per-peer", per_peer, "requests in flight per source (default 4)");
   app.add_option("--inflight-total", total, "requests in flight per download (default 16)");
+  app.add_option("--max-uploads", max_upload_connections,
+                 "downloaders served at once, 0 for no limit; more are told to come back later")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 100000u));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
   app.add_option("--log-file", log_file, "also log to FILE, with timestamps");
@@ -95,6 +100,7 @@ int main(int argc, char** argv) {
   config.download.peer_strategy = *ps;
   if (per_peer > 0) config.download.max_inflight_per_peer = per_peer;
   if (total > 0) config.download.max_inflight_total = total;
+  config.max_upload_connections = max_upload_connections;
   if (!tracker.empty()) {
     auto t = Endpoint::parse(tracker);
     if (!t) return usage_error("--tracker: " + t.error().message);

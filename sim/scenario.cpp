@@ -312,8 +312,10 @@ PeerGroup parse_group(const json& v, const std::string& path, std::size_t index)
   return g;
 }
 
-void parse_strategy(const json& v, const std::string& path, DownloadConfig& d) {
+void parse_strategy(const json& v, const std::string& path, DownloadConfig& d,
+                    std::uint32_t& max_upload_connections) {
   Fields f(v, path);
+  f.integer("max_upload_connections", max_upload_connections, 0, 100000);
   if (const auto* c = f.get("chunk")) {
     if (!c->is_string()) invalid(f.at("chunk"), "expected a string, got " + quote(*c));
     auto s = parse_chunk_strategy(c->get<std::string>());
@@ -476,7 +478,8 @@ Scenario parse_root(const json& root) {
       s.link_events.push_back(e);
     }
   }
-  if (const auto* st = f.get("strategy")) parse_strategy(*st, "strategy", s.download);
+  if (const auto* st = f.get("strategy"))
+    parse_strategy(*st, "strategy", s.download, s.max_upload_connections);
   f.done();
   return s;
 }
@@ -702,7 +705,8 @@ json to_json(const Scenario& s) {
             {"first_refresh", secs(d.first_refresh)},
             {"refresh_interval", secs(d.refresh_interval)},
             {"stall_timeout", secs(d.stall_timeout)},
-            {"end_game", d.end_game}}}};
+            {"end_game", d.end_game},
+            {"max_upload_connections", s.max_upload_connections}}}};
 }
 
 std::uint32_t resolve_packet_size(const Scenario& s) {

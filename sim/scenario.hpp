@@ -111,6 +111,8 @@ struct Scenario {
   std::vector<PeerGroup> groups;
   std::vector<LinkEvent> link_events;
   DownloadConfig download;
+  /// Downloaders one peer serves at once, 0 for no limit (PeerConfig::max_upload_connections).
+  std::uint32_t max_upload_connections = 0;
 
   const SharedFile& file_named(const std::string& name) const;
   std::uint32_t peer_count() const;

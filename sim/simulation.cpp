@@ -172,6 +172,7 @@ void Simulation::build() {
       c.tracker = tracker;
       c.chunk_size = s_.file_named(g.file).chunk_size;
       c.download = s_.download;
+      c.max_upload_connections = s_.max_upload_connections;
       c.seed = s_.seed * 1'000'003 + peer;
       factory = [c] { return std::make_unique<Peer>(c); };
     }

@@ -310,6 +310,13 @@ void Peer::shutdown(Time now) {
 
 void Peer::on_accepted(Time, ConnId conn, const Endpoint& remote) {
   if (stopped_) return close(conn);
+  if (config_.max_upload_connections > 0 && uploaders_.size() >= config_.max_upload_connections) {
+    send(conn, ErrorMessage{0, ErrorCode::Busy,
+                            "already serving " + std::to_string(uploaders_.size()) +
+                                " downloaders; try again later",
+                            ""});
+    return close(conn);
+  }
   uploaders_[conn] = Uploader{remote, {}};
 }
 

@@ -95,3 +95,37 @@ TEST(Swarm, FastLeechersStartingTogetherServeEachOther) {
 
 }  // namespace
 }  // namespace swarmlab::testing
+
+namespace swarmlab::testing {
+namespace {
+
+TEST(Swarm, AnOwnerServesAtMostItsLimitAndOthersGetTheFileElsewhere) {
+  // The seed serves one downloader at a time; the other two are told Busy, find the first
+  // one as an owner and finish from it (or from the seed later).
+  Swarm s(4);
+  const auto bytes = random_bytes(64 * kTestChunk, 8);
+  auto origin =
+      s.add_peer("seed", {10e6, 10e6, 5ms}, [](PeerConfig& c) { c.max_upload_connections = 1; });
+  std::vector<HostId> leechers;
+  for (int i = 0; i < 3; ++i) {
+    leechers.push_back(s.add_peer("l" + std::to_string(i), {10e6, 10e6, 5ms}));
+  }
+  ASSERT_TRUE(s.wait_online({origin, leechers[0], leechers[1], leechers[2]}));
+  ASSERT_EQ(s.publish(origin, "f", bytes).type, "publish_done");
+  for (auto h : leechers) s.start_download(h, "f", "/dl/f");
+  ASSERT_TRUE(s.net.run_until([&] { return s.net.count_records("download_completed") == 3; }));
+  std::size_t refused = 0;
+  for (const auto& e : s.net.records_of("source_failed")) {
+    if (e.fields["reason"].get<std::string>().find("already serving 1 downloaders") !=
+        std::string::npos)
+      ++refused;
+  }
+  EXPECT_GE(refused, 2u) << "two of the three first connections to the seed are refused";
+  for (auto h : leechers) {
+    ASSERT_NE(s.net.store(h).file("/dl/f"), nullptr);
+    EXPECT_EQ(*s.net.store(h).file("/dl/f"), bytes);
+  }
+}
+
+}  // namespace
+}  // namespace swarmlab::testing

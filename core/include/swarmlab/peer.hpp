@@ -34,6 +34,10 @@ struct PeerConfig {
   Duration register_delay = 200ms;
   /// Chunk reads (and delayed replies) in progress at once, over all connections.
   std::uint32_t max_uploads = 8;
+  /// Downloaders served at once (0: no limit); more are told Busy and come back after
+  /// their next owner refresh. No limit by default: in simulated flash crowds of 1,000 a
+  /// limit of 64 made the refused downloaders' retries cost more than it saved.
+  std::uint32_t max_upload_connections = 0;
   /// Requests one connection may queue before it is told Busy.
   std::uint32_t max_queued_requests = 64;
   /// Artificial delay before every reply (`set_delay`), to try RTT-based choice by hand.
