@@ -121,11 +121,6 @@ void Simulation::configure_tcp() {
   ns3::Config::SetDefault("ns3::TcpSocket::SndBufSize", ns3::UintegerValue(buffer));
   ns3::Config::SetDefault("ns3::TcpSocket::RcvBufSize", ns3::UintegerValue(buffer));
   ns3::Config::SetDefault("ns3::Ipv4::WeakEsModel", ns3::BooleanValue(false));
-  // ns-3 finds a packet's socket by scanning every endpoint of the node, and a closed
-  // connection keeps its endpoint through TIME_WAIT (2 x 120 s by default). Peers open and
-  // close many connections, so a short TIME_WAIT keeps that scan short; nothing here
-  // depends on stray segments of old connections being absorbed.
-  ns3::Config::SetDefault("ns3::TcpSocketBase::MaxSegLifetime", ns3::DoubleValue(0.5));
   ns3::RngSeedManager::SetSeed(1);
   ns3::RngSeedManager::SetRun(s_.seed + 1);
 }
