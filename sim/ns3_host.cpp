@@ -184,19 +184,23 @@ void Ns3Host::Watch(ns3::Ptr<ns3::Socket> socket, ConnId id) {
   // How much of what we handed TCP it has sent: lets Pump cut writes where TCP will cut
   // segments (see Pump).
   socket->TraceConnectWithoutContext(
-      "HighestSequence",
-      ns3::Callback<void, ns3::SequenceNumber32, ns3::SequenceNumber32>(
-          [this, id](ns3::SequenceNumber32 old_value, ns3::SequenceNumber32 new_value) {
-            const auto it = conns_.find(id);
-            if (it == conns_.end()) return;
-            auto& c = it->second;
-            if (c.written == 0) {
-              c.tcp_base = new_value;  // SYN and SYN-ACK: before any data of ours
-              return;
-            }
-            if (!c.tcp_base) c.tcp_base = old_value;
-            c.tcp_sent = static_cast<std::uint64_t>(new_value - *c.tcp_base);
-          }));
+      "HighestSequence", ns3::Callback<void, ns3::SequenceNumber32, ns3::SequenceNumber32>(
+                             [this, raw = ns3::PeekPointer(socket)](
+                                 ns3::SequenceNumber32 old_value, ns3::SequenceNumber32 new_value) {
+                               // Looked up by socket: a released socket (or a ConnId reused by a
+                               // restarted node) must not touch another connection.
+                               const auto it = conns_.find(IdOf(raw));
+                               if (it == conns_.end() || ns3::PeekPointer(it->second.socket) != raw)
+                                 return;
+                               auto& c = it->second;
+                               if (c.written == 0) {
+                                 c.tcp_base =
+                                     new_value;  // SYN and SYN-ACK: before any data of ours
+                                 return;
+                               }
+                               if (!c.tcp_base) c.tcp_base = old_value;
+                               c.tcp_sent = static_cast<std::uint64_t>(new_value - *c.tcp_base);
+                             }));
   socket->SetRecvCallback(ns3::MakeCallback(&Ns3Host::OnRecv, this));
   socket->SetSendCallback(ns3::MakeCallback(&Ns3Host::OnSendSpace, this));
   socket->SetCloseCallbacks(ns3::MakeCallback(&Ns3Host::OnNormalClose, this),

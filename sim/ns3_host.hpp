@@ -9,7 +9,6 @@
 // core's FrameDecoder: real bytes for the prefix and header (and small real payloads such
 // as chunk hashes), FrameDecoder::feed_virtual for chunk payloads, which are never copied.
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
