@@ -21,6 +21,7 @@ RunMetrics::RunMetrics(const Scenario& s, const std::vector<PeerPlan>& plans)
     p.complete = p.seeder;
     p.arrival = to_seconds(plan.arrival);
     if (!p.seeder) ++leechers_;
+    if (p.seeder) ++origin_seeds_;
     by_id_[p.id] = peers_.size();
     peers_.push_back(std::move(p));
   }
@@ -33,7 +34,8 @@ void RunMetrics::settle(PeerOutcome& p) {
 }
 
 void RunMetrics::on_event(const Event& e) {
-  const auto it = by_id_.find(e.node);
+  // Events of the simulation itself (node "sim") name their peer in a field.
+  const auto it = by_id_.find(e.node == "sim" ? e.fields.value("peer", std::string{}) : e.node);
   PeerOutcome* self = it == by_id_.end() ? nullptr : &peers_[it->second];
   if (e.type == "chunk_received" && self != nullptr) {
     const auto bytes = e.fields.value("bytes", std::uint64_t{0});
@@ -108,6 +110,11 @@ RunMetrics::Snapshot RunMetrics::snapshot(Time now) {
   }
   s.completed = completed_;
   s.departed = departed_;
+  if (first_arrival_ >= 0) {
+    sum_seeds_ += s.seeds - std::min(s.seeds, origin_seeds_);
+    sum_leechers_ += s.leechers;
+    ++averaged_snapshots_;
+  }
   if (!replication_.empty()) {
     const auto [lo, hi] = std::minmax_element(replication_.begin(), replication_.end());
     s.replication_min = *lo;
@@ -195,6 +202,26 @@ nlohmann::json RunMetrics::summary(Time end) const {
     kr["last_completion_s"] = nullptr;
     kr["ratio"] = nullptr;  // not every leecher finished: no completion time to compare
   }
+  nlohmann::json fluid = nullptr;
+  if (const auto m = fluid_model(scenario_)) {
+    // Measured over the whole run, start-up and drain included; crashes (theta) are left
+    // out of the model.
+    double mean = 0;
+    for (auto x : times) mean += x;
+    mean = times.empty() ? 0 : mean / static_cast<double>(times.size());
+    const double n = averaged_snapshots_ > 0 ? averaged_snapshots_ : 1;
+    fluid = {{"model",
+              {{"lambda_per_s", m->lambda},
+               {"mu_files_per_s", m->mu},
+               {"c_files_per_s", m->c},
+               {"mean_download_s", m->mean_download_s},
+               {"mean_leechers", m->mean_leechers},
+               {"mean_seeds", m->mean_seeds}}},
+             {"measured",
+              {{"mean_download_s", mean},
+               {"mean_leechers", sum_leechers_ / n},
+               {"mean_seeds", sum_seeds_ / n}}}};
+  }
   return {{"scenario", scenario_.name},
           {"seed", scenario_.seed},
           {"end_time_s", to_seconds(end)},
@@ -211,6 +238,7 @@ nlohmann::json RunMetrics::summary(Time end) const {
             {"peers", bytes_from_peers_},
             {"origin_share", served > 0 ? static_cast<double>(bytes_from_origin_) / served : 0.0}}},
           {"kumar_ross", kr},
+          {"qiu_srikant", fluid},
           {"peers", peers}};
 }
 

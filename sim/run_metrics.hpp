@@ -78,6 +78,9 @@ class RunMetrics {
   std::uint64_t bytes_from_origin_ = 0, bytes_from_peers_ = 0;
   Time last_snapshot_{};
   double first_arrival_ = -1;
+  // Time averages over the snapshots since the first leecher arrived (fluid-model check).
+  double sum_seeds_ = 0, sum_leechers_ = 0;
+  std::uint32_t averaged_snapshots_ = 0, origin_seeds_ = 0;
 };
 
 }  // namespace swarmlab::sim

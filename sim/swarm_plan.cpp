@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numbers>
 
 #include "swarmlab/rng.hpp"
@@ -139,6 +140,36 @@ KumarRoss kumar_ross(const Scenario& s) {
   k.t_min_s = std::max({k.file_bits / k.seed_up_bps, k.file_bits / k.min_down_bps,
                         k.leechers * k.file_bits / (k.seed_up_bps + k.sum_up_bps)});
   return k;
+}
+
+}  // namespace swarmlab::sim
+
+namespace swarmlab::sim {
+
+std::optional<FluidModel> fluid_model(const Scenario& s) {
+  const PeerGroup* open = nullptr;
+  for (const auto& g : s.groups) {
+    if (g.role == PeerGroup::Role::Seeder || g.count == 0) continue;
+    if (open != nullptr) return std::nullopt;  // one leecher group only
+    open = &g;
+  }
+  if (open == nullptr || open->arrival.kind != ArrivalSpec::Kind::Poisson ||
+      open->departure.kind != DepartureSpec::Kind::AfterCompletion || s.files.size() != 1) {
+    return std::nullopt;
+  }
+  const double file_bits = static_cast<double>(s.files.front().size) * 8.0;
+  FluidModel m;
+  m.lambda = open->arrival.rate_per_s;
+  m.mu = static_cast<double>(open->up_bps) / file_bits;
+  m.c = static_cast<double>(open->down_bps) / file_bits;
+  const double seed_time = to_seconds(open->departure.seed_time);
+  m.gamma = seed_time > 0 ? 1.0 / seed_time : std::numeric_limits<double>::infinity();
+  // 1/beta = max(1/c, (1/eta)(1/mu - 1/gamma)) with eta = 1; T = 1/beta when theta = 0.
+  const double inv_beta = std::max(1.0 / m.c, 1.0 / m.mu - (seed_time > 0 ? seed_time : 0.0));
+  m.mean_download_s = inv_beta;
+  m.mean_leechers = m.lambda * inv_beta;
+  m.mean_seeds = m.lambda * seed_time;
+  return m;
 }
 
 }  // namespace swarmlab::sim

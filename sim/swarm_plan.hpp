@@ -35,4 +35,17 @@ struct KumarRoss {
 };
 KumarRoss kumar_ross(const Scenario& s);
 
+/// Qiu & Srikant's fluid model in steady state (REFERENCES.md), for an open swarm: one
+/// leecher group arriving as a Poisson process and leaving a fixed seed time after it
+/// finishes (gamma = 1/seed_time, eta = 1, theta = 0). Empty when the scenario is not of
+/// that shape.
+struct FluidModel {
+  double lambda = 0;     // arrivals per second
+  double mu = 0, c = 0;  // upload and download rates in files per second
+  double gamma = 0;      // seed departure rate (infinite when seeds leave at once)
+  double mean_download_s = 0;
+  double mean_leechers = 0, mean_seeds = 0;
+};
+std::optional<FluidModel> fluid_model(const Scenario& s);
+
 }  // namespace swarmlab::sim

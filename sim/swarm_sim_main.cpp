@@ -102,6 +102,16 @@ void print_summary(const nlohmann::json& s, const nlohmann::json& run, const std
   std::printf("  Kumar-Ross      T_min %s s, last completion / T_min = %s%s\n",
               num(kr["t_min_s"], "%.2f").c_str(), num(kr["ratio"], "%.3f").c_str(),
               kr["assumptions_hold"].get<bool>() ? "" : "  (bound's assumptions do not hold here)");
+  if (const auto& q = s["qiu_srikant"]; q.is_object()) {
+    std::printf(
+        "  fluid model     mean download %s s (model %s s), leechers %s (%s), seeds %s (%s)\n",
+        num(q["measured"]["mean_download_s"], "%.1f").c_str(),
+        num(q["model"]["mean_download_s"], "%.1f").c_str(),
+        num(q["measured"]["mean_leechers"], "%.1f").c_str(),
+        num(q["model"]["mean_leechers"], "%.1f").c_str(),
+        num(q["measured"]["mean_seeds"], "%.1f").c_str(),
+        num(q["model"]["mean_seeds"], "%.1f").c_str());
+  }
   std::printf("  failures        %u download failures, %u verification failures\n",
               s["download_failures"].get<unsigned>(), s["verification_failures"].get<unsigned>());
   std::printf(

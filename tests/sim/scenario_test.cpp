@@ -237,5 +237,24 @@ TEST(KumarRoss, TheLargestOfTheThreeTerms) {
   EXPECT_FALSE(kumar_ross(*churn).assumptions_hold);
 }
 
+TEST(FluidModel, OpenSwarmSteadyState) {
+  // 16 MiB, leechers 4 Mbps up / 20 Mbps down arriving at 0.5/s, seeding 20 s after:
+  // 1/mu = 33.55 s, 1/c = 6.71 s, 1/gamma = 20 s -> T = max(6.71, 33.55 - 20) = 13.55 s.
+  auto s = parse_scenario(R"({"files": [{"name": "f", "size": "16MiB"}],
+      "groups": [{"name": "s", "role": "seeder"},
+                 {"name": "l", "count": 80, "up": "4Mbps", "down": "20Mbps",
+                  "arrival": {"kind": "poisson", "rate_per_s": 0.5},
+                  "departure": {"kind": "after_completion", "seed_time": "20s"}}]})");
+  ASSERT_TRUE(s) << s.error().message;
+  const auto m = fluid_model(*s);
+  ASSERT_TRUE(m.has_value());
+  const double inv_mu = 16.0 * 8 * 1048576 / 4e6;
+  EXPECT_NEAR(m->mean_download_s, inv_mu - 20.0, 1e-9);
+  EXPECT_NEAR(m->mean_leechers, 0.5 * (inv_mu - 20.0), 1e-9);
+  EXPECT_NEAR(m->mean_seeds, 10.0, 1e-9);
+  // A flash crowd is not an open swarm: no model.
+  EXPECT_FALSE(fluid_model(*parse_scenario(kMinimal)).has_value());
+}
+
 }  // namespace
 }  // namespace swarmlab::sim
