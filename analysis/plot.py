@@ -41,6 +41,7 @@ def plot_cdf(runs, out):
             continue
         ys = [(i + 1) / len(times) for i in range(len(times))]
         ax.step(times, ys, where="post", label=f"{run.label} (mean {stats(times)['mean']:.1f} s)")
+    ax.set_xlim(left=0)
     ax.set_title("Download time CDF")
     ax.set_xlabel("download time (s, arrival to completion)")
     ax.set_ylabel("fraction of leechers done")
@@ -60,6 +61,9 @@ def plot_completions(runs, out):
     for t_min in sorted(bounds):
         ax.axvline(t_min, color="black", linestyle="--", linewidth=1,
                    label=f"Kumar–Ross minimum T_min = {t_min:.1f} s")
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_title("Completed downloads against the minimum distribution time", fontsize=10)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("leechers completed")
