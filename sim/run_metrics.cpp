@@ -35,7 +35,8 @@ void RunMetrics::settle(PeerOutcome& p) {
 
 void RunMetrics::on_event(const Event& e) {
   // Events of the simulation itself (node "sim") name their peer in a field.
-  const auto it = by_id_.find(e.node == "sim" ? e.fields.value("peer", std::string{}) : e.node);
+  const bool named = e.node == "sim" && e.fields.is_object();
+  const auto it = by_id_.find(named ? e.fields.value("peer", std::string{}) : e.node);
   PeerOutcome* self = it == by_id_.end() ? nullptr : &peers_[it->second];
   if (e.type == "chunk_received" && self != nullptr) {
     const auto bytes = e.fields.value("bytes", std::uint64_t{0});

@@ -63,6 +63,7 @@ class Simulation final : public HostObserver {
   void build();
   void write_event(const Event& e);
   void note(const std::string& type, nlohmann::json fields) {
+    if (!fields.is_object()) fields = nlohmann::json::object();  // `{}` is null in nlohmann
     const Event e{sim_now(), "sim", type, std::move(fields)};
     metrics_.on_event(e);
     write_event(e);
