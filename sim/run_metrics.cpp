@@ -207,9 +207,8 @@ nlohmann::json RunMetrics::summary(Time end) const {
   if (const auto m = fluid_model(scenario_)) {
     // Measured over the whole run, start-up and drain included; crashes (theta) are left
     // out of the model.
-    double mean = 0;
-    for (auto x : times) mean += x;
-    mean = times.empty() ? 0 : mean / static_cast<double>(times.size());
+    const auto measured = stats(times);
+    const double mean = measured.value("mean", 0.0);
     const double n = averaged_snapshots_ > 0 ? averaged_snapshots_ : 1;
     fluid = {{"model",
               {{"lambda_per_s", m->lambda},

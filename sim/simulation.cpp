@@ -23,6 +23,12 @@ constexpr std::uint16_t kTrackerPort = 7000;
 constexpr std::uint16_t kPeerPort = 6881;
 constexpr std::size_t kTrackerHost = 0;
 
+// TCP payload per segment: the simulated MTU less IP and TCP headers with the timestamp
+// and SACK options.
+std::uint32_t segment_size(const Scenario& s) {
+  return resolve_packet_size(s) - 80;
+}
+
 Time sim_now() {
   return Time(ns3::Simulator::Now().GetNanoSeconds());
 }
@@ -105,8 +111,7 @@ const ChunkSet& Simulation::have(std::size_t peer) const {
 // largest bandwidth-delay product without growing far past it (ns-3's buffer bookkeeping
 // costs grow with the window).
 void Simulation::configure_tcp() {
-  const auto mtu = resolve_packet_size(s_);
-  const std::uint32_t segment = mtu - 80;  // IP + TCP headers with timestamp and SACK options
+  const std::uint32_t segment = segment_size(s_);
   std::uint64_t fastest = std::max(s_.tracker.up_bps, s_.tracker.down_bps);
   Duration slowest_delay = s_.tracker.delay;
   for (const auto& g : s_.groups) fastest = std::max({fastest, g.up_bps, g.down_bps});
@@ -128,11 +133,10 @@ void Simulation::configure_tcp() {
 
 void Simulation::build() {
   for (const auto& f : s_.files) catalogue_.add(f.name, f.size, f.chunk_size);
-  for (const auto& p : plans_) {
-    if (group_of(&p - plans_.data()).corrupt) corrupters_->insert(p.id);
+  for (std::size_t i = 0; i < plans_.size(); ++i) {
+    if (group_of(i).corrupt) corrupters_->insert(plans_[i].id);
   }
-  const auto mtu = resolve_packet_size(s_);
-  const std::uint32_t segment = mtu - 80;
+  const std::uint32_t segment = segment_size(s_);
 
   topo_.add(AccessLink{s_.tracker.up_bps, s_.tracker.down_bps, s_.tracker.delay, 0.0});
   for (std::size_t i = 0; i < plans_.size(); ++i) {

@@ -199,6 +199,22 @@ class SwarmSimTest(unittest.TestCase):
                 chunk = json.load(f)["strategy"]["chunk"]
             self.assertEqual("strategy.chunk=" + chunk, e["params"][0])
 
+    def test_sweep_refuses_bad_arguments_before_running_anything(self):
+        path = self.scenario(SMALL_FLASH)
+        out = os.path.join(self.tmp.name, "bad-sweep")
+        cases = [
+            (["--seeds", "5..1"], "--seeds expects a range"),
+            (["--seeds", "one,two"], "--seeds expects a range"),
+            (["--vary", "strategy.chunk"], "--vary expects field=v1,v2"),
+            (["--vary", "strategy.chunk=rarest-first,worst"], "strategy.chunk"),
+        ]
+        for args, message in cases:
+            proc = subprocess.run([SIM, "sweep", path, "--out", out, *args],
+                                  capture_output=True, text=True, timeout=60)
+            self.assertEqual(proc.returncode, 2, args)
+            self.assertIn(message, proc.stderr, args)
+            self.assertFalse(os.path.exists(os.path.join(out, "index.json")), args)
+
 
 if __name__ == "__main__":
     unittest.main()
