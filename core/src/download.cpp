@@ -242,6 +242,7 @@ void Download::on_message(Time now, ConnId conn, Message m) {
       return schedule(now);
     }
     chunks_[i] = ChunkState::Verifying;
+    ++verifying_;
     host_.store_write(name_, i, std::move(reply->data), info_->chunk_hashes[i], s->id);
     return schedule(now);
   }
@@ -324,7 +325,7 @@ void Download::schedule(Time now) {
     }
   };
   refresh_free();
-  if (free.empty()) return;
+  if (free.empty() || verifying_ >= config_.max_unverified) return;
   const auto& owners = owner_counts();
   std::uint32_t missing_total = 0;
   while (requests_.size() < config_.max_inflight_total && !free.empty()) {
@@ -401,6 +402,7 @@ void Download::cancel_other_requests(std::uint32_t chunk) {
 void Download::on_written(Time now, std::uint32_t index, const std::string& from,
                           const StoreResult& result) {
   if (finished() || index >= chunks_.size() || chunks_[index] != ChunkState::Verifying) return;
+  --verifying_;
   if (result.status) {
     chunks_[index] = ChunkState::Have;
     have_.insert(index);
@@ -429,7 +431,10 @@ void Download::on_written(Time now, std::uint32_t index, const std::string& from
 
 void Download::strike(Time now, const std::string& source_id, std::uint32_t chunk,
                       std::string_view why) {
-  if (chunks_[chunk] == ChunkState::Verifying) chunks_[chunk] = ChunkState::Missing;
+  if (chunks_[chunk] == ChunkState::Verifying) {
+    chunks_[chunk] = ChunkState::Missing;
+    --verifying_;
+  }
   host_.record(now, "verification_failed",
                {{"file", name_}, {"index", chunk}, {"from", source_id}, {"reason", why}});
   const auto it = sources_.find(source_id);

@@ -332,6 +332,31 @@ TEST(Download, FullDiskFailsClearlyAndKeepsVerifiedChunks) {
   EXPECT_GE(s.net.store(d).partial_chunks("/dl/f").count(), 5u);
 }
 
+TEST(Download, SlowDiskHoldsBackRequestsInsteadOfBufferingChunks) {
+  // Each chunk write takes 1 s while the link delivers a chunk in ~1.3 ms: without a bound the
+  // downloader would fetch the whole file into memory while the disk crawls behind.
+  Swarm s;
+  const auto bytes = random_bytes(200 * kTestChunk, 23);
+  auto a = s.add_peer("a");
+  auto d = s.add_peer("d", {}, [](PeerConfig& c) {
+    c.download.max_unverified = 8;
+    c.download.max_inflight_total = 4;
+  });
+  ASSERT_TRUE(s.wait_online({a, d}));
+  ASSERT_EQ(s.publish(a, "f", bytes).type, "publish_done");
+  s.net.write_latency = 1s;
+  const auto sent_before = s.net.bytes_sent();
+  s.start_download(d, "f", "/dl/f");
+  s.net.run_for(500ms);  // well within the first write
+  EXPECT_EQ(s.chunks_have(d, "f"), 0u);
+  // 8 chunks waiting for the disk plus at most 4 in flight.
+  EXPECT_LE(s.net.bytes_sent() - sent_before, (8 + 4) * (kTestChunk + 1024));
+  EXPECT_GE(s.net.bytes_sent() - sent_before, 8 * kTestChunk);
+  const auto done = s.wait_download(d, "f");
+  ASSERT_EQ(done->type, "download_completed") << done->fields.dump();
+  EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
+}
+
 TEST(Peer, SeedErrorsStayRecognisable) {
   Swarm s;
   auto a = s.add_peer("a");

@@ -124,8 +124,8 @@ Duration FakeNet::transfer_time(double bps, std::size_t bytes) const {
 void FakeNet::handle(HostId h, Effect e) {
   auto& host = hosts_[h];
   const auto epoch = host.epoch;
-  auto store_done = [&](StoreOpId op, StoreResult r) {
-    schedule(now_ + store_latency, [this, h, epoch, op, r = std::move(r)]() mutable {
+  auto store_done = [&](StoreOpId op, StoreResult r, Duration extra) {
+    schedule(now_ + store_latency + extra, [this, h, epoch, op, r = std::move(r)]() mutable {
       deliver(h, epoch, [&](Node& n) { n.on_store_done(now_, op, std::move(r)); });
     });
   };
@@ -156,7 +156,8 @@ void FakeNet::handle(HostId h, Effect e) {
         } else if constexpr (std::is_same_v<T, Notify>) {
           host.notices.push_back(std::move(x.event));
         } else {
-          store_done(x.op, host.store.execute(x));
+          const Duration extra = std::is_same_v<T, StoreWrite> ? write_latency : Duration::zero();
+          store_done(x.op, host.store.execute(x), extra);
         }
       },
       std::move(e));

@@ -84,6 +84,8 @@ class FakeNet {
 
   /// Latency of store operations (0 by default: completion is still a separate event).
   Duration store_latency = Duration::zero();
+  /// Extra latency of chunk writes: a disk (or hashing) slower than the network.
+  Duration write_latency = Duration::zero();
 
  private:
   struct Conn;

@@ -23,6 +23,9 @@ struct DownloadConfig {
   std::uint32_t max_inflight_per_peer = 4;
   /// Requests outstanding in total for one download (4 sources' worth).
   std::uint32_t max_inflight_total = 16;
+  /// Chunks received but not yet verified and stored. When hashing or the disk falls behind
+  /// the network, new requests wait instead of received chunks piling up in memory.
+  std::uint32_t max_unverified = 16;
   /// Sources connected at once for one download.
   std::uint32_t max_sources = 16;
   /// Bad chunks from one source before it is banned for this download.
@@ -165,6 +168,7 @@ class Download {
   std::optional<FileInfo> info_;
   ChunkSet have_;
   std::vector<ChunkState> chunks_;
+  std::uint32_t verifying_ = 0;            // chunks_ in state Verifying
   std::map<std::string, Source> sources_;  // by peer id; ordered for determinism
   std::map<ConnId, std::string> conn_to_source_;
   std::vector<Request> requests_;
