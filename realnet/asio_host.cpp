@@ -1,6 +1,12 @@
 #include "realnet/asio_host.hpp"
 
+#include <spdlog/spdlog.h>
+#include <sys/sendfile.h>
+
 #include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
 #include <deque>
 
 namespace swarmlab::realnet {
@@ -117,26 +123,78 @@ class AsioHost::Session : public std::enable_shared_from_this<Session> {
     }
     writing_ = true;
     const Out& out = queue_.front();
+    const auto& payload = out.frame.payload;
+    if (const auto* region = dynamic_cast<const FileRegion*>(payload.external())) {
+      // Header from memory, then the chunk straight from the file.
+      std::array<asio::const_buffer, 2> head{asio::buffer(out.prefix),
+                                             asio::buffer(out.frame.header)};
+      asio::async_write(
+          socket_, head,
+          [self = shared_from_this(), region](boost::system::error_code ec, std::size_t) {
+            if (ec) return self->write_done(ec);
+            self->send_region(*region, 0);
+          });
+      return;
+    }
     std::array<asio::const_buffer, 3> buffers{
         asio::buffer(out.prefix), asio::buffer(out.frame.header),
-        asio::buffer(out.frame.payload.bytes().data(), out.frame.payload.bytes().size())};
-    asio::async_write(
-        socket_, buffers, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-          const auto& sent = self->queue_.front();
-          self->queued_bytes_ -= sent.frame.header.size() + sent.frame.payload.size();
-          self->queue_.pop_front();
-          if (self->reading_paused_ && self->queued_bytes_ < kLowWater && !self->done_) {
-            self->reading_paused_ = false;
-            self->read_more();
-          }
-          if (ec) {
-            self->queue_.clear();
-            self->writing_ = false;
-            if (!self->done_) self->fail(CloseReason::Reset);
-            return;
-          }
-          self->write_next();
+        asio::buffer(payload.bytes().data(), payload.bytes().size())};
+    asio::async_write(socket_, buffers,
+                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                        self->write_done(ec);
+                      });
+  }
+
+  // sendfile(2) on the non-blocking socket until the region is sent, waiting for the socket
+  // to become writable in between, as in Asio's sendfile example.
+  void send_region(const FileRegion& region, std::size_t sent) {
+    if (!socket_.native_non_blocking()) {
+      boost::system::error_code ec;
+      socket_.native_non_blocking(true, ec);
+      if (ec) return write_done(ec);
+    }
+    while (sent < region.length) {
+      off_t offset = static_cast<off_t>(region.offset + sent);
+      const ssize_t n =
+          ::sendfile(socket_.native_handle(), region.file->fd(), &offset, region.length - sent);
+      if (n > 0) {
+        sent += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        socket_.async_wait(tcp::socket::wait_write, [self = shared_from_this(), &region,
+                                                     sent](boost::system::error_code ec) {
+          if (ec) return self->write_done(ec);
+          self->send_region(region, sent);
         });
+        return;
+      }
+      // The frame promised more bytes than the file now has, or the disk failed: the
+      // connection cannot continue (the other side sees it close and asks someone else).
+      const int err = n == 0 ? 0 : errno;
+      spdlog::warn("cannot send a chunk from disk: {}",
+                   err == 0 ? "the file is shorter than when it was shared" : std::strerror(err));
+      return write_done(asio::error::broken_pipe);
+    }
+    write_done({});
+  }
+
+  void write_done(boost::system::error_code ec) {
+    const auto& sent = queue_.front();
+    queued_bytes_ -= sent.frame.header.size() + sent.frame.payload.size();
+    queue_.pop_front();
+    if (reading_paused_ && queued_bytes_ < kLowWater && !done_) {
+      reading_paused_ = false;
+      read_more();
+    }
+    if (ec) {
+      queue_.clear();
+      writing_ = false;
+      if (!done_) fail(CloseReason::Reset);
+      return;
+    }
+    write_next();
   }
 
   void fail(CloseReason reason) {
@@ -174,6 +232,8 @@ AsioHost::AsioHost(asio::io_context& io, Node& node, std::shared_ptr<FileStore> 
       resolver_(io),
       workers_(2),
       epoch_(std::chrono::steady_clock::now()) {
+  // sendfile(2) has no MSG_NOSIGNAL: a peer hanging up mid-chunk must give EPIPE, not kill us.
+  ::signal(SIGPIPE, SIG_IGN);
 }
 
 AsioHost::~AsioHost() {

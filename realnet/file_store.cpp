@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+
+#include "swarmlab/units.hpp"
 
 namespace swarmlab::realnet {
 namespace {
@@ -52,17 +55,23 @@ void fsync_dir_of(const std::string& path) {
 
 }  // namespace
 
+OpenFile::~OpenFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 struct FileStore::Entry {
   std::mutex mutex;
   FileInfo info;
   std::string path;  // the published file, or the .part file while downloading
   std::string dest;  // downloads: where the finished file goes
   bool complete = false;
-  int fd = -1;
+  std::shared_ptr<const OpenFile> file;
+  int fd = -1;        // file->fd()
   ChunkSet verified;  // downloads in progress
   std::uint32_t unrecorded = 0;
-  ~Entry() {
-    if (fd >= 0) ::close(fd);
+  void adopt(int descriptor) {
+    file = std::make_shared<const OpenFile>(descriptor);
+    fd = descriptor;
   }
 };
 
@@ -89,7 +98,7 @@ StoreResult FileStore::scan(const StoreScan& op) {
     return r;
   }
   auto entry = std::make_shared<Entry>();
-  entry->fd = fd;
+  entry->adopt(fd);
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     r.status = make_error(ErrorCode::InvalidArgument, op.path + " is not a regular file");
@@ -139,11 +148,12 @@ StoreResult FileStore::open(const StoreOpen& op) {
   entry->dest = op.dest;
   entry->path = op.dest + ".part";
   entry->verified = ChunkSet(op.file.chunk_count());
-  entry->fd = ::open(entry->path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (entry->fd < 0) {
+  const int fd = ::open(entry->path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
     r.status = io_error("cannot create " + entry->path);
     return r;
   }
+  entry->adopt(fd);
   // The resume record is only a hint: every chunk it claims is read back and re-hashed, so
   // a crash between a write and its record (or a torn write) can never pass bad data.
   const std::string record = entry->path + ".resume";
@@ -168,6 +178,26 @@ StoreResult FileStore::open(const StoreOpen& op) {
     r.status = io_error("cannot size " + entry->path);
     return r;
   }
+  // Reserve the whole file now: a full disk is reported before the download starts rather
+  // than halfway through it. (Filesystems without fallocate stay sparse.)
+  if (::fallocate(entry->fd, 0, 0, static_cast<off_t>(op.file.size)) != 0 && errno != EOPNOTSUPP) {
+    const int err = errno;
+    if (entry->verified.empty()) ::unlink(entry->path.c_str());  // nothing of value in it
+    if (err == ENOSPC || err == EDQUOT) {
+      struct statvfs fs {};
+      const std::string free_text =
+          ::fstatvfs(entry->fd, &fs) == 0
+              ? ", " + format_size(static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize) + " free"
+              : "";
+      r.status = make_error(ErrorCode::IoError, "not enough free space on its disk (" +
+                                                    format_size(op.file.size) + " needed" +
+                                                    free_text + ")");
+    } else {
+      r.status =
+          io_error("cannot reserve " + format_size(op.file.size) + " for " + entry->path, err);
+    }
+    return r;
+  }
   write_record(*entry);
   r.have = entry->verified;
   std::lock_guard lock(mutex_);
@@ -187,17 +217,23 @@ StoreResult FileStore::read(const StoreRead& op) {
     r.status = make_error(ErrorCode::NotFound, "chunk " + std::to_string(op.index) + " not held");
     return r;
   }
-  const int fd = e->fd;
+  // Not read here: the host sends the region straight from the page cache (sendfile). A
+  // shared file that was cut short since is refused here, with a reason the downloader sees;
+  // one cut while its chunk is on the way shows up as a short send, and the host hangs up.
   const auto len = e->info.chunk_length(op.index);
   const auto off = e->info.chunk_offset(op.index);
-  lock.unlock();
-  auto buf = pool_->acquire(len);
-  if (!read_fully(fd, buf->data(), len, off)) {
-    r.status = io_error("cannot read chunk " + std::to_string(op.index) + " of " + e->path);
+  struct stat st {};
+  if (::fstat(e->fd, &st) != 0) {
+    r.status = io_error("cannot read " + e->path);
     return r;
   }
-  const auto* data = buf->data();
-  r.data = Payload(std::move(buf), data, len);
+  if (static_cast<std::uint64_t>(st.st_size) < off + len) {
+    r.status = make_error(ErrorCode::IoError, e->path + " is shorter than when it was shared (" +
+                                                  std::to_string(st.st_size) + " bytes, was " +
+                                                  std::to_string(e->info.size) + ")");
+    return r;
+  }
+  r.data = Payload::external(std::make_shared<const FileRegion>(e->file, off, len), len);
   return r;
 }
 
@@ -220,10 +256,12 @@ StoreResult FileStore::write(const StoreWrite& op) {
                           "chunk " + std::to_string(op.index) + " failed SHA-256");
     return r;
   }
-  if (!write_fully(e->fd, op.data.bytes().data(), op.data.size(), e->info.chunk_offset(op.index))) {
+  const auto offset = e->info.chunk_offset(op.index);
+  if (!write_fully(e->fd, op.data.bytes().data(), op.data.size(), offset)) {
     r.status = io_error("cannot write " + e->path);
     return r;
   }
+  writeback_.push(e->file, offset, op.data.size());
   std::lock_guard lock(e->mutex);
   e->verified.insert(op.index);
   if (++e->unrecorded >= options_.record_every_chunks) write_record(*e);

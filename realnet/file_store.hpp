@@ -5,6 +5,11 @@
 // ever map to a file this process published or is downloading: requests name swarm files,
 // never paths.
 //
+// Written chunks start their way to the disk at once (WritebackQueue), so completion does not
+// wait for the whole file to be flushed. Chunks are served as FileRegions, which the host sends
+// with sendfile(2): served bytes go from the page cache to the socket without passing through this
+// process.
+//
 // Every operation is synchronous and thread-safe; AsioHost runs them on worker threads.
 #include <map>
 #include <memory>
@@ -12,9 +17,33 @@
 #include <string>
 
 #include "realnet/buffer_pool.hpp"
+#include "realnet/writeback_queue.hpp"
 #include "swarmlab/effects.hpp"
 
 namespace swarmlab::realnet {
+
+/// A file descriptor shared by the store and the regions being sent from it, so that a file
+/// stays open until its last region is sent even if the store forgets it.
+class OpenFile {
+ public:
+  explicit OpenFile(int fd) : fd_(fd) {}
+  ~OpenFile();
+  OpenFile(const OpenFile&) = delete;
+  OpenFile& operator=(const OpenFile&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+/// A chunk's bytes as they lie in a file: what FileStore::read hands out.
+struct FileRegion final : ExternalBytes {
+  FileRegion(std::shared_ptr<const OpenFile> f, std::uint64_t off, std::size_t len)
+      : file(std::move(f)), offset(off), length(len) {}
+  std::shared_ptr<const OpenFile> file;
+  std::uint64_t offset;
+  std::size_t length;
+};
 
 struct FileStoreOptions {
   /// Replace an existing destination file (`--force`); otherwise refuse to.
@@ -47,6 +76,7 @@ class FileStore {
   FileStoreOptions options_;
   std::mutex mutex_;  // guards entries_ (each Entry has its own lock)
   std::map<std::string, std::shared_ptr<Entry>> entries_;
+  WritebackQueue writeback_;  // written chunks start their way to disk at once
 };
 
 }  // namespace swarmlab::realnet

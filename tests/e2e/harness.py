@@ -138,9 +138,10 @@ class SwarmTestCase(unittest.TestCase):
         wait_for(lambda: p.stdout().count("Published ") >= len(files), 60, f"{name} to publish")
         return p
 
-    def start_download(self, tracker_port, file_name, output, name, extra=()):
+    def start_download(self, tracker_port, file_name, output, name, extra=(), wrap=()):
+        """`wrap` is a command prefix that ends by exec-ing its arguments (same PID)."""
         events = self.path(name + ".events.jsonl")
-        p = self.start([PEER, "--tracker", f"127.0.0.1:{tracker_port}", "--listen", "127.0.0.1:0",
+        p = self.start([*wrap, PEER, "--tracker", f"127.0.0.1:{tracker_port}", "--listen", "127.0.0.1:0",
                         "--download", file_name, "--output", output, "--id", name, "--events", events, *extra], name)
         p.events = events
         return p

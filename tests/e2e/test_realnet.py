@@ -1,5 +1,6 @@
 """End-to-end: real tracker and peer processes on 127.0.0.1, files on disk, kill -9."""
 import os
+import shutil
 import socket
 import struct
 import subprocess
@@ -133,6 +134,44 @@ class Faults(SwarmTestCase):
             return held if held == {"seed": "0-63", "leecher": "0-63"} else None
 
         wait_for(chunkinfo, 60, "both peers to re-register all 64 chunks with the new tracker")
+
+
+class Disk(SwarmTestCase):
+    def test_a_full_disk_is_reported_before_the_download_starts(self):
+        src = self.random_file("f.bin", 8 * MiB)
+        t = self.start_tracker()
+        self.start_seeder(t.port, [src], "seed")
+        small = self.path("small")
+        os.makedirs(small)
+        out = os.path.join(small, "f.bin")
+        # A 4 MiB filesystem of the downloader's own, in a private mount namespace: it vanishes
+        # with the process, whatever happens to the test.
+        wrap = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+                f'mount -t tmpfs -o size=4m tmpfs "{small}" && exec "$0" "$@"']
+        d = self.start_download(t.port, "f.bin", out, "leecher", wrap=wrap)
+        self.assertNotEqual(d.wait(60), 0)
+        self.assertIn(f"cannot open {out}: not enough free space on its disk (8 MiB needed, 4 MiB free)",
+                      d.stdout() + d.stderr())
+        self.assertEqual([e for e in read_events(d.events) if e["type"] == "chunk_received"], [],
+                         "nothing may be fetched for a file that cannot be stored")
+
+    def test_a_shared_file_cut_short_is_refused_and_others_serve(self):
+        src = self.random_file("f.bin", 8 * MiB)  # 16 chunks
+        cut = self.path("cut/f.bin")
+        os.makedirs(os.path.dirname(cut))
+        shutil.copy(src, cut)
+        t = self.start_tracker()
+        short = self.start_seeder(t.port, [cut], "short")
+        os.truncate(cut, 3 * MiB)  # chunks 6-15 are gone after publishing
+        # The intact seed answers slowly, so the fast one is asked for most chunks, cut ones too.
+        self.start_seeder(t.port, [src], "whole", extra=["--delay", "300"])
+        out = self.path("f.out")
+        d = self.start_download(t.port, "f.bin", out, "leecher")
+        self.assertEqual(d.wait(120), 0, d.stdout() + d.stderr())
+        self.assertEqual(sha256_of(out), sha256_of(src))
+        reasons = [e["reason"] for e in read_events(d.events) if e["type"] == "source_failed"]
+        self.assertTrue(any("shorter than when it was shared" in r for r in reasons), reasons)
+        self.assertIsNone(short.popen.poll(), "the seed stays up")
 
 
 class Admission(SwarmTestCase):

@@ -1,6 +1,7 @@
 #pragma once
-// The raw part of a frame: real bytes shared without copying, or a virtual size
-// (simulation: the bytes are never materialised, only counted).
+// The raw part of a frame: real bytes shared without copying, a virtual size (simulation:
+// the bytes are never materialised, only counted), or bytes held outside memory by the
+// adapter (a file region the real-network host sends with sendfile).
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -8,6 +9,13 @@
 #include <vector>
 
 namespace swarmlab {
+
+/// An adapter's handle to bytes the core never reads, such as a region of a file. The core
+/// only carries it, with its size, from a store read to a send.
+class ExternalBytes {
+ public:
+  virtual ~ExternalBytes() = default;
+};
 
 class Payload {
  public:
@@ -34,9 +42,18 @@ class Payload {
     return p;
   }
 
+  /// `size` bytes that `source` stands for. To the core they are virtual: it never reads them.
+  static Payload external(std::shared_ptr<const ExternalBytes> source, std::size_t size) {
+    Payload p = virtual_bytes(size);
+    p.external_ = std::move(source);
+    return p;
+  }
+
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   bool is_virtual() const { return virtual_; }
+  /// The adapter's handle, for an external payload; null otherwise.
+  const ExternalBytes* external() const { return external_.get(); }
   /// The bytes; empty for a virtual payload.
   std::span<const std::uint8_t> bytes() const {
     return virtual_ ? std::span<const std::uint8_t>{} : std::span(data_, size_);
@@ -44,6 +61,7 @@ class Payload {
 
  private:
   std::shared_ptr<const void> owner_;
+  std::shared_ptr<const ExternalBytes> external_;
   const std::uint8_t* data_ = nullptr;
   std::size_t size_ = 0;
   bool virtual_ = false;
