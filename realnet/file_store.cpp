@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "swarmlab/units.hpp"
 
@@ -66,9 +68,14 @@ struct FileStore::Entry {
   std::string dest;  // downloads: where the finished file goes
   bool complete = false;
   std::shared_ptr<const OpenFile> file;
-  int fd = -1;        // file->fd()
-  ChunkSet verified;  // downloads in progress
-  std::uint32_t unrecorded = 0;
+  int fd = -1;                   // file->fd()
+  ChunkSet verified;             // downloads in progress
+  std::uint32_t unrecorded = 0;  // verified chunks the resume record does not list yet
+  std::chrono::steady_clock::time_point recorded_at{};
+  std::uint64_t records_taken = 0;
+  // Record files are written outside `mutex`, one writer at a time, newest snapshot wins.
+  std::mutex record_mutex;
+  std::uint64_t record_on_disk = 0;
   void adopt(int descriptor) {
     file = std::make_shared<const OpenFile>(descriptor);
     fd = descriptor;
@@ -198,7 +205,7 @@ StoreResult FileStore::open(const StoreOpen& op) {
     }
     return r;
   }
-  write_record(*entry);
+  store_record(*entry, take_record(*entry));
   r.have = entry->verified;
   std::lock_guard lock(mutex_);
   entries_[op.file.name] = std::move(entry);
@@ -262,9 +269,16 @@ StoreResult FileStore::write(const StoreWrite& op) {
     return r;
   }
   writeback_.push(e->file, offset, op.data.size());
-  std::lock_guard lock(e->mutex);
-  e->verified.insert(op.index);
-  if (++e->unrecorded >= options_.record_every_chunks) write_record(*e);
+  std::optional<RecordSnapshot> record;
+  {
+    std::lock_guard lock(e->mutex);
+    e->verified.insert(op.index);
+    ++e->unrecorded;
+    if (std::chrono::steady_clock::now() - e->recorded_at >= options_.record_interval) {
+      record = take_record(*e);
+    }
+  }
+  if (record) store_record(*e, *record);
   return r;
 }
 
@@ -275,15 +289,18 @@ StoreResult FileStore::finalize(const StoreFinalize& op) {
     r.status = make_error(ErrorCode::NotFound, "no download open for \"" + op.name + "\"");
     return r;
   }
-  std::lock_guard lock(e->mutex);
+  std::unique_lock lock(e->mutex);
   if (!e->verified.complete()) {
     r.status = make_error(ErrorCode::DownloadIncomplete, "not every chunk is verified");
     return r;
   }
+  // The flush can take a while; chunks are served from the file meanwhile.
+  lock.unlock();
   if (::fsync(e->fd) != 0) {
     r.status = io_error("cannot flush " + e->path);
     return r;
   }
+  lock.lock();
   std::error_code ec;
   if (!options_.overwrite && std::filesystem::exists(e->dest, ec)) {
     r.status = make_error(ErrorCode::InvalidArgument,
@@ -301,30 +318,40 @@ StoreResult FileStore::finalize(const StoreFinalize& op) {
   return r;
 }
 
-void FileStore::write_record(Entry& e) {
-  // Written to a temporary file and renamed, so a crash leaves the old or the new record.
+FileStore::RecordSnapshot FileStore::take_record(Entry& e) {
   e.unrecorded = 0;
-  const std::string record = e.path + ".resume";
-  const std::string tmp = record + ".tmp";
+  e.recorded_at = std::chrono::steady_clock::now();
+  return RecordSnapshot{e.path + ".resume",
+                        nlohmann::json{{"name", e.info.name},
+                                       {"size", e.info.size},
+                                       {"chunk_size", e.info.chunk_size},
+                                       {"file_hash", to_hex(e.info.file_hash)},
+                                       {"verified", e.verified.to_ranges()}}
+                            .dump(),
+                        ++e.records_taken};
+}
+
+void FileStore::store_record(Entry& e, const RecordSnapshot& snapshot) {
+  std::lock_guard lock(e.record_mutex);
+  if (snapshot.number <= e.record_on_disk) return;  // a newer one is already there
+  // Written to a temporary file and renamed, so a crash leaves the old or the new record.
+  const std::string tmp = snapshot.path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << nlohmann::json{{"name", e.info.name},
-                          {"size", e.info.size},
-                          {"chunk_size", e.info.chunk_size},
-                          {"file_hash", to_hex(e.info.file_hash)},
-                          {"verified", e.verified.to_ranges()}}
-               .dump()
-        << '\n';
+    out << snapshot.text << '\n';
     if (!out) return;  // a full disk: the record lags, and resume re-verifies anyway
   }
-  std::rename(tmp.c_str(), record.c_str());
+  if (std::rename(tmp.c_str(), snapshot.path.c_str()) == 0) e.record_on_disk = snapshot.number;
 }
 
 void FileStore::flush_records() {
   std::lock_guard lock(mutex_);
   for (auto& [name, e] : entries_) {
-    std::lock_guard entry_lock(e->mutex);
-    if (!e->complete && e->unrecorded > 0) write_record(*e);
+    std::unique_lock entry_lock(e->mutex);
+    if (e->complete || e->unrecorded == 0) continue;
+    const auto record = take_record(*e);
+    entry_lock.unlock();
+    store_record(*e, record);
   }
 }
 

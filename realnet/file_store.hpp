@@ -11,6 +11,7 @@
 // process.
 //
 // Every operation is synchronous and thread-safe; AsioHost runs them on worker threads.
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -48,8 +49,10 @@ struct FileRegion final : ExternalBytes {
 struct FileStoreOptions {
   /// Replace an existing destination file (`--force`); otherwise refuse to.
   bool overwrite = false;
-  /// How often the resume record is rewritten while chunks arrive.
-  std::uint32_t record_every_chunks = 16;
+  /// How often, at most, the resume record is rewritten while chunks arrive (it is also
+  /// written when the download stops). Each rewrite is a new file renamed into place, so
+  /// doing it every few chunks of a fast download costs more than the chunks' own writes.
+  std::chrono::milliseconds record_interval{1000};
 };
 
 class FileStore {
@@ -70,7 +73,15 @@ class FileStore {
  private:
   struct Entry;
   std::shared_ptr<Entry> find(const std::string& name);
-  void write_record(Entry& e);
+  struct RecordSnapshot {
+    std::string path;
+    std::string text;
+    std::uint64_t number;
+  };
+  /// Under the entry's lock: what the record should say now.
+  RecordSnapshot take_record(Entry& e);
+  /// Outside it: writes the snapshot unless a newer one was written already.
+  void store_record(Entry& e, const RecordSnapshot& snapshot);
 
   std::shared_ptr<BufferPool> pool_;
   FileStoreOptions options_;
