@@ -63,6 +63,7 @@ OpenFile::~OpenFile() {
 
 struct FileStore::Entry {
   std::mutex mutex;
+  std::mutex write_mutex;  // one chunk write to the file at a time
   FileInfo info;
   std::string path;  // the published file, or the .part file while downloading
   std::string dest;  // downloads: where the finished file goes
@@ -264,9 +265,14 @@ StoreResult FileStore::write(const StoreWrite& op) {
     return r;
   }
   const auto offset = e->info.chunk_offset(op.index);
-  if (!write_fully(e->fd, op.data.bytes().data(), op.data.size(), offset)) {
-    r.status = io_error("cannot write " + e->path);
-    return r;
+  {
+    // The kernel serialises buffered writes to one file anyway, by spinning on the inode's
+    // lock: waiting here instead leaves the core to the thread that is hashing.
+    std::lock_guard write_lock(e->write_mutex);
+    if (!write_fully(e->fd, op.data.bytes().data(), op.data.size(), offset)) {
+      r.status = io_error("cannot write " + e->path);
+      return r;
+    }
   }
   writeback_.push(e->file, offset, op.data.size());
   std::optional<RecordSnapshot> record;
