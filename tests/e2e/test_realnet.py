@@ -111,6 +111,31 @@ class Faults(SwarmTestCase):
         self.assertEqual(second + done["resumed_chunks"], 64)
         self.assertGreaterEqual(done["resumed_chunks"], first - 16)  # the record lags by < 16
 
+    def test_kill_the_downloader_then_resume(self):
+        src = self.random_file("f.bin", 32 * MiB)  # 64 chunks
+        t = self.start_tracker()
+        self.start_seeder(t.port, [src], "seed", extra=self.SLOW)
+        out = self.path("f.out")
+        d = self.start_download(t.port, "f.bin", out, "leecher", extra=self.ONE_AT_A_TIME)
+        # The resume record is rewritten at most once a second: wait until one lists chunks.
+        def record_lists_chunks():
+            try:
+                with open(out + ".part.resume") as f:
+                    return '"verified":""' not in f.read()
+            except FileNotFoundError:
+                return False
+
+        wait_for(record_lists_chunks, 60, "a resume record that lists chunks")
+        d.kill9()  # no chance to flush anything
+        self.assertFalse(os.path.exists(out))
+        d2 = self.start_download(t.port, "f.bin", out, "leecher-again")
+        self.assertEqual(d2.wait(120), 0, d2.stdout() + d2.stderr())
+        self.assertEqual(sha256_of(out), sha256_of(src))
+        done = [e for e in read_events(d2.events) if e["type"] == "download_completed"][0]
+        self.assertGreater(done["resumed_chunks"], 0)
+        self.assertEqual(len(self.chunks(d2.events)) + done["resumed_chunks"], 64)
+        self.assertFalse(os.path.exists(out + ".part.resume"))
+
     def test_kill_the_tracker_mid_download(self):
         src = self.random_file("f.bin", 32 * MiB)
         t = self.start_tracker(terminal=True)
