@@ -326,11 +326,20 @@ void AsioHost::run_store(Op op) {
     });
     return;
   }
+  if constexpr (std::is_same_v<Op, StoreRead>) {
+    // Serving a chunk only looks the file up (the bytes go out by sendfile): done here, so
+    // that uploads never queue behind hashing, writes or a completion's fsync on the workers.
+    asio::post(io_, [this, alive = alive_, id = op.op, r = store_->read(op)]() mutable {
+      if (!*alive || stopped_) return;
+      node_.on_store_done(now(), id, std::move(r));
+      drain();
+    });
+    return;
+  }
   asio::post(workers_, [this, alive = alive_, store = store_, op = std::move(op)]() mutable {
     StoreResult r;
     if constexpr (std::is_same_v<Op, StoreScan>) r = store->scan(op);
     if constexpr (std::is_same_v<Op, StoreOpen>) r = store->open(op);
-    if constexpr (std::is_same_v<Op, StoreRead>) r = store->read(op);
     if constexpr (std::is_same_v<Op, StoreWrite>) r = store->write(op);
     if constexpr (std::is_same_v<Op, StoreFinalize>) r = store->finalize(op);
     asio::post(io_, [this, alive, id = op.op, r = std::move(r)]() mutable {

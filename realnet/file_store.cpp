@@ -230,18 +230,21 @@ StoreResult FileStore::read(const StoreRead& op) {
   // one cut while its chunk is on the way shows up as a short send, and the host hangs up.
   const auto len = e->info.chunk_length(op.index);
   const auto off = e->info.chunk_offset(op.index);
+  const auto file = e->file;
+  const std::string path = e->path;
+  lock.unlock();
   struct stat st {};
-  if (::fstat(e->fd, &st) != 0) {
-    r.status = io_error("cannot read " + e->path);
+  if (::fstat(file->fd(), &st) != 0) {
+    r.status = io_error("cannot read " + path);
     return r;
   }
   if (static_cast<std::uint64_t>(st.st_size) < off + len) {
-    r.status = make_error(ErrorCode::IoError, e->path + " is shorter than when it was shared (" +
+    r.status = make_error(ErrorCode::IoError, path + " is shorter than when it was shared (" +
                                                   std::to_string(st.st_size) + " bytes, was " +
                                                   std::to_string(e->info.size) + ")");
     return r;
   }
-  r.data = Payload::external(std::make_shared<const FileRegion>(e->file, off, len), len);
+  r.data = Payload::external(std::make_shared<const FileRegion>(file, off, len), len);
   return r;
 }
 
@@ -300,25 +303,28 @@ StoreResult FileStore::finalize(const StoreFinalize& op) {
     r.status = make_error(ErrorCode::DownloadIncomplete, "not every chunk is verified");
     return r;
   }
-  // The flush can take a while; chunks are served from the file meanwhile.
+  const std::string part = e->path;
   lock.unlock();
+  // Flushing and renaming can take a long time on a busy disk, and the entry's lock is what
+  // serving this file needs: none of it happens under the lock. Every chunk is written, so
+  // nothing else changes the entry meanwhile.
   if (::fsync(e->fd) != 0) {
-    r.status = io_error("cannot flush " + e->path);
+    r.status = io_error("cannot flush " + part);
     return r;
   }
-  lock.lock();
   std::error_code ec;
   if (!options_.overwrite && std::filesystem::exists(e->dest, ec)) {
     r.status = make_error(ErrorCode::InvalidArgument,
-                          e->dest + " appeared while downloading; the data is kept in " + e->path);
+                          e->dest + " appeared while downloading; the data is kept in " + part);
     return r;
   }
-  if (::rename(e->path.c_str(), e->dest.c_str()) != 0) {
-    r.status = io_error("cannot move " + e->path + " to " + e->dest);
+  if (::rename(part.c_str(), e->dest.c_str()) != 0) {
+    r.status = io_error("cannot move " + part + " to " + e->dest);
     return r;
   }
   fsync_dir_of(e->dest);
-  std::filesystem::remove(e->path + ".resume", ec);
+  std::filesystem::remove(part + ".resume", ec);
+  lock.lock();
   e->path = e->dest;
   e->complete = true;
   return r;
