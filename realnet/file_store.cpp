@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -77,6 +78,9 @@ struct FileStore::Entry {
   // Record files are written outside `mutex`, one writer at a time, newest snapshot wins.
   std::mutex record_mutex;
   std::uint64_t record_on_disk = 0;
+  // Written chunks not yet handed to the writeback queue, oldest first.
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> unflushed;
+  std::uint64_t unflushed_bytes = 0;
   void adopt(int descriptor) {
     file = std::make_shared<const OpenFile>(descriptor);
     fd = descriptor;
@@ -277,8 +281,8 @@ StoreResult FileStore::write(const StoreWrite& op) {
       return r;
     }
   }
-  writeback_.push(e->file, offset, op.data.size());
   std::optional<RecordSnapshot> record;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> to_disk;
   {
     std::lock_guard lock(e->mutex);
     e->verified.insert(op.index);
@@ -286,7 +290,16 @@ StoreResult FileStore::write(const StoreWrite& op) {
     if (std::chrono::steady_clock::now() - e->recorded_at >= options_.record_interval) {
       record = take_record(*e);
     }
+    // Oldest written chunks go to disk once more than max_unflushed waits in the page cache.
+    e->unflushed.emplace_back(offset, op.data.size());
+    e->unflushed_bytes += op.data.size();
+    while (e->unflushed_bytes > options_.max_unflushed) {
+      to_disk.push_back(e->unflushed.front());
+      e->unflushed_bytes -= e->unflushed.front().second;
+      e->unflushed.pop_front();
+    }
   }
+  for (const auto& [off, len] : to_disk) writeback_.push(e->file, off, len);
   if (record) store_record(*e, *record);
   return r;
 }

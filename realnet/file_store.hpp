@@ -5,12 +5,14 @@
 // ever map to a file this process published or is downloading: requests name swarm files,
 // never paths.
 //
-// Written chunks start their way to the disk at once (WritebackQueue), so completion does not
-// wait for the whole file to be flushed. Chunks are served as FileRegions, which the host sends
-// with sendfile(2): served bytes go from the page cache to the socket without passing through this
-// process.
+// Once more than a bound of written chunks waits in the page cache, the oldest start their way
+// to disk (WritebackQueue), so completion never waits for more than that bound to be flushed.
+// Chunks are served as FileRegions, which the host sends with sendfile(2): served bytes go from the
+// page cache to the socket without passing through this process.
 //
-// Every operation is synchronous and thread-safe; AsioHost runs them on worker threads.
+// Every operation is synchronous and thread-safe. AsioHost runs them on worker threads, except
+// read, which never waits for the disk (a lookup and an fstat) and runs on the network thread;
+// no lock that read needs is ever held across disk I/O.
 #include <chrono>
 #include <map>
 #include <memory>
@@ -53,6 +55,10 @@ struct FileStoreOptions {
   /// written when the download stops). Each rewrite is a new file renamed into place, so
   /// doing it every few chunks of a fast download costs more than the chunks' own writes.
   std::chrono::milliseconds record_interval{1000};
+  /// Written bytes of a download that may wait in the page cache before they are sent to
+  /// disk: what the fsync on completion has to write at most. Writing back sooner than
+  /// needed costs a fast download time (on a VM the host does the I/O on the guest's CPUs).
+  std::uint64_t max_unflushed = 128ull << 20;
 };
 
 class FileStore {
