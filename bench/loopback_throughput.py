@@ -166,6 +166,17 @@ def swarm(binary, workdir, src, leechers, free_first=()):
                 time.sleep(0.005)
         wall = time.monotonic() - start
         seed_rss = vm_hwm_kib(seed.pid)
+        # The events log is written by a thread of its own: the completion record may land
+        # a moment after the renamed file appears.
+        for p, out, ev in ds:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                with open(ev) as f:
+                    if '"download_completed"' in f.read():
+                        break
+                time.sleep(0.01)
+            else:
+                raise SystemExit(f"benchmark: no download_completed in {ev}")
         durations, verified, verified_wall, from_seed, from_peers = [], [], [], 0, 0
         for (p, out, ev), t0 in zip(ds, spawned):
             last_chunk, done = 0.0, None
