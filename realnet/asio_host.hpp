@@ -1,8 +1,9 @@
 #pragma once
 // Drives one core node on one io_context: TCP accept/connect (IPv4 and IPv6), a write
 // queue per connection (not read while more than 4 MiB of replies wait to be sent), frames read
-// with the core's decoder (payloads straight into pooled buffers), steady_timer timers, and store
-// operations on a small worker pool whose results come back to the io_context thread. Protocol
+// with the core's decoder (payloads straight into pooled buffers), chunks sent from their files
+// with sendfile, steady_timer timers, and store operations on a small worker pool whose results
+// come back to the io_context thread (store reads, a lookup only, run on that thread). Protocol
 // logic never leaves that thread.
 #include <functional>
 #include <map>

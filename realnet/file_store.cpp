@@ -70,7 +70,6 @@ struct FileStore::Entry {
   std::string dest;  // downloads: where the finished file goes
   bool complete = false;
   std::shared_ptr<const OpenFile> file;
-  int fd = -1;                   // file->fd()
   ChunkSet verified;             // downloads in progress
   std::uint32_t unrecorded = 0;  // verified chunks the resume record does not list yet
   std::chrono::steady_clock::time_point recorded_at{};
@@ -81,10 +80,7 @@ struct FileStore::Entry {
   // Written chunks not yet handed to the writeback queue, oldest first.
   std::deque<std::pair<std::uint64_t, std::uint64_t>> unflushed;
   std::uint64_t unflushed_bytes = 0;
-  void adopt(int descriptor) {
-    file = std::make_shared<const OpenFile>(descriptor);
-    fd = descriptor;
-  }
+  int fd() const { return file->fd(); }
 };
 
 FileStore::FileStore(std::shared_ptr<BufferPool> pool, FileStoreOptions options)
@@ -110,7 +106,7 @@ StoreResult FileStore::scan(const StoreScan& op) {
     return r;
   }
   auto entry = std::make_shared<Entry>();
-  entry->adopt(fd);
+  entry->file = std::make_shared<const OpenFile>(fd);
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     r.status = make_error(ErrorCode::InvalidArgument, op.path + " is not a regular file");
@@ -165,7 +161,7 @@ StoreResult FileStore::open(const StoreOpen& op) {
     r.status = io_error("cannot create " + entry->path);
     return r;
   }
-  entry->adopt(fd);
+  entry->file = std::make_shared<const OpenFile>(fd);
   // The resume record is only a hint: every chunk it claims is read back and re-hashed, so
   // a crash between a write and its record (or a torn write) can never pass bad data.
   const std::string record = entry->path + ".resume";
@@ -178,7 +174,7 @@ StoreResult FileStore::open(const StoreOpen& op) {
         auto buf = pool_->acquire(op.file.chunk_size);
         for (auto i : claimed->indexes()) {
           const auto len = op.file.chunk_length(i);
-          if (read_fully(entry->fd, buf->data(), len, op.file.chunk_offset(i)) &&
+          if (read_fully(entry->fd(), buf->data(), len, op.file.chunk_offset(i)) &&
               sha256(std::span(buf->data(), len)) == op.file.chunk_hashes[i]) {
             entry->verified.insert(i);
           }
@@ -186,19 +182,20 @@ StoreResult FileStore::open(const StoreOpen& op) {
       }
     }
   }
-  if (entry->verified.empty() && ::ftruncate(entry->fd, static_cast<off_t>(op.file.size)) != 0) {
+  if (entry->verified.empty() && ::ftruncate(entry->fd(), static_cast<off_t>(op.file.size)) != 0) {
     r.status = io_error("cannot size " + entry->path);
     return r;
   }
   // Reserve the whole file now: a full disk is reported before the download starts rather
   // than halfway through it. (Filesystems without fallocate stay sparse.)
-  if (::fallocate(entry->fd, 0, 0, static_cast<off_t>(op.file.size)) != 0 && errno != EOPNOTSUPP) {
+  if (::fallocate(entry->fd(), 0, 0, static_cast<off_t>(op.file.size)) != 0 &&
+      errno != EOPNOTSUPP) {
     const int err = errno;
     if (entry->verified.empty()) ::unlink(entry->path.c_str());  // nothing of value in it
     if (err == ENOSPC || err == EDQUOT) {
       struct statvfs fs {};
       const std::string free_text =
-          ::fstatvfs(entry->fd, &fs) == 0
+          ::fstatvfs(entry->fd(), &fs) == 0
               ? ", " + format_size(static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize) + " free"
               : "";
       r.status = make_error(ErrorCode::IoError, "not enough free space on its disk (" +
@@ -276,7 +273,7 @@ StoreResult FileStore::write(const StoreWrite& op) {
     // The kernel serialises buffered writes to one file anyway, by spinning on the inode's
     // lock: waiting here instead leaves the core to the thread that is hashing.
     std::lock_guard write_lock(e->write_mutex);
-    if (!write_fully(e->fd, op.data.bytes().data(), op.data.size(), offset)) {
+    if (!write_fully(e->fd(), op.data.bytes().data(), op.data.size(), offset)) {
       r.status = io_error("cannot write " + e->path);
       return r;
     }
@@ -321,7 +318,7 @@ StoreResult FileStore::finalize(const StoreFinalize& op) {
   // Flushing and renaming can take a long time on a busy disk, and the entry's lock is what
   // serving this file needs: none of it happens under the lock. Every chunk is written, so
   // nothing else changes the entry meanwhile.
-  if (::fsync(e->fd) != 0) {
+  if (::fsync(e->fd()) != 0) {
     r.status = io_error("cannot flush " + part);
     return r;
   }

@@ -93,7 +93,7 @@ class FileStore {
   FileStoreOptions options_;
   std::mutex mutex_;  // guards entries_ (each Entry has its own lock)
   std::map<std::string, std::shared_ptr<Entry>> entries_;
-  WritebackQueue writeback_;  // written chunks start their way to disk at once
+  WritebackQueue writeback_;  // chunks beyond max_unflushed start their way to disk
 };
 
 }  // namespace swarmlab::realnet

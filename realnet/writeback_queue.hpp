@@ -1,5 +1,5 @@
 #pragma once
-// Starts the disk writeback of freshly written file ranges (sync_file_range) on a thread of
+// Starts the disk writeback of the file ranges pushed to it (sync_file_range) on a thread of
 // its own. The fsync that completes a download then finds little left to write, because the
 // disk worked while the network did, and the threads that hash and write chunks never wait
 // for the disk: sync_file_range blocks whenever the device's queue is full.
