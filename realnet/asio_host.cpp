@@ -204,7 +204,9 @@ class AsioHost::Session : public std::enable_shared_from_this<Session> {
     host_.session_closed(id_, reason);
   }
 
-  static constexpr std::size_t kReadBuffer = 256 * 1024;
+  // Small on purpose: whatever of a chunk lands here is copied once more into its payload
+  // buffer (at most this much per chunk), and every connection carries one.
+  static constexpr std::size_t kReadBuffer = 16 * 1024;
   // Queued reply bytes above which a connection is no longer read, and below which it is
   // read again: 8 chunks of 512 KiB, then 2.
   static constexpr std::size_t kHighWater = 4 << 20;
