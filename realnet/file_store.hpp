@@ -56,9 +56,11 @@ struct FileStoreOptions {
   /// doing it every few chunks of a fast download costs more than the chunks' own writes.
   std::chrono::milliseconds record_interval{1000};
   /// Written bytes of a download that may wait in the page cache before they are sent to
-  /// disk: what the fsync on completion has to write at most. Writing back sooner than
-  /// needed costs a fast download time (on a VM the host does the I/O on the guest's CPUs).
-  std::uint64_t max_unflushed = 128ull << 20;
+  /// disk: what the fsync on completion has to write at most. Smaller bounds finish sooner
+  /// after the last chunk (eight downloads finishing at once each flush this much) but
+  /// write back earlier while the network is still busy; 32 MiB made eight 256 MiB
+  /// downloads done 0.1-0.4 s sooner after their last chunk than 128 MiB did.
+  std::uint64_t max_unflushed = 32ull << 20;
 };
 
 class FileStore {
