@@ -115,6 +115,11 @@ int main(int argc, char** argv) {
     log = std::move(*l);
   }
 
+  // What we print goes through a thread of its own: a script that stops reading our
+  // stdout must not stop us serving. Progress lines are skipped while output backs up, and
+  // at exit what is left gets a few seconds to go out.
+  LineWriter stdout_lines(STDOUT_FILENO,
+                          {.max_pending = 64 << 10, .drain_timeout = std::chrono::seconds(5)});
   boost::asio::io_context io;
   auto pool = BufferPool::create();
   auto store = std::make_shared<FileStore>(pool, FileStoreOptions{force});
@@ -158,7 +163,7 @@ int main(int argc, char** argv) {
     if (terminal) {
       terminal->print(text);
     } else {
-      std::cout << text << std::endl;
+      stdout_lines.write(text);
     }
   };
   const bool tty_out = ::isatty(STDOUT_FILENO) != 0;
@@ -235,6 +240,8 @@ int main(int argc, char** argv) {
       const auto p = ProgressView::from(e);
       if (terminal && terminal->interactive() && tty_out) {
         terminal->set_status(progress_bar(p));
+      } else if (!terminal || !terminal->interactive()) {
+        stdout_lines.write(progress_line(p), /*skippable=*/true);
       } else {
         say(progress_line(p));
       }
@@ -247,7 +254,7 @@ int main(int argc, char** argv) {
   });
 
   if (!script) {
-    terminal = std::make_unique<Terminal>(io, "peer> ");
+    terminal = std::make_unique<Terminal>(io, "peer> ", stdout_lines);
     auto& t = *terminal;
     t.add("connect", "<ip> <port>", "connect to the tracker", 2, 2, [&](const Terminal::Args& a) {
       auto at = Endpoint::parse((a[0].find(':') != std::string::npos ? "[" + a[0] + "]" : a[0]) +

@@ -14,8 +14,9 @@ namespace {
 Terminal* g_terminal = nullptr;
 }  // namespace
 
-Terminal::Terminal(boost::asio::io_context& io, std::string prompt)
+Terminal::Terminal(boost::asio::io_context& io, std::string prompt, LineWriter& out)
     : io_(io),
+      out_(out),
       input_(io, ::dup(STDIN_FILENO)),
       prompt_(std::move(prompt)),
       interactive_(::isatty(STDIN_FILENO) != 0) {
@@ -162,7 +163,7 @@ void Terminal::print_help() {
 
 void Terminal::print(const std::string& text) {
   if (!interactive_ || !running_) {
-    std::cout << text << std::endl;
+    out_.write(text);
     return;
   }
   // Lift the prompt and the half-typed line, print, then put them back.

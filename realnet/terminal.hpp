@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "realnet/asio.hpp"
+#include "realnet/line_writer.hpp"
 
 namespace swarmlab::realnet {
 
@@ -16,7 +17,9 @@ class Terminal {
   using Args = std::vector<std::string>;
   using Handler = std::function<void(const Args&)>;
 
-  Terminal(boost::asio::io_context& io, std::string prompt);
+  /// Without a terminal on stdin, what the commands print goes to `out`, which never holds
+  /// up the network thread.
+  Terminal(boost::asio::io_context& io, std::string prompt, LineWriter& out);
   ~Terminal();
   Terminal(const Terminal&) = delete;
   Terminal& operator=(const Terminal&) = delete;
@@ -51,6 +54,7 @@ class Terminal {
   static void on_readline(char* line);
 
   boost::asio::io_context& io_;
+  LineWriter& out_;
   boost::asio::posix::stream_descriptor input_;
   boost::asio::streambuf buffer_;
   std::string prompt_;

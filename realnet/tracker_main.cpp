@@ -1,5 +1,7 @@
 // swarm-tracker: the tracker of a swarmlab swarm. With no arguments it opens the tracker
 // terminal of the original design; with --listen it starts at once.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <random>
@@ -61,6 +63,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // Printing never holds up the network thread: see LineWriter.
+  LineWriter stdout_lines(STDOUT_FILENO, {.drain_timeout = std::chrono::seconds(5)});
   boost::asio::io_context io;
   Tracker tracker(config);
   AsioHost host(io, tracker, nullptr, BufferPool::create());
@@ -80,6 +84,7 @@ int main(int argc, char** argv) {
       spdlog::info("file {} delisted: no online peer holds it", e.fields.value("file", ""));
   });
 
+  std::unique_ptr<Terminal> terminal;
   auto start = [&](const Endpoint& at) -> bool {
     if (host.listening()) {
       spdlog::error("{}",
@@ -92,11 +97,15 @@ int main(int argc, char** argv) {
       return false;
     }
     host.start();
-    std::cout << "Tracker listening on " << bound->to_string() << std::endl;
+    const std::string said = "Tracker listening on " + bound->to_string();
+    if (terminal) {
+      terminal->print(said);
+    } else {
+      stdout_lines.write(said);
+    }
     return true;
   };
 
-  std::unique_ptr<Terminal> terminal;
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   auto shutdown = [&] {
     signals.cancel();
@@ -118,7 +127,7 @@ int main(int argc, char** argv) {
   }
 
   if (!no_terminal) {
-    terminal = std::make_unique<Terminal>(io, "tracker> ");
+    terminal = std::make_unique<Terminal>(io, "tracker> ", stdout_lines);
     auto& t = *terminal;
     t.add("start", "<ip> <port>", "start listening for peers", 2, 2, [&](const Terminal::Args& a) {
       auto at = Endpoint::parse((a[0].find(':') != std::string::npos ? "[" + a[0] + "]" : a[0]) +

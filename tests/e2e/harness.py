@@ -53,13 +53,15 @@ def read_events(path):
 
 
 class Proc:
-    def __init__(self, args, workdir, name, stdin=None):
+    def __init__(self, args, workdir, name, stdin=None, stdout=None):
+        """`stdout`: a descriptor to write to instead of the process's .out file."""
         self.name = name
         self.out_path = os.path.join(workdir, name + ".out")
         self.err_path = os.path.join(workdir, name + ".err")
         self.out = open(self.out_path, "w")
         self.err = open(self.err_path, "w")
-        self.popen = subprocess.Popen(args, cwd=workdir, stdout=self.out, stderr=self.err,
+        self.popen = subprocess.Popen(args, cwd=workdir, stdout=stdout if stdout is not None else self.out,
+                                      stderr=self.err,
                                       stdin=stdin if stdin is not None else subprocess.DEVNULL)
         self.pid = self.popen.pid
 
@@ -115,8 +117,8 @@ class SwarmTestCase(unittest.TestCase):
             f.write(os.urandom(size))
         return path
 
-    def start(self, args, name, stdin=None):
-        p = Proc(args, self.dir, name, stdin)
+    def start(self, args, name, stdin=None, stdout=None):
+        p = Proc(args, self.dir, name, stdin, stdout)
         self.procs.append(p)
         return p
 

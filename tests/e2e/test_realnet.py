@@ -1,15 +1,19 @@
 """End-to-end: real tracker and peer processes on 127.0.0.1, files on disk, kill -9."""
+import fcntl
 import os
+import select
 import shutil
 import socket
 import struct
 import subprocess
+import termios
 import time
 import unittest
 
 from harness import (PEER, SwarmTestCase, free_port, read_events, sha256_of, wait_for)
 
 MiB = 1 << 20
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
 class Transfers(SwarmTestCase):
@@ -292,6 +296,39 @@ class BackPressure(SwarmTestCase):
         self.assertEqual(d.wait(120), 0, d.stdout() + d.stderr())
         self.assertEqual(sha256_of(out), sha256_of(src))
         s.close()
+
+
+class UnreadOutput(SwarmTestCase):
+    def test_a_seeder_whose_stdout_nobody_reads_keeps_serving(self):
+        t = self.start_tracker()
+        src = self.random_file("f.bin", 8 * MiB)
+        r, w = os.pipe()
+        fcntl.fcntl(w, F_SETPIPE_SZ, 4096)  # the smallest pipe: full after one page
+        seeder = self.start([PEER, "--tracker", f"127.0.0.1:{t.port}", "--listen", "127.0.0.1:0", "--id", "seed",
+                             "--publish", src], "seed", stdin=subprocess.PIPE, stdout=w)
+        os.close(w)
+        got = b""
+
+        def read_some(timeout):
+            nonlocal got
+            if select.select([r], [], [], timeout)[0]:
+                got += os.read(r, 1 << 16)
+            return got
+
+        wait_for(lambda: b"Published f.bin" in read_some(0.1), 60, "the seeder to publish")
+        for _ in range(300):  # about 200 KB of answers to a pipe that holds 4 KiB
+            seeder.send("help")
+        in_pipe = lambda: struct.unpack("i", fcntl.ioctl(r, termios.FIONREAD, b"\0" * 4))[0]
+        wait_for(lambda: in_pipe() >= 4096 - 1024, 15, "the seeder's stdout to fill")
+        # Printing must not hold up the network: the download is served meanwhile.
+        out = self.path("f.out")
+        d = self.start_download(t.port, "f.bin", out, "leecher")
+        self.assertEqual(d.wait(60), 0, d.stdout() + d.stderr())
+        self.assertEqual(sha256_of(out), sha256_of(src))
+        # Nothing the user asked for was lost while nobody read.
+        wait_for(lambda: read_some(0.1).count(b"Commands:") == 300, 30, "all 300 answers to help")
+        self.assertEqual(got.count(b"same as help"), 300)
+        os.close(r)
 
 
 class Terminals(SwarmTestCase):
