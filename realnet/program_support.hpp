@@ -1,13 +1,16 @@
 #pragma once
 // What both programs share: logging set-up, signal handling and clean shutdown.
+#include <fcntl.h>
 #include <spdlog/sinks/base_sink.h>
-#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "realnet/asio.hpp"
@@ -15,13 +18,22 @@
 
 namespace swarmlab::realnet {
 
-/// Log lines to a descriptor through a LineWriter: when stderr is a pipe or file, logging
-/// never holds up the thread that logs. Lines beyond a backlog nobody reads are skipped
-/// (and counted in the output).
+/// Log lines to a descriptor through a LineWriter: logging never holds up the thread that
+/// logs, whether stderr is a pipe nobody reads or the log file is on a busy disk. Lines
+/// beyond a backlog that is not being written are skipped (and counted in the output).
 class LineWriterSink : public spdlog::sinks::base_sink<std::mutex> {
  public:
-  explicit LineWriterSink(int fd)
-      : writer_(fd, {.max_pending = 1 << 20, .drain_timeout = std::chrono::seconds(5)}) {}
+  /// `owned`: close `fd` once everything is written.
+  LineWriterSink(int fd, bool owned)
+      : fd_(owned ? fd : -1),
+        writer_(
+            std::in_place, fd,
+            LineWriter::Options{.max_pending = 1 << 20, .drain_timeout = std::chrono::seconds(5)}) {
+  }
+  ~LineWriterSink() override {
+    writer_.reset();  // drains first
+    if (fd_ >= 0) ::close(fd_);
+  }
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
@@ -29,12 +41,13 @@ class LineWriterSink : public spdlog::sinks::base_sink<std::mutex> {
     formatter_->format(msg, text);
     std::string_view line(text.data(), text.size());
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
-    writer_.write(line, /*skippable=*/true);
+    writer_->write(line, /*skippable=*/true);
   }
   void flush_() override {}
 
  private:
-  LineWriter writer_;
+  int fd_;
+  std::optional<LineWriter> writer_;
 };
 
 /// Levelled logging to stderr (coloured on a terminal) and, with a path, to a file with
@@ -50,19 +63,19 @@ inline bool setup_logging(const std::string& level, const std::string& file, std
   if (::isatty(STDERR_FILENO) != 0) {
     console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   } else {
-    console = std::make_shared<LineWriterSink>(STDERR_FILENO);
+    console = std::make_shared<LineWriterSink>(STDERR_FILENO, /*owned=*/false);
   }
   console->set_pattern("%^%l%$: %v");
   sinks.push_back(console);
   if (!file.empty()) {
-    try {
-      auto f = std::make_shared<spdlog::sinks::basic_file_sink_mt>(file);
-      f->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
-      sinks.push_back(f);
-    } catch (const spdlog::spdlog_ex& e) {
-      error = std::string("cannot open log file: ") + e.what();
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      error = "cannot open log file " + file + ": " + std::strerror(errno);
       return false;
     }
+    auto f = std::make_shared<LineWriterSink>(fd, /*owned=*/true);
+    f->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
+    sinks.push_back(f);
   }
   auto logger = std::make_shared<spdlog::logger>("swarmlab", sinks.begin(), sinks.end());
   logger->set_level(lvl);

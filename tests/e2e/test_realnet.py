@@ -1,6 +1,7 @@
 """End-to-end: real tracker and peer processes on 127.0.0.1, files on disk, kill -9."""
 import fcntl
 import os
+import re
 import select
 import shutil
 import socket
@@ -296,6 +297,23 @@ class BackPressure(SwarmTestCase):
         self.assertEqual(d.wait(120), 0, d.stdout() + d.stderr())
         self.assertEqual(sha256_of(out), sha256_of(src))
         s.close()
+
+
+class Logging(SwarmTestCase):
+    def test_log_file_has_timestamps_and_a_bad_path_is_refused(self):
+        log = self.path("tracker.log")
+        t = self.start_tracker(extra=("--log-file", log))
+        src = self.random_file("f.bin", 1 * MiB)
+        self.start_seeder(t.port, [src], "seed")
+        line = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} info file f\.bin published by seed"
+        wait_for(lambda: os.path.exists(log) and re.search(line, open(log).read()), 15, "the log file")
+        wait_for(lambda: "info: file f.bin published by seed" in t.stderr(), 15, "the log on stderr")
+        bad = self.start([os.path.join(os.path.dirname(PEER), "swarm-tracker"), "--listen", "127.0.0.1:0",
+                          "--no-terminal", "--log-file", self.path("no/such/dir/t.log")], "bad")
+        self.assertEqual(bad.wait(15), 2)
+        self.assertIn("cannot open log file " + self.path("no/such/dir/t.log") + ": No such file or directory",
+                      bad.stderr())
+        self.assertFalse(os.path.exists(self.path("no")))
 
 
 class UnreadOutput(SwarmTestCase):
