@@ -30,6 +30,25 @@ class Transfers(SwarmTestCase):
         self.assertIn("File big.bin successfully downloaded to " + out + ".", d.stdout())
         self.assertFalse(os.path.exists(out + ".part"))
 
+    def test_download_over_ipv6_loopback(self):
+        t = self.start([os.path.join(os.path.dirname(PEER), "swarm-tracker"), "--listen", "[::1]:0", "--no-terminal"],
+                       "tracker6")
+        port = int(wait_for(lambda: re.search(r"Tracker listening on \[::1\]:(\d+)", t.stdout()), 15,
+                            "the tracker on ::1").group(1))
+        src = self.random_file("six.bin", 4 * MiB + 123)
+        seed = self.start([PEER, "--tracker", f"[::1]:{port}", "--listen", "[::1]:0", "--no-terminal", "--id", "seed6",
+                           "--publish", src], "seed6")
+        wait_for(lambda: "Published six.bin" in seed.stdout(), 60, "the seeder to publish")
+        out = self.path("six.out")
+        d = self.start([PEER, "--tracker", f"[::1]:{port}", "--listen", "[::1]:0", "--download", "six.bin",
+                        "--output", out, "--id", "leech6", "--events", self.path("leech6.jsonl")], "leech6")
+        self.assertEqual(d.wait(60), 0, d.stdout() + d.stderr())
+        self.assertEqual(sha256_of(out), sha256_of(src))
+        # Every process listens on ::1 alone, so every chunk crossed IPv6.
+        events = read_events(self.path("leech6.jsonl"))
+        self.assertEqual({e["from"] for e in events if e["type"] == "chunk_received"}, {"seed6"})
+        self.assertIn("[::1]:", next(e["advertised"] for e in events if e["type"] == "tracker_connected"))
+
     def test_three_seeders_all_contribute(self):
         src = self.random_file("shared.bin", 24 * MiB)
         t = self.start_tracker()
