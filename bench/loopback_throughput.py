@@ -20,7 +20,9 @@ measured both ways: cold after a pause, warm with the previous run's files delet
 leechers (or writers) start.
 
 Every process is its own, on 127.0.0.1; all are stopped by PID at the end.
-Usage: bench/loopback_throughput.py [--bin build/release/realnet] [--size-mib 1024] [--leechers 8]
+Figures vary by 10-20 % from run to run on these machines, so each scenario runs --repeat
+times (default 3) and every figure is the median, with the range beside it.
+Usage: bench/loopback_throughput.py [--bin build/release/realnet] [--size-mib 1024] [--leechers 8] [--repeat 3]
 """
 import argparse
 import hashlib
@@ -33,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from statistics import median
 
 MiB = 1 << 20
 
@@ -218,7 +221,7 @@ def remove_outputs(work):
 
 
 def row(label, cold, warm):
-    print(f"  {label:<44}{cold:<24}{warm}")
+    print(f"  {label:<44}{cold:<34}{warm}")
 
 
 def main():
@@ -227,6 +230,8 @@ def main():
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--swarm-size-mib", type=int, default=256)
     ap.add_argument("--leechers", type=int, default=8)
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs of each scenario; figures are medians with their range (default 3)")
     args = ap.parse_args()
     binary = os.path.abspath(args.bin)
     work = tempfile.mkdtemp(prefix="swarmlab-bench-")
@@ -237,47 +242,66 @@ def main():
         for title, mib, leechers in scenarios:
             src = os.path.join(work, "src.bin")
             make_file(src, mib * MiB)
-            runs, write_s, durable_s = {}, {}, {}
-            settle()
-            runs["cold"] = swarm(binary, work, src, leechers)
-            # Deleting the cold run's files as the warm run's leechers start hands them
-            # memory that was in use a moment ago.
-            outputs = [os.path.join(work, f) for f in os.listdir(work) if f.startswith("out")]
-            runs["warm"] = swarm(binary, work, src, leechers, free_first=outputs)
-            remove_outputs(work)
-            for memory in ("cold", "warm"):
-                if memory == "cold":
-                    settle()
-                write_s[memory] = write_ceiling(work, leechers, mib, fsync=False)
-            settle()
-            durable_s = write_ceiling(work, leechers, mib, fsync=True)
-            os.remove(src)
             mb = leechers * mib * MiB / 1e6
+            reps = []  # one dict of figures per repetition
+            for rep in range(args.repeat):
+                runs, write_s = {}, {}
+                settle()
+                runs["cold"] = swarm(binary, work, src, leechers)
+                # Deleting the cold run's files as the warm run's leechers start hands them
+                # memory that was in use a moment ago.
+                outputs = [os.path.join(work, f) for f in os.listdir(work) if f.startswith("out")]
+                runs["warm"] = swarm(binary, work, src, leechers, free_first=outputs)
+                remove_outputs(work)
+                for memory in ("cold", "warm"):
+                    if memory == "cold":
+                        settle()
+                    write_s[memory] = write_ceiling(work, leechers, mib, fsync=False)
+                settle()
+                durable_s = write_ceiling(work, leechers, mib, fsync=True)
+                figures = {"durable": durable_s}
+                for memory, (wall, verified_wall, durations, verified, from_seed, from_peers, rss) in runs.items():
+                    figures[memory] = dict(verified=verified_wall, done=wall, rss=rss / 1024,
+                                           peers=from_peers / (from_seed + from_peers), write=write_s[memory])
+                reps.append(figures)
+            os.remove(src)
+
+            def each(memory, key):
+                return [r[memory][key] for r in reps]
+
+            def secs(values):  # median, with the range over repetitions
+                text = f"{median(values):.2f} s {mb / median(values):.0f} MB/s"
+                return text + (f" ({min(values):.2f}-{max(values):.2f})" if len(values) > 1 else "")
+
+            def plain(values, fmt, unit=""):
+                text = fmt.format(median(values)) + unit
+                return text + (f" ({fmt.format(min(values))}-{fmt.format(max(values))})" if len(values) > 1 else "")
+
             print(f"\n{title}, {mib} MiB{' each' if leechers > 1 else ''}, every byte verified"
-                  f" (times from the first leecher's start)")
+                  f" (times from the first leecher's start"
+                  f"{'; median of %d runs, range in brackets' % args.repeat if args.repeat > 1 else ''})")
             row("", "cold memory", "warm memory")
-            figures = {}
-            for memory, (wall, verified_wall, durations, verified, from_seed, from_peers, rss) in runs.items():
-                figures[memory] = dict(verified=verified_wall, done=wall, rss=rss,
-                                       peers=from_peers / (from_seed + from_peers))
-            c, w = figures["cold"], figures["warm"]
-            row("last leecher verified (hashed, written)", f"{c['verified']:.2f} s {mb / c['verified']:.0f} MB/s",
-                f"{w['verified']:.2f} s {mb / w['verified']:.0f} MB/s")
-            row("last leecher done (fsync, rename)", f"{c['done']:.2f} s {mb / c['done']:.0f} MB/s",
-                f"{w['done']:.2f} s {mb / w['done']:.0f} MB/s")
-            row("ceiling: writing as much new file data", f"{write_s['cold']:.2f} s {mb / write_s['cold']:.0f} MB/s",
-                f"{write_s['warm']:.2f} s {mb / write_s['warm']:.0f} MB/s")
-            row("  ratio verified / ceiling", f"{write_s['cold'] / c['verified']:.2f}",
-                f"{write_s['warm'] / w['verified']:.2f}")
-            row("ceiling: the same, then fsync (cold)", f"{durable_s:.2f} s {mb / durable_s:.0f} MB/s", "")
-            row("  ratio done / ceiling", f"{durable_s / c['done']:.2f}", f"{durable_s / w['done']:.2f}")
+            row("last leecher verified (hashed, written)", secs(each("cold", "verified")),
+                secs(each("warm", "verified")))
+            row("last leecher done (fsync, rename)", secs(each("cold", "done")), secs(each("warm", "done")))
+            row("ceiling: writing as much new file data", secs(each("cold", "write")), secs(each("warm", "write")))
+            row("  ratio verified / ceiling",
+                plain([r["cold"]["write"] / r["cold"]["verified"] for r in reps], "{:.2f}"),
+                plain([r["warm"]["write"] / r["warm"]["verified"] for r in reps], "{:.2f}"))
+            row("ceiling: the same, then fsync (cold)", secs([r["durable"] for r in reps]), "")
+            row("  ratio done / ceiling", plain([r["durable"] / r["cold"]["done"] for r in reps], "{:.2f}"),
+                plain([r["durable"] / r["warm"]["done"] for r in reps], "{:.2f}"))
             if leechers == 1:
-                row("target 1000 MB/s verified: reached", f"{mb / c['verified'] / 1000:.2f}x",
-                    f"{mb / w['verified'] / 1000:.2f}x")
+                row("target 1000 MB/s verified: reached",
+                    plain([mb / v / 1000 for v in each("cold", "verified")], "{:.2f}", "x"),
+                    plain([mb / v / 1000 for v in each("warm", "verified")], "{:.2f}", "x"))
             else:
-                row("target last verified <= 3 s: reached", f"{3 / c['verified']:.2f}x", f"{3 / w['verified']:.2f}x")
-                row("bytes leechers served each other", f"{c['peers']:.1%}", f"{w['peers']:.1%}")
-            row("seeding peer peak RSS", f"{c['rss'] / 1024:.1f} MiB", f"{w['rss'] / 1024:.1f} MiB")
+                row("target last done <= 3 s: reached", plain([3 / v for v in each("cold", "done")], "{:.2f}", "x"),
+                    plain([3 / v for v in each("warm", "done")], "{:.2f}", "x"))
+                row("bytes leechers served each other", plain([100 * v for v in each("cold", "peers")], "{:.1f}", " %"),
+                    plain([100 * v for v in each("warm", "peers")], "{:.1f}", " %"))
+            row("seeding peer peak RSS", plain(each("cold", "rss"), "{:.1f}", " MiB"),
+                plain(each("warm", "rss"), "{:.1f}", " MiB"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
