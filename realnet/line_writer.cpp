@@ -34,7 +34,7 @@ LineWriter::~LineWriter() {
   }
 }
 
-void LineWriter::write(std::string_view line, bool skippable) {
+void LineWriter::write(std::string_view line, bool skippable, bool end_line) {
   {
     std::lock_guard lock(state_->mutex);
     if (skippable && state_->pending.size() > options_.max_pending) {
@@ -48,7 +48,7 @@ void LineWriter::write(std::string_view line, bool skippable) {
       state_->skipped_unsaid = 0;
     }
     state_->pending += line;
-    state_->pending += '\n';
+    if (end_line) state_->pending += '\n';
   }
   state_->wake.notify_one();
 }

@@ -37,8 +37,9 @@ class LineWriter {
   LineWriter(const LineWriter&) = delete;
   LineWriter& operator=(const LineWriter&) = delete;
 
-  /// Queues `line` and a newline; returns at once.
-  void write(std::string_view line, bool skippable = false);
+  /// Queues `line` and, unless `end_line` is false (a bar redrawn in place with '\r'), a
+  /// newline; returns at once.
+  void write(std::string_view line, bool skippable = false, bool end_line = true);
   /// Lines skipped so far.
   std::size_t skipped() const;
 

@@ -137,6 +137,8 @@ int main(int argc, char** argv) {
 
   int exit_code = 0;
   std::unique_ptr<Terminal> terminal;
+  const bool tty_out = ::isatty(STDOUT_FILENO) != 0;
+  bool bar_shown = false;  // a script's live bar on a terminal, redrawn in place
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   boost::asio::steady_timer grace(io);
   bool stopping = false;
@@ -154,6 +156,8 @@ int main(int argc, char** argv) {
   };
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (!ec) {
+      if (bar_shown) stdout_lines.write("");  // keep the last bar, end its line
+      bar_shown = false;
       spdlog::info("{}: stopping; partial downloads are kept and resume next time",
                    sig == SIGINT ? "SIGINT" : "SIGTERM");
       shutdown(download.empty() ? 0 : 1);
@@ -162,11 +166,12 @@ int main(int argc, char** argv) {
   auto say = [&](const std::string& text) {
     if (terminal) {
       terminal->print(text);
-    } else {
-      stdout_lines.write(text);
+      return;
     }
+    if (bar_shown) stdout_lines.write("\r\033[K", false, /*end_line=*/false);
+    bar_shown = false;
+    stdout_lines.write(text);
   };
-  const bool tty_out = ::isatty(STDOUT_FILENO) != 0;
   std::vector<std::string> pending_publish = publish;
   bool download_started = false;
 
@@ -240,6 +245,10 @@ int main(int argc, char** argv) {
       const auto p = ProgressView::from(e);
       if (terminal && terminal->interactive() && tty_out) {
         terminal->set_status(progress_bar(p));
+      } else if (!terminal && tty_out) {
+        stdout_lines.write("\r" + p.file + " " + progress_bar(p) + "\033[K", /*skippable=*/true,
+                           /*end_line=*/false);
+        bar_shown = true;
       } else if (!terminal || !terminal->interactive()) {
         stdout_lines.write(progress_line(p), /*skippable=*/true);
       } else {

@@ -428,6 +428,36 @@ class Terminals(SwarmTestCase):
 
 
 class PseudoTerminal(SwarmTestCase):
+    def test_a_scripted_download_on_a_terminal_shows_a_live_bar(self):
+        import pty
+        t = self.start_tracker()
+        src = self.random_file("f.bin", 8 * MiB)
+        # Replies held back 400 ms each: the download lasts long enough for progress reports.
+        self.start_seeder(t.port, [src], "seed", extra=("--delay", "400"))
+        out = self.path("f.out")
+        master, slave = pty.openpty()
+        d = self.start([PEER, "--tracker", f"127.0.0.1:{t.port}", "--listen", "127.0.0.1:0", "--download", "f.bin",
+                        "--output", out, "--id", "leech"], "leech", stdout=slave)
+        os.close(slave)
+        got = b""
+        try:
+            while d.popen.poll() is None or select.select([master], [], [], 0)[0]:
+                if select.select([master], [], [], 0.2)[0]:
+                    try:
+                        got += os.read(master, 4096)
+                    except OSError:
+                        break
+        finally:
+            os.close(master)
+        self.assertEqual(d.wait(60), 0, got.decode(errors="replace"))
+        text = got.decode(errors="replace")
+        # Redrawn in place ('\r', then the bar, then clear to the end of the line), never
+        # one line per report; the closing sentence replaces the bar.
+        self.assertRegex(text, r"\rf\.bin \[[#.]{24}\] +\d+%  [\d.]+/8\.0 MiB")
+        self.assertNotIn("f.bin: ", text)
+        self.assertRegex(text, r"\r\x1b\[KFile f\.bin successfully downloaded to .*f\.out\.")
+        self.assertEqual(sha256_of(out), sha256_of(src))
+
     def test_readline_terminal_on_a_pty(self):
         import pty
         import select
