@@ -76,7 +76,11 @@ void Terminal::on_readline(char* line) {
   const std::string text(line);
   std::free(line);
   if (!split(text).empty()) add_history(text.c_str());
+  // readline has ended the line and shows no prompt until we return: what the command
+  // prints goes straight out, with nothing to lift and put back.
+  self->in_command_ = true;
   self->execute(text);
+  self->in_command_ = false;
 }
 
 void Terminal::read_line() {
@@ -166,6 +170,10 @@ void Terminal::print(const std::string& text) {
     out_.write(text);
     return;
   }
+  if (in_command_) {
+    std::cout << text << std::endl;
+    return;
+  }
   // Lift the prompt and the half-typed line, print, then put them back.
   const int point = rl_point;
   char* saved = rl_copy_text(0, rl_end);
@@ -186,7 +194,7 @@ void Terminal::set_status(const std::string& status) {
   // The status rides in the prompt itself: one line, redrawn in place as it changes.
   const std::string p = status.empty() ? prompt_ : status + "  " + prompt_;
   rl_set_prompt(p.c_str());
-  rl_redisplay();
+  if (!in_command_) rl_redisplay();  // else readline shows it when the command returns
 }
 
 }  // namespace swarmlab::realnet

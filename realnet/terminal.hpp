@@ -61,6 +61,7 @@ class Terminal {
   std::string status_;
   bool interactive_;
   bool running_ = false;
+  bool in_command_ = false;  // inside a command typed at the readline prompt
   std::map<std::string, Command> commands_;
   std::vector<std::string> order_;
 };

@@ -481,6 +481,16 @@ class PseudoTerminal(SwarmTestCase):
             out = read_until("same as help")
             self.assertIn("download <name> <dest>", out)
             self.assertIn("set_delay <ms>", out)
+            # What a command prints is followed by a fresh prompt, not by the command's line
+            # drawn again after it ("...as dave\r\npeer> status" then "peer> "). The typed
+            # line's own echo ends with the Enter's "\r\n".
+            os.write(master, b"status\r")
+            os.write(master, b"bogus\r")
+            os.write(master, b"help\r")
+            out = read_until("same as help")
+            self.assertIn("as dave", out)
+            self.assertIn("Unknown command 'bogus'", out)
+            self.assertNotRegex(out, r"peer> (status|bogus)(?!\r\n)")
             os.write(master, b"exit\r")
             self.assertEqual(proc.wait(timeout=15), 0)
         finally:
