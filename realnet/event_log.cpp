@@ -1,7 +1,6 @@
 #include "realnet/event_log.hpp"
 
 #include <fcntl.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -17,17 +16,10 @@ Result<std::unique_ptr<EventLog>> EventLog::open(const std::string& path) {
   return std::unique_ptr<EventLog>(new EventLog(fd));
 }
 
-EventLog::EventLog(int fd) : fd_(fd) {
-  writer_.emplace(fd_);
-}
-
-EventLog::~EventLog() {
-  writer_.reset();  // waits until every queued line is written
-  ::close(fd_);
-}
+EventLog::~EventLog() = default;  // the writer drains every queued line, then closes the file
 
 void EventLog::write(const Event& e) {
-  writer_->write(e.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  writer_.write(e.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 }  // namespace swarmlab::realnet

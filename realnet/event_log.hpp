@@ -6,7 +6,6 @@
 // page locked while the device throttles it), and the thread that records events is the
 // one that moves every chunk.
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "realnet/line_writer.hpp"
@@ -28,10 +27,9 @@ class EventLog {
   void write(const Event& e);
 
  private:
-  explicit EventLog(int fd);
+  explicit EventLog(int fd) : writer_(fd, {.close_fd = true}) {}
 
-  int fd_;
-  std::optional<LineWriter> writer_;  // reset (drained) before the file is closed
+  LineWriter writer_;
 };
 
 }  // namespace swarmlab::realnet

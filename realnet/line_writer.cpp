@@ -7,9 +7,12 @@
 
 namespace swarmlab::realnet {
 
+LineWriter::State::~State() {
+  if (close_fd) ::close(fd);
+}
+
 LineWriter::LineWriter(int fd, Options options)
-    : options_(options), state_(std::make_shared<State>()) {
-  state_->fd = fd;
+    : options_(options), state_(std::make_shared<State>(fd, options.close_fd)) {
   writer_ = std::thread([state = state_] { run(state); });
 }
 

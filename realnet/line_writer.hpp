@@ -27,10 +27,13 @@ class LineWriter {
     /// still blocked then is abandoned (with what is left for it), so that the program can
     /// end.
     std::chrono::milliseconds drain_timeout = std::chrono::milliseconds::max();
+    /// Close the descriptor once the writer is done with it (after the drain, or when an
+    /// abandoned writer's last write returns).
+    bool close_fd = false;
   };
 
-  /// Writes to the descriptor `fd` (not closed here) with write(2), not stdio, so that a
-  /// writer blocked for good holds no lock the rest of the program could need.
+  /// Writes to the descriptor `fd` with write(2), not stdio, so that a writer blocked for
+  /// good holds no lock the rest of the program could need.
   LineWriter(int fd, Options options);
   explicit LineWriter(int fd) : LineWriter(fd, Options{}) {}
   ~LineWriter();
@@ -46,7 +49,12 @@ class LineWriter {
  private:
   // Shared with the writer thread, which may outlive us when the stream never drains.
   struct State {
-    int fd;
+    State(int f, bool close) : fd(f), close_fd(close) {}
+    ~State();
+    State(const State&) = delete;
+    State& operator=(const State&) = delete;
+    const int fd;
+    const bool close_fd;
     bool broken = false;  // the stream failed: the rest is dropped
     std::mutex mutex;
     std::condition_variable wake;     // something to write, or stop

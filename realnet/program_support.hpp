@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cstring>
 #include <mutex>
-#include <optional>
 #include <string>
 
 #include "realnet/asio.hpp"
@@ -25,14 +24,9 @@ class LineWriterSink : public spdlog::sinks::base_sink<std::mutex> {
  public:
   /// `owned`: close `fd` once everything is written.
   LineWriterSink(int fd, bool owned)
-      : fd_(owned ? fd : -1),
-        writer_(
-            std::in_place, fd,
-            LineWriter::Options{.max_pending = 1 << 20, .drain_timeout = std::chrono::seconds(5)}) {
-  }
-  ~LineWriterSink() override {
-    writer_.reset();  // drains first
-    if (fd_ >= 0) ::close(fd_);
+      : writer_(
+            fd,
+            {.max_pending = 1 << 20, .drain_timeout = std::chrono::seconds(5), .close_fd = owned}) {
   }
 
  protected:
@@ -41,13 +35,12 @@ class LineWriterSink : public spdlog::sinks::base_sink<std::mutex> {
     formatter_->format(msg, text);
     std::string_view line(text.data(), text.size());
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
-    writer_->write(line, /*skippable=*/true);
+    writer_.write(line, /*skippable=*/true);
   }
   void flush_() override {}
 
  private:
-  int fd_;
-  std::optional<LineWriter> writer_;
+  LineWriter writer_;
 };
 
 /// Levelled logging to stderr (coloured on a terminal) and, with a path, to a file with
