@@ -244,7 +244,7 @@ def main():
             make_file(src, mib * MiB)
             mb = leechers * mib * MiB / 1e6
             reps = []  # one dict of figures per repetition
-            for rep in range(args.repeat):
+            for _ in range(args.repeat):
                 runs, write_s = {}, {}
                 settle()
                 runs["cold"] = swarm(binary, work, src, leechers)
