@@ -48,6 +48,13 @@ def vm_hwm_kib(pid):
     return 0
 
 
+def cpu_seconds(pid):
+    """User plus system time a process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def sha256_of(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -149,6 +156,7 @@ def swarm(binary, workdir, src, leechers, free_first=()):
                           "--no-terminal", "--id", "seed", "--publish", src, "--log-level", "warn"], "seed")
         run.wait_log(seed, r"Published ", timeout=300)
         name = os.path.basename(src)
+        seed_cpu = cpu_seconds(seed.pid)  # publishing hashed the whole file: not part of the run
         for path in free_first:
             os.remove(path)
         start = time.monotonic()
@@ -169,6 +177,8 @@ def swarm(binary, workdir, src, leechers, free_first=()):
                 time.sleep(0.005)
         wall = time.monotonic() - start
         seed_rss = vm_hwm_kib(seed.pid)
+        # Leechers keep seeding (--seed), so their CPU time is still there to read.
+        cpu = cpu_seconds(seed.pid) - seed_cpu + cpu_seconds(t.pid) + sum(cpu_seconds(p.pid) for p, _, _ in ds)
         # The events log is written by a thread of its own: the completion record may land
         # a moment after the renamed file appears.
         for p, out, ev in ds:
@@ -203,7 +213,7 @@ def swarm(binary, workdir, src, leechers, free_first=()):
         for p, out, ev in ds:
             if sha256_of(out) != want:
                 raise SystemExit(f"benchmark: {out} differs from the source")
-        return wall, max(verified_wall), durations, verified, from_seed, from_peers, seed_rss
+        return wall, max(verified_wall), durations, verified, from_seed, from_peers, seed_rss, cpu
     finally:
         run.stop_all()
 
@@ -236,7 +246,9 @@ def main():
     binary = os.path.abspath(args.bin)
     work = tempfile.mkdtemp(prefix="swarmlab-bench-")
     try:
-        print(f"SHA-256 of 512 KiB blocks, one core: {sha256_rate() / 1e6:.0f} MB/s")
+        sha_rate = sha256_rate()
+        cores = os.cpu_count()
+        print(f"SHA-256 of 512 KiB blocks, one core: {sha_rate / 1e6:.0f} MB/s; {cores} cores")
         scenarios = [("1 seeder -> 1 leecher", args.size_mib, 1),
                      (f"1 seeder -> {args.leechers} leechers", args.swarm_size_mib, args.leechers)]
         for title, mib, leechers in scenarios:
@@ -260,8 +272,8 @@ def main():
                 settle()
                 durable_s = write_ceiling(work, leechers, mib, fsync=True)
                 figures = {"durable": durable_s}
-                for memory, (wall, verified_wall, durations, verified, from_seed, from_peers, rss) in runs.items():
-                    figures[memory] = dict(verified=verified_wall, done=wall, rss=rss / 1024,
+                for memory, (wall, verified_wall, durations, verified, from_seed, from_peers, rss, cpu) in runs.items():
+                    figures[memory] = dict(verified=verified_wall, done=wall, rss=rss / 1024, cpu=cpu,
                                            peers=from_peers / (from_seed + from_peers), write=write_s[memory])
                 reps.append(figures)
             os.remove(src)
@@ -300,6 +312,15 @@ def main():
                     plain([3 / v for v in each("warm", "done")], "{:.2f}", "x"))
                 row("bytes leechers served each other", plain([100 * v for v in each("cold", "peers")], "{:.1f}", " %"),
                     plain([100 * v for v in each("warm", "peers")], "{:.1f}", " %"))
+            # Whether the run is bound by the CPU, and how much of that CPU hashing alone needs.
+            row("CPU time of all processes (user + system)", plain(each("cold", "cpu"), "{:.2f}", " s"),
+                plain(each("warm", "cpu"), "{:.2f}", " s"))
+            def busy(memory):
+                return plain([100 * r[memory]["cpu"] / (cores * r[memory]["done"]) for r in reps], "{:.0f}", " %")
+
+            row("  share of all cores until the last done", busy("cold"), busy("warm"))
+            sha_s = mb * 1e6 / sha_rate
+            row("  of which SHA-256, at the rate above", f"{sha_s:.2f} s", f"{sha_s:.2f} s")
             row("seeding peer peak RSS", plain(each("cold", "rss"), "{:.1f}", " MiB"),
                 plain(each("warm", "rss"), "{:.1f}", " MiB"))
     finally:
