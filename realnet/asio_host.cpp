@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstring>
 #include <deque>
+#include <utility>
 
 namespace swarmlab::realnet {
 
@@ -28,9 +29,15 @@ class AsioHost::Session : public std::enable_shared_from_this<Session> {
  public:
   Session(AsioHost& host, ConnId id, tcp::socket socket)
       : host_(host),
+        host_alive_(host.alive_),
         id_(id),
         socket_(std::move(socket)),
-        decoder_(kMaxChunkSize, [pool = host.pool_](std::size_t n) { return pool->acquire(n); }) {}
+        decoder_(kMaxChunkSize, [pool = host.pool_](std::size_t n) { return pool->acquire(n); }) {
+    ++host_.open_sockets_;
+  }
+  ~Session() { release(); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   tcp::socket& socket() { return socket_; }
 
@@ -73,6 +80,15 @@ class AsioHost::Session : public std::enable_shared_from_this<Session> {
     boost::system::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
+    release();
+  }
+
+  // Tells the host this connection has nothing left to send: once, when its socket closes or
+  // it is dropped, whichever comes first (and not once the host is gone).
+  void release() {
+    if (released_) return;
+    released_ = true;
+    if (*host_alive_) host_.socket_released();
   }
 
   void read_more() {
@@ -212,6 +228,7 @@ class AsioHost::Session : public std::enable_shared_from_this<Session> {
   static constexpr std::size_t kHighWater = 4 << 20;
   static constexpr std::size_t kLowWater = 1 << 20;
   AsioHost& host_;
+  std::shared_ptr<bool> host_alive_;
   ConnId id_;
   tcp::socket socket_;
   FrameDecoder decoder_;
@@ -222,6 +239,7 @@ class AsioHost::Session : public std::enable_shared_from_this<Session> {
   bool writing_ = false;
   bool closing_ = false;
   bool done_ = false;
+  bool released_ = false;
 };
 
 AsioHost::AsioHost(asio::io_context& io, Node& node, std::shared_ptr<FileStore> store,
@@ -411,9 +429,15 @@ void AsioHost::handle(Effect e) {
       std::move(e));
 }
 
-void AsioHost::stop() {
+void AsioHost::socket_released() {
+  --open_sockets_;
+  if (stopped_ && open_sockets_ == 0 && flushed_) asio::post(io_, std::exchange(flushed_, {}));
+}
+
+void AsioHost::stop(std::function<void()> flushed) {
   if (stopped_) return;
   stopped_ = true;
+  flushed_ = std::move(flushed);
   boost::system::error_code ec;
   acceptor_.close(ec);
   resolver_.cancel();
@@ -422,6 +446,7 @@ void AsioHost::stop() {
   sessions_.clear();
   timers_.clear();
   if (store_) store_->flush_records();
+  if (open_sockets_ == 0 && flushed_) asio::post(io_, std::exchange(flushed_, {}));
 }
 
 }  // namespace swarmlab::realnet

@@ -40,8 +40,10 @@ class AsioHost {
   /// Runs a command on the node now, then carries out what it asked for.
   void command(const std::function<void(Time)>& fn);
   Time now() const;
-  /// Stops accepting, closes every connection and timer, waits for store work.
-  void stop();
+  /// Stops accepting, cancels timers, and closes every connection once what the node queued
+  /// on it is sent (a goodbye to the tracker). `flushed`, if given, runs on the io_context
+  /// when the last connection is closed, so a program can end then rather than after a guess.
+  void stop(std::function<void()> flushed = {});
   std::size_t connections() const { return sessions_.size(); }
 
  private:
@@ -52,6 +54,7 @@ class AsioHost {
   void do_connect(const Connect& c);
   void start_session(ConnId id, asio::ip::tcp::socket socket, bool accepted);
   void session_closed(ConnId id, CloseReason reason);
+  void socket_released();
   template <typename Op>
   void run_store(Op op);
 
@@ -66,6 +69,8 @@ class AsioHost {
   std::map<ConnId, std::shared_ptr<Session>> sessions_;
   std::map<TimerId, std::unique_ptr<asio::steady_timer>> timers_;
   ConnId next_accepted_ = 1;
+  std::size_t open_sockets_ = 0;  // sessions whose socket is not closed yet, listed or not
+  std::function<void()> flushed_;
   bool draining_ = false;
   bool stopped_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

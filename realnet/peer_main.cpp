@@ -149,8 +149,9 @@ int main(int argc, char** argv) {
     signals.cancel();
     if (terminal) terminal->stop();
     host.command([&](Time now) { peer.shutdown(now); });
-    host.stop();
-    // Let the last writes (closing the tracker session) go out, then end.
+    // End once the last writes (closing the tracker session) have gone out; a connection
+    // whose other side stopped reading gets 200 ms.
+    host.stop([&] { io.stop(); });
     grace.expires_after(std::chrono::milliseconds(200));
     grace.async_wait([&](boost::system::error_code) { io.stop(); });
   };
