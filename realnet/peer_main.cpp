@@ -198,7 +198,8 @@ int main(int argc, char** argv) {
 
   host.on_record([&](const Event& e) {
     if (log) log->write(e);
-    spdlog::debug("{}", e.to_json().dump());
+    // Only built when shown: arguments are evaluated before spdlog looks at the level.
+    if (spdlog::should_log(spdlog::level::debug)) spdlog::debug("{}", e.to_json().dump());
     if (e.type == "tracker_lost")
       spdlog::warn("lost the tracker ({}); reconnecting", e.fields.value("reason", ""));
     if (e.type == "tracker_regained") spdlog::info("back with the tracker");
