@@ -431,6 +431,10 @@ void AsioHost::handle(Effect e) {
 
 void AsioHost::socket_released() {
   --open_sockets_;
+  post_flushed_when_done();
+}
+
+void AsioHost::post_flushed_when_done() {
   if (stopped_ && open_sockets_ == 0 && flushed_) asio::post(io_, std::exchange(flushed_, {}));
 }
 
@@ -446,7 +450,7 @@ void AsioHost::stop(std::function<void()> flushed) {
   sessions_.clear();
   timers_.clear();
   if (store_) store_->flush_records();
-  if (open_sockets_ == 0 && flushed_) asio::post(io_, std::exchange(flushed_, {}));
+  post_flushed_when_done();
 }
 
 }  // namespace swarmlab::realnet

@@ -55,6 +55,7 @@ class AsioHost {
   void start_session(ConnId id, asio::ip::tcp::socket socket, bool accepted);
   void session_closed(ConnId id, CloseReason reason);
   void socket_released();
+  void post_flushed_when_done();
   template <typename Op>
   void run_store(Op op);
 
