@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -107,6 +108,32 @@ TEST(LineWriter, GivesUpOnAStreamThatNeverDrains) {
     got.append(buf, static_cast<std::size_t>(n));
   }
   EXPECT_EQ(got.size(), (64u << 10) + 1);
+}
+
+TEST(LineWriter, ANonBlockingDescriptorThatFillsUpLosesNoKeptLine) {
+  // A program may be handed a stdout in non-blocking mode: a full pipe then answers EAGAIN,
+  // which must mean "wait until it can take more", not a lost line or a broken stream.
+  Pipe p;
+  ASSERT_EQ(::fcntl(p.w, F_SETFL, ::fcntl(p.w, F_GETFL) | O_NONBLOCK), 0);
+  const std::string line(1000, 'z');
+  std::string got;
+  {
+    LineWriter out(p.w, {.drain_timeout = std::chrono::minutes(1)});
+    for (int i = 0; i < 40; ++i) out.write(std::to_string(i) + " " + line);  // 40 KB > 4 KiB
+    out.write("end");
+    char buf[4096];
+    while (got.find("end\n") == std::string::npos) {
+      // A writer that gave up would leave the pipe silent: fail then rather than hang.
+      pollfd ready{p.r, POLLIN, 0};
+      ASSERT_EQ(::poll(&ready, 1, 10'000), 1) << "the writer stopped after " << got.size();
+      const auto n = ::read(p.r, buf, sizeof buf);
+      ASSERT_GT(n, 0);
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  std::string want;
+  for (int i = 0; i < 40; ++i) want += std::to_string(i) + " " + line + "\n";
+  EXPECT_EQ(got, want + "end\n");
 }
 
 TEST(LineWriter, AClosedReaderDoesNotStopTheProgram) {
