@@ -131,6 +131,7 @@ void Download::on_opened(Time now, const StoreResult& result) {
     chunks_[i] = ChunkState::Have;
     bytes_have_ += info_->chunk_length(i);
   }
+  owner_counts_dirty_ = true;  // counted per chunk of chunks_, which has only now its size
   phase_ = Phase::Running;
   host_.offer_file(now, *info_, have_);
   if (resumed_chunks_ > 0) {
@@ -311,7 +312,29 @@ const std::vector<std::uint32_t>& Download::owner_counts() {
     s.has.add_to_counts(owner_counts_);
   }
   owner_counts_dirty_ = false;
+  rarest_.rebuild(owner_counts_, [&](std::uint32_t i) { return chunks_[i] != ChunkState::Have; });
   return owner_counts_;
+}
+
+std::optional<std::uint32_t> Download::pick_next(const std::vector<Source*>& free) {
+  auto free_owner = [&](std::uint32_t i) {
+    return std::any_of(free.begin(), free.end(),
+                       [&](const Source* s) { return s->has.contains(i); });
+  };
+  if (config_.chunk_strategy == ChunkStrategy::RarestFirst) {
+    using Verdict = RarestFirstIndex::Verdict;
+    return rarest_.pick(
+        [&](std::uint32_t i) {
+          if (chunks_[i] == ChunkState::Have) return Verdict::Drop;
+          return chunks_[i] == ChunkState::Missing && free_owner(i) ? Verdict::Ask : Verdict::Skip;
+        },
+        host_.rng());
+  }
+  std::vector<std::uint32_t> candidates;
+  for (std::uint32_t i = 0; i < chunks_.size(); ++i) {
+    if (chunks_[i] == ChunkState::Missing && free_owner(i)) candidates.push_back(i);
+  }
+  return pick_chunk(config_.chunk_strategy, candidates, owner_counts_, host_.rng());
 }
 
 void Download::schedule(Time now) {
@@ -326,20 +349,9 @@ void Download::schedule(Time now) {
   };
   refresh_free();
   if (free.empty() || verifying_ >= config_.max_unverified) return;
-  const auto& owners = owner_counts();
-  std::uint32_t missing_total = 0;
+  owner_counts();  // up to date, with the rarest-first index
   while (requests_.size() < config_.max_inflight_total && !free.empty()) {
-    std::vector<std::uint32_t> candidates;
-    missing_total = 0;
-    for (std::uint32_t i = 0; i < chunks_.size(); ++i) {
-      if (chunks_[i] != ChunkState::Missing) continue;
-      ++missing_total;
-      if (std::any_of(free.begin(), free.end(),
-                      [&](const Source* s) { return s->has.contains(i); })) {
-        candidates.push_back(i);
-      }
-    }
-    const auto chunk = pick_chunk(config_.chunk_strategy, candidates, owners, host_.rng());
+    const auto chunk = pick_next(free);
     if (!chunk) break;
     // A candidate chunk always has a free owner, so a source is always found.
     send_request(now, *chunk, *pick_free_owner(free, *chunk, nullptr));

@@ -11,6 +11,7 @@
 #include "swarmlab/effects.hpp"
 #include "swarmlab/messages.hpp"
 #include "swarmlab/peer_picker.hpp"
+#include "swarmlab/rarest_first_index.hpp"
 #include "swarmlab/rng.hpp"
 
 namespace swarmlab {
@@ -157,6 +158,8 @@ class Download {
   void close_all_sources();
   void report_progress(Time now);
   const std::vector<std::uint32_t>& owner_counts();
+  /// The next chunk to request from one of the `free` sources, by the configured strategy.
+  std::optional<std::uint32_t> pick_next(const std::vector<Source*>& free);
   Source* source_by_conn(ConnId conn);
 
   DownloadHost& host_;
@@ -174,6 +177,7 @@ class Download {
   std::vector<Request> requests_;
   std::vector<std::uint32_t> owner_counts_;
   bool owner_counts_dirty_ = true;
+  RarestFirstIndex rarest_;  // rebuilt with owner_counts_
   TimerId timer_ = 0;
   Time started_{};
   Time last_refresh_{};
