@@ -23,6 +23,7 @@ Every process is its own, on 127.0.0.1; all are stopped by PID at the end.
 Figures vary by 10-20 % from run to run on these machines, so each scenario runs --repeat
 times (default 3) and every figure is the median, with the range beside it.
 Usage: bench/loopback_throughput.py [--bin build/release/realnet] [--size-mib 1024] [--leechers 8] [--repeat 3]
+       [--chunk-size 64KiB]  (16,384 chunks in 1 GiB: how scheduling scales with a file's chunk count)
 """
 import argparse
 import hashlib
@@ -146,14 +147,15 @@ class Run:
                 p.wait()
 
 
-def swarm(binary, workdir, src, leechers, free_first=()):
+def swarm(binary, workdir, src, leechers, chunk_size, free_first=()):
     """`free_first`: files deleted just before the leechers start (for warm-memory runs)."""
     run = Run(binary, workdir)
     try:
         t = run.start([f"{binary}/swarm-tracker", "--listen", "127.0.0.1:0", "--no-terminal"], "tracker")
         port = int(run.wait_log(t, r"listening on 127\.0\.0\.1:(\d+)").group(1))
         seed = run.start([f"{binary}/swarm-peer", "--tracker", f"127.0.0.1:{port}", "--listen", "127.0.0.1:0",
-                          "--no-terminal", "--id", "seed", "--publish", src, "--log-level", "warn"], "seed")
+                          "--no-terminal", "--id", "seed", "--publish", src, "--chunk-size", chunk_size,
+                          "--log-level", "warn"], "seed")
         run.wait_log(seed, r"Published ", timeout=300)
         name = os.path.basename(src)
         seed_cpu = cpu_seconds(seed.pid)  # publishing hashed the whole file: not part of the run
@@ -240,6 +242,8 @@ def main():
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--swarm-size-mib", type=int, default=256)
     ap.add_argument("--leechers", type=int, default=8)
+    ap.add_argument("--chunk-size", default="512KiB",
+                    help="chunk size of the published file; smaller gives a file of many chunks (default 512KiB)")
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs of each scenario; figures are medians with their range (default 3)")
     args = ap.parse_args()
@@ -259,11 +263,11 @@ def main():
             for _ in range(args.repeat):
                 runs, write_s = {}, {}
                 settle()
-                runs["cold"] = swarm(binary, work, src, leechers)
+                runs["cold"] = swarm(binary, work, src, leechers, args.chunk_size)
                 # Deleting the cold run's files as the warm run's leechers start hands them
                 # memory that was in use a moment ago.
                 outputs = [os.path.join(work, f) for f in os.listdir(work) if f.startswith("out")]
-                runs["warm"] = swarm(binary, work, src, leechers, free_first=outputs)
+                runs["warm"] = swarm(binary, work, src, leechers, args.chunk_size, free_first=outputs)
                 remove_outputs(work)
                 for memory in ("cold", "warm"):
                     if memory == "cold":
@@ -289,7 +293,7 @@ def main():
                 text = fmt.format(median(values)) + unit
                 return text + (f" ({fmt.format(min(values))}-{fmt.format(max(values))})" if len(values) > 1 else "")
 
-            print(f"\n{title}, {mib} MiB{' each' if leechers > 1 else ''}, every byte verified"
+            print(f"\n{title}, {mib} MiB{' each' if leechers > 1 else ''} in {args.chunk_size} chunks, every byte verified"
                   f" (times from the first leecher's start"
                   f"{'; median of %d runs, range in brackets' % args.repeat if args.repeat > 1 else ''})")
             row("", "cold memory", "warm memory")
