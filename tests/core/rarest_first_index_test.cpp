@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <initializer_list>
 #include <map>
 #include <set>
 
@@ -17,19 +19,24 @@ using Verdict = RarestFirstIndex::Verdict;
 auto all_needed = [](std::uint32_t) { return true; };
 auto ask_all = [](std::uint32_t) { return Verdict::Ask; };
 
+// 3,000 picks must land on exactly `expected` (three chunks), each about a third of the time.
+void expect_uniform(RarestFirstIndex& index, const std::function<Verdict(std::uint32_t)>& verdict,
+                    Rng rng, std::initializer_list<std::uint32_t> expected) {
+  std::map<std::uint32_t, int> seen;
+  for (int i = 0; i < 3000; ++i) ++seen[*index.pick(verdict, rng)];
+  ASSERT_EQ(seen.size(), expected.size());
+  for (auto c : expected) {
+    EXPECT_GT(seen[c], 850) << c;
+    EXPECT_LT(seen[c], 1150) << c;
+  }
+}
+
 TEST(RarestFirstIndex, PicksAmongTheFewestOwnedUniformly) {
   const std::vector<std::uint32_t> owners{3, 1, 2, 1, 0, 1};
   RarestFirstIndex index;
   index.rebuild(owners, all_needed);
   EXPECT_EQ(index.size(), 5U) << "chunk 4 has no owner: nobody can be asked for it";
-  Rng rng(5);
-  std::map<std::uint32_t, int> seen;
-  for (int i = 0; i < 3000; ++i) ++seen[*index.pick(ask_all, rng)];
-  EXPECT_EQ(seen.size(), 3U);
-  for (auto c : {1U, 3U, 5U}) {
-    EXPECT_GT(seen[c], 850) << c;
-    EXPECT_LT(seen[c], 1150) << c;
-  }
+  expect_uniform(index, ask_all, Rng(5), {1, 3, 5});
 }
 
 TEST(RarestFirstIndex, GoesToTheNextCountWhenNoRarestChunkMayBeAsked) {
@@ -74,15 +81,8 @@ TEST(RarestFirstIndex, FewAskableInABigBucketAreStillChosenUniformly) {
   std::vector<std::uint32_t> owners(200, 1);
   RarestFirstIndex index;
   index.rebuild(owners, all_needed);
-  Rng rng(11);
   auto three = [](std::uint32_t c) { return c % 70 == 5 ? Verdict::Ask : Verdict::Skip; };
-  std::map<std::uint32_t, int> seen;
-  for (int i = 0; i < 3000; ++i) ++seen[*index.pick(three, rng)];
-  ASSERT_EQ(seen.size(), 3U);
-  for (auto c : {5U, 75U, 145U}) {
-    EXPECT_GT(seen[c], 850) << c;
-    EXPECT_LT(seen[c], 1150) << c;
-  }
+  expect_uniform(index, three, Rng(11), {5, 75, 145});
 }
 
 TEST(RarestFirstIndex, APickLooksAtAFewChunksNotTheWholeFile) {
