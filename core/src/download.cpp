@@ -312,7 +312,9 @@ const std::vector<std::uint32_t>& Download::owner_counts() {
     s.has.add_to_counts(owner_counts_);
   }
   owner_counts_dirty_ = false;
-  rarest_.rebuild(owner_counts_, [&](std::uint32_t i) { return chunks_[i] != ChunkState::Have; });
+  if (config_.chunk_strategy == ChunkStrategy::RarestFirst) {
+    rarest_.rebuild(owner_counts_, [&](std::uint32_t i) { return chunks_[i] != ChunkState::Have; });
+  }
   return owner_counts_;
 }
 

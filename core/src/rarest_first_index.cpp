@@ -1,23 +1,28 @@
 #include "swarmlab/rarest_first_index.hpp"
 
 namespace swarmlab {
+namespace {
+// Order within a bucket does not matter: the last entry takes the removed one's place.
+void drop(std::vector<std::uint32_t>& bucket, std::size_t at) {
+  bucket[at] = bucket.back();
+  bucket.pop_back();
+}
+}  // namespace
 
 void RarestFirstIndex::rebuild(std::span<const std::uint32_t> owners,
                                const std::function<bool(std::uint32_t)>& needed) {
   buckets_.clear();
-  size_ = 0;
   for (std::uint32_t i = 0; i < owners.size(); ++i) {
     if (owners[i] == 0 || !needed(i)) continue;
     if (owners[i] >= buckets_.size()) buckets_.resize(owners[i] + 1);
     buckets_[owners[i]].push_back(i);
-    ++size_;
   }
 }
 
-void RarestFirstIndex::drop(std::vector<std::uint32_t>& bucket, std::size_t at) {
-  bucket[at] = bucket.back();
-  bucket.pop_back();
-  --size_;
+std::size_t RarestFirstIndex::size() const {
+  std::size_t n = 0;
+  for (const auto& bucket : buckets_) n += bucket.size();
+  return n;
 }
 
 std::optional<std::uint32_t> RarestFirstIndex::pick(

@@ -177,7 +177,7 @@ class Download {
   std::vector<Request> requests_;
   std::vector<std::uint32_t> owner_counts_;
   bool owner_counts_dirty_ = true;
-  RarestFirstIndex rarest_;  // rebuilt with owner_counts_
+  RarestFirstIndex rarest_;  // rebuilt with owner_counts_, for the rarest-first strategy
   TimerId timer_ = 0;
   Time started_{};
   Time last_refresh_{};

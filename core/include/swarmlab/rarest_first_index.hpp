@@ -33,13 +33,10 @@ class RarestFirstIndex {
   std::optional<std::uint32_t> pick(const std::function<Verdict(std::uint32_t)>& verdict, Rng& rng);
 
   /// Chunks still indexed (those dropped by pick() no longer count).
-  std::size_t size() const { return size_; }
+  std::size_t size() const;
 
  private:
-  void drop(std::vector<std::uint32_t>& bucket, std::size_t at);
-
   std::vector<std::vector<std::uint32_t>> buckets_;  // by owner count; [0] stays empty
-  std::size_t size_ = 0;
 };
 
 }  // namespace swarmlab
