@@ -24,15 +24,12 @@ std::string address_text(const asio::ip::address& a) {
 }
 }  // namespace
 
-// One TCP connection: its socket, the core's decoder, and a write queue.
+// One TCP connection: its socket and a write queue. What arrives goes to the node, which
+// decodes it.
 class AsioHost::Session : public std::enable_shared_from_this<Session> {
  public:
   Session(AsioHost& host, ConnId id, tcp::socket socket)
-      : host_(host),
-        host_alive_(host.alive_),
-        id_(id),
-        socket_(std::move(socket)),
-        decoder_(kMaxChunkSize, [pool = host.pool_](std::size_t n) { return pool->acquire(n); }) {
+      : host_(host), host_alive_(host.alive_), id_(id), socket_(std::move(socket)) {
     ++host_.open_sockets_;
   }
   ~Session() { release(); }
@@ -93,35 +90,26 @@ class AsioHost::Session : public std::enable_shared_from_this<Session> {
 
   void read_more() {
     // Inside a payload, read straight into its (pooled) buffer: no copy of chunk data.
-    auto window = decoder_.payload_window();
-    const bool direct = window.size() >= kReadBuffer / 4;
-    auto buffer = direct ? asio::buffer(window.data(), window.size()) : asio::buffer(read_buf_);
+    auto window = host_.node_.receive_window(id_);
+    const bool direct = window.bytes.size() >= kReadBuffer / 4;
+    auto buffer =
+        direct ? asio::buffer(window.bytes.data(), window.bytes.size()) : asio::buffer(read_buf_);
     socket_.async_read_some(
-        buffer, [self = shared_from_this(), direct](boost::system::error_code ec, std::size_t n) {
-          self->on_read(ec, n, direct);
-        });
+        buffer, [self = shared_from_this(), direct, owner = std::move(window.owner)](
+                    boost::system::error_code ec, std::size_t n) { self->on_read(ec, n, direct); });
   }
 
   void on_read(boost::system::error_code ec, std::size_t n, bool direct) {
     if (done_) return;
     if (ec) return fail(ec == asio::error::eof ? CloseReason::Normal : CloseReason::Reset);
-    Status st;
+    auto& node = host_.node_;
     if (direct) {
-      decoder_.commit(n);
+      node.on_received(host_.now(), id_, n);
     } else {
-      st = decoder_.feed(std::span(read_buf_.data(), n));
+      node.on_bytes(host_.now(), id_, std::span(read_buf_.data(), n));
     }
-    while (auto frame = decoder_.next()) {
-      host_.node_.on_frame(host_.now(), id_, std::move(*frame));
-      host_.drain();
-      if (done_) return;  // the node closed us while handling the frame
-    }
-    if (!st.ok()) {
-      // Broken framing cannot be resynchronised: drop the connection, tell the node.
-      abort();
-      host_.session_closed(id_, CloseReason::ProtocolError);
-      return;
-    }
+    host_.drain();
+    if (done_) return;  // the node closed us (or the stream broke framing)
     // Back-pressure: a peer that asks faster than it reads our replies stops being read
     // until its queue drains, so TCP flow control holds its requests, not our memory.
     if (queued_bytes_ > kHighWater) {
@@ -231,7 +219,6 @@ class AsioHost::Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<bool> host_alive_;
   ConnId id_;
   tcp::socket socket_;
-  FrameDecoder decoder_;
   std::array<std::uint8_t, kReadBuffer> read_buf_{};
   std::deque<Out> queue_;
   std::size_t queued_bytes_ = 0;
@@ -251,7 +238,9 @@ AsioHost::AsioHost(asio::io_context& io, Node& node, std::shared_ptr<FileStore> 
       acceptor_(io),
       resolver_(io),
       workers_(2),
+      wake_(io),
       epoch_(std::chrono::steady_clock::now()) {
+  node_.set_payload_allocator([pool = pool_](std::size_t n) { return pool->acquire(n); });
   // sendfile(2) has no MSG_NOSIGNAL: a peer hanging up mid-chunk must give EPIPE, not kill us.
   ::signal(SIGPIPE, SIG_IGN);
 }
@@ -263,7 +252,7 @@ AsioHost::~AsioHost() {
 }
 
 Time AsioHost::now() const {
-  return std::chrono::duration_cast<Time>(std::chrono::steady_clock::now() - epoch_);
+  return time_at(std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - epoch_));
 }
 
 Result<Endpoint> AsioHost::listen(const Endpoint& at) {
@@ -295,20 +284,15 @@ void AsioHost::accept_next() {
       const auto remote = socket.remote_endpoint(rec);
       if (!rec) {
         const ConnId id = next_accepted_++;
-        start_session(id, std::move(socket), true);
+        auto session = std::make_shared<Session>(*this, id, std::move(socket));
+        sessions_[id] = session;
+        session->start_reading();
         node_.on_accepted(now(), id, Endpoint{address_text(remote.address()), remote.port()});
         drain();
       }
     }
     accept_next();
   });
-}
-
-void AsioHost::start_session(ConnId id, tcp::socket socket, bool accepted) {
-  auto session = std::make_shared<Session>(*this, id, std::move(socket));
-  sessions_[id] = session;
-  session->start_reading();
-  (void)accepted;
 }
 
 void AsioHost::start() {
@@ -332,13 +316,29 @@ void AsioHost::drain() {
   draining_ = true;
   while (auto e = node_.poll_effect()) handle(std::move(*e));
   draining_ = false;
+  if (!stopped_) rearm();
+}
+
+// One timer per node, at its next deadline.
+void AsioHost::rearm() {
+  const auto deadline = node_.next_deadline();
+  if (deadline == wake_at_) return;
+  wake_at_ = deadline;
+  wake_.cancel();
+  if (!deadline) return;
+  wake_.expires_at(epoch_ + deadline->time_since_epoch());
+  wake_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+    if (ec || !*alive || stopped_) return;
+    wake_at_.reset();
+    node_.on_deadline(now());
+    drain();
+  });
 }
 
 template <typename Op>
 void AsioHost::run_store(Op op) {
   if (!store_) {
-    StoreResult r;
-    r.status = make_error(ErrorCode::IoError, "this node has no chunk store");
+    auto r = StoreResult::failed(make_error(ErrorCode::IoError, "this node has no chunk store"));
     asio::post(io_, [this, alive = alive_, id = op.op, r = std::move(r)]() mutable {
       if (!*alive) return;
       node_.on_store_done(now(), id, std::move(r));
@@ -402,26 +402,17 @@ void AsioHost::handle(Effect e) {
             it->second->send(std::move(x.frame));
         } else if constexpr (std::is_same_v<T, Close>) {
           if (auto it = sessions_.find(x.conn); it != sessions_.end()) {
-            it->second->close_after_flush();
+            if (x.reset) {
+              it->second->abort();
+            } else {
+              it->second->close_after_flush();
+            }
             sessions_.erase(it);
           }
-        } else if constexpr (std::is_same_v<T, StartTimer>) {
-          auto timer = std::make_unique<asio::steady_timer>(io_, epoch_ + x.deadline);
-          timer->async_wait([this, alive = alive_, id = x.timer](boost::system::error_code ec) {
-            if (ec || !*alive) return;
-            const auto it = timers_.find(id);
-            if (it == timers_.end()) return;
-            timers_.erase(it);
-            node_.on_timer(now(), id);
-            drain();
-          });
-          timers_[x.timer] = std::move(timer);
-        } else if constexpr (std::is_same_v<T, CancelTimer>) {
-          timers_.erase(x.timer);
         } else if constexpr (std::is_same_v<T, Record>) {
           if (record_sink_) record_sink_(x.event);
         } else if constexpr (std::is_same_v<T, Notify>) {
-          if (notice_sink_) notice_sink_(x.event);
+          if (notice_sink_) notice_sink_(x.notice);
         } else {
           run_store(std::move(x));
         }
@@ -448,7 +439,7 @@ void AsioHost::stop(std::function<void()> flushed) {
   // Flush what the node queued last (a goodbye to the tracker), then close.
   for (auto& [id, s] : sessions_) s->close_after_flush();
   sessions_.clear();
-  timers_.clear();
+  wake_.cancel();
   if (store_) store_->flush_records();
   post_flushed_when_done();
 }

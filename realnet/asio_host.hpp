@@ -1,10 +1,10 @@
 #pragma once
 // Drives one core node on one io_context: TCP accept/connect (IPv4 and IPv6), a write
-// queue per connection (not read while more than 4 MiB of replies wait to be sent), frames read
-// with the core's decoder (payloads straight into pooled buffers), chunks sent from their files
-// with sendfile, steady_timer timers, and store operations on a small worker pool whose results
-// come back to the io_context thread (store reads, a lookup only, run on that thread). Protocol
-// logic never leaves that thread.
+// queue per connection (not read while more than 4 MiB of replies wait to be sent), bytes handed
+// to the node (payloads read straight into pooled buffers), chunks sent from their files with
+// sendfile, one steady_timer at the node's next deadline, and store operations on a small worker
+// pool whose results come back to the io_context thread (store reads, a lookup only, run on that
+// thread). Protocol logic never leaves that thread.
 #include <functional>
 #include <map>
 #include <memory>
@@ -22,6 +22,7 @@ namespace asio = boost::asio;
 class AsioHost {
  public:
   using EventSink = std::function<void(const Event&)>;
+  using NoticeSink = std::function<void(const Notice&)>;
 
   /// `store` may be null for a node that stores nothing (the tracker).
   AsioHost(asio::io_context& io, Node& node, std::shared_ptr<FileStore> store,
@@ -31,7 +32,7 @@ class AsioHost {
   AsioHost& operator=(const AsioHost&) = delete;
 
   void on_record(EventSink sink) { record_sink_ = std::move(sink); }
-  void on_notice(EventSink sink) { notice_sink_ = std::move(sink); }
+  void on_notice(NoticeSink sink) { notice_sink_ = std::move(sink); }
 
   /// Binds and listens; returns the bound address (port 0 picks a free port).
   Result<Endpoint> listen(const Endpoint& at);
@@ -50,9 +51,9 @@ class AsioHost {
   class Session;
   void accept_next();
   void drain();
+  void rearm();
   void handle(Effect e);
   void do_connect(const Connect& c);
-  void start_session(ConnId id, asio::ip::tcp::socket socket, bool accepted);
   void session_closed(ConnId id, CloseReason reason);
   void socket_released();
   void post_flushed_when_done();
@@ -66,16 +67,18 @@ class AsioHost {
   asio::ip::tcp::acceptor acceptor_;
   asio::ip::tcp::resolver resolver_;
   asio::thread_pool workers_;
+  asio::steady_timer wake_;  // at the node's next deadline
+  std::optional<Time> wake_at_;
   std::chrono::steady_clock::time_point epoch_;
   std::map<ConnId, std::shared_ptr<Session>> sessions_;
-  std::map<TimerId, std::unique_ptr<asio::steady_timer>> timers_;
   ConnId next_accepted_ = 1;
   std::size_t open_sockets_ = 0;  // sessions whose socket is not closed yet, listed or not
   std::function<void()> flushed_;
   bool draining_ = false;
   bool stopped_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  EventSink record_sink_, notice_sink_;
+  EventSink record_sink_;
+  NoticeSink notice_sink_;
 };
 
 }  // namespace swarmlab::realnet

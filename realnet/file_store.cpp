@@ -136,7 +136,7 @@ StoreResult FileStore::scan(const StoreScan& op) {
   }
   entry->path = op.path;
   entry->complete = true;
-  r.file = entry->info;
+  r.value = entry->info;
   std::lock_guard lock(mutex_);
   entries_[op.name] = std::move(entry);
   return r;
@@ -208,7 +208,7 @@ StoreResult FileStore::open(const StoreOpen& op) {
     return r;
   }
   store_record(*entry, take_record(*entry));
-  r.have = entry->verified;
+  r.value = entry->verified;
   std::lock_guard lock(mutex_);
   entries_[op.file.name] = std::move(entry);
   return r;
@@ -245,7 +245,7 @@ StoreResult FileStore::read(const StoreRead& op) {
                                                   std::to_string(e->info.size) + ")");
     return r;
   }
-  r.data = Payload::external(std::make_shared<const FileRegion>(file, off, len), len);
+  r.value = Payload::external(std::make_shared<const FileRegion>(file, off, len), len);
   return r;
 }
 

@@ -13,6 +13,7 @@
 #include "realnet/progress_text.hpp"
 #include "realnet/terminal.hpp"
 #include "realnet/text_table.hpp"
+#include "swarmlab/overloaded.hpp"
 #include "swarmlab/peer.hpp"
 #include "swarmlab/units.hpp"
 
@@ -206,62 +207,69 @@ int main(int argc, char** argv) {
     if (e.type == "peer_banned")
       spdlog::warn("banned {} for sending corrupt chunks", e.fields.value("peer", ""));
   });
-  host.on_notice([&](const Event& e) {
-    const std::string msg = e.fields.value("message", "");
-    if (e.type == "tracker_connected") {
-      say(msg);
-      for (const auto& p : pending_publish) do_publish(p);
-      pending_publish.clear();
-      if (!download.empty() && !download_started) {
-        download_started = true;
-        do_download(download, output);
-      }
-    } else if (e.type == "tracker_error") {
-      say("Tracker: " + msg);
-      if (script) shutdown(1);
-    } else if (e.type == "publish_done") {
-      say(msg);
-    } else if (e.type == "publish_failed") {
-      say("Publish failed: " + msg);
-      if (script) shutdown(1);
-    } else if (e.type == "files_list") {
-      TextTable table({{"NAME"},
-                       {"SIZE", TextTable::Align::Right},
-                       {"CHUNKS", TextTable::Align::Right},
-                       {"OWNERS", TextTable::Align::Right},
-                       {"AVAILABLE", TextTable::Align::Right}});
-      for (const auto& f : e.fields["files"]) {
-        table.add_row(
-            {f["name"].get<std::string>(), format_size(f["size"].get<std::uint64_t>()),
-             std::to_string(f["chunks"].get<std::uint32_t>()),
-             std::to_string(f["owners"].get<std::uint32_t>()),
-             std::to_string(static_cast<int>(f["availability"].get<double>() * 100 + 0.5)) + "%"});
-      }
-      const auto omitted = e.fields.value("omitted", 0U);
-      say((table.empty() ? std::string("No files are published.") : table.render()) +
-          (omitted > 0 ? "\n(" + std::to_string(omitted) + " more files did not fit in one reply)"
+  host.on_notice([&](const Notice& notice) {
+    std::visit(
+        Overloaded{
+            [&](const TrackerConnected&) {
+              say(describe(notice));
+              for (const auto& p : pending_publish) do_publish(p);
+              pending_publish.clear();
+              if (!download.empty() && !download_started) {
+                download_started = true;
+                do_download(download, output);
+              }
+            },
+            [&](const TrackerFailed&) {
+              say("Tracker: " + describe(notice));
+              if (script) shutdown(1);
+            },
+            [&](const PublishDone&) { say(describe(notice)); },
+            [&](const PublishFailed&) {
+              say("Publish failed: " + describe(notice));
+              if (script) shutdown(1);
+            },
+            [&](const FilesListed& x) {
+              TextTable table({{"NAME"},
+                               {"SIZE", TextTable::Align::Right},
+                               {"CHUNKS", TextTable::Align::Right},
+                               {"OWNERS", TextTable::Align::Right},
+                               {"AVAILABLE", TextTable::Align::Right}});
+              for (const auto& f : x.files) {
+                table.add_row({f.name, format_size(f.size), std::to_string(f.chunks),
+                               std::to_string(f.owners),
+                               std::to_string(static_cast<int>(f.availability * 100 + 0.5)) + "%"});
+              }
+              say((table.empty() ? std::string("No files are published.") : table.render()) +
+                  (x.omitted > 0
+                       ? "\n(" + std::to_string(x.omitted) + " more files did not fit in one reply)"
                        : ""));
-    } else if (e.type == "files_list_failed") {
-      say("list_files failed: " + msg);
-    } else if (e.type == "download_progress") {
-      const auto p = ProgressView::from(e);
-      if (terminal && terminal->interactive() && tty_out) {
-        terminal->set_status(progress_bar(p));
-      } else if (!terminal && tty_out) {
-        stdout_lines.write("\r" + p.file + " " + progress_bar(p) + "\033[K", /*skippable=*/true,
-                           /*end_line=*/false);
-        bar_shown = true;
-      } else if (!terminal || !terminal->interactive()) {
-        stdout_lines.write(progress_line(p), /*skippable=*/true);
-      } else {
-        say(progress_line(p));
-      }
-    } else if (e.type == "download_completed" || e.type == "download_failed") {
-      if (terminal) terminal->set_status("");
-      const bool ok = e.type == "download_completed";
-      say(ok ? msg : "Download of " + e.fields.value("file", "") + " failed: " + msg);
-      if (e.fields.value("file", "") == download && (!ok || !seed)) shutdown(ok ? 0 : 1);
-    }
+            },
+            [&](const FilesListFailed&) { say("list_files failed: " + describe(notice)); },
+            [&](const DownloadProgress& p) {
+              if (terminal && terminal->interactive() && tty_out) {
+                terminal->set_status(progress_bar(p));
+              } else if (!terminal && tty_out) {
+                stdout_lines.write("\r" + p.file + " " + progress_bar(p) + "\033[K",
+                                   /*skippable=*/true, /*end_line=*/false);
+                bar_shown = true;
+              } else if (!terminal || !terminal->interactive()) {
+                stdout_lines.write(progress_line(p), /*skippable=*/true);
+              } else {
+                say(progress_line(p));
+              }
+            },
+            [&](const DownloadCompleted& x) {
+              if (terminal) terminal->set_status("");
+              say(describe(notice));
+              if (x.file == download && !seed) shutdown(0);
+            },
+            [&](const DownloadFailed& x) {
+              if (terminal) terminal->set_status("");
+              say("Download of " + x.file + " failed: " + describe(notice));
+              if (x.file == download) shutdown(1);
+            },
+        },
+        notice);
   });
 
   if (!script) {

@@ -17,30 +17,18 @@ std::string rate(double bps) {
   std::snprintf(buf, sizeof buf, "%.1f MiB/s", bps / 8.0 / (1024.0 * 1024.0));
   return buf;
 }
-std::string eta(const ProgressView& p) {
-  const auto e = p.eta_seconds();
+std::string eta(const DownloadProgress& p) {
+  const auto e = eta_seconds(p);
   return e ? format_duration(from_seconds(std::ceil(*e))) : "--";
 }
 }  // namespace
 
-ProgressView ProgressView::from(const Event& e) {
-  ProgressView p;
-  p.file = e.fields.value("file", "");
-  p.bytes = e.fields.value("bytes", std::uint64_t{0});
-  p.total_bytes = e.fields.value("total_bytes", std::uint64_t{0});
-  p.chunks = e.fields.value("chunks", 0U);
-  p.total_chunks = e.fields.value("total_chunks", 0U);
-  p.rate_bps = e.fields.value("rate_bps", 0.0);
-  p.sources = e.fields.value("sources", 0U);
-  return p;
+std::optional<double> eta_seconds(const DownloadProgress& p) {
+  if (p.rate_bps <= 0 || p.total_bytes < p.bytes) return std::nullopt;
+  return static_cast<double>(p.total_bytes - p.bytes) * 8.0 / p.rate_bps;
 }
 
-std::optional<double> ProgressView::eta_seconds() const {
-  if (rate_bps <= 0 || total_bytes < bytes) return std::nullopt;
-  return static_cast<double>(total_bytes - bytes) * 8.0 / rate_bps;
-}
-
-std::string progress_bar(const ProgressView& p, int width) {
+std::string progress_bar(const DownloadProgress& p, int width) {
   const double frac =
       p.total_bytes == 0 ? 0.0 : static_cast<double>(p.bytes) / static_cast<double>(p.total_bytes);
   const int filled = static_cast<int>(frac * width);
@@ -53,7 +41,7 @@ std::string progress_bar(const ProgressView& p, int width) {
          (p.sources == 1 ? " source" : " sources");
 }
 
-std::string progress_line(const ProgressView& p) {
+std::string progress_line(const DownloadProgress& p) {
   const double frac =
       p.total_bytes == 0 ? 0.0 : static_cast<double>(p.bytes) / static_cast<double>(p.total_bytes);
   char pct[8];

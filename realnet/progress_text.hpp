@@ -3,23 +3,15 @@
 #include <optional>
 #include <string>
 
-#include "swarmlab/event.hpp"
+#include "swarmlab/notice.hpp"
 
 namespace swarmlab::realnet {
 
-struct ProgressView {
-  std::string file;
-  std::uint64_t bytes = 0, total_bytes = 0;
-  std::uint32_t chunks = 0, total_chunks = 0;
-  double rate_bps = 0;
-  std::uint32_t sources = 0;
-  static ProgressView from(const Event& download_progress);
-  std::optional<double> eta_seconds() const;
-};
-
+/// Seconds left at the recent rate; nullopt before there is a rate.
+std::optional<double> eta_seconds(const DownloadProgress& p);
 /// "[##########..........]  50%  32.0/64.0 MiB  98.5 MiB/s  ETA 1s  3 sources"
-std::string progress_bar(const ProgressView& p, int width = 24);
+std::string progress_bar(const DownloadProgress& p, int width = 24);
 /// "video.mkv: 50% (32.0 MiB of 64.0 MiB), 98.5 MiB/s, ETA 1s, 3 sources"
-std::string progress_line(const ProgressView& p);
+std::string progress_line(const DownloadProgress& p);
 
 }  // namespace swarmlab::realnet

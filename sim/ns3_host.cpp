@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <sstream>
 
-#include "swarmlab/peer.hpp"
-
 namespace swarmlab::sim {
 namespace {
 
@@ -43,7 +41,7 @@ void Ns3Host::Setup(std::size_t index, NodeFactory factory, const std::string& a
 }
 
 Time Ns3Host::now() {
-  return Time(ns3::Simulator::Now().GetNanoSeconds());
+  return time_at(Duration(ns3::Simulator::Now().GetNanoSeconds()));
 }
 
 void Ns3Host::StartApplication() {
@@ -54,10 +52,8 @@ void Ns3Host::StartApplication() {
 // host closes what is left once queued frames are out.
 void Ns3Host::StopApplication() {
   if (!node_) return;
-  if (auto* peer = dynamic_cast<Peer*>(node_.get())) {
-    peer->shutdown(now());
-    Drain();
-  }
+  node_->shutdown(now());
+  Drain();
   TearDown(/*graceful=*/true);
 }
 
@@ -91,8 +87,8 @@ void Ns3Host::TearDown(bool graceful) {
   ++epoch_;
   node_.reset();
   if (store_ != nullptr) store_->forget_open_files();
-  for (auto& [id, event] : timers_) ns3::Simulator::Cancel(event);
-  timers_.clear();
+  ns3::Simulator::Cancel(wake_);
+  wake_at_.reset();
   if (listener_) {
     listener_->SetAcceptCallback(
         ns3::MakeNullCallback<bool, ns3::Ptr<ns3::Socket>, const ns3::Address&>(),
@@ -123,6 +119,23 @@ void Ns3Host::Drain() {
     if (!e) break;
     Handle(std::move(*e));
   }
+  if (node_) Rearm();
+}
+
+// One simulator event per node, at its next deadline.
+void Ns3Host::Rearm() {
+  const auto deadline = node_->next_deadline();
+  if (deadline == wake_at_) return;
+  ns3::Simulator::Cancel(wake_);
+  wake_at_ = deadline;
+  if (!deadline) return;
+  const auto delay = std::max<std::int64_t>(0, (*deadline - now()).count());
+  wake_ = ns3::Simulator::Schedule(ns3::NanoSeconds(delay), [this] {
+    wake_at_.reset();
+    if (!node_) return;
+    node_->on_deadline(now());
+    Drain();
+  });
 }
 
 void Ns3Host::Handle(Effect e) {
@@ -134,28 +147,15 @@ void Ns3Host::Handle(Effect e) {
         } else if constexpr (std::is_same_v<T, Send>) {
           DoSend(x.conn, x.frame);
         } else if constexpr (std::is_same_v<T, Close>) {
-          DoClose(x.conn);
-        } else if constexpr (std::is_same_v<T, StartTimer>) {
-          if (auto it = timers_.find(x.timer); it != timers_.end())
-            ns3::Simulator::Cancel(it->second);
-          const auto delay = std::max<std::int64_t>(0, (x.deadline - now()).count());
-          const auto epoch = epoch_;
-          const TimerId id = x.timer;
-          timers_[id] = ns3::Simulator::Schedule(ns3::NanoSeconds(delay), [this, epoch, id] {
-            timers_.erase(id);
-            if (epoch != epoch_ || !node_) return;
-            node_->on_timer(now(), id);
-            Drain();
-          });
-        } else if constexpr (std::is_same_v<T, CancelTimer>) {
-          if (auto it = timers_.find(x.timer); it != timers_.end()) {
-            ns3::Simulator::Cancel(it->second);
-            timers_.erase(it);
+          if (x.reset) {
+            if (auto socket = Release(x.conn)) socket->Close();
+          } else {
+            DoClose(x.conn);
           }
         } else if constexpr (std::is_same_v<T, Record>) {
           if (observer_ != nullptr) observer_->on_record(index_, x.event);
         } else if constexpr (std::is_same_v<T, Notify>) {
-          if (observer_ != nullptr) observer_->on_notice(index_, x.event);
+          if (observer_ != nullptr) observer_->on_notice(index_, x);
         } else {
           DoStore(x);
         }
@@ -169,7 +169,7 @@ template <typename Op>
 void Ns3Host::DoStore(const Op& op) {
   StoreResult result = store_ != nullptr
                            ? store_->execute(op)
-                           : StoreResult{make_error(ErrorCode::IoError, "no store"), {}, {}, {}};
+                           : StoreResult::failed(make_error(ErrorCode::IoError, "no store"));
   const auto epoch = epoch_;
   const StoreOpId id = op.op;
   ns3::Simulator::ScheduleNow([this, epoch, id, result = std::move(result)]() mutable {
@@ -336,47 +336,36 @@ void Ns3Host::OnRecv(ns3::Ptr<ns3::Socket> socket) {
     auto it = conns_.find(id);
     if (it == conns_.end() || !node_) return;
     it->second.rx_pending += packet->GetSize();
+    // Every frame whose last byte has arrived goes to the node as the bytes a real socket
+    // would deliver: prefix, header and real payload; a virtual payload as a count.
     while (true) {
       it = conns_.find(id);
       if (it == conns_.end() || !node_) return;
       auto& c = it->second;
       if (c.rx_pending == 0) break;
       const RawFrame* next = channel_->front(c.rx);
-      if (next != nullptr && FrameChannel::wire_size(*next) > c.rx_pending) break;  // not yet
-      auto frame = channel_->pop(c.rx);
-      Status status;
-      if (!frame) {
-        status = make_error(ErrorCode::MalformedFrame, "stream bytes without a frame");
-      } else {
-        c.rx_pending -= FrameChannel::wire_size(*frame);
-        // The decoder reads the frame as it would read it off a real socket.
-        const auto prefix = encode_frame_prefix(static_cast<std::uint32_t>(frame->header.size()),
-                                                static_cast<std::uint32_t>(frame->payload.size()));
-        scratch_.assign(prefix.begin(), prefix.end());
-        scratch_.insert(scratch_.end(), frame->header.begin(), frame->header.end());
-        if (!frame->payload.is_virtual()) {
-          const auto bytes = frame->payload.bytes();
-          scratch_.insert(scratch_.end(), bytes.begin(), bytes.end());
-        }
-        status = c.decoder.feed(scratch_);
-        if (status && frame->payload.is_virtual()) {
-          status = c.decoder.feed_virtual(frame->payload.size());
-        }
-      }
-      while (status) {
-        auto decoded = conns_.at(id).decoder.next();
-        if (!decoded) break;
-        node_->on_frame(now(), id, std::move(*decoded));
-        Drain();
-        if (!conns_.contains(id) || !node_) return;
-      }
-      if (!status) {
-        // The stream broke framing: nothing after this point can be trusted.
+      if (next == nullptr) {
+        // Stream bytes with no frame beside them: the two channels disagree, so nothing on
+        // this connection can be trusted any more.
         Release(id)->Close();
         node_->on_closed(now(), id, CloseReason::ProtocolError);
         Drain();
         return;
       }
+      if (FrameChannel::wire_size(*next) > c.rx_pending) break;  // not yet
+      auto frame = channel_->pop(c.rx);
+      c.rx_pending -= FrameChannel::wire_size(*frame);
+      const auto prefix = encode_frame_prefix(static_cast<std::uint32_t>(frame->header.size()),
+                                              static_cast<std::uint32_t>(frame->payload.size()));
+      scratch_.assign(prefix.begin(), prefix.end());
+      scratch_.insert(scratch_.end(), frame->header.begin(), frame->header.end());
+      if (!frame->payload.is_virtual()) {
+        const auto bytes = frame->payload.bytes();
+        scratch_.insert(scratch_.end(), bytes.begin(), bytes.end());
+      }
+      node_->on_bytes(now(), id, scratch_);
+      if (frame->payload.is_virtual()) node_->on_virtual_bytes(now(), id, frame->payload.size());
+      Drain();
     }
   }
 }

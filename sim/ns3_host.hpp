@@ -6,8 +6,8 @@
 // The TCP streams carry byte counts only (zero-filled ns-3 packets, never allocated); each
 // frame's contents travel beside the stream in a FrameChannel. When a frame's last byte
 // arrives, the receiving host takes the frame from the channel and reads it through the
-// core's FrameDecoder: real bytes for the prefix and header (and small real payloads such
-// as chunk hashes), FrameDecoder::feed_virtual for chunk payloads, which are never copied.
+// node as bytes: real bytes for the prefix and header (and small real payloads such as chunk
+// hashes), Node::on_virtual_bytes for chunk payloads, which are never copied.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -28,7 +28,7 @@ namespace swarmlab::sim {
 class HostObserver {
  public:
   virtual void on_record(std::size_t host, const Event& e) = 0;
-  virtual void on_notice(std::size_t host, const Event& e) = 0;
+  virtual void on_notice(std::size_t host, const Notify& n) = 0;
   /// Payload bytes this host handed to TCP for frames that carry a payload.
   virtual void on_payload_sent(std::size_t host, std::uint64_t bytes) = 0;
 
@@ -71,7 +71,6 @@ class Ns3Host : public ns3::Application {
  private:
   struct Conn {
     ns3::Ptr<ns3::Socket> socket;
-    FrameDecoder decoder;
     std::uint64_t unsent = 0;    // stream bytes written by the node, not yet handed to TCP
     std::uint64_t written = 0;   // stream bytes handed to TCP
     std::uint64_t tcp_sent = 0;  // of those, sent at least once (TCP's highest sequence)
@@ -86,6 +85,7 @@ class Ns3Host : public ns3::Application {
   void Boot();
   void TearDown(bool graceful);
   void Drain();
+  void Rearm();
   void Handle(Effect e);
   void DoConnect(const Connect& c);
   void DoSend(ConnId id, const RawFrame& frame);
@@ -117,12 +117,13 @@ class Ns3Host : public ns3::Application {
   std::uint32_t segment_size_ = 1448;
 
   std::unique_ptr<Node> node_;
-  std::uint64_t epoch_ = 0;  // bumped on every crash: late timers and store results are dropped
+  std::uint64_t epoch_ = 0;  // bumped on every crash: late store results are dropped
   ns3::Ptr<ns3::Socket> listener_;
   std::map<ConnId, Conn> conns_;
   std::unordered_map<ns3::Socket*, ConnId> by_socket_;
   ConnId next_accepted_ = 1;
-  std::unordered_map<TimerId, ns3::EventId> timers_;
+  ns3::EventId wake_;  // the node's next deadline
+  std::optional<Time> wake_at_;
   std::vector<std::uint8_t> scratch_;  // a frame's real bytes, for the decoder
 };
 

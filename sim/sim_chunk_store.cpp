@@ -51,7 +51,7 @@ StoreResult SimChunkStore::execute(const StoreScan& op) {
                           "simulated files are published as they are in the scenario");
     return r;
   }
-  r.file = *info;
+  r.value = *info;
   served_.insert(name);
   return r;
 }
@@ -61,7 +61,7 @@ StoreResult SimChunkStore::execute(const StoreOpen& op) {
   auto& have = disk_[op.file.name];
   if (have.size() != op.file.chunk_count()) have = ChunkSet(op.file.chunk_count());
   served_.insert(op.file.name);
-  r.have = have;
+  r.value = have;
   return r;
 }
 
@@ -74,7 +74,7 @@ StoreResult SimChunkStore::execute(const StoreRead& op) {
     r.status = make_error(ErrorCode::NotFound, "chunk not held");
     return r;
   }
-  r.data = Payload::virtual_bytes(info->chunk_length(op.index));
+  r.value = Payload::virtual_bytes(info->chunk_length(op.index));
   return r;
 }
 

@@ -30,7 +30,7 @@ std::uint32_t segment_size(const Scenario& s) {
 }
 
 Time sim_now() {
-  return Time(ns3::Simulator::Now().GetNanoSeconds());
+  return time_at(Duration(ns3::Simulator::Now().GetNanoSeconds()));
 }
 ns3::Time at(Duration d) {
   return ns3::NanoSeconds(d.count());
@@ -50,7 +50,7 @@ class Simulation final : public HostObserver {
   Result<RunResult> run();
 
   void on_record(std::size_t host, const Event& e) override;
-  void on_notice(std::size_t host, const Event& e) override;
+  void on_notice(std::size_t host, const Notify& n) override;
   void on_payload_sent(std::size_t, std::uint64_t bytes) override { payload_sent_ += bytes; }
 
  private:
@@ -232,12 +232,12 @@ void Simulation::on_record(std::size_t host, const Event& e) {
   }
 }
 
-void Simulation::on_notice(std::size_t host, const Event& e) {
+void Simulation::on_notice(std::size_t host, const Notify& notify) {
   if (host == kTrackerHost) return;
   const std::size_t peer = host - 1;
   auto& run = runs_[peer];
   const auto& g = group_of(peer);
-  if (e.type == "tracker_connected" && !run.acted) {
+  if (std::holds_alternative<TrackerConnected>(notify.notice) && !run.acted) {
     run.acted = true;
     if (g.role == PeerGroup::Role::Seeder) {
       hosts_[host]->Command([&](Node& n, Time now) {
@@ -248,13 +248,13 @@ void Simulation::on_notice(std::size_t host, const Event& e) {
     } else {
       start_download(peer);
     }
-  } else if (e.type == "download_completed") {
+  } else if (std::holds_alternative<DownloadCompleted>(notify.notice)) {
     run.downloading = false;
     if (g.departure.kind == DepartureSpec::Kind::AfterCompletion) {
       ns3::Simulator::Schedule(at(g.departure.seed_time), [this, peer] { leave(peer); });
     }
     check_done();
-  } else if (e.type == "download_failed") {
+  } else if (std::holds_alternative<DownloadFailed>(notify.notice)) {
     run.downloading = false;
     if (g.retry_after > Duration::zero()) {
       ns3::Simulator::Schedule(at(g.retry_after), [this, peer] { start_download(peer); });

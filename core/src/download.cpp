@@ -5,10 +5,6 @@
 #include "swarmlab/units.hpp"
 
 namespace swarmlab {
-namespace {
-// A source whose connection failed this often is given up on for this download.
-}  // namespace
-
 std::string_view to_string(Download::Phase p) {
   switch (p) {
     case Download::Phase::Locating:
@@ -27,9 +23,17 @@ std::string_view to_string(Download::Phase p) {
   return "?";
 }
 
-Download::Download(DownloadHost& host, const DownloadConfig& config, std::string name,
-                   std::string dest)
-    : host_(host), config_(config), name_(std::move(name)), dest_(std::move(dest)) {
+namespace act = download_action;
+
+Download::Download(const DownloadConfig& config, std::string name, std::string dest, Rng& rng)
+    : rng_(rng), config_(config), name_(std::move(name)), dest_(std::move(dest)) {
+}
+
+std::optional<DownloadAction> Download::poll_action() {
+  if (actions_.empty()) return std::nullopt;
+  DownloadAction a = std::move(actions_.front());
+  actions_.pop_front();
+  return a;
 }
 
 void Download::start(Time now) {
@@ -37,8 +41,8 @@ void Download::start(Time now) {
   last_refresh_ = now;
   refresh_gap_ = config_.first_refresh;
   refresh_pending_ = true;
-  host_.request_location(name_);
-  host_.record(now, "download_started", {{"file", name_}});
+  act(act::AskOwners{});
+  log("download_started", {{"file", name_}});
 }
 
 // ---- tracker answers ------------------------------------------------------------------------
@@ -51,23 +55,23 @@ void Download::on_location(Time now, const ReplyFileLocation& reply) {
     info_ = reply.file;
     merge_owners(reply);
     phase_ = Phase::Opening;
-    host_.store_open(*info_, dest_);
+    act(act::OpenFile{*info_, dest_});
     return;
   }
   if (reply.file != *info_) {
     // The name now stands for different content: what we hold cannot be completed.
-    return fail(now, make_error(ErrorCode::DownloadIncomplete,
-                                "\"" + name_ + "\" was re-published with different content"));
+    return fail(make_error(ErrorCode::DownloadIncomplete,
+                           "\"" + name_ + "\" was re-published with different content"));
   }
   merge_owners(reply);
-  host_.record(now, "owners_refreshed", {{"file", name_}, {"owners", reply.owners.size()}});
+  log("owners_refreshed", {{"file", name_}, {"owners", reply.owners.size()}});
   if (phase_ != Phase::Running) return;
   if (const auto orphaned = missing_without_owner(); orphaned > 0) {
-    return fail(
-        now, make_error(ErrorCode::DownloadIncomplete,
-                        std::to_string(orphaned) + " of " + std::to_string(info_->chunk_count()) +
-                            " chunks have no online owner; " + std::to_string(have_.count()) +
-                            " verified chunks are kept for a later download to resume"));
+    return fail(make_error(ErrorCode::DownloadIncomplete,
+                           std::to_string(orphaned) + " of " +
+                               std::to_string(info_->chunk_count()) +
+                               " chunks have no online owner; " + std::to_string(have_.count()) +
+                               " verified chunks are kept for a later download to resume"));
   }
   connect_more(now);
   schedule(now);
@@ -77,15 +81,15 @@ void Download::on_location_failed(Time now, const Error& error) {
   refresh_pending_ = false;
   last_refresh_ = now;
   if (finished()) return;
-  if (phase_ == Phase::Locating) return fail(now, error);
+  if (phase_ == Phase::Locating) return fail(error);
   if (phase_ == Phase::Running && error.code == ErrorCode::NotFound) {
     // The tracker no longer lists the file: nobody online holds what we miss.
-    fail(now, make_error(ErrorCode::DownloadIncomplete,
-                         std::to_string(info_->chunk_count() - have_.count()) + " of " +
-                             std::to_string(info_->chunk_count()) +
-                             " chunks have no online owner (the file is no longer listed); " +
-                             std::to_string(have_.count()) +
-                             " verified chunks are kept for a later download to resume"));
+    fail(make_error(ErrorCode::DownloadIncomplete,
+                    std::to_string(info_->chunk_count() - have_.count()) + " of " +
+                        std::to_string(info_->chunk_count()) +
+                        " chunks have no online owner (the file is no longer listed); " +
+                        std::to_string(have_.count()) +
+                        " verified chunks are kept for a later download to resume"));
   }
 }
 
@@ -120,11 +124,12 @@ void Download::merge_owners(const ReplyFileLocation& reply) {
 void Download::on_opened(Time now, const StoreResult& result) {
   if (finished()) return;
   if (!result.status) {
-    return fail(now, make_error(result.status.error().code,
-                                "cannot open " + dest_ + ": " + result.status.error().message));
+    return fail(make_error(result.status.error().code,
+                           "cannot open " + dest_ + ": " + result.status.error().message));
   }
   const auto n = info_->chunk_count();
-  have_ = result.have.size() == n ? result.have : ChunkSet(n);
+  const auto* held = std::get_if<ChunkSet>(&result.value);
+  have_ = held != nullptr && held->size() == n ? *held : ChunkSet(n);
   resumed_chunks_ = have_.count();
   chunks_.assign(n, ChunkState::Missing);
   for (auto i : have_.indexes()) {
@@ -133,18 +138,18 @@ void Download::on_opened(Time now, const StoreResult& result) {
   }
   owner_counts_dirty_ = true;  // counted per chunk of chunks_, which has only now its size
   phase_ = Phase::Running;
-  host_.offer_file(now, *info_, have_);
+  act(act::OfferFile{*info_, have_});
   if (resumed_chunks_ > 0) {
-    host_.record(now, "download_resumed", {{"file", name_}, {"chunks", resumed_chunks_}});
+    log("download_resumed", {{"file", name_}, {"chunks", resumed_chunks_}});
   }
   last_progress_ = now;
   bytes_at_last_progress_ = bytes_have_;
-  timer_ = host_.set_download_timer(now + config_.tick_interval, name_);
+  deadline_ = now + config_.tick_interval;
   if (have_.complete()) return finalize(now);
   if (const auto orphaned = missing_without_owner(); orphaned > 0) {
-    return fail(now, make_error(ErrorCode::DownloadIncomplete, std::to_string(orphaned) + " of " +
-                                                                   std::to_string(n) +
-                                                                   " chunks have no online owner"));
+    return fail(make_error(
+        ErrorCode::DownloadIncomplete,
+        std::to_string(orphaned) + " of " + std::to_string(n) + " chunks have no online owner"));
   }
   connect_more(now);
 }
@@ -165,15 +170,20 @@ void Download::connect_more(Time now) {
   }
   // Random order, so that many downloaders spread over the owners instead of all picking
   // the first ones the tracker listed.
-  for (std::size_t i = idle.size(); i > 1; --i) std::swap(idle[i - 1], idle[host_.rng().below(i)]);
+  for (std::size_t i = idle.size(); i > 1; --i) std::swap(idle[i - 1], idle[rng_.below(i)]);
   for (auto* s : idle) {
     if (active >= config_.max_sources) break;
     s->state = SourceState::Connecting;
-    s->conn = host_.open_connection(s->address, name_);
-    conn_to_source_[s->conn] = s->id;
+    act(act::OpenConnection{s->id, s->address});
     ++active;
   }
   (void)now;
+}
+
+void Download::bind_connection(const std::string& source, ConnId conn) {
+  auto& s = sources_.at(source);
+  s.conn = conn;
+  conn_to_source_[conn] = source;
 }
 
 Download::Source* Download::source_by_conn(ConnId conn) {
@@ -192,7 +202,7 @@ void Download::on_connected(Time now, ConnId conn) {
 void Download::send_ping(Time now, Source& s) {
   s.ping_nonce = next_nonce_++;
   s.ping_sent = now;
-  host_.send_message(s.conn, PeerPing{*s.ping_nonce});
+  send_to(s.conn, PeerPing{*s.ping_nonce});
 }
 
 void Download::on_message(Time now, ConnId conn, Message m) {
@@ -208,8 +218,7 @@ void Download::on_message(Time now, ConnId conn, Message m) {
     s->ping_nonce.reset();
     if (s->state == SourceState::Pinging) {
       s->state = SourceState::Ready;
-      host_.record(now, "source_ready",
-                   {{"file", name_}, {"peer", s->id}, {"rtt_ms", to_seconds(sample) * 1e3}});
+      log("source_ready", {{"file", name_}, {"peer", s->id}, {"rtt_ms", to_seconds(sample) * 1e3}});
     }
     return schedule(now);
   }
@@ -244,12 +253,12 @@ void Download::on_message(Time now, ConnId conn, Message m) {
     }
     chunks_[i] = ChunkState::Verifying;
     ++verifying_;
-    host_.store_write(name_, i, std::move(reply->data), info_->chunk_hashes[i], s->id);
+    act(act::WriteChunk{i, std::move(reply->data), info_->chunk_hashes[i], s->id});
     return schedule(now);
   }
   if (auto* err = std::get_if<ErrorMessage>(&m)) {
     // The source refuses (it no longer holds what we asked, or is overloaded): stop using it.
-    drop_source(now, *s, SourceState::Failed, "source refused: " + err->message);
+    drop_source(*s, SourceState::Failed, "source refused: " + err->message);
     maybe_refresh(now, true);
     return schedule(now);
   }
@@ -261,13 +270,13 @@ void Download::on_closed(Time now, ConnId conn, CloseReason reason) {
   conn_to_source_.erase(conn);
   s->conn = 0;
   if (finished() || s->state == SourceState::Banned) return;
-  drop_source(now, *s, SourceState::Failed, to_string(reason));
+  drop_source(*s, SourceState::Failed, to_string(reason));
   maybe_refresh(now, true);
   connect_more(now);
   schedule(now);
 }
 
-void Download::drop_source(Time now, Source& s, SourceState state, std::string_view why) {
+void Download::drop_source(Source& s, SourceState state, std::string_view why) {
   if (state == SourceState::Failed) ++s.failures;
   owner_counts_dirty_ = true;
   const bool was_active = s.state == SourceState::Ready || s.state == SourceState::Pinging ||
@@ -276,12 +285,12 @@ void Download::drop_source(Time now, Source& s, SourceState state, std::string_v
   s.ping_nonce.reset();
   if (s.conn != 0) {
     conn_to_source_.erase(s.conn);
-    host_.close_connection(s.conn);
+    act(act::CloseConnection{s.conn});
     s.conn = 0;
   }
   requeue_from(s.id);
   if (was_active && state == SourceState::Failed) {
-    host_.record(now, "source_failed", {{"file", name_}, {"peer", s.id}, {"reason", why}});
+    log("source_failed", {{"file", name_}, {"peer", s.id}, {"reason", why}});
   }
 }
 
@@ -330,13 +339,13 @@ std::optional<std::uint32_t> Download::pick_next(const std::vector<Source*>& fre
           if (chunks_[i] == ChunkState::Have) return Verdict::Drop;
           return chunks_[i] == ChunkState::Missing && free_owner(i) ? Verdict::Ask : Verdict::Skip;
         },
-        host_.rng());
+        rng_);
   }
   std::vector<std::uint32_t> candidates;
   for (std::uint32_t i = 0; i < chunks_.size(); ++i) {
     if (chunks_[i] == ChunkState::Missing && free_owner(i)) candidates.push_back(i);
   }
-  return pick_chunk(config_.chunk_strategy, candidates, owner_counts_, host_.rng());
+  return pick_chunk(config_.chunk_strategy, candidates, owner_counts_, rng_);
 }
 
 void Download::schedule(Time now) {
@@ -375,7 +384,7 @@ void Download::schedule(Time now) {
     Source* second = pick_free_owner(free, i, asked.front());
     if (second == nullptr) continue;
     send_request(now, i, *second);
-    host_.record(now, "endgame_request", {{"file", name_}, {"index", i}, {"peer", second->id}});
+    log("endgame_request", {{"file", name_}, {"index", i}, {"peer", second->id}});
     refresh_free();
   }
 }
@@ -389,12 +398,12 @@ Download::Source* Download::pick_free_owner(const std::vector<Source*>& free, st
     able.push_back(s);
     views.push_back({s->srtt, s->throughput});
   }
-  const auto pick = pick_source(config_.peer_strategy, views, host_.rng());
+  const auto pick = pick_source(config_.peer_strategy, views, rng_);
   return pick ? able[*pick] : nullptr;
 }
 
 void Download::send_request(Time now, std::uint32_t chunk, Source& s) {
-  host_.send_message(s.conn, PeerRequestChunk{name_, chunk});
+  send_to(s.conn, PeerRequestChunk{name_, chunk});
   requests_.push_back(Request{chunk, s.id, now});
   ++s.inflight;
   chunks_[chunk] = ChunkState::Requested;
@@ -407,7 +416,7 @@ void Download::cancel_other_requests(std::uint32_t chunk) {
       continue;
     }
     auto& s = sources_.at(it->source);
-    if (s.conn != 0) host_.send_message(s.conn, PeerCancelChunk{name_, chunk});
+    if (s.conn != 0) send_to(s.conn, PeerCancelChunk{name_, chunk});
     --s.inflight;
     it = requests_.erase(it);
   }
@@ -423,9 +432,8 @@ void Download::on_written(Time now, std::uint32_t index, const std::string& from
     const auto bytes = info_->chunk_length(index);
     bytes_have_ += bytes;
     cancel_other_requests(index);
-    host_.record(now, "chunk_received",
-                 {{"file", name_}, {"index", index}, {"from", from}, {"bytes", bytes}});
-    host_.offer_chunk(now, name_, index);
+    log("chunk_received", {{"file", name_}, {"index", index}, {"from", from}, {"bytes", bytes}});
+    act(act::OfferChunk{index});
     if (have_.complete()) return finalize(now);
     return schedule(now);
   }
@@ -437,10 +445,10 @@ void Download::on_written(Time now, std::uint32_t index, const std::string& from
     strike(now, from, index, "SHA-256 mismatch");
     return schedule(now);
   }
-  fail(now, make_error(e.code == ErrorCode::IoError ? ErrorCode::IoError : e.code,
-                       "cannot store chunk " + std::to_string(index) + " of \"" + name_ +
-                           "\": " + e.message + "; " + std::to_string(have_.count()) +
-                           " verified chunks are kept"));
+  fail(make_error(e.code == ErrorCode::IoError ? ErrorCode::IoError : e.code,
+                  "cannot store chunk " + std::to_string(index) + " of \"" + name_ +
+                      "\": " + e.message + "; " + std::to_string(have_.count()) +
+                      " verified chunks are kept"));
 }
 
 void Download::strike(Time now, const std::string& source_id, std::uint32_t chunk,
@@ -449,14 +457,14 @@ void Download::strike(Time now, const std::string& source_id, std::uint32_t chun
     chunks_[chunk] = ChunkState::Missing;
     --verifying_;
   }
-  host_.record(now, "verification_failed",
-               {{"file", name_}, {"index", chunk}, {"from", source_id}, {"reason", why}});
+  log("verification_failed",
+      {{"file", name_}, {"index", chunk}, {"from", source_id}, {"reason", why}});
   const auto it = sources_.find(source_id);
   if (it == sources_.end()) return;
   Source& s = it->second;
   if (++s.strikes >= config_.max_strikes && s.state != SourceState::Banned) {
-    host_.record(now, "peer_banned", {{"file", name_}, {"peer", s.id}, {"strikes", s.strikes}});
-    drop_source(now, s, SourceState::Banned, "banned");
+    log("peer_banned", {{"file", name_}, {"peer", s.id}, {"strikes", s.strikes}});
+    drop_source(s, SourceState::Banned, "banned");
     maybe_refresh(now, true);
     connect_more(now);
   }
@@ -472,15 +480,16 @@ std::uint32_t Download::missing_without_owner() {
 }
 
 void Download::maybe_refresh(Time now, bool urgent) {
-  if (refresh_pending_ || !host_.tracker_online()) return;
+  if (refresh_pending_) return;
   if (!urgent && now - last_refresh_ < refresh_gap_) return;
   if (!urgent) refresh_gap_ = std::min(refresh_gap_ * 2, config_.refresh_interval);
   refresh_pending_ = true;
-  host_.request_location(name_);
+  act(act::AskOwners{});
 }
 
-void Download::on_timer(Time now) {
-  timer_ = 0;
+void Download::on_deadline(Time now) {
+  if (!deadline_ || now < *deadline_) return;
+  deadline_.reset();
   if (phase_ != Phase::Running) return;
   for (auto& [id, s] : sources_) {
     const bool active = s.state == SourceState::Ready || s.state == SourceState::Pinging;
@@ -488,7 +497,7 @@ void Download::on_timer(Time now) {
     // Stalled: a ping is unanswered and nothing else has come either. Pings queue behind
     // chunks on a busy source's connection, so chunk data counts as a sign of life.
     if (s.ping_nonce && now - std::max(s.ping_sent, s.last_heard) >= config_.stall_timeout) {
-      drop_source(now, s, SourceState::Failed, "no answer to ping");
+      drop_source(s, SourceState::Failed, "no answer to ping");
       maybe_refresh(now, true);
     } else if (!s.ping_nonce && s.state == SourceState::Ready &&
                now - s.ping_sent >= config_.ping_interval) {
@@ -499,7 +508,7 @@ void Download::on_timer(Time now) {
   connect_more(now);
   schedule(now);
   if (now - last_progress_ >= config_.progress_interval) report_progress(now);
-  timer_ = host_.set_download_timer(now + config_.tick_interval, name_);
+  deadline_ = now + config_.tick_interval;
 }
 
 void Download::report_progress(Time now) {
@@ -511,14 +520,8 @@ void Download::report_progress(Time now) {
   last_progress_ = now;
   bytes_at_last_progress_ = bytes_have_;
   const auto st = status();
-  host_.notify(now, "download_progress",
-               {{"file", name_},
-                {"chunks", st.chunks_have},
-                {"total_chunks", st.chunks_total},
-                {"bytes", st.bytes_have},
-                {"total_bytes", st.bytes_total},
-                {"rate_bps", rate_bps_},
-                {"sources", st.sources}});
+  act(act::Tell{DownloadProgress{name_, st.bytes_have, st.bytes_total, st.chunks_have,
+                                 st.chunks_total, rate_bps_, st.sources}});
 }
 
 // ---- the end --------------------------------------------------------------------------------
@@ -526,63 +529,50 @@ void Download::report_progress(Time now) {
 void Download::finalize(Time now) {
   phase_ = Phase::Finalizing;
   close_all_sources();
-  host_.store_finalize(name_);
+  act(act::FinishFile{});
   (void)now;
 }
 
 void Download::on_finalized(Time now, const StoreResult& result) {
   if (phase_ != Phase::Finalizing) return;
   if (!result.status) {
-    return fail(now, make_error(result.status.error().code,
-                                "cannot finish " + dest_ + ": " + result.status.error().message));
+    return fail(make_error(result.status.error().code,
+                           "cannot finish " + dest_ + ": " + result.status.error().message));
   }
   phase_ = Phase::Completed;
-  host_.cancel_download_timer(timer_);
-  host_.file_completed(name_);
+  deadline_.reset();
+  act(act::FileCompleted{});
   const double secs = to_seconds(now - started_);
   std::uint32_t used = 0;
   for (const auto& [id, s] : sources_) used += s.bytes > 0 ? 1 : 0;
-  host_.record(now, "download_completed",
-               {{"file", name_},
-                {"duration", secs},
-                {"bytes", info_->size},
-                {"resumed_chunks", resumed_chunks_},
-                {"sources_used", used}});
-  host_.notify(now, "download_completed",
-               {{"file", name_},
-                {"dest", dest_},
-                {"duration", secs},
-                {"bytes", info_->size},
-                {"resumed_chunks", resumed_chunks_},
-                {"message", "File " + name_ + " successfully downloaded to " + dest_ + "."}});
+  log("download_completed", {{"file", name_},
+                             {"duration", secs},
+                             {"bytes", info_->size},
+                             {"resumed_chunks", resumed_chunks_},
+                             {"sources_used", used}});
+  act(act::Tell{DownloadCompleted{name_, dest_, now - started_, info_->size, resumed_chunks_}});
 }
 
-void Download::fail(Time now, Error error) {
+void Download::fail(Error error) {
   if (finished()) return;
   const bool had_started = phase_ == Phase::Running || phase_ == Phase::Finalizing;
   phase_ = Phase::Failed;
   error_ = error;
-  host_.cancel_download_timer(timer_);
+  deadline_.reset();
   close_all_sources();
-  if (had_started && error.code == ErrorCode::DownloadIncomplete) host_.withdraw_file(name_);
+  if (had_started && error.code == ErrorCode::DownloadIncomplete) act(act::WithdrawFile{});
   const std::uint32_t missing = info_ ? info_->chunk_count() - have_.count() : 0;
-  host_.record(now, "download_failed",
-               {{"file", name_},
-                {"code", to_string(error.code)},
-                {"message", error.message},
-                {"missing_chunks", missing}});
-  host_.notify(now, "download_failed",
-               {{"file", name_},
-                {"dest", dest_},
-                {"code", to_string(error.code)},
-                {"message", error.describe()},
-                {"missing_chunks", missing}});
+  log("download_failed", {{"file", name_},
+                          {"code", to_string(error.code)},
+                          {"message", error.message},
+                          {"missing_chunks", missing}});
+  act(act::Tell{DownloadFailed{name_, dest_, error, missing}});
 }
 
 void Download::close_all_sources() {
   for (auto& [id, s] : sources_) {
     if (s.conn != 0) {
-      host_.close_connection(s.conn);
+      act(act::CloseConnection{s.conn});
       s.conn = 0;
     }
     if (s.state != SourceState::Banned) s.state = SourceState::Idle;
@@ -592,18 +582,18 @@ void Download::close_all_sources() {
   requests_.clear();
 }
 
-void Download::abort(Time now) {
-  host_.cancel_download_timer(timer_);
+void Download::abort([[maybe_unused]] Time now) {
+  deadline_.reset();
   close_all_sources();
   if (!finished()) {
     phase_ = Phase::Failed;
     error_ = make_error(ErrorCode::Closed, "the peer is shutting down");
-    host_.record(now, "download_stopped", {{"file", name_}, {"chunks", have_.count()}});
+    log("download_stopped", {{"file", name_}, {"chunks", have_.count()}});
   }
 }
 
-Download::Status Download::status() const {
-  Status st;
+DownloadStatus Download::status() const {
+  DownloadStatus st;
   st.name = name_;
   st.dest = dest_;
   st.phase = phase_;

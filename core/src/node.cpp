@@ -2,11 +2,132 @@
 
 namespace swarmlab {
 
+void Node::on_start(Time now) {
+  if (stopped_) return;
+  handle_start(now);
+}
+
+void Node::on_accepted(Time now, ConnId conn, const Endpoint& remote) {
+  if (stopped_) return;
+  open_decoder(conn);
+  handle_accepted(now, conn, remote);
+}
+
+void Node::on_connected(Time now, ConnId conn) {
+  if (stopped_ || !decoders_.contains(conn)) return;
+  handle_connected(now, conn);
+}
+
+void Node::on_bytes(Time now, ConnId conn, std::span<const std::uint8_t> bytes) {
+  const auto it = decoders_.find(conn);
+  if (stopped_ || it == decoders_.end()) return;
+  dispatch(now, conn, it->second.feed(bytes));
+}
+
+void Node::on_virtual_bytes(Time now, ConnId conn, std::size_t count) {
+  const auto it = decoders_.find(conn);
+  if (stopped_ || it == decoders_.end()) return;
+  dispatch(now, conn, it->second.feed_virtual(count));
+}
+
+Node::ReceiveWindow Node::receive_window(ConnId conn) {
+  const auto it = decoders_.find(conn);
+  if (stopped_ || it == decoders_.end()) return {};
+  const auto bytes = it->second.payload_window();
+  return {bytes, it->second.payload_buffer()};
+}
+
+void Node::on_received(Time now, ConnId conn, std::size_t count) {
+  const auto it = decoders_.find(conn);
+  if (stopped_ || it == decoders_.end()) return;
+  it->second.commit(count);
+  dispatch(now, conn, Status{});
+}
+
+void Node::dispatch(Time now, ConnId conn, const Status& fed) {
+  // Looked up again after every frame: handling one may close the connection, and what
+  // follows on a connection the node closed is not read.
+  for (auto it = decoders_.find(conn); it != decoders_.end(); it = decoders_.find(conn)) {
+    auto frame = it->second.next();
+    if (!frame) break;
+    handle_frame(now, conn, std::move(*frame));
+    if (stopped_) return;
+  }
+  if (fed.ok() || decoders_.erase(conn) == 0) return;
+  // Broken framing cannot be resynchronised: reset the stream and handle it as lost.
+  emit(Close{conn, /*reset=*/true});
+  handle_closed(now, conn, CloseReason::ProtocolError);
+}
+
+void Node::on_closed(Time now, ConnId conn, CloseReason reason) {
+  if (stopped_ || decoders_.erase(conn) == 0) return;
+  handle_closed(now, conn, reason);
+}
+
+void Node::on_deadline(Time now) {
+  while (!stopped_ && !deadlines_.empty() && deadlines_.begin()->first <= now) {
+    const TimerId id = deadlines_.begin()->second;
+    deadlines_.erase(deadlines_.begin());
+    timers_.erase(id);
+    handle_timer(now, id);
+  }
+}
+
+void Node::on_store_done(Time now, StoreOpId op, StoreResult result) {
+  if (stopped_) return;
+  handle_store_done(now, op, std::move(result));
+}
+
+void Node::shutdown(Time now) {
+  if (stopped_) return;
+  handle_shutdown(now);
+  stopped_ = true;
+  for (const auto& [conn, decoder] : decoders_) emit(Close{conn, false});
+  decoders_.clear();
+  timers_.clear();
+  deadlines_.clear();
+}
+
 std::optional<Effect> Node::poll_effect() {
   if (effects_.empty()) return std::nullopt;
   Effect e = std::move(effects_.front());
   effects_.pop_front();
   return e;
+}
+
+std::optional<Time> Node::next_deadline() const {
+  if (deadlines_.empty()) return std::nullopt;
+  return deadlines_.begin()->first;
+}
+
+void Node::open_decoder(ConnId conn) {
+  decoders_.insert_or_assign(conn, FrameDecoder(kMaxChunkSize, alloc_));
+}
+
+void Node::close(ConnId conn) {
+  if (decoders_.erase(conn) != 0) emit(Close{conn, false});
+}
+
+ConnId Node::connect(const Endpoint& to) {
+  const ConnId id = next_conn_++;
+  open_decoder(id);
+  emit(Connect{id, to});
+  return id;
+}
+
+TimerId Node::start_timer(Time deadline) {
+  const TimerId id = next_timer_++;
+  timers_.emplace(id, deadline);
+  deadlines_.emplace(deadline, id);
+  return id;
+}
+
+void Node::cancel_timer(TimerId& id) {
+  if (const auto it = timers_.find(id); it != timers_.end()) {
+    deadlines_.erase({it->second, id});
+    timers_.erase(it);
+  }
+  id = 0;
 }
 
 std::string_view to_string(CloseReason r) {

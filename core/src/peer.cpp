@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "swarmlab/overloaded.hpp"
 #include "swarmlab/swarm_name.hpp"
 #include "swarmlab/units.hpp"
 
@@ -29,8 +30,8 @@ void Peer::record(Time now, std::string type, nlohmann::json fields) {
   emit(Record{Event{now, config_.peer_id, std::move(type), std::move(fields)}});
 }
 
-void Peer::notify(Time now, std::string type, nlohmann::json fields) {
-  emit(Notify{Event{now, config_.peer_id, std::move(type), std::move(fields)}});
+void Peer::notify(Time now, Notice notice) {
+  emit(Notify{now, std::move(notice)});
 }
 
 TimerId Peer::timer_for(Time deadline, PendingTimer purpose) {
@@ -39,7 +40,7 @@ TimerId Peer::timer_for(Time deadline, PendingTimer purpose) {
   return id;
 }
 
-void Peer::on_start(Time now) {
+void Peer::handle_start(Time now) {
   record(now, "peer_started", {{"listen", config_.listen.to_string()}});
   if (config_.tracker) {
     tracker_.endpoint = config_.tracker;
@@ -95,25 +96,25 @@ void Peer::tracker_lost(Time now, std::string_view why, bool explained) {
   pending_.clear();
   for (const auto& [req, p] : pending) {
     if (p.kind == RequestKind::Location) {
-      if (auto it = downloads_.find(p.name); it != downloads_.end()) {
-        it->second->on_location_failed(
+      with_download(now, p.name, [&](Download& d) {
+        d.on_location_failed(
             now, make_error(ErrorCode::TrackerNotConnected, "lost the tracker before it answered"));
-      }
+      });
     } else if (p.kind == RequestKind::FilesList) {
-      notify(now, "files_list_failed",
-             {{"message", "TrackerNotConnected: lost the tracker before it answered"}});
+      notify(now, FilesListFailed{make_error(ErrorCode::TrackerNotConnected,
+                                             "lost the tracker before it answered")});
     }
   }
   if (was_online) record(now, "tracker_lost", {{"reason", why}});
   if (never_online && !tracker_.reconnect) {
     if (explained) return;
-    notify(now, "tracker_error",
-           {{"code", "TrackerNotConnected"},
-            {"message", "cannot reach the tracker at " + tracker_.endpoint->to_string() + " (" +
-                            std::string(why) + ")"}});
+    notify(now, TrackerFailed{
+                    make_error(ErrorCode::TrackerNotConnected, "cannot reach the tracker at " +
+                                                                   tracker_.endpoint->to_string() +
+                                                                   " (" + std::string(why) + ")")});
     return;
   }
-  if (!tracker_.reconnect || stopped_) return;
+  if (!tracker_.reconnect || stopped()) return;
   tracker_.backoff = tracker_.backoff == Duration::zero()
                          ? config_.reconnect_min
                          : std::min(tracker_.backoff * 2, config_.reconnect_max);
@@ -139,7 +140,7 @@ void Peer::on_tracker_message(Time now, Message m) {
       const Error e{err->code, err->message};
       record(now, "tracker_error", {{"code", to_string(err->code)}, {"message", err->message}});
       if (err->code == ErrorCode::Refused) {
-        notify(now, "tracker_error", {{"code", "Refused"}, {"message", e.describe()}});
+        notify(now, TrackerFailed{e});
         tracker_.reconnect = false;  // being refused again would not help
         tracker_lost(now, "refused", true);
       }
@@ -150,23 +151,21 @@ void Peer::on_tracker_message(Time now, Message m) {
     const Error e{err->code, err->message};
     switch (p.kind) {
       case RequestKind::Registry:
-        notify(now, "tracker_error", {{"code", to_string(e.code)}, {"message", e.describe()}});
+        notify(now, TrackerFailed{e});
         tracker_.reconnect = false;
         tracker_lost(now, e.describe(), true);
         return;
       case RequestKind::Publish:
         if (publishing_.erase(p.name) != 0) {
           files_.erase(p.name);
-          notify(now, "publish_failed",
-                 {{"file", p.name}, {"code", to_string(e.code)}, {"message", e.describe()}});
+          notify(now, PublishFailed{p.name, e});
         }
         return;
       case RequestKind::FilesList:
-        notify(now, "files_list_failed", {{"message", e.describe()}});
+        notify(now, FilesListFailed{e});
         return;
       case RequestKind::Location:
-        if (auto d = downloads_.find(p.name); d != downloads_.end())
-          d->second->on_location_failed(now, e);
+        with_download(now, p.name, [&](Download& d) { d.on_location_failed(now, e); });
         return;
     }
     return;
@@ -185,10 +184,7 @@ void Peer::on_tracker_message(Time now, Message m) {
     record(
         now, tracker_.ever_online ? "tracker_regained" : "tracker_connected",
         {{"tracker", tracker_.endpoint->to_string()}, {"advertised", r->advertised.to_string()}});
-    notify(now, "tracker_connected",
-           {{"tracker", tracker_.endpoint->to_string()},
-            {"advertised", r->advertised.to_string()},
-            {"message", "Connected to the tracker at " + tracker_.endpoint->to_string() + "."}});
+    notify(now, TrackerConnected{*tracker_.endpoint, r->advertised});
     tracker_.ever_online = true;
     tracker_.reconnect = true;
     tracker_.keepalive_timer =
@@ -201,26 +197,19 @@ void Peer::on_tracker_message(Time now, Message m) {
     if (!p) return;
     if (publishing_.erase(p->name) != 0) {
       const auto& f = files_.at(p->name).info;
-      notify(now, "publish_done",
-             {{"file", p->name},
-              {"size", f.size},
-              {"chunks", f.chunk_count()},
-              {"message", "Published " + p->name + " (" + format_size(f.size) + ", " +
-                              std::to_string(f.chunk_count()) + " chunks)."}});
+      notify(now, PublishDone{p->name, f.size, f.chunk_count()});
     }
     return;
   }
   if (auto* r = std::get_if<ReplyFilesList>(&m)) {
     if (!take(r->req)) return;
-    nlohmann::json files = nlohmann::json::array();
-    for (const auto& f : r->files) files.push_back(to_json(f));
-    notify(now, "files_list", {{"files", files}, {"omitted", r->omitted}});
+    notify(now, FilesListed{std::move(r->files), r->omitted});
     return;
   }
   if (auto* r = std::get_if<ReplyFileLocation>(&m)) {
     const auto p = take(r->req);
     if (!p) return;
-    if (auto d = downloads_.find(p->name); d != downloads_.end()) d->second->on_location(now, *r);
+    with_download(now, p->name, [&](Download& d) { d.on_location(now, *r); });
     return;
   }
 }
@@ -249,9 +238,7 @@ Status Peer::publish(Time, const std::string& path, const std::string& name) {
                       "this peer already offers a file named \"" + name + "\"");
   }
   publishing_[name] = path;
-  const auto op = next_store_op();
-  store_ops_[op] = PendingStore{StoreKind::Scan, name, 0, 0, {}};
-  emit(StoreScan{op, path, name, config_.chunk_size});
+  store(StoreKind::Scan, name, StoreScan{0, path, name, config_.chunk_size});
   return {};
 }
 
@@ -275,11 +262,8 @@ Status Peer::download(Time now, const std::string& name, const std::string& dest
     return make_error(ErrorCode::InvalidArgument,
                       "this peer already holds all of \"" + name + "\"");
   }
-  auto d =
-      std::make_unique<Download>(static_cast<DownloadHost&>(*this), config_.download, name, dest);
-  auto& ref = *d;
-  downloads_[name] = std::move(d);
-  ref.start(now);
+  downloads_[name] = std::make_unique<Download>(config_.download, name, dest, rng_);
+  with_download(now, name, [&](Download& d) { d.start(now); });
   return {};
 }
 
@@ -288,28 +272,24 @@ void Peer::set_delay(Time now, Duration delay) {
   record(now, "delay_set", {{"delay_ms", to_seconds(delay) * 1e3}});
 }
 
-void Peer::shutdown(Time now) {
-  if (stopped_) return;
-  for (auto& [name, d] : downloads_) d->abort(now);
+void Peer::handle_shutdown(Time now) {
+  for (auto& [name, d] : downloads_) {
+    d->abort(now);
+    drive(now, *d);
+  }
   tracker_.reconnect = false;
-  stopped_ = true;
   if (tracker_.conn != 0) close(tracker_.conn);
   tracker_.conn = 0;
   tracker_.state = TrackerState::Disconnected;
   for (const auto& [conn, u] : uploaders_) close(conn);
   uploaders_.clear();
-  for (auto& [id, t] : timers_) {
-    TimerId copy = id;
-    cancel_timer(copy);
-  }
-  timers_.clear();
+  timers_.clear();  // Node::shutdown stops them all
   record(now, "peer_stopped", {});
 }
 
 // ---- connections ----------------------------------------------------------------------------
 
-void Peer::on_accepted(Time, ConnId conn, const Endpoint& remote) {
-  if (stopped_) return close(conn);
+void Peer::handle_accepted(Time, ConnId conn, const Endpoint& remote) {
   if (config_.max_upload_connections > 0 && uploaders_.size() >= config_.max_upload_connections) {
     send(conn, ErrorMessage{0, ErrorCode::Busy,
                             "already serving " + std::to_string(uploaders_.size()) +
@@ -320,8 +300,7 @@ void Peer::on_accepted(Time, ConnId conn, const Endpoint& remote) {
   uploaders_[conn] = Uploader{remote, {}};
 }
 
-void Peer::on_connected(Time now, ConnId conn) {
-  if (stopped_) return;
+void Peer::handle_connected(Time now, ConnId conn) {
   if (conn == tracker_.conn) {
     tracker_.state = TrackerState::Registering;
     tracker_.last_heard = now;
@@ -330,13 +309,11 @@ void Peer::on_connected(Time now, ConnId conn) {
     return;
   }
   if (auto it = download_conns_.find(conn); it != download_conns_.end()) {
-    if (auto d = downloads_.find(it->second); d != downloads_.end())
-      d->second->on_connected(now, conn);
+    with_download(now, it->second, [&](Download& d) { d.on_connected(now, conn); });
   }
 }
 
-void Peer::on_frame(Time now, ConnId conn, RawFrame frame) {
-  if (stopped_) return;
+void Peer::handle_frame(Time now, ConnId conn, RawFrame frame) {
   auto m = decode_message(frame);
   if (conn == tracker_.conn) {
     tracker_.last_heard = now;
@@ -346,16 +323,15 @@ void Peer::on_frame(Time now, ConnId conn, RawFrame frame) {
     return on_tracker_message(now, std::move(*m));
   }
   if (auto it = download_conns_.find(conn); it != download_conns_.end()) {
-    auto d = downloads_.find(it->second);
-    if (d == downloads_.end()) return;
+    const std::string name = it->second;
     if (!m) {
       // A source that speaks garbage is as good as gone.
       download_conns_.erase(it);
       close(conn);
-      d->second->on_closed(now, conn, CloseReason::ProtocolError);
-      return;
+      return with_download(
+          now, name, [&](Download& d) { d.on_closed(now, conn, CloseReason::ProtocolError); });
     }
-    return d->second->on_message(now, conn, std::move(*m));
+    return with_download(now, name, [&](Download& d) { d.on_message(now, conn, std::move(*m)); });
   }
   if (uploaders_.count(conn) != 0) {
     if (!m) {
@@ -366,8 +342,7 @@ void Peer::on_frame(Time now, ConnId conn, RawFrame frame) {
   }
 }
 
-void Peer::on_closed(Time now, ConnId conn, CloseReason reason) {
-  if (stopped_) return;
+void Peer::handle_closed(Time now, ConnId conn, CloseReason reason) {
   if (conn == tracker_.conn) {
     tracker_.conn = 0;
     return tracker_lost(now, to_string(reason));
@@ -375,16 +350,15 @@ void Peer::on_closed(Time now, ConnId conn, CloseReason reason) {
   if (auto it = download_conns_.find(conn); it != download_conns_.end()) {
     const auto name = it->second;
     download_conns_.erase(it);
-    if (auto d = downloads_.find(name); d != downloads_.end())
-      d->second->on_closed(now, conn, reason);
+    with_download(now, name, [&](Download& d) { d.on_closed(now, conn, reason); });
     return;
   }
   uploaders_.erase(conn);
 }
 
-void Peer::on_timer(Time now, TimerId timer) {
+void Peer::handle_timer(Time now, TimerId timer) {
   const auto it = timers_.find(timer);
-  if (it == timers_.end() || stopped_) return;
+  if (it == timers_.end()) return;
   PendingTimer t = std::move(it->second);
   timers_.erase(it);
   switch (t.kind) {
@@ -414,8 +388,8 @@ void Peer::on_timer(Time now, TimerId timer) {
       return;
     }
     case TimerKind::Download:
-      if (auto d = downloads_.find(t.name); d != downloads_.end()) d->second->on_timer(now);
-      return;
+      download_timers_.erase(t.name);
+      return with_download(now, t.name, [&](Download& d) { d.on_deadline(now); });
   }
 }
 
@@ -486,40 +460,32 @@ void Peer::reply(Time now, ConnId conn, Message m) {
 
 // ---- store results --------------------------------------------------------------------------
 
-void Peer::on_store_done(Time now, StoreOpId op, StoreResult result) {
+void Peer::handle_store_done(Time now, StoreOpId op, StoreResult result) {
   const auto it = store_ops_.find(op);
   if (it == store_ops_.end()) return;
   const PendingStore p = std::move(it->second);
   store_ops_.erase(it);
-  if (stopped_) return;
-  auto download = [&]() -> Download* {
-    const auto d = downloads_.find(p.name);
-    return d == downloads_.end() ? nullptr : d->second.get();
-  };
   switch (p.kind) {
     case StoreKind::Scan: {
       if (publishing_.count(p.name) == 0) return;
-      if (!result.status || !result.file) {
+      const auto* file = std::get_if<FileInfo>(&result.value);
+      if (!result.status || file == nullptr) {
         const std::string path = publishing_[p.name];
         publishing_.erase(p.name);
         const auto e = result.status.ok() ? make_error(ErrorCode::IoError, "no file information")
                                           : result.status.error();
-        notify(now, "publish_failed",
-               {{"file", p.name},
-                {"code", to_string(e.code)},
-                {"message", "cannot publish " + path + ": " + e.describe()}});
+        notify(now,
+               PublishFailed{p.name, Error{e.code, "cannot publish " + path + ": " + e.message}});
         return;
       }
-      const auto n = result.file->chunk_count();
-      files_[p.name] = LocalFile{*result.file, ChunkSet::full(n), true};
+      files_[p.name] = LocalFile{*file, ChunkSet::full(file->chunk_count()), true};
       if (tracker_.state == TrackerState::Online) {
-        tracker_request(RequestKind::Publish, p.name, RequestToPublish{0, *result.file, {}});
+        tracker_request(RequestKind::Publish, p.name, RequestToPublish{0, *file, {}});
       }
       return;
     }
     case StoreKind::Open:
-      if (auto* d = download()) d->on_opened(now, result);
-      return;
+      return with_download(now, p.name, [&](Download& d) { d.on_opened(now, result); });
     case StoreKind::Read:
       if (uploaders_.count(p.conn) == 0) {
         --uploads_in_progress_;
@@ -533,63 +499,90 @@ void Peer::on_store_done(Time now, StoreOpId op, StoreResult result) {
         --uploads_in_progress_;
         return pump_uploads(now);
       }
-      return reply(now, p.conn, PeerReplyChunk{p.name, p.index, std::move(result.data)});
+      return reply(now, p.conn,
+                   PeerReplyChunk{p.name, p.index, std::get<Payload>(std::move(result.value))});
     case StoreKind::Write:
-      if (auto* d = download()) d->on_written(now, p.index, p.from, result);
-      return;
+      return with_download(now, p.name,
+                           [&](Download& d) { d.on_written(now, p.index, p.from, result); });
     case StoreKind::Finalize:
-      if (auto* d = download()) d->on_finalized(now, result);
-      return;
+      return with_download(now, p.name, [&](Download& d) { d.on_finalized(now, result); });
   }
 }
 
-// ---- DownloadHost ---------------------------------------------------------------------------
+// ---- downloads ------------------------------------------------------------------------------
 
-ConnId Peer::open_connection(const Endpoint& to, const std::string& download) {
-  const ConnId conn = connect(to);
-  download_conns_[conn] = download;
-  return conn;
+template <typename F>
+void Peer::with_download(Time now, const std::string& name, F&& input) {
+  const auto it = downloads_.find(name);
+  if (it == downloads_.end()) return;
+  input(*it->second);
+  drive(now, *it->second);
 }
 
-void Peer::close_connection(ConnId conn) {
-  download_conns_.erase(conn);
-  close(conn);
+// Carries out what a download asked for, then keeps one timer at its next deadline.
+void Peer::drive(Time now, Download& d) {
+  namespace act = download_action;
+  const std::string& name = d.name();
+  while (auto a = d.poll_action()) {
+    std::visit(Overloaded{
+                   [&](act::OpenConnection& x) {
+                     const ConnId conn = connect(x.to);
+                     download_conns_[conn] = name;
+                     d.bind_connection(x.source, conn);
+                   },
+                   [&](act::SendMessage& x) { send(x.conn, x.message); },
+                   [&](act::CloseConnection& x) {
+                     download_conns_.erase(x.conn);
+                     close(x.conn);
+                   },
+                   [&](act::AskOwners&) {
+                     if (tracker_.state != TrackerState::Online) {
+                       return d.on_location_failed(now, make_error(ErrorCode::TrackerNotConnected,
+                                                                   "the tracker is not connected"));
+                     }
+                     tracker_request(RequestKind::Location, name, RequestFileLocation{0, name});
+                   },
+                   [&](act::OpenFile& x) {
+                     store(StoreKind::Open, name, StoreOpen{0, x.file, x.dest});
+                   },
+                   [&](act::WriteChunk& x) {
+                     store(StoreKind::Write, name,
+                           StoreWrite{0, name, x.index, std::move(x.data), x.expected, x.from},
+                           x.index, x.from);
+                   },
+                   [&](act::FinishFile&) {
+                     store(StoreKind::Finalize, name, StoreFinalize{0, name});
+                   },
+                   [&](act::OfferFile& x) { offer_file(x.file, x.have); },
+                   [&](act::OfferChunk& x) { offer_chunk(now, name, x.index); },
+                   [&](act::WithdrawFile&) { withdraw_file(name); },
+                   [&](act::FileCompleted&) {
+                     if (auto it = files_.find(name); it != files_.end())
+                       it->second.complete = true;
+                   },
+                   [&](act::Log& x) { record(now, std::move(x.type), std::move(x.fields)); },
+                   [&](act::Tell& x) { notify(now, std::move(x.notice)); },
+               },
+               *a);
+  }
+  const auto want = d.next_deadline();
+  auto& armed = download_timers_[name];
+  if (want == armed.deadline) return;
+  if (armed.timer != 0) timers_.erase(armed.timer);
+  cancel_timer(armed.timer);
+  armed.deadline = want;
+  if (want) armed.timer = timer_for(*want, {TimerKind::Download, name, 0, {}});
 }
 
-TimerId Peer::set_download_timer(Time deadline, const std::string& download) {
-  return timer_for(deadline, {TimerKind::Download, download, 0, {}});
+template <typename Op>
+void Peer::store(StoreKind kind, const std::string& name, Op op, std::uint32_t index,
+                 std::string from) {
+  op.op = next_store_op();
+  store_ops_[op.op] = PendingStore{kind, name, index, 0, std::move(from)};
+  emit(std::move(op));
 }
 
-void Peer::cancel_download_timer(TimerId& timer) {
-  timers_.erase(timer);
-  cancel_timer(timer);
-}
-
-void Peer::request_location(const std::string& name) {
-  if (tracker_.state != TrackerState::Online) return;
-  tracker_request(RequestKind::Location, name, RequestFileLocation{0, name});
-}
-
-void Peer::store_open(const FileInfo& file, const std::string& dest) {
-  const auto op = next_store_op();
-  store_ops_[op] = PendingStore{StoreKind::Open, file.name, 0, 0, {}};
-  emit(StoreOpen{op, file, dest});
-}
-
-void Peer::store_write(const std::string& name, std::uint32_t index, Payload data,
-                       const Digest& expected, const std::string& from) {
-  const auto op = next_store_op();
-  store_ops_[op] = PendingStore{StoreKind::Write, name, index, 0, from};
-  emit(StoreWrite{op, name, index, std::move(data), expected, from});
-}
-
-void Peer::store_finalize(const std::string& name) {
-  const auto op = next_store_op();
-  store_ops_[op] = PendingStore{StoreKind::Finalize, name, 0, 0, {}};
-  emit(StoreFinalize{op, name});
-}
-
-void Peer::offer_file(Time, const FileInfo& file, const ChunkSet& have) {
+void Peer::offer_file(const FileInfo& file, const ChunkSet& have) {
   files_[file.name] = LocalFile{file, have, have.complete()};
   if (tracker_.state == TrackerState::Online && !have.empty()) {
     tracker_request(
@@ -620,14 +613,10 @@ void Peer::withdraw_file(const std::string& name) {
   to_register_.erase(name);
 }
 
-void Peer::file_completed(const std::string& name) {
-  if (auto it = files_.find(name); it != files_.end()) it->second.complete = true;
-}
-
 // ---- getters --------------------------------------------------------------------------------
 
-std::vector<Download::Status> Peer::downloads() const {
-  std::vector<Download::Status> out;
+std::vector<DownloadStatus> Peer::downloads() const {
+  std::vector<DownloadStatus> out;
   for (const auto& [name, d] : downloads_) out.push_back(d->status());
   return out;
 }

@@ -11,13 +11,13 @@ void Tracker::record(Time now, std::string type, nlohmann::json fields) {
   emit(Record{Event{now, config_.name, std::move(type), std::move(fields)}});
 }
 
-void Tracker::on_start(Time now) {
+void Tracker::handle_start(Time now) {
   started_ = true;
   record(now, "tracker_started", {});
   sweep_timer_ = start_timer(now + config_.keepalive_timeout / 3);
 }
 
-void Tracker::on_accepted(Time now, ConnId conn, const Endpoint& remote) {
+void Tracker::handle_accepted(Time now, ConnId conn, const Endpoint& remote) {
   if (!config_.allow.empty()) {
     const auto ip = IpAddress::parse(remote.host);
     const bool admitted = ip.ok() && std::any_of(config_.allow.begin(), config_.allow.end(),
@@ -35,9 +35,10 @@ void Tracker::on_accepted(Time now, ConnId conn, const Endpoint& remote) {
   sessions_[conn] = Session{remote, std::nullopt, now, 0};
 }
 
-void Tracker::on_connected(Time, ConnId) {
-}  // the tracker never dials out
-void Tracker::on_store_done(Time, StoreOpId, StoreResult) {
+void Tracker::handle_shutdown(Time now) {
+  cancel_timer(sweep_timer_);
+  sessions_.clear();  // Node::shutdown closes their connections
+  record(now, "tracker_stopped", {});
 }
 
 void Tracker::reply_error(ConnId conn, std::uint32_t req, const Error& e,
@@ -45,7 +46,7 @@ void Tracker::reply_error(ConnId conn, std::uint32_t req, const Error& e,
   send(conn, ErrorMessage{req, e.code, e.message, std::string(in_reply_to)});
 }
 
-void Tracker::on_frame(Time now, ConnId conn, RawFrame frame) {
+void Tracker::handle_frame(Time now, ConnId conn, RawFrame frame) {
   const auto it = sessions_.find(conn);
   if (it == sessions_.end()) return;
   Session& s = it->second;
@@ -237,7 +238,7 @@ void Tracker::drop_peer(Time now, const std::string& peer_id, std::string_view r
   record(now, "peer_left", {{"peer", peer_id}, {"reason", reason}});
 }
 
-void Tracker::on_closed(Time now, ConnId conn, CloseReason reason) {
+void Tracker::handle_closed(Time now, ConnId conn, CloseReason reason) {
   const auto it = sessions_.find(conn);
   if (it == sessions_.end()) return;
   const auto peer = it->second.peer_id;
@@ -248,7 +249,7 @@ void Tracker::on_closed(Time now, ConnId conn, CloseReason reason) {
   }
 }
 
-void Tracker::on_timer(Time now, TimerId timer) {
+void Tracker::handle_timer(Time now, TimerId timer) {
   if (timer != sweep_timer_) return;
   std::vector<ConnId> stale;
   for (const auto& [conn, s] : sessions_) {

@@ -22,13 +22,12 @@ TEST(Download, FromOneSourceBytesIdentical) {
   auto b = s.add_peer("b");
   ASSERT_TRUE(s.wait_online({a, b}));
   const auto bytes = random_bytes(37 * kTestChunk + 999, 11);
-  ASSERT_EQ(s.publish(a, "video.mkv", bytes).type, "publish_done");
+  ASSERT_NE(as<PublishDone>(s.publish(a, "video.mkv", bytes)), nullptr);
   s.start_download(b, "video.mkv", "/home/b/video.mkv");
   const auto done = s.wait_download(b, "video.mkv");
   ASSERT_TRUE(done);
-  ASSERT_EQ(done->type, "download_completed") << done->fields.dump();
-  EXPECT_EQ(done->fields["message"],
-            "File video.mkv successfully downloaded to /home/b/video.mkv.");
+  ASSERT_NE(as<DownloadCompleted>(done), nullptr) << describe(done);
+  EXPECT_EQ(describe(done), "File video.mkv successfully downloaded to /home/b/video.mkv.");
   const auto* got = s.net.store(b).file("/home/b/video.mkv");
   ASSERT_NE(got, nullptr);
   EXPECT_EQ(*got, bytes);
@@ -49,9 +48,9 @@ TEST(Download, ChunksArriveFromAllThreeSources) {
   for (const char* id : {"s1", "s2", "s3"}) seeds.push_back(s.add_peer(id));
   auto d = s.add_peer("d");
   ASSERT_TRUE(s.wait_online({seeds[0], seeds[1], seeds[2], d}));
-  for (auto h : seeds) ASSERT_EQ(s.publish(h, "iso", bytes).type, "publish_done");
+  for (auto h : seeds) ASSERT_NE(as<PublishDone>(s.publish(h, "iso", bytes)), nullptr);
   s.start_download(d, "iso", "/dl/iso");
-  ASSERT_EQ(s.wait_download(d, "iso")->type, "download_completed");
+  ASSERT_NE(as<DownloadCompleted>(s.wait_download(d, "iso")), nullptr);
   EXPECT_EQ(*s.net.store(d).file("/dl/iso"), bytes);
   const auto from = senders(s.received_by("d", "iso"));
   EXPECT_EQ(from, (std::set<std::string>{"s1", "s2", "s3"}));
@@ -70,8 +69,8 @@ TEST(Download, RarestChunksAreFetchedFirst) {
     auto p1 = s.add_peer("p1", {100e6, 10e3, 1ms});
     auto p2 = s.add_peer("p2", {100e6, 10e3, 1ms});
     EXPECT_TRUE(s.wait_online({s1, s2, p1, p2}));
-    EXPECT_EQ(s.publish(s1, "data", bytes).type, "publish_done");
-    EXPECT_EQ(s.publish(s2, "data", bytes).type, "publish_done");
+    EXPECT_NE(as<PublishDone>(s.publish(s1, "data", bytes)), nullptr);
+    EXPECT_NE(as<PublishDone>(s.publish(s2, "data", bytes)), nullptr);
     const auto info = s.peer(s1).held_files().at(0).info;
     ChunkSet only_7(n);
     only_7.insert(7);
@@ -89,7 +88,7 @@ TEST(Download, RarestChunksAreFetchedFirst) {
     });
     EXPECT_TRUE(s.wait_online({d}));
     s.start_download(d, "data", "/dl/d");
-    EXPECT_EQ(s.wait_download(d, "data")->type, "download_completed");
+    EXPECT_NE(as<DownloadCompleted>(s.wait_download(d, "data")), nullptr);
     std::vector<std::uint32_t> indexes;
     for (const auto& e : s.received_by("d", "data"))
       indexes.push_back(e.fields["index"].get<std::uint32_t>());
@@ -117,9 +116,10 @@ TEST(Download, LowestRttPrefersTheLowDelayPeer) {
       c.download.max_inflight_total = 2;
     });
     EXPECT_TRUE(s.wait_online({fast, slow1, slow2, d}));
-    for (auto h : {fast, slow1, slow2}) EXPECT_EQ(s.publish(h, "f", bytes).type, "publish_done");
+    for (auto h : {fast, slow1, slow2})
+      EXPECT_NE(as<PublishDone>(s.publish(h, "f", bytes)), nullptr);
     s.start_download(d, "f", "/dl/f");
-    EXPECT_EQ(s.wait_download(d, "f")->type, "download_completed");
+    EXPECT_NE(as<DownloadCompleted>(s.wait_download(d, "f")), nullptr);
     EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
     const auto got = s.received_by("d", "f");
     const auto from_fast = std::count_if(got.begin(), got.end(),
@@ -141,13 +141,13 @@ TEST(Download, SourceCrashMidDownloadCompletesFromOthers) {
   auto b = s.add_peer("b", slow);
   auto d = s.add_peer("d");
   ASSERT_TRUE(s.wait_online({a, b, d}));
-  ASSERT_EQ(s.publish(a, "f", bytes).type, "publish_done");
-  ASSERT_EQ(s.publish(b, "f", bytes).type, "publish_done");
+  ASSERT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
+  ASSERT_NE(as<PublishDone>(s.publish(b, "f", bytes)), nullptr);
   s.start_download(d, "f", "/dl/f");
   ASSERT_TRUE(s.net.run_until([&] { return s.chunks_have(d, "f") >= 20; }));
   s.net.crash(a);
   const auto done = s.wait_download(d, "f");
-  ASSERT_EQ(done->type, "download_completed") << done->fields.dump();
+  ASSERT_NE(as<DownloadCompleted>(done), nullptr) << describe(done);
   EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
   EXPECT_GE(s.net.records_of("source_failed").size(), 1u);
 }
@@ -161,13 +161,13 @@ TEST(Download, SilentlyDeadSourceIsDroppedAfterTheStallTimeout) {
   // Without end-game, so that only the stall timeout can rescue the chunks asked of a.
   auto d = s.add_peer("d", {}, [](PeerConfig& c) { c.download.end_game = false; });
   ASSERT_TRUE(s.wait_online({a, b, d}));
-  ASSERT_EQ(s.publish(a, "f", bytes).type, "publish_done");
-  ASSERT_EQ(s.publish(b, "f", bytes).type, "publish_done");
+  ASSERT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
+  ASSERT_NE(as<PublishDone>(s.publish(b, "f", bytes)), nullptr);
   s.start_download(d, "f", "/dl/f");
   ASSERT_TRUE(s.net.run_until([&] { return s.chunks_have(d, "f") >= 20; }));
   s.net.crash(a, /*silent=*/true);
   const auto done = s.wait_download(d, "f");
-  ASSERT_EQ(done->type, "download_completed");
+  ASSERT_NE(as<DownloadCompleted>(done), nullptr) << describe(done);
   EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
   const auto failed = s.net.records_of("source_failed");
   ASSERT_FALSE(failed.empty());
@@ -181,14 +181,14 @@ TEST(Download, OnlySourceCrashGivesDownloadIncompleteThenResumes) {
   auto a = s.add_peer("a", {4e6, 4e6, 2ms});
   auto d = s.add_peer("d");
   ASSERT_TRUE(s.wait_online({a, d}));
-  ASSERT_EQ(s.publish(a, "f", bytes).type, "publish_done");
+  ASSERT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
   s.start_download(d, "f", "/dl/f");
   ASSERT_TRUE(s.net.run_until([&] { return s.chunks_have(d, "f") >= 16; }));
   s.net.crash(a);
   const auto failed = s.wait_download(d, "f");
-  ASSERT_EQ(failed->type, "download_failed");
-  EXPECT_EQ(failed->fields["code"], "DownloadIncomplete");
-  const auto msg = failed->fields["message"].get<std::string>();
+  ASSERT_NE(as<DownloadFailed>(failed), nullptr) << describe(failed);
+  EXPECT_EQ(as<DownloadFailed>(failed)->error.code, ErrorCode::DownloadIncomplete);
+  const auto msg = describe(failed);
   EXPECT_NE(msg.find("chunks have no online owner"), std::string::npos) << msg;
   const auto kept = s.net.store(d).partial_chunks("/dl/f").count();
   EXPECT_GE(kept, 16u);
@@ -201,12 +201,12 @@ TEST(Download, OnlySourceCrashGivesDownloadIncompleteThenResumes) {
   // The source comes back; downloading again fetches only what is missing.
   s.restart_peer(a);
   ASSERT_TRUE(s.wait_online({a}));
-  ASSERT_EQ(s.publish(a, "f", bytes).type, "publish_done");
+  ASSERT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
   const auto written_before = s.net.store(d).chunks_written;
   s.start_download(d, "f", "/dl/f");
   const auto done = s.wait_download(d, "f");
-  ASSERT_EQ(done->type, "download_completed") << done->fields.dump();
-  EXPECT_EQ(done->fields["resumed_chunks"], kept);
+  ASSERT_NE(as<DownloadCompleted>(done), nullptr) << describe(done);
+  EXPECT_EQ(as<DownloadCompleted>(done)->resumed_chunks, kept);
   EXPECT_EQ(s.net.store(d).chunks_written - written_before, n - kept);
   EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
 }
@@ -217,12 +217,12 @@ TEST(Download, TrackerCrashMidDownloadStillCompletes) {
   auto a = s.add_peer("a", {4e6, 4e6, 2ms});
   auto d = s.add_peer("d");
   ASSERT_TRUE(s.wait_online({a, d}));
-  ASSERT_EQ(s.publish(a, "f", bytes).type, "publish_done");
+  ASSERT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
   s.start_download(d, "f", "/dl/f");
   ASSERT_TRUE(s.net.run_until([&] { return s.chunks_have(d, "f") >= 10; }));
   s.net.crash(s.tracker);
   const auto done = s.wait_download(d, "f");
-  ASSERT_EQ(done->type, "download_completed");
+  ASSERT_NE(as<DownloadCompleted>(done), nullptr) << describe(done);
   EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
   EXPECT_EQ(s.net.records_of("tracker_lost").size(), 2u);
   // When the tracker returns, both peers come back on their own with all they hold.
@@ -242,11 +242,11 @@ TEST(Download, CorruptPeerIsBannedAndDownloadCompletesFromHonestOnes) {
   auto honest = s.add_peer("honest", {20e6, 20e6, 5ms});
   auto d = s.add_peer("d");
   ASSERT_TRUE(s.wait_online({liar, honest, d}));
-  ASSERT_EQ(s.publish(liar, "f", bytes).type, "publish_done");
-  ASSERT_EQ(s.publish(honest, "f", bytes).type, "publish_done");
+  ASSERT_NE(as<PublishDone>(s.publish(liar, "f", bytes)), nullptr);
+  ASSERT_NE(as<PublishDone>(s.publish(honest, "f", bytes)), nullptr);
   s.net.store(liar).corrupt_reads = true;
   s.start_download(d, "f", "/dl/f");
-  ASSERT_EQ(s.wait_download(d, "f")->type, "download_completed");
+  ASSERT_NE(as<DownloadCompleted>(s.wait_download(d, "f")), nullptr);
   EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
   const auto banned = s.net.records_of("peer_banned");
   ASSERT_EQ(banned.size(), 1u);
@@ -266,11 +266,11 @@ TEST(Download, EndGameDoesNotWaitForAHundredTimesSlowerSource) {
     auto d = s.add_peer("d", {100e6, 100e6, 1ms},
                         [&](PeerConfig& c) { c.download.end_game = end_game; });
     EXPECT_TRUE(s.wait_online({fast, slow, d}));
-    EXPECT_EQ(s.publish(slow, "f", bytes).type, "publish_done");
-    EXPECT_EQ(s.publish(fast, "f", bytes).type, "publish_done");
+    EXPECT_NE(as<PublishDone>(s.publish(slow, "f", bytes)), nullptr);
+    EXPECT_NE(as<PublishDone>(s.publish(fast, "f", bytes)), nullptr);
     const Time start = s.net.now();
     s.start_download(d, "f", "/dl/f");
-    EXPECT_EQ(s.wait_download(d, "f")->type, "download_completed");
+    EXPECT_NE(as<DownloadCompleted>(s.wait_download(d, "f")), nullptr);
     EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
     return std::make_pair(to_seconds(s.net.now() - start),
                           s.net.records_of("endgame_request").size());
@@ -289,7 +289,7 @@ TEST(Download, RequestForAFileThePeerCannotHaveGetsAnError) {
   Swarm s;
   auto a = s.add_peer("a");
   ASSERT_TRUE(s.wait_online({a}));
-  ASSERT_EQ(s.publish(a, "mine", random_bytes(3 * kTestChunk, 21)).type, "publish_done");
+  ASSERT_NE(as<PublishDone>(s.publish(a, "mine", random_bytes(3 * kTestChunk, 21))), nullptr);
   auto probe_host =
       s.net.add_host("probe", {"10.0.9.9", 1}, {}, std::make_unique<ProbeNode>(s.net.address(a)));
   s.net.start(probe_host);
@@ -321,14 +321,14 @@ TEST(Download, FullDiskFailsClearlyAndKeepsVerifiedChunks) {
   auto a = s.add_peer("a", {4e6, 4e6, 2ms});
   auto d = s.add_peer("d");
   ASSERT_TRUE(s.wait_online({a, d}));
-  ASSERT_EQ(s.publish(a, "f", bytes).type, "publish_done");
+  ASSERT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
   s.start_download(d, "f", "/dl/f");
   ASSERT_TRUE(s.net.run_until([&] { return s.chunks_have(d, "f") >= 5; }));
   s.net.store(d).fail_writes = true;
   const auto failed = s.wait_download(d, "f");
-  ASSERT_EQ(failed->type, "download_failed");
-  EXPECT_EQ(failed->fields["code"], "IoError");
-  EXPECT_NE(failed->fields["message"].get<std::string>().find("no space left"), std::string::npos);
+  ASSERT_NE(as<DownloadFailed>(failed), nullptr) << describe(failed);
+  EXPECT_EQ(as<DownloadFailed>(failed)->error.code, ErrorCode::IoError);
+  EXPECT_NE(describe(failed).find("no space left"), std::string::npos);
   EXPECT_GE(s.net.store(d).partial_chunks("/dl/f").count(), 5u);
 }
 
@@ -343,7 +343,7 @@ TEST(Download, SlowDiskHoldsBackRequestsInsteadOfBufferingChunks) {
     c.download.max_inflight_total = 4;
   });
   ASSERT_TRUE(s.wait_online({a, d}));
-  ASSERT_EQ(s.publish(a, "f", bytes).type, "publish_done");
+  ASSERT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
   s.net.write_latency = 1s;
   const auto sent_before = s.net.bytes_sent();
   s.start_download(d, "f", "/dl/f");
@@ -353,7 +353,7 @@ TEST(Download, SlowDiskHoldsBackRequestsInsteadOfBufferingChunks) {
   EXPECT_LE(s.net.bytes_sent() - sent_before, (8 + 4) * (kTestChunk + 1024));
   EXPECT_GE(s.net.bytes_sent() - sent_before, 8 * kTestChunk);
   const auto done = s.wait_download(d, "f");
-  ASSERT_EQ(done->type, "download_completed") << done->fields.dump();
+  ASSERT_NE(as<DownloadCompleted>(done), nullptr) << describe(done);
   EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
 }
 
@@ -382,7 +382,7 @@ TEST(Peer, SeedErrorsStayRecognisable) {
   EXPECT_TRUE(st.ok());
   ASSERT_TRUE(s.wait_online({lonely}));
   // InProgress
-  ASSERT_EQ(s.publish(a, "big", random_bytes(64 * kTestChunk, 23)).type, "publish_done");
+  ASSERT_NE(as<PublishDone>(s.publish(a, "big", random_bytes(64 * kTestChunk, 23))), nullptr);
   s.start_download(lonely, "big", "/dl/big");
   s.net.command<Peer>(lonely, [&](Peer& p, Time now) { st = p.download(now, "big", "/dl/big2"); });
   EXPECT_EQ(st.error().code, ErrorCode::InProgress);
@@ -392,8 +392,8 @@ TEST(Peer, SeedErrorsStayRecognisable) {
   // Unknown file.
   s.start_download(a, "nope", "/dl/nope");
   const auto nf = s.wait_download(a, "nope");
-  ASSERT_EQ(nf->type, "download_failed");
-  EXPECT_EQ(nf->fields["code"], "NotFound");
+  ASSERT_NE(as<DownloadFailed>(nf), nullptr) << describe(nf);
+  EXPECT_EQ(as<DownloadFailed>(nf)->error.code, ErrorCode::NotFound);
   // A manual connect to nowhere reports it.
   PeerConfig c2 = s.peer_config("c2");
   c2.tracker.reset();
@@ -403,22 +403,22 @@ TEST(Peer, SeedErrorsStayRecognisable) {
     st = p.connect_tracker(now, {"10.9.9.9", 1});
   });
   s.net.run_for(1s);
-  const auto err = s.last_notice(c2h, "tracker_error");
+  const auto err = s.last_notice<TrackerFailed>(c2h);
   ASSERT_TRUE(err);
-  EXPECT_NE(err->fields["message"].get<std::string>().find("10.9.9.9:1"), std::string::npos);
+  EXPECT_NE(err->error.describe().find("10.9.9.9:1"), std::string::npos);
 }
 
 TEST(Peer, ReconnectsWithBackoffUntilTheTrackerReturns) {
   Swarm s;
   auto a = s.add_peer("a");
   ASSERT_TRUE(s.wait_online({a}));
-  ASSERT_EQ(s.publish(a, "f", random_bytes(5 * kTestChunk, 24)).type, "publish_done");
+  ASSERT_NE(as<PublishDone>(s.publish(a, "f", random_bytes(5 * kTestChunk, 24))), nullptr);
   s.net.crash(s.tracker);
   s.net.run_for(60s);  // attempts at ~1, 2, 4, 8, 16, 30 s...
   s.restart_tracker();
   ASSERT_TRUE(s.wait_online({a}));
   // Backed off: it came back within the cap (30 s), not instantly and not never.
-  EXPECT_LE(s.net.now(), 60s + 37s);
+  EXPECT_LE(s.net.now(), time_at(60s + 37s));
   s.net.run_for(1s);
   ASSERT_EQ(s.trk().files().size(), 1u);
   EXPECT_EQ(s.trk().files()[0].name, "f");

@@ -19,7 +19,7 @@ CrowdResult flash_crowd(std::uint64_t seed, int leechers) {
   const auto bytes = random_bytes(32 * kTestChunk, 99);
   auto origin = s.add_peer("seed", {10e6, 10e6, 5ms});
   EXPECT_TRUE(s.wait_online({origin}));
-  EXPECT_EQ(s.publish(origin, "crowd.bin", bytes).type, "publish_done");
+  EXPECT_NE(as<PublishDone>(s.publish(origin, "crowd.bin", bytes)), nullptr);
   std::vector<HostId> peers;
   for (int i = 0; i < leechers; ++i) {
     peers.push_back(s.add_peer("p" + std::to_string(i), {10e6, 10e6, 5ms}));
@@ -81,7 +81,7 @@ TEST(Swarm, FastLeechersStartingTogetherServeEachOther) {
   std::vector<HostId> leechers;
   for (int i = 0; i < 4; ++i) leechers.push_back(s.add_peer("l" + std::to_string(i), lan));
   ASSERT_TRUE(s.wait_online({origin, leechers[0], leechers[1], leechers[2], leechers[3]}));
-  ASSERT_EQ(s.publish(origin, "f", bytes).type, "publish_done");
+  ASSERT_NE(as<PublishDone>(s.publish(origin, "f", bytes)), nullptr);
   for (auto h : leechers) s.start_download(h, "f", "/dl/f");
   ASSERT_TRUE(s.net.run_until([&] { return s.net.count_records("download_completed") == 4; }));
   std::uint64_t from_peers = 0, total = 0;
@@ -111,7 +111,7 @@ TEST(Swarm, AnOwnerServesAtMostItsLimitAndOthersGetTheFileElsewhere) {
     leechers.push_back(s.add_peer("l" + std::to_string(i), {10e6, 10e6, 5ms}));
   }
   ASSERT_TRUE(s.wait_online({origin, leechers[0], leechers[1], leechers[2]}));
-  ASSERT_EQ(s.publish(origin, "f", bytes).type, "publish_done");
+  ASSERT_NE(as<PublishDone>(s.publish(origin, "f", bytes)), nullptr);
   for (auto h : leechers) s.start_download(h, "f", "/dl/f");
   ASSERT_TRUE(s.net.run_until([&] { return s.net.count_records("download_completed") == 3; }));
   std::size_t refused = 0;

@@ -15,7 +15,7 @@ TEST(Tracker, PublishListAndLocate) {
   ASSERT_TRUE(s.wait_online({a}));
   const auto bytes = random_bytes(5 * kTestChunk + 123, 1);
   auto done = s.publish(a, "report.pdf", bytes);
-  ASSERT_EQ(done.type, "publish_done") << done.fields.dump();
+  ASSERT_NE(as<PublishDone>(done), nullptr) << describe(done);
   const auto files = s.trk().files();
   ASSERT_EQ(files.size(), 1u);
   EXPECT_EQ(files[0].name, "report.pdf");
@@ -27,11 +27,11 @@ TEST(Tracker, PublishListAndLocate) {
   Status st;
   s.net.command<Peer>(a, [&](Peer& p, Time now) { st = p.list_files(now); });
   ASSERT_TRUE(st.ok());
-  s.net.run_until([&] { return s.count_notices(a, "files_list") == 1; });
-  const auto list = s.last_notice(a, "files_list");
+  s.net.run_until([&] { return s.count_notices<FilesListed>(a) == 1; });
+  const auto list = s.last_notice<FilesListed>(a);
   ASSERT_TRUE(list);
-  EXPECT_EQ(list->fields["files"][0]["name"], "report.pdf");
-  EXPECT_EQ(list->fields["files"][0]["chunks"], 6);
+  EXPECT_EQ(list->files[0].name, "report.pdf");
+  EXPECT_EQ(list->files[0].chunks, 6u);
   const auto info = s.trk().chunk_info();
   ASSERT_EQ(info.size(), 1u);
   EXPECT_EQ(info[0].chunks.to_ranges(), "0-5");
@@ -43,17 +43,16 @@ TEST(Tracker, DuplicateNameWithOtherContentIsRefused) {
   auto a = s.add_peer("a");
   auto b = s.add_peer("b");
   ASSERT_TRUE(s.wait_online({a, b}));
-  ASSERT_EQ(s.publish(a, "song.mp3", random_bytes(40000, 1)).type, "publish_done");
+  ASSERT_NE(as<PublishDone>(s.publish(a, "song.mp3", random_bytes(40000, 1))), nullptr);
   const auto refused = s.publish(b, "song.mp3", random_bytes(40000, 2));
-  EXPECT_EQ(refused.type, "publish_failed");
-  EXPECT_EQ(refused.fields["code"], "NameTaken");
-  EXPECT_NE(refused.fields["message"].get<std::string>().find("already published"),
-            std::string::npos);
+  ASSERT_NE(as<PublishFailed>(refused), nullptr);
+  EXPECT_EQ(as<PublishFailed>(refused)->error.code, ErrorCode::NameTaken);
+  EXPECT_NE(describe(refused).find("already published"), std::string::npos);
   // b does not serve the refused file, and the tracker still has a's.
   EXPECT_TRUE(s.peer(b).held_files().empty());
   EXPECT_EQ(s.trk().files().at(0).owners, 1u);
   // The same content under the same name is just another owner.
-  ASSERT_EQ(s.publish(b, "song.mp3", random_bytes(40000, 1)).type, "publish_done");
+  ASSERT_NE(as<PublishDone>(s.publish(b, "song.mp3", random_bytes(40000, 1))), nullptr);
   EXPECT_EQ(s.trk().files().at(0).owners, 2u);
 }
 
@@ -68,10 +67,10 @@ TEST(Tracker, AllowListRefusesOtherAddresses) {
   ASSERT_TRUE(s.wait_online({inside, inside6}));
   s.net.run_for(5s);
   EXPECT_NE(s.peer(outside).tracker_state(), Peer::TrackerState::Online);
-  const auto err = s.last_notice(outside, "tracker_error");
+  const auto err = s.last_notice<TrackerFailed>(outside);
   ASSERT_TRUE(err);
-  EXPECT_EQ(err->fields["code"], "Refused");
-  EXPECT_NE(err->fields["message"].get<std::string>().find("10.0.2.20"), std::string::npos);
+  EXPECT_EQ(err->error.code, ErrorCode::Refused);
+  EXPECT_NE(err->error.describe().find("10.0.2.20"), std::string::npos);
   EXPECT_EQ(s.trk().peers().size(), 2u);
   EXPECT_EQ(s.net.records_of("peer_refused").size(), 1u);  // refused once: it does not retry
 }
@@ -81,8 +80,8 @@ TEST(Tracker, DropsPeersThatDisconnectOrFallSilent) {
   auto a = s.add_peer("a");
   auto b = s.add_peer("b");
   ASSERT_TRUE(s.wait_online({a, b}));
-  ASSERT_EQ(s.publish(a, "x", random_bytes(3 * kTestChunk, 1)).type, "publish_done");
-  ASSERT_EQ(s.publish(b, "y", random_bytes(3 * kTestChunk, 2)).type, "publish_done");
+  ASSERT_NE(as<PublishDone>(s.publish(a, "x", random_bytes(3 * kTestChunk, 1))), nullptr);
+  ASSERT_NE(as<PublishDone>(s.publish(b, "y", random_bytes(3 * kTestChunk, 2))), nullptr);
   s.net.crash(a);  // connection reset: dropped at once
   s.net.run_for(100ms);
   EXPECT_EQ(s.trk().peers().size(), 1u);
@@ -149,7 +148,7 @@ TEST_F(ProbeFixture, BadFramesGetErrorsAndTheTrackerKeepsServing) {
   // Still serving: a real peer registers and publishes.
   auto a = s.add_peer("a");
   ASSERT_TRUE(s.wait_online({a}));
-  EXPECT_EQ(s.publish(a, "f", random_bytes(1000 * 20, 3)).type, "publish_done");
+  EXPECT_NE(as<PublishDone>(s.publish(a, "f", random_bytes(1000 * 20, 3))), nullptr);
 }
 
 TEST_F(ProbeFixture, HugeLengthPrefixClosesOnlyThatConnection) {
@@ -158,7 +157,7 @@ TEST_F(ProbeFixture, HugeLengthPrefixClosesOnlyThatConnection) {
   const auto prefix = encode_frame_prefix(16, 0xFFFFFFFFu);
   send_raw(std::vector<std::uint8_t>(prefix.begin(), prefix.end()));
   EXPECT_EQ(probe().closed, CloseReason::Reset);
-  EXPECT_EQ(s.publish(a, "f", random_bytes(50000, 3)).type, "publish_done");
+  EXPECT_NE(as<PublishDone>(s.publish(a, "f", random_bytes(50000, 3))), nullptr);
   EXPECT_EQ(s.trk().peers().size(), 1u);
 }
 
@@ -166,7 +165,7 @@ TEST_F(ProbeFixture, BadChunkRegistrationsAreRefused) {
   send(RequestRegistry{1, kProtocolVersion, "probe", {"", 1}});
   auto a = s.add_peer("a");
   ASSERT_TRUE(s.wait_online({a}));
-  ASSERT_EQ(s.publish(a, "f", random_bytes(4 * kTestChunk, 3)).type, "publish_done");
+  ASSERT_NE(as<PublishDone>(s.publish(a, "f", random_bytes(4 * kTestChunk, 3))), nullptr);
   send(RequestChunksRegister{"f", {{2, 9}}});
   send(RequestChunksRegister{"missing", {{0, 0}}});
   const auto errs = probe().received_of<ErrorMessage>();
@@ -195,15 +194,15 @@ TEST(Tracker, HugeFileListsAreCutToFitOneFrame) {
     s.net.command<Peer>(
         a, [&](Peer& p, Time now) { ASSERT_TRUE(p.publish(now, "/d/" + name, name).ok()); });
   }
-  s.net.run_until([&] { return s.count_notices(a, "publish_done") == 1500; });
+  s.net.run_until([&] { return s.count_notices<PublishDone>(a) == 1500; });
   ASSERT_EQ(s.trk().files().size(), 1500u);
   s.net.command<Peer>(a, [&](Peer& p, Time now) { ASSERT_TRUE(p.list_files(now).ok()); });
-  ASSERT_TRUE(s.net.run_until([&] { return s.count_notices(a, "files_list") == 1; }));
-  const auto list = s.last_notice(a, "files_list");
-  const auto shown = list->fields["files"].size();
+  ASSERT_TRUE(s.net.run_until([&] { return s.count_notices<FilesListed>(a) == 1; }));
+  const auto list = s.last_notice<FilesListed>(a);
+  const auto shown = list->files.size();
   EXPECT_GT(shown, 100u);
   EXPECT_LT(shown, 1500u);
-  EXPECT_EQ(shown + list->fields["omitted"].get<std::size_t>(), 1500u);
+  EXPECT_EQ(shown + list->omitted, 1500u);
   EXPECT_EQ(s.peer(a).tracker_state(), Peer::TrackerState::Online);  // the connection survived
 }
 
@@ -214,10 +213,10 @@ TEST(Tracker, RestartRebuildsTheSameViewFromPeers) {
   auto c = s.add_peer("c");
   ASSERT_TRUE(s.wait_online({a, b, c}));
   const auto bytes = random_bytes(20 * kTestChunk, 5);
-  ASSERT_EQ(s.publish(a, "movie", bytes).type, "publish_done");
-  ASSERT_EQ(s.publish(b, "notes", random_bytes(3 * kTestChunk, 6)).type, "publish_done");
+  ASSERT_NE(as<PublishDone>(s.publish(a, "movie", bytes)), nullptr);
+  ASSERT_NE(as<PublishDone>(s.publish(b, "notes", random_bytes(3 * kTestChunk, 6))), nullptr);
   s.start_download(c, "movie", "/dl/movie");
-  ASSERT_EQ(s.wait_download(c, "movie")->type, "download_completed");
+  ASSERT_NE(as<DownloadCompleted>(s.wait_download(c, "movie")), nullptr);
   s.net.run_for(1s);  // batched registrations reach the tracker
   const auto before = s.trk().chunk_info();
   const auto files_before = s.trk().files();

@@ -12,13 +12,12 @@ class EchoNode final : public Node {
  public:
   EchoNode(std::optional<Endpoint> server, int count) : server_(std::move(server)), count_(count) {}
 
-  void on_start(Time now) override {
+  void handle_start(Time now) override {
     if (server_) conn_ = connect(*server_);
     tick_ = start_timer(now + std::chrono::minutes(1));
   }
-  void on_accepted(Time, ConnId, const Endpoint&) override {}
-  void on_connected(Time now, ConnId) override { ping(now); }
-  void on_frame(Time now, ConnId conn, RawFrame frame) override {
+  void handle_connected(Time now, ConnId) override { ping(now); }
+  void handle_frame(Time now, ConnId conn, RawFrame frame) override {
     auto m = decode_message(frame);
     if (!m) return;
     if (auto* p = std::get_if<PeerPing>(&*m)) {
@@ -28,12 +27,11 @@ class EchoNode final : public Node {
       if (static_cast<int>(rtts.size()) < count_) ping(now);
     }
   }
-  void on_closed(Time, ConnId, CloseReason reason) override { closed = reason; }
-  void on_timer(Time now, TimerId) override {
+  void handle_closed(Time, ConnId, CloseReason reason) override { closed = reason; }
+  void handle_timer(Time now, TimerId) override {
     ++ticks;
     tick_ = start_timer(now + std::chrono::minutes(1));
   }
-  void on_store_done(Time, StoreOpId, StoreResult) override {}
 
   std::vector<Duration> rtts;
   int ticks = 0;

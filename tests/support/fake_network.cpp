@@ -12,7 +12,6 @@ struct FakeNet::Conn {
   bool open[2]{true, true};
   bool accepted = false;
   Time last_arrival[2]{};
-  FrameDecoder decoder[2];
   int side_of(HostId h, ConnId c) const { return host[0] == h && id[0] == c ? 0 : 1; }
 };
 
@@ -43,7 +42,8 @@ void FakeNet::crash(HostId h, bool silent) {
   host.up = false;
   ++host.epoch;
   host.node.reset();
-  host.timers.clear();
+  host.wake_at.reset();
+  ++host.wake_generation;
   host.store.forget_open_files();
   const auto conns = host.conns;
   host.conns.clear();
@@ -115,6 +115,22 @@ void FakeNet::drain(HostId h) {
     if (!e) break;
     handle(h, std::move(*e));
   }
+  rearm(h);
+}
+
+void FakeNet::rearm(HostId h) {
+  auto& host = hosts_[h];
+  if (!host.node) return;
+  const auto deadline = host.node->next_deadline();
+  if (deadline == host.wake_at) return;
+  host.wake_at = deadline;
+  const auto gen = ++host.wake_generation;
+  if (!deadline) return;
+  schedule(*deadline, [this, h, epoch = host.epoch, gen] {
+    if (hosts_[h].wake_generation != gen) return;
+    hosts_[h].wake_at.reset();
+    deliver(h, epoch, [&](Node& n) { n.on_deadline(now_); });
+  });
 }
 
 Duration FakeNet::transfer_time(double bps, std::size_t bytes) const {
@@ -137,24 +153,12 @@ void FakeNet::handle(HostId h, Effect e) {
         } else if constexpr (std::is_same_v<T, Send>) {
           on_send(h, std::move(x));
         } else if constexpr (std::is_same_v<T, Close>) {
-          on_close(h, x.conn);
-        } else if constexpr (std::is_same_v<T, StartTimer>) {
-          const auto gen = ++timer_generation_;
-          host.timers[x.timer] = gen;
-          schedule(x.deadline, [this, h, epoch, id = x.timer, gen] {
-            auto& t = hosts_[h].timers;
-            const auto it = t.find(id);
-            if (hosts_[h].epoch != epoch || it == t.end() || it->second != gen) return;
-            t.erase(it);
-            deliver(h, epoch, [&](Node& n) { n.on_timer(now_, id); });
-          });
-        } else if constexpr (std::is_same_v<T, CancelTimer>) {
-          host.timers.erase(x.timer);
+          on_close(h, x.conn, x.reset);
         } else if constexpr (std::is_same_v<T, Record>) {
           ++record_counts_[x.event.type];
           records_.push_back(std::move(x.event));
         } else if constexpr (std::is_same_v<T, Notify>) {
-          host.notices.push_back(std::move(x.event));
+          host.notices.push_back(std::move(x.notice));
         } else {
           const Duration extra = std::is_same_v<T, StoreWrite> ? write_latency : Duration::zero();
           store_done(x.op, host.store.execute(x), extra);
@@ -257,32 +261,19 @@ void FakeNet::feed(std::size_t index, HostId side_index, std::vector<std::uint8_
   const HostId h = c.host[side];
   if (!c.open[side] || !hosts_[h].up) return;
   const auto epoch = hosts_[h].epoch;
-  // Cut the bytes at random points: the decoder must not care how the stream is split.
+  // Cut the bytes at random points: the node must not care how the stream is split.
   std::size_t pos = 0;
-  while (pos < bytes.size()) {
+  while (pos < bytes.size() && c.open[side]) {
     const std::size_t left = bytes.size() - pos;
     const std::size_t n =
         (rng_() % 4 == 0) ? left : std::min<std::size_t>(left, 1 + rng_() % (left / 2 + 1));
-    auto status = c.decoder[side].feed(std::span(bytes.data() + pos, n));
+    const std::span piece(bytes.data() + pos, n);
     pos += n;
-    while (auto frame = c.decoder[side].next()) {
-      const ConnId id = c.id[side];
-      deliver(h, epoch, [&](Node& node) { node.on_frame(now_, id, std::move(*frame)); });
-      if (!c.open[side]) return;  // the node closed the connection
-    }
-    if (!status.ok()) {
-      // What an adapter does with a broken stream: drop it, tell the node, reset the peer.
-      c.open[side] = false;
-      hosts_[h].conns.erase(c.id[side]);
-      close_remote(index, side, CloseReason::Reset);
-      deliver(h, epoch,
-              [&](Node& node) { node.on_closed(now_, c.id[side], CloseReason::ProtocolError); });
-      return;
-    }
+    deliver(h, epoch, [&](Node& node) { node.on_bytes(now_, c.id[side], piece); });
   }
 }
 
-void FakeNet::on_close(HostId h, ConnId id) {
+void FakeNet::on_close(HostId h, ConnId id, bool reset) {
   const auto it = hosts_[h].conns.find(id);
   if (it == hosts_[h].conns.end()) return;
   const std::size_t index = it->second;
@@ -290,7 +281,7 @@ void FakeNet::on_close(HostId h, ConnId id) {
   auto& c = *conns_[index];
   const int side = c.side_of(h, id);
   c.open[side] = false;
-  close_remote(index, side, CloseReason::Normal);
+  close_remote(index, side, reset ? CloseReason::Reset : CloseReason::Normal);
 }
 
 void FakeNet::close_remote(std::size_t index, int closer_side, CloseReason reason) {

@@ -4,8 +4,8 @@
 // ordered connections, timers, an in-memory chunk store, and a single event queue in virtual
 // time. Deterministic for a seed; an hour of virtual time costs no wall time.
 //
-// Every frame crosses the fake wire as bytes and goes through the core's FrameDecoder in
-// randomly sized pieces, so framing is exercised by every test.
+// Every frame crosses the fake wire as bytes and reaches the node in randomly sized pieces,
+// so the node's framing is exercised by every test.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -76,7 +76,7 @@ class FakeNet {
   /// How many records of `type` were made (constant time: safe in run_until predicates).
   std::size_t count_records(const std::string& type) const;
   /// Notices a node addressed to its user.
-  const std::vector<Event>& notices(HostId h) const { return hosts_.at(h).notices; }
+  const std::vector<Notice>& notices(HostId h) const { return hosts_.at(h).notices; }
   /// The log as JSON Lines, for determinism checks.
   std::string records_jsonl() const;
   std::uint64_t bytes_sent() const { return bytes_sent_; }
@@ -96,12 +96,13 @@ class FakeNet {
     std::unique_ptr<Node> node;
     FakeStore store;
     bool up = false;
-    std::uint64_t epoch = 0;                  // bumps on crash: events of an older life are dropped
-    Time up_free{}, down_free{};              // when the access link is next idle
-    std::map<TimerId, std::uint64_t> timers;  // live timers -> generation
-    std::map<ConnId, std::size_t> conns;      // this host's handles -> conns_ index
+    std::uint64_t epoch = 0;              // bumps on crash: events of an older life are dropped
+    Time up_free{}, down_free{};          // when the access link is next idle
+    std::optional<Time> wake_at;          // the node's deadline, as last armed
+    std::uint64_t wake_generation = 0;    // bumps on every re-arm: older wake-ups are dropped
+    std::map<ConnId, std::size_t> conns;  // this host's handles -> conns_ index
     ConnId next_accepted = 1;
-    std::vector<Event> notices;
+    std::vector<Notice> notices;
   };
   struct Pending {
     Time at;
@@ -118,11 +119,13 @@ class FakeNet {
   /// Runs `input` on host h's node if the host is still in life `epoch`, then drains.
   void deliver(HostId h, std::uint64_t epoch, const std::function<void(Node&)>& input);
   void drain(HostId h);
+  /// Keeps one wake-up event at the node's next deadline.
+  void rearm(HostId h);
   void handle(HostId h, Effect e);
   void on_connect(HostId h, const Connect& c);
   void on_send(HostId h, Send s);
   void transmit(HostId h, ConnId id, std::vector<std::uint8_t> bytes);
-  void on_close(HostId h, ConnId id);
+  void on_close(HostId h, ConnId id, bool reset);
   void close_remote(std::size_t conn, int closer_side, CloseReason reason);
   Duration transfer_time(double bps, std::size_t bytes) const;
   void feed(std::size_t conn, HostId to, std::vector<std::uint8_t> bytes);
@@ -131,7 +134,6 @@ class FakeNet {
   std::vector<std::unique_ptr<Conn>> conns_;
   std::priority_queue<Pending, std::vector<Pending>, Later> queue_;
   std::uint64_t seq_ = 0;
-  std::uint64_t timer_generation_ = 0;
   Time now_{};
   std::mt19937_64 rng_;
   std::vector<Event> records_;

@@ -43,8 +43,8 @@ StoreResult FakeStore::execute(const StoreScan& op) {
     const std::size_t len = std::min<std::size_t>(op.chunk_size, bytes.size() - off);
     hashes.push_back(sha256(std::span(bytes.data() + off, len)));
   }
-  r.file = make_file_info(op.name, bytes.size(), op.chunk_size, std::move(hashes));
-  served_[op.name] = Served{*r.file, op.path, true};
+  r.value = make_file_info(op.name, bytes.size(), op.chunk_size, std::move(hashes));
+  served_[op.name] = Served{std::get<FileInfo>(r.value), op.path, true};
   return r;
 }
 
@@ -58,7 +58,7 @@ StoreResult FakeStore::execute(const StoreOpen& op) {
     p.verified = ChunkSet(op.file.chunk_count());
   }
   served_[op.file.name] = Served{op.file, op.dest, false};
-  r.have = p.verified;
+  r.value = p.verified;
   return r;
 }
 
@@ -86,7 +86,7 @@ StoreResult FakeStore::execute(const StoreRead& op) {
       bytes->begin() + static_cast<std::ptrdiff_t>(off),
       bytes->begin() + static_cast<std::ptrdiff_t>(off + s.info.chunk_length(op.index)));
   if (corrupt_reads && !chunk.empty()) chunk[chunk.size() / 2] ^= 0xFF;
-  r.data = Payload::from_vector(std::move(chunk));
+  r.value = Payload::from_vector(std::move(chunk));
   ++chunks_read;
   return r;
 }

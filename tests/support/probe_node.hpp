@@ -12,16 +12,13 @@ class ProbeNode final : public Node {
  public:
   explicit ProbeNode(Endpoint to) : to_(std::move(to)) {}
 
-  void on_start(Time) override { conn = connect(to_); }
-  void on_accepted(Time, ConnId, const Endpoint&) override {}
-  void on_connected(Time, ConnId) override { connected = true; }
-  void on_frame(Time, ConnId, RawFrame frame) override {
+  void handle_start(Time) override { conn = connect(to_); }
+  void handle_connected(Time, ConnId) override { connected = true; }
+  void handle_frame(Time, ConnId, RawFrame frame) override {
     auto m = decode_message(frame);
     if (m) received.push_back(std::move(*m));
   }
-  void on_closed(Time, ConnId, CloseReason reason) override { closed = reason; }
-  void on_timer(Time, TimerId) override {}
-  void on_store_done(Time, StoreOpId, StoreResult) override {}
+  void handle_closed(Time, ConnId, CloseReason reason) override { closed = reason; }
 
   void send_message(const Message& m) { send(conn, m); }
 

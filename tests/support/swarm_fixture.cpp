@@ -58,20 +58,19 @@ bool Swarm::wait_online(std::initializer_list<HostId> peers, std::size_t max_ste
       max_steps);
 }
 
-Event Swarm::publish(HostId h, const std::string& name, const std::vector<std::uint8_t>& bytes) {
+Notice Swarm::publish(HostId h, const std::string& name, const std::vector<std::uint8_t>& bytes) {
   const std::string path = "/data/" + name;
   net.store(h).put_file(path, bytes);
-  const auto done_before = count_notices(h, "publish_done") + count_notices(h, "publish_failed");
+  auto answers = [&] { return count_notices<PublishDone>(h) + count_notices<PublishFailed>(h); };
+  const auto before = answers();
   Status st;
   net.command<Peer>(h, [&](Peer& p, Time now) { st = p.publish(now, path, name); });
   EXPECT_TRUE(st.ok()) << st.error().describe();
-  net.run_until([&] {
-    return count_notices(h, "publish_done") + count_notices(h, "publish_failed") > done_before;
-  });
+  net.run_until([&] { return answers() > before; });
   for (auto it = net.notices(h).rbegin(); it != net.notices(h).rend(); ++it) {
-    if (it->type == "publish_done" || it->type == "publish_failed") return *it;
+    if (as<PublishDone>(*it) != nullptr || as<PublishFailed>(*it) != nullptr) return *it;
   }
-  return {};
+  return PublishFailed{name, make_error(ErrorCode::Closed, "no answer to the publish")};
 }
 
 void Swarm::start_download(HostId h, const std::string& name, const std::string& dest) {
@@ -80,37 +79,16 @@ void Swarm::start_download(HostId h, const std::string& name, const std::string&
   ASSERT_TRUE(st.ok()) << st.error().describe();
 }
 
-std::optional<Event> Swarm::wait_download(HostId h, const std::string& name,
-                                          std::size_t max_steps) {
-  const auto before =
-      count_notices(h, "download_completed", name) + count_notices(h, "download_failed", name);
-  net.run_until(
-      [&] {
-        return count_notices(h, "download_completed", name) +
-                   count_notices(h, "download_failed", name) >
-               before;
-      },
-      max_steps);
+std::optional<Notice> Swarm::wait_download(HostId h, const std::string& name,
+                                           std::size_t max_steps) {
+  auto ends = [&] {
+    return count_notices<DownloadCompleted>(h, name) + count_notices<DownloadFailed>(h, name);
+  };
+  const auto before = ends();
+  net.run_until([&] { return ends() > before; }, max_steps);
   for (auto it = net.notices(h).rbegin(); it != net.notices(h).rend(); ++it) {
-    if ((it->type == "download_completed" || it->type == "download_failed") &&
-        it->fields.value("file", "") == name) {
-      return *it;
-    }
-  }
-  return std::nullopt;
-}
-
-std::size_t Swarm::count_notices(HostId h, std::string_view type, std::string_view file) const {
-  std::size_t n = 0;
-  for (const auto& e : net.notices(h)) {
-    if (e.type == type && (file.empty() || e.fields.value("file", "") == file)) ++n;
-  }
-  return n;
-}
-
-std::optional<Event> Swarm::last_notice(HostId h, std::string_view type) const {
-  for (auto it = net.notices(h).rbegin(); it != net.notices(h).rend(); ++it) {
-    if (it->type == type) return *it;
+    const bool end = as<DownloadCompleted>(*it) != nullptr || as<DownloadFailed>(*it) != nullptr;
+    if (end && notice_file(*it) == name) return *it;
   }
   return std::nullopt;
 }

@@ -16,6 +16,20 @@ constexpr std::uint32_t kTestChunk = 16 * 1024;
 
 std::vector<std::uint8_t> random_bytes(std::size_t n, std::uint64_t seed);
 
+/// The notice as a T, or nullptr (also when there is none).
+template <typename T>
+const T* as(const std::optional<Notice>& n) {
+  return n ? std::get_if<T>(&*n) : nullptr;
+}
+template <typename T>
+const T* as(const Notice& n) {
+  return std::get_if<T>(&n);
+}
+/// For assertion messages.
+inline std::string describe(const std::optional<Notice>& n) {
+  return n ? swarmlab::describe(*n) : "no notice";
+}
+
 class Swarm {
  public:
   explicit Swarm(std::uint64_t seed = 1, TrackerConfig tracker_config = {});
@@ -37,15 +51,28 @@ class Swarm {
   /// Runs until every listed peer is online with the tracker.
   bool wait_online(std::initializer_list<HostId> peers, std::size_t max_steps = 1'000'000);
   /// Puts `bytes` on the peer's disk at /data/<name>, publishes it and waits for the answer.
-  /// Returns the notice ("publish_done" or "publish_failed").
-  Event publish(HostId h, const std::string& name, const std::vector<std::uint8_t>& bytes);
+  /// Returns the notice (PublishDone or PublishFailed).
+  Notice publish(HostId h, const std::string& name, const std::vector<std::uint8_t>& bytes);
   void start_download(HostId h, const std::string& name, const std::string& dest);
   /// Runs until the download of `name` on h completes or fails; returns that notice.
-  std::optional<Event> wait_download(HostId h, const std::string& name,
-                                     std::size_t max_steps = 5'000'000);
-  /// Number of the peer's notices of `type` (optionally for one file).
-  std::size_t count_notices(HostId h, std::string_view type, std::string_view file = {}) const;
-  std::optional<Event> last_notice(HostId h, std::string_view type) const;
+  std::optional<Notice> wait_download(HostId h, const std::string& name,
+                                      std::size_t max_steps = 5'000'000);
+  /// Number of the peer's notices of type T (optionally about one file).
+  template <typename T>
+  std::size_t count_notices(HostId h, std::string_view file = {}) const {
+    std::size_t n = 0;
+    for (const auto& e : net.notices(h)) {
+      if (std::holds_alternative<T>(e) && (file.empty() || notice_file(e) == file)) ++n;
+    }
+    return n;
+  }
+  template <typename T>
+  std::optional<T> last_notice(HostId h) const {
+    for (auto it = net.notices(h).rbegin(); it != net.notices(h).rend(); ++it) {
+      if (const auto* x = std::get_if<T>(&*it)) return *x;
+    }
+    return std::nullopt;
+  }
   /// Chunks the peer has verified so far in its download of `name`.
   std::uint32_t chunks_have(HostId h, const std::string& name);
   /// chunk_received records of `node`'s download of `file`, in order.

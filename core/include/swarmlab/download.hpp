@@ -1,7 +1,10 @@
 #pragma once
 // One download: locate, ping owners, fetch rarest-first from the best owners with several
 // requests in flight, verify, register, refresh, survive source failures, end-game, finish.
-// Owned and driven by a Peer, which provides the effects through DownloadHost.
+// Owned and driven by a Peer: inputs carry the time, and what the download wants done comes out
+// of poll_action(), which the peer drains after every input; the next wake-up comes out of
+// next_deadline().
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -10,6 +13,7 @@
 #include "swarmlab/chunk_picker.hpp"
 #include "swarmlab/effects.hpp"
 #include "swarmlab/messages.hpp"
+#include "swarmlab/notice.hpp"
 #include "swarmlab/peer_picker.hpp"
 #include "swarmlab/rarest_first_index.hpp"
 #include "swarmlab/rng.hpp"
@@ -44,41 +48,75 @@ struct DownloadConfig {
   bool end_game = true;
 };
 
-/// What a download may ask of the peer that owns it.
-class DownloadHost {
- public:
-  virtual ConnId open_connection(const Endpoint& to, const std::string& download) = 0;
-  virtual void send_message(ConnId conn, const Message& m) = 0;
-  virtual void close_connection(ConnId conn) = 0;
-  virtual TimerId set_download_timer(Time deadline, const std::string& download) = 0;
-  virtual void cancel_download_timer(TimerId& timer) = 0;
-  /// Asks the tracker for the owners; the answer arrives through on_location(_failed).
-  virtual void request_location(const std::string& name) = 0;
-  virtual bool tracker_online() const = 0;
-  virtual void store_open(const FileInfo& file, const std::string& dest) = 0;
-  virtual void store_write(const std::string& name, std::uint32_t index, Payload data,
-                           const Digest& expected, const std::string& from) = 0;
-  virtual void store_finalize(const std::string& name) = 0;
-  /// The download now holds `have` of `file`: serve it and announce it to the tracker.
-  virtual void offer_file(Time now, const FileInfo& file, const ChunkSet& have) = 0;
-  /// A newly verified chunk: serve it and register it (batched).
-  virtual void offer_chunk(Time now, const std::string& name, std::uint32_t index) = 0;
-  /// Stop offering the partial file (its download gave up).
-  virtual void withdraw_file(const std::string& name) = 0;
-  virtual void file_completed(const std::string& name) = 0;
-  virtual void record(Time now, std::string type, nlohmann::json fields) = 0;
-  virtual void notify(Time now, std::string type, nlohmann::json fields) = 0;
-  virtual Rng& rng() = 0;
-
- protected:
-  ~DownloadHost() = default;
+/// What a download asks of the peer that owns it: data the peer drains after every call into
+/// the download (Download::poll_action), as a driver drains a node's effects.
+namespace download_action {
+/// Connect to a source; the peer answers at once with Download::bind_connection.
+struct OpenConnection {
+  std::string source;
+  Endpoint to;
 };
+struct SendMessage {
+  ConnId conn;
+  Message message;
+};
+struct CloseConnection {
+  ConnId conn;
+};
+/// Ask the tracker for the owners; the answer comes through on_location(_failed).
+struct AskOwners {};
+struct OpenFile {
+  FileInfo file;
+  std::string dest;
+};
+/// Verify against `expected` and store; the result comes through on_written.
+struct WriteChunk {
+  std::uint32_t index;
+  Payload data;
+  Digest expected;
+  std::string from;
+};
+/// Every chunk is verified: make the file durable; the result comes through on_finalized.
+struct FinishFile {};
+/// The download now holds `have` of `file`: serve it and announce it to the tracker.
+struct OfferFile {
+  FileInfo file;
+  ChunkSet have;
+};
+/// A newly verified chunk: serve it and register it with the tracker.
+struct OfferChunk {
+  std::uint32_t index;
+};
+/// Stop offering the partial file (the download gave up on it).
+struct WithdrawFile {};
+/// The file is whole and at its destination.
+struct FileCompleted {};
+/// A metrics record for the events log.
+struct Log {
+  std::string type;
+  nlohmann::json fields;
+};
+struct Tell {
+  Notice notice;
+};
+}  // namespace download_action
+
+using DownloadAction =
+    std::variant<download_action::OpenConnection, download_action::SendMessage,
+                 download_action::CloseConnection, download_action::AskOwners,
+                 download_action::OpenFile, download_action::WriteChunk,
+                 download_action::FinishFile, download_action::OfferFile,
+                 download_action::OfferChunk, download_action::WithdrawFile,
+                 download_action::FileCompleted, download_action::Log, download_action::Tell>;
+
+struct DownloadStatus;
 
 class Download {
  public:
   enum class Phase { Locating, Opening, Running, Finalizing, Completed, Failed };
 
-  Download(DownloadHost& host, const DownloadConfig& config, std::string name, std::string dest);
+  /// `rng` is the owning peer's generator (one stream per peer keeps runs reproducible).
+  Download(const DownloadConfig& config, std::string name, std::string dest, Rng& rng);
 
   void start(Time now);
   void on_location(Time now, const ReplyFileLocation& reply);
@@ -87,26 +125,20 @@ class Download {
   void on_connected(Time now, ConnId conn);
   void on_message(Time now, ConnId conn, Message m);
   void on_closed(Time now, ConnId conn, CloseReason reason);
-  void on_timer(Time now);
+  /// The connection the peer opened for OpenConnection{source}.
+  void bind_connection(const std::string& source, ConnId conn);
+  void on_deadline(Time now);
   void on_written(Time now, std::uint32_t index, const std::string& from,
                   const StoreResult& result);
   void on_finalized(Time now, const StoreResult& result);
   /// The peer is shutting down: close everything, keep what is verified.
   void abort(Time now);
 
-  struct Status {
-    std::string name;
-    std::string dest;
-    Phase phase = Phase::Locating;
-    std::uint32_t chunks_have = 0;
-    std::uint32_t chunks_total = 0;
-    std::uint64_t bytes_have = 0;
-    std::uint64_t bytes_total = 0;
-    std::uint32_t sources = 0;  // connected and answering
-    double rate_bps = 0;        // recent goodput, bits per second
-    std::optional<Error> error;
-  };
-  Status status() const;
+  std::optional<DownloadAction> poll_action();
+  /// When the download next wants on_deadline; nullopt once it is finished.
+  std::optional<Time> next_deadline() const { return deadline_; }
+
+  DownloadStatus status() const;
   Phase phase() const { return phase_; }
   bool finished() const { return phase_ == Phase::Completed || phase_ == Phase::Failed; }
   const std::string& name() const { return name_; }
@@ -147,14 +179,14 @@ class Download {
   Source* pick_free_owner(const std::vector<Source*>& free, std::uint32_t chunk,
                           const std::string* except);
   void send_ping(Time now, Source& s);
-  void drop_source(Time now, Source& s, SourceState state, std::string_view why);
+  void drop_source(Source& s, SourceState state, std::string_view why);
   void requeue_from(const std::string& source_id);
   void cancel_other_requests(std::uint32_t chunk);
   void strike(Time now, const std::string& source_id, std::uint32_t chunk, std::string_view why);
   void maybe_refresh(Time now, bool urgent);
   std::uint32_t missing_without_owner();
   void finalize(Time now);
-  void fail(Time now, Error error);
+  void fail(Error error);
   void close_all_sources();
   void report_progress(Time now);
   const std::vector<std::uint32_t>& owner_counts();
@@ -162,7 +194,14 @@ class Download {
   std::optional<std::uint32_t> pick_next(const std::vector<Source*>& free);
   Source* source_by_conn(ConnId conn);
 
-  DownloadHost& host_;
+  void act(DownloadAction a) { actions_.push_back(std::move(a)); }
+  void send_to(ConnId conn, Message m) { act(download_action::SendMessage{conn, std::move(m)}); }
+  void log(std::string type, nlohmann::json fields) {
+    act(download_action::Log{std::move(type), std::move(fields)});
+  }
+
+  std::deque<DownloadAction> actions_;
+  Rng& rng_;
   const DownloadConfig config_;
   std::string name_;
   std::string dest_;
@@ -177,8 +216,8 @@ class Download {
   std::vector<Request> requests_;
   std::vector<std::uint32_t> owner_counts_;
   bool owner_counts_dirty_ = true;
-  RarestFirstIndex rarest_;  // rebuilt with owner_counts_, for the rarest-first strategy
-  TimerId timer_ = 0;
+  RarestFirstIndex rarest_;       // rebuilt with owner_counts_, for the rarest-first strategy
+  std::optional<Time> deadline_;  // the next tick, while running
   Time started_{};
   Time last_refresh_{};
   Duration refresh_gap_{};
@@ -189,6 +228,20 @@ class Download {
   std::uint64_t bytes_have_ = 0;
   std::uint32_t resumed_chunks_ = 0;
   std::uint64_t next_nonce_ = 1;
+};
+
+/// What a download is doing, for a terminal's status and for tests.
+struct DownloadStatus {
+  std::string name;
+  std::string dest;
+  Download::Phase phase = Download::Phase::Locating;
+  std::uint32_t chunks_have = 0;
+  std::uint32_t chunks_total = 0;
+  std::uint64_t bytes_have = 0;
+  std::uint64_t bytes_total = 0;
+  std::uint32_t sources = 0;  // connected and answering
+  double rate_bps = 0;        // recent goodput, bits per second
+  std::optional<Error> error;
 };
 
 std::string_view to_string(Download::Phase p);

@@ -1,6 +1,6 @@
 #pragma once
-// What a node asks its driver to do (DESIGN.md §3). The driver drains effects after every
-// input and reports outcomes back as inputs; the node is never re-entered meanwhile.
+// What a node asks its driver to do (docs/architecture.md). The driver drains effects after
+// every input and reports outcomes back as inputs; the node is never re-entered meanwhile.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,6 +12,7 @@
 #include "swarmlab/event.hpp"
 #include "swarmlab/file_info.hpp"
 #include "swarmlab/frame_codec.hpp"
+#include "swarmlab/notice.hpp"
 #include "swarmlab/time.hpp"
 
 namespace swarmlab {
@@ -20,6 +21,7 @@ namespace swarmlab {
 /// connections they open from kFirstOutboundConn, so the two never collide.
 using ConnId = std::uint64_t;
 constexpr ConnId kFirstOutboundConn = ConnId{1} << 62;
+/// A node's own timers (Node::start_timer); drivers only see Node::next_deadline().
 using TimerId = std::uint64_t;
 using StoreOpId = std::uint64_t;
 
@@ -42,13 +44,9 @@ struct Send {
 };
 struct Close {
   ConnId conn;
-};
-struct StartTimer {
-  TimerId timer;
-  Time deadline;
-};
-struct CancelTimer {
-  TimerId timer;
+  /// Drop at once without sending what is queued (the stream broke framing); otherwise the
+  /// queued frames go out first.
+  bool reset = false;
 };
 
 // ---- chunk store: asynchronous, completed by on_store_done(op, StoreResult) --------------
@@ -90,11 +88,15 @@ struct StoreFinalize {
   std::string name;
 };
 
+/// What a store operation gives back besides its status: the scanned file (StoreScan), the
+/// chunks already verified (StoreOpen), the chunk's bytes (StoreRead); nothing for the others.
+using StoreValue = std::variant<std::monostate, FileInfo, ChunkSet, Payload>;
 struct StoreResult {
   Status status;
-  Payload data;                  // StoreRead
-  std::optional<FileInfo> file;  // StoreScan
-  ChunkSet have;                 // StoreOpen
+  StoreValue value;
+
+  static StoreResult failed(Error e) { return {Status(std::move(e)), {}}; }
+  static StoreResult done(StoreValue v = {}) { return {Status{}, std::move(v)}; }
 };
 
 /// A metrics record for the run's event log.
@@ -103,10 +105,11 @@ struct Record {
 };
 /// Something the node's user should hear about (command results, progress, failures).
 struct Notify {
-  Event event;
+  Time time;
+  Notice notice;
 };
 
-using Effect = std::variant<Connect, Send, Close, StartTimer, CancelTimer, StoreScan, StoreOpen,
-                            StoreRead, StoreWrite, StoreFinalize, Record, Notify>;
+using Effect = std::variant<Connect, Send, Close, StoreScan, StoreOpen, StoreRead, StoreWrite,
+                            StoreFinalize, Record, Notify>;
 
 }  // namespace swarmlab

@@ -56,6 +56,8 @@ class FrameDecoder {
   /// Zero-copy path: where the next payload bytes may be written directly; empty unless the
   /// decoder is inside a real payload. Call commit() with the number of bytes written.
   std::span<std::uint8_t> payload_window();
+  /// The buffer behind payload_window(): hold it while a read into the window is under way.
+  std::shared_ptr<std::vector<std::uint8_t>> payload_buffer() const { return payload_buf_; }
   void commit(std::size_t count);
 
   std::optional<RawFrame> next();

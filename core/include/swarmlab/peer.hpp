@@ -45,34 +45,32 @@ struct PeerConfig {
   std::uint64_t seed = 1;
 };
 
-class Peer final : public Node, private DownloadHost {
+class Peer final : public Node {
  public:
   explicit Peer(PeerConfig config);
   ~Peer() override;
 
-  // ---- commands (results that take time arrive as Notify events) ----
+  // ---- commands (results that take time arrive as Notify effects) ----
   /// Errors: AlreadyConnected if a tracker session exists or is being set up.
   Status connect_tracker(Time now, const Endpoint& tracker);
-  /// Splits, hashes and announces the file at `path` as `name`. Result: "publish_done" or
-  /// "publish_failed". Errors now: TrackerNotConnected, BadName, InProgress (same name
-  /// being published).
+  /// Splits, hashes and announces the file at `path` as `name`. Result: PublishDone or
+  /// PublishFailed. Errors now: TrackerNotConnected, BadName, InProgress (same name being
+  /// published), NameTaken (this peer already offers that name).
   Status publish(Time now, const std::string& path, const std::string& name);
-  /// Result: "files_list". Errors now: TrackerNotConnected.
+  /// Result: FilesListed or FilesListFailed. Errors now: TrackerNotConnected.
   Status list_files(Time now);
-  /// Result: "download_completed" or "download_failed"; "download_progress" meanwhile.
+  /// Result: DownloadCompleted or DownloadFailed; DownloadProgress meanwhile.
   /// Errors now: TrackerNotConnected, InProgress (that file is downloading), BadName,
   /// InvalidArgument (this peer already holds the whole file).
   Status download(Time now, const std::string& name, const std::string& dest);
   void set_delay(Time now, Duration delay);
   /// The address to advertise, once the driver knows its listening port. Before on_start.
   void set_listen(const Endpoint& listen) { config_.listen = listen; }
-  /// Closes every connection and stops all timers; partial downloads stay resumable.
-  void shutdown(Time now);
 
   // ---- getters ----
   enum class TrackerState { Disconnected, Connecting, Registering, Online };
   TrackerState tracker_state() const { return tracker_.state; }
-  std::vector<Download::Status> downloads() const;
+  std::vector<DownloadStatus> downloads() const;
   struct HeldFile {
     FileInfo info;
     ChunkSet have;
@@ -81,16 +79,17 @@ class Peer final : public Node, private DownloadHost {
   std::vector<HeldFile> held_files() const;
   const PeerConfig& config() const { return config_; }
 
-  // ---- inputs ----
-  void on_start(Time now) override;
-  void on_accepted(Time now, ConnId conn, const Endpoint& remote) override;
-  void on_connected(Time now, ConnId conn) override;
-  void on_frame(Time now, ConnId conn, RawFrame frame) override;
-  void on_closed(Time now, ConnId conn, CloseReason reason) override;
-  void on_timer(Time now, TimerId timer) override;
-  void on_store_done(Time now, StoreOpId op, StoreResult result) override;
-
  private:
+  void handle_start(Time now) override;
+  void handle_accepted(Time now, ConnId conn, const Endpoint& remote) override;
+  void handle_connected(Time now, ConnId conn) override;
+  void handle_frame(Time now, ConnId conn, RawFrame frame) override;
+  void handle_closed(Time now, ConnId conn, CloseReason reason) override;
+  void handle_timer(Time now, TimerId timer) override;
+  void handle_store_done(Time now, StoreOpId op, StoreResult result) override;
+  /// Closes every connection and stops all timers; partial downloads stay resumable.
+  void handle_shutdown(Time now) override;
+
   // Tracker session.
   struct TrackerSession {
     TrackerState state = TrackerState::Disconnected;
@@ -149,30 +148,22 @@ class Peer final : public Node, private DownloadHost {
   void reply(Time now, ConnId conn, Message m);
 
   TimerId timer_for(Time deadline, PendingTimer purpose);
-  void record(Time now, std::string type, nlohmann::json fields) override;
-  void notify(Time now, std::string type, nlohmann::json fields) override;
+  void record(Time now, std::string type, nlohmann::json fields);
+  void notify(Time now, Notice notice);
+  template <typename Op>
+  void store(StoreKind kind, const std::string& name, Op op, std::uint32_t index = 0,
+             std::string from = {});
 
-  // DownloadHost.
-  ConnId open_connection(const Endpoint& to, const std::string& download) override;
-  void send_message(ConnId conn, const Message& m) override { send(conn, m); }
-  void close_connection(ConnId conn) override;
-  TimerId set_download_timer(Time deadline, const std::string& download) override;
-  void cancel_download_timer(TimerId& timer) override;
-  void request_location(const std::string& name) override;
-  bool tracker_online() const override { return tracker_.state == TrackerState::Online; }
-  void store_open(const FileInfo& file, const std::string& dest) override;
-  void store_write(const std::string& name, std::uint32_t index, Payload data,
-                   const Digest& expected, const std::string& from) override;
-  void store_finalize(const std::string& name) override;
-  void offer_file(Time now, const FileInfo& file, const ChunkSet& have) override;
-  void offer_chunk(Time now, const std::string& name, std::uint32_t index) override;
-  void withdraw_file(const std::string& name) override;
-  void file_completed(const std::string& name) override;
-  Rng& rng() override { return rng_; }
+  /// Runs an input on the download `name` (if there is one), then drive()s it.
+  template <typename F>
+  void with_download(Time now, const std::string& name, F&& input);
+  void drive(Time now, Download& d);
+  void offer_file(const FileInfo& file, const ChunkSet& have);
+  void offer_chunk(Time now, const std::string& name, std::uint32_t index);
+  void withdraw_file(const std::string& name);
 
   PeerConfig config_;
   Rng rng_;
-  bool stopped_ = false;
   TrackerSession tracker_;
   std::map<std::uint32_t, PendingRequest> pending_;
   std::map<std::string, LocalFile> files_;
@@ -186,6 +177,11 @@ class Peer final : public Node, private DownloadHost {
   std::map<ConnId, std::string> download_conns_;
   std::map<StoreOpId, PendingStore> store_ops_;
   std::map<TimerId, PendingTimer> timers_;
+  struct DownloadTimer {
+    TimerId timer = 0;
+    std::optional<Time> deadline;
+  };
+  std::map<std::string, DownloadTimer> download_timers_;  // one per download, at its deadline
 };
 
 std::string_view to_string(Peer::TrackerState s);

@@ -51,16 +51,14 @@ class Tracker final : public Node {
   std::vector<ChunkInfoView> chunk_info() const;
   bool started() const { return started_; }
 
-  // ---- inputs ----
-  void on_start(Time now) override;
-  void on_accepted(Time now, ConnId conn, const Endpoint& remote) override;
-  void on_connected(Time now, ConnId conn) override;
-  void on_frame(Time now, ConnId conn, RawFrame frame) override;
-  void on_closed(Time now, ConnId conn, CloseReason reason) override;
-  void on_timer(Time now, TimerId timer) override;
-  void on_store_done(Time now, StoreOpId op, StoreResult result) override;
-
  private:
+  void handle_start(Time now) override;
+  void handle_accepted(Time now, ConnId conn, const Endpoint& remote) override;
+  void handle_frame(Time now, ConnId conn, RawFrame frame) override;
+  void handle_closed(Time now, ConnId conn, CloseReason reason) override;
+  void handle_timer(Time now, TimerId timer) override;
+  void handle_shutdown(Time now) override;
+
   struct Session {
     Endpoint remote;
     std::optional<std::string> peer_id;

@@ -1,0 +1,11 @@
+#pragma once
+// std::visit over several lambdas, one per alternative.
+
+namespace swarmlab {
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+
+}  // namespace swarmlab

@@ -1,0 +1,49 @@
+#include "swarmlab/notice.hpp"
+
+#include "swarmlab/overloaded.hpp"
+#include "swarmlab/units.hpp"
+
+namespace swarmlab {
+
+std::string describe(const Notice& n) {
+  return std::visit(
+      Overloaded{
+          [](const TrackerConnected& x) {
+            return "Connected to the tracker at " + x.tracker.to_string() + ".";
+          },
+          [](const TrackerFailed& x) { return x.error.describe(); },
+          [](const PublishDone& x) {
+            return "Published " + x.file + " (" + format_size(x.size) + ", " +
+                   std::to_string(x.chunks) + " chunks).";
+          },
+          [](const PublishFailed& x) { return x.error.describe(); },
+          [](const FilesListed& x) {
+            return std::to_string(x.files.size()) + " files listed" +
+                   (x.omitted > 0 ? ", " + std::to_string(x.omitted) + " more left out" : "") + ".";
+          },
+          [](const FilesListFailed& x) { return x.error.describe(); },
+          [](const DownloadProgress& x) {
+            return x.file + ": " + std::to_string(x.chunks) + " of " +
+                   std::to_string(x.total_chunks) + " chunks.";
+          },
+          [](const DownloadCompleted& x) {
+            return "File " + x.file + " successfully downloaded to " + x.dest + ".";
+          },
+          [](const DownloadFailed& x) { return x.error.describe(); },
+      },
+      n);
+}
+
+std::string_view notice_file(const Notice& n) {
+  return std::visit(
+      [](const auto& x) -> std::string_view {
+        if constexpr (requires { x.file; }) {
+          return x.file;
+        } else {
+          return {};
+        }
+      },
+      n);
+}
+
+}  // namespace swarmlab
