@@ -1,5 +1,5 @@
 #pragma once
-// What a run measured (DESIGN.md §6): per-peer outcomes, bytes served by the original
+// What a run measured (docs/architecture.md, Metrics): per-peer outcomes, bytes served by the original
 // seeds vs by peers, chunk replication over time, and the summary with its statistics and
 // the Kumar–Ross ratio. Fed with the nodes' events; knows nothing of ns-3.
 #include <cstdint>

@@ -1,5 +1,5 @@
 #pragma once
-// A scenario file (DESIGN.md §7): what is shared, by whom, over which links, with which
+// A scenario file (README, Simulating a swarm): what is shared, by whom, over which links, with which
 // churn and strategies. Parsing is strict: unknown fields and bad values are errors that
 // name the field ("groups[1].delay.max") and quote the value. No ns-3 here, so the
 // scenario layer is tested without a simulator.

@@ -20,7 +20,7 @@ struct PeerPlan {
 
 std::vector<PeerPlan> plan_peers(const Scenario& s);
 
-/// Kumar & Ross minimum distribution time for one file (REFERENCES.md):
+/// Kumar & Ross minimum distribution time for one file (docs/models.md):
 /// T_min = max(F/u_s, F/d_min, N*F/(u_s + sum u_i)).
 struct KumarRoss {
   double file_bits = 0;
@@ -35,7 +35,7 @@ struct KumarRoss {
 };
 KumarRoss kumar_ross(const Scenario& s);
 
-/// Qiu & Srikant's fluid model in steady state (REFERENCES.md), for an open swarm: one
+/// Qiu & Srikant's fluid model in steady state (docs/models.md), for an open swarm: one
 /// leecher group arriving as a Poisson process and leaving a fixed seed time after it
 /// finishes (gamma = 1/seed_time, eta = 1, theta = 0). Empty when the scenario is not of
 /// that shape.

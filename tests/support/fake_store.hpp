@@ -1,5 +1,5 @@
 #pragma once
-// An in-memory chunk store for one fake host: answers the store effects of DESIGN.md §3
+// An in-memory chunk store for one fake host: answers the store effects of docs/architecture.md
 // the way realnet's file store does (verify before write, resume from what was verified),
 // with "disk" contents that survive a crash of the host.
 #include <cstdint>

@@ -1,5 +1,5 @@
 #pragma once
-// Which chunk to request next (DESIGN.md §5).
+// Which chunk to request next (docs/architecture.md, Scheduling).
 #include <cstdint>
 #include <optional>
 #include <span>

@@ -1,6 +1,6 @@
 #pragma once
 // A record of something that happened in a node: metrics for the run's events.jsonl
-// (DESIGN.md §6), or a notice for whoever drives the node (a terminal, a test).
+// (docs/architecture.md, Metrics).
 #include <nlohmann/json.hpp>
 #include <string>
 

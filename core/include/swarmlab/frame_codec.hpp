@@ -1,5 +1,5 @@
 #pragma once
-// Framing of DESIGN.md §4:
+// Framing (docs/architecture.md, Wire protocol):
 //   u32 header_length (BE) | u32 payload_length (BE) | header (UTF-8 JSON) | payload (raw)
 #include <array>
 #include <cstdint>

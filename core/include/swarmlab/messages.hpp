@@ -1,5 +1,5 @@
 #pragma once
-// Every message of the wire protocol (DESIGN.md §4) as a typed struct.
+// Every message of the wire protocol (docs/architecture.md) as a typed struct.
 //
 // Headers are JSON objects with a "type" field. Requests to the tracker carry a request id
 // "req" that the reply (or ERROR) echoes. Chunk hashes and chunk data travel in the raw

@@ -1,5 +1,5 @@
 #pragma once
-// Which owner to request a chunk from (DESIGN.md §5).
+// Which owner to request a chunk from (docs/architecture.md, Scheduling).
 #include <cstddef>
 #include <optional>
 #include <span>
