@@ -1,6 +1,6 @@
 #pragma once
-// What a run measured (docs/architecture.md, Metrics): per-peer outcomes, bytes served by the original
-// seeds vs by peers, chunk replication over time, and the summary with its statistics and
+// What a run measured (docs/architecture.md, Metrics): per-peer outcomes, bytes served by the
+// original seeds vs by peers, chunk replication over time, and the summary with its statistics and
 // the Kumar–Ross ratio. Fed with the nodes' events; knows nothing of ns-3.
 #include <cstdint>
 #include <map>

@@ -1,8 +1,8 @@
 #pragma once
-// A scenario file (README, Simulating a swarm): what is shared, by whom, over which links, with which
-// churn and strategies. Parsing is strict: unknown fields and bad values are errors that
-// name the field ("groups[1].delay.max") and quote the value. No ns-3 here, so the
-// scenario layer is tested without a simulator.
+// A scenario file (README, Simulating a swarm): what is shared, by whom, over which links, with
+// which churn and strategies. Parsing is strict: unknown fields and bad values are errors that name
+// the field ("groups[1].delay.max") and quote the value. No ns-3 here, so the scenario layer is
+// tested without a simulator.
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>

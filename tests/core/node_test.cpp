@@ -1,0 +1,108 @@
+// The parts of the node interface every driver relies on: framing, the one deadline, and
+// shutdown, checked on a bare node without a network.
+#include "swarmlab/node.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace swarmlab::testing {
+namespace {
+
+class RecordingNode final : public Node {
+ public:
+  std::vector<std::string> frames;
+  std::vector<std::pair<ConnId, CloseReason>> closed;
+  std::vector<TimerId> fired;
+  using Node::cancel_timer;
+  using Node::connect;
+  using Node::start_timer;
+
+ private:
+  void handle_frame(Time, ConnId, RawFrame f) override { frames.push_back(f.header); }
+  void handle_closed(Time, ConnId c, CloseReason r) override { closed.emplace_back(c, r); }
+  void handle_timer(Time, TimerId t) override { fired.push_back(t); }
+};
+
+std::vector<Effect> drain(Node& n) {
+  std::vector<Effect> out;
+  while (auto e = n.poll_effect()) out.push_back(std::move(*e));
+  return out;
+}
+
+const Time t0{};
+
+TEST(Node, DecodesFramesSplitAnyhowAndIgnoresUnknownConnections) {
+  RecordingNode n;
+  n.on_accepted(t0, 1, {"10.0.0.2", 5000});
+  auto bytes = encode_frame_bytes({R"({"type":"PEER_PING","nonce":1})", {}});
+  const auto second = encode_frame_bytes({R"({"type":"PEER_PING","nonce":2})", {}});
+  bytes.insert(bytes.end(), second.begin(), second.end());
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    n.on_bytes(t0, 1, std::span(bytes).subspan(i, std::min<std::size_t>(3, bytes.size() - i)));
+  }
+  n.on_bytes(t0, 99, bytes);  // never accepted: nothing happens
+  ASSERT_EQ(n.frames.size(), 2u);
+  EXPECT_NE(n.frames[1].find("\"nonce\":2"), std::string::npos);
+  EXPECT_TRUE(drain(n).empty());
+}
+
+TEST(Node, BrokenFramingResetsTheStreamAndIsHandledAsAProtocolError) {
+  RecordingNode n;
+  n.on_accepted(t0, 1, {"10.0.0.2", 5000});
+  // A header length over the 64 KiB limit.
+  const std::vector<std::uint8_t> bad{0x00, 0x10, 0x00, 0x00, 0, 0, 0, 0};
+  n.on_bytes(t0, 1, bad);
+  const auto effects = drain(n);
+  ASSERT_EQ(effects.size(), 1u);
+  const auto* close = std::get_if<Close>(&effects[0]);
+  ASSERT_NE(close, nullptr);
+  EXPECT_EQ(close->conn, 1u);
+  EXPECT_TRUE(close->reset);
+  ASSERT_EQ(n.closed.size(), 1u);
+  EXPECT_EQ(n.closed[0].second, CloseReason::ProtocolError);
+  // The stream is gone: later bytes and a late close from the driver change nothing.
+  n.on_bytes(t0, 1, encode_frame_bytes({R"({"type":"PEER_PING","nonce":1})", {}}));
+  n.on_closed(t0, 1, CloseReason::Reset);
+  EXPECT_TRUE(n.frames.empty());
+  EXPECT_EQ(n.closed.size(), 1u);
+}
+
+TEST(Node, OneDeadlineIsTheSoonestTimerAndOnlyExpiredTimersFire) {
+  RecordingNode n;
+  EXPECT_FALSE(n.next_deadline());
+  const TimerId late = n.start_timer(t0 + 3s);
+  TimerId early = n.start_timer(t0 + 1s);
+  const TimerId middle = n.start_timer(t0 + 2s);
+  EXPECT_EQ(n.next_deadline(), t0 + 1s);
+  n.cancel_timer(early);
+  EXPECT_EQ(early, 0u);
+  EXPECT_EQ(n.next_deadline(), t0 + 2s);
+  n.on_deadline(t0 + 1500ms);  // early: nothing is due
+  EXPECT_TRUE(n.fired.empty());
+  n.on_deadline(t0 + 3s);
+  EXPECT_EQ(n.fired, (std::vector<TimerId>{middle, late}));
+  EXPECT_FALSE(n.next_deadline());
+}
+
+TEST(Node, ShutdownClosesWhatIsOpenStopsTimersAndIgnoresLaterInputs) {
+  RecordingNode n;
+  n.on_accepted(t0, 1, {"10.0.0.2", 5000});
+  const ConnId out = n.connect({"10.0.0.3", 6881});
+  drain(n);
+  n.start_timer(t0 + 1s);
+  n.shutdown(t0);
+  std::vector<ConnId> closed;
+  for (const auto& e : drain(n)) {
+    if (const auto* c = std::get_if<Close>(&e)) closed.push_back(c->conn);
+  }
+  EXPECT_EQ(closed, (std::vector<ConnId>{1, out}));
+  EXPECT_FALSE(n.next_deadline());
+  n.on_accepted(t0, 2, {"10.0.0.4", 5000});
+  n.on_bytes(t0, 2, encode_frame_bytes({R"({"type":"PEER_PING","nonce":1})", {}}));
+  EXPECT_TRUE(n.frames.empty());
+  EXPECT_TRUE(drain(n).empty());
+}
+
+}  // namespace
+}  // namespace swarmlab::testing
