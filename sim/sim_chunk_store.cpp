@@ -35,7 +35,11 @@ const ChunkSet* SimChunkStore::chunks(const std::string& name) const {
   return it == disk_.end() ? nullptr : &it->second;
 }
 
-StoreResult SimChunkStore::execute(const StoreScan& op) {
+StoreResult SimChunkStore::execute(const StoreOp& op) {
+  return std::visit([this](const auto& x) { return run(x); }, op);
+}
+
+StoreResult SimChunkStore::run(const StoreScan& op) {
   StoreResult r;
   constexpr std::string_view kPrefix = "sim:";
   const std::string name = op.path.starts_with(kPrefix) ? op.path.substr(kPrefix.size()) : op.path;
@@ -56,7 +60,7 @@ StoreResult SimChunkStore::execute(const StoreScan& op) {
   return r;
 }
 
-StoreResult SimChunkStore::execute(const StoreOpen& op) {
+StoreResult SimChunkStore::run(const StoreOpen& op) {
   StoreResult r;
   auto& have = disk_[op.file.name];
   if (have.size() != op.file.chunk_count()) have = ChunkSet(op.file.chunk_count());
@@ -65,7 +69,7 @@ StoreResult SimChunkStore::execute(const StoreOpen& op) {
   return r;
 }
 
-StoreResult SimChunkStore::execute(const StoreRead& op) {
+StoreResult SimChunkStore::run(const StoreRead& op) {
   StoreResult r;
   const auto* info = catalogue_.find(op.name);
   const auto* have = chunks(op.name);
@@ -78,7 +82,7 @@ StoreResult SimChunkStore::execute(const StoreRead& op) {
   return r;
 }
 
-StoreResult SimChunkStore::execute(const StoreWrite& op) {
+StoreResult SimChunkStore::run(const StoreWrite& op) {
   StoreResult r;
   const auto* info = catalogue_.find(op.name);
   auto it = disk_.find(op.name);
@@ -102,7 +106,7 @@ StoreResult SimChunkStore::execute(const StoreWrite& op) {
   return r;
 }
 
-StoreResult SimChunkStore::execute(const StoreFinalize& op) {
+StoreResult SimChunkStore::run(const StoreFinalize& op) {
   StoreResult r;
   const auto* have = chunks(op.name);
   if (have == nullptr || !have->complete()) {

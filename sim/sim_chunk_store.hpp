@@ -38,16 +38,18 @@ class SimChunkStore {
   /// The chunks on disk for `name` (a finished or partial download, or a published file).
   const ChunkSet* chunks(const std::string& name) const;
 
-  StoreResult execute(const StoreScan& op);
-  StoreResult execute(const StoreOpen& op);
-  StoreResult execute(const StoreRead& op);
-  StoreResult execute(const StoreWrite& op);
-  StoreResult execute(const StoreFinalize& op);
+  StoreResult execute(const StoreOp& op);
 
   /// The node crashed: what it was serving is forgotten, its disk is not.
   void forget_open_files() { served_.clear(); }
 
  private:
+  StoreResult run(const StoreScan& op);
+  StoreResult run(const StoreOpen& op);
+  StoreResult run(const StoreRead& op);
+  StoreResult run(const StoreWrite& op);
+  StoreResult run(const StoreFinalize& op);
+
   const FileCatalogue& catalogue_;
   std::shared_ptr<const std::set<std::string>> corrupters_;
   std::map<std::string, ChunkSet> disk_;  // file name -> chunks on disk

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "swarmlab/overloaded.hpp"
+
 namespace swarmlab::testing {
 
 void FakeStore::put_file(const std::string& path, std::vector<std::uint8_t> bytes) {
@@ -30,7 +32,16 @@ ChunkSet FakeStore::partial_chunks(const std::string& dest) const {
   return it == partials_.end() ? ChunkSet{} : it->second.verified;
 }
 
-StoreResult FakeStore::execute(const StoreScan& op) {
+StoreResult FakeStore::execute(const StoreOp& op) {
+  return std::visit(Overloaded{[this](const StoreScan& x) { return hash_file(x); },
+                               [this](const StoreOpen& x) { return open_partial(x); },
+                               [this](const StoreRead& x) { return read_chunk(x); },
+                               [this](const StoreWrite& x) { return verify_and_write(x); },
+                               [this](const StoreFinalize& x) { return finish_file(x); }},
+                    op);
+}
+
+StoreResult FakeStore::hash_file(const StoreScan& op) {
   StoreResult r;
   const auto it = files_.find(op.path);
   if (it == files_.end()) {
@@ -48,7 +59,7 @@ StoreResult FakeStore::execute(const StoreScan& op) {
   return r;
 }
 
-StoreResult FakeStore::execute(const StoreOpen& op) {
+StoreResult FakeStore::open_partial(const StoreOpen& op) {
   StoreResult r;
   auto& p = partials_[op.dest];
   if (p.info != op.file) {
@@ -62,7 +73,7 @@ StoreResult FakeStore::execute(const StoreOpen& op) {
   return r;
 }
 
-StoreResult FakeStore::execute(const StoreRead& op) {
+StoreResult FakeStore::read_chunk(const StoreRead& op) {
   StoreResult r;
   const auto it = served_.find(op.name);
   if (it == served_.end()) {
@@ -91,7 +102,7 @@ StoreResult FakeStore::execute(const StoreRead& op) {
   return r;
 }
 
-StoreResult FakeStore::execute(const StoreWrite& op) {
+StoreResult FakeStore::verify_and_write(const StoreWrite& op) {
   StoreResult r;
   const auto it = served_.find(op.name);
   if (it == served_.end() || it->second.complete) {
@@ -119,7 +130,7 @@ StoreResult FakeStore::execute(const StoreWrite& op) {
   return r;
 }
 
-StoreResult FakeStore::execute(const StoreFinalize& op) {
+StoreResult FakeStore::finish_file(const StoreFinalize& op) {
   StoreResult r;
   const auto it = served_.find(op.name);
   if (it == served_.end()) {

@@ -28,11 +28,7 @@ class FakeStore {
   /// Fail every write with IoError (a full disk).
   bool fail_writes = false;
 
-  StoreResult execute(const StoreScan& op);
-  StoreResult execute(const StoreOpen& op);
-  StoreResult execute(const StoreRead& op);
-  StoreResult execute(const StoreWrite& op);
-  StoreResult execute(const StoreFinalize& op);
+  StoreResult execute(const StoreOp& op);
 
   /// The process died: the serving table is lost, the disk is not.
   void forget_open_files() { served_.clear(); }
@@ -41,6 +37,13 @@ class FakeStore {
   std::uint64_t chunks_read = 0;
 
  private:
+  // One per store operation, as realnet's FileStore does them.
+  StoreResult hash_file(const StoreScan& op);
+  StoreResult open_partial(const StoreOpen& op);
+  StoreResult read_chunk(const StoreRead& op);
+  StoreResult verify_and_write(const StoreWrite& op);
+  StoreResult finish_file(const StoreFinalize& op);
+
   struct Partial {
     FileInfo info;
     std::vector<std::uint8_t> bytes;

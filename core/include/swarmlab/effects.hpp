@@ -87,6 +87,8 @@ struct StoreFinalize {
   StoreOpId op;
   std::string name;
 };
+/// Any one of them: what a driver's chunk store carries out.
+using StoreOp = std::variant<StoreScan, StoreOpen, StoreRead, StoreWrite, StoreFinalize>;
 
 /// What a store operation gives back besides its status: the scanned file (StoreScan), the
 /// chunks already verified (StoreOpen), the chunk's bytes (StoreRead); nothing for the others.
