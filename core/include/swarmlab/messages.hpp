@@ -150,8 +150,7 @@ RawFrame encode_message(const Message& m);
 /// Parses and validates a frame. Errors name the field and what was wrong with it.
 Result<Message> decode_message(const RawFrame& frame);
 
-/// A file summary as the JSON object REPLY_FILES_LIST carries (also what a peer's
-/// "files_list" notice lists).
+/// A file summary as the JSON object REPLY_FILES_LIST carries.
 nlohmann::json to_json(const FileSummary& f);
 
 /// Best effort: the "type" and "req" of a header, for error replies to a bad frame.
