@@ -480,7 +480,7 @@ std::uint32_t Download::missing_without_owner() {
 }
 
 void Download::maybe_refresh(Time now, bool urgent) {
-  if (refresh_pending_) return;
+  if (refresh_pending_ || !tracker_online_) return;
   if (!urgent && now - last_refresh_ < refresh_gap_) return;
   if (!urgent) refresh_gap_ = std::min(refresh_gap_ * 2, config_.refresh_interval);
   refresh_pending_ = true;

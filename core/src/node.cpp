@@ -8,7 +8,7 @@ void Node::on_start(Time now) {
 }
 
 void Node::on_accepted(Time now, ConnId conn, const Endpoint& remote) {
-  if (stopped_) return;
+  if (stopped_) return emit(Close{conn, false});
   open_decoder(conn);
   handle_accepted(now, conn, remote);
 }
@@ -65,7 +65,11 @@ void Node::on_closed(Time now, ConnId conn, CloseReason reason) {
 }
 
 void Node::on_deadline(Time now) {
-  while (!stopped_ && !deadlines_.empty() && deadlines_.begin()->first <= now) {
+  // Only timers that exist now: one started by a handler, even if already due, waits for the
+  // next call, so a zero interval cannot keep this loop from returning to the driver.
+  const TimerId first_new = next_timer_;
+  while (!stopped_ && !deadlines_.empty() && deadlines_.begin()->first <= now &&
+         deadlines_.begin()->second < first_new) {
     const TimerId id = deadlines_.begin()->second;
     deadlines_.erase(deadlines_.begin());
     timers_.erase(id);

@@ -40,6 +40,11 @@ TimerId Peer::timer_for(Time deadline, PendingTimer purpose) {
   return id;
 }
 
+void Peer::cancel_peer_timer(TimerId& id) {
+  timers_.erase(id);
+  cancel_timer(id);
+}
+
 void Peer::handle_start(Time now) {
   record(now, "peer_started", {{"listen", config_.listen.to_string()}});
   if (config_.tracker) {
@@ -56,7 +61,7 @@ Status Peer::connect_tracker(Time now, const Endpoint& tracker) {
     return make_error(ErrorCode::AlreadyConnected,
                       "already connected to the tracker at " + tracker_.endpoint->to_string());
   }
-  cancel_timer(tracker_.reconnect_timer);
+  cancel_peer_timer(tracker_.reconnect_timer);
   tracker_.endpoint = tracker;
   begin_tracker_connect(now);
   return {};
@@ -86,11 +91,9 @@ void Peer::tracker_lost(Time now, std::string_view why, bool explained) {
   if (tracker_.conn != 0) close(tracker_.conn);
   tracker_.conn = 0;
   tracker_.state = TrackerState::Disconnected;
-  cancel_timer(tracker_.keepalive_timer);
-  if (register_timer_ != 0) {
-    timers_.erase(register_timer_);
-    cancel_timer(register_timer_);
-  }
+  for (auto& [name, d] : downloads_) d->set_tracker_online(false);
+  cancel_peer_timer(tracker_.keepalive_timer);
+  cancel_peer_timer(register_timer_);
   to_register_.clear();  // everything is announced again on reconnect
   auto pending = std::move(pending_);
   pending_.clear();
@@ -181,6 +184,7 @@ void Peer::on_tracker_message(Time now, Message m) {
     if (!take(r->req)) return;
     tracker_.state = TrackerState::Online;
     tracker_.backoff = Duration::zero();
+    for (auto& [name, d] : downloads_) d->set_tracker_online(true);
     record(
         now, tracker_.ever_online ? "tracker_regained" : "tracker_connected",
         {{"tracker", tracker_.endpoint->to_string()}, {"advertised", r->advertised.to_string()}});
@@ -568,8 +572,7 @@ void Peer::drive(Time now, Download& d) {
   const auto want = d.next_deadline();
   auto& armed = download_timers_[name];
   if (want == armed.deadline) return;
-  if (armed.timer != 0) timers_.erase(armed.timer);
-  cancel_timer(armed.timer);
+  cancel_peer_timer(armed.timer);
   armed.deadline = want;
   if (want) armed.timer = timer_for(*want, {TimerKind::Download, name, 0, {}});
 }

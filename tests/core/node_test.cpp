@@ -98,10 +98,39 @@ TEST(Node, ShutdownClosesWhatIsOpenStopsTimersAndIgnoresLaterInputs) {
   }
   EXPECT_EQ(closed, (std::vector<ConnId>{1, out}));
   EXPECT_FALSE(n.next_deadline());
+  // A connection accepted after the stop is closed at once, and what it sends is not read.
   n.on_accepted(t0, 2, {"10.0.0.4", 5000});
   n.on_bytes(t0, 2, encode_frame_bytes({R"({"type":"PEER_PING","nonce":1})", {}}));
   EXPECT_TRUE(n.frames.empty());
-  EXPECT_TRUE(drain(n).empty());
+  const auto after = drain(n);
+  ASSERT_EQ(after.size(), 1u);
+  ASSERT_NE(std::get_if<Close>(&after[0]), nullptr);
+  EXPECT_EQ(std::get<Close>(after[0]).conn, 2u);
+}
+
+// A node whose timer handler starts a timer that is already due (a zero interval) hands
+// control back to its driver after each round instead of looping inside on_deadline.
+class ZeroIntervalNode final : public Node {
+ public:
+  int fired = 0;
+  using Node::start_timer;
+
+ private:
+  void handle_frame(Time, ConnId, RawFrame) override {}
+  void handle_timer(Time now, TimerId) override {
+    ++fired;
+    start_timer(now);
+  }
+};
+
+TEST(Node, ATimerStartedAlreadyDueWaitsForTheNextCall) {
+  ZeroIntervalNode n;
+  n.start_timer(t0 + 1s);
+  n.on_deadline(t0 + 1s);
+  EXPECT_EQ(n.fired, 1);
+  EXPECT_EQ(n.next_deadline(), t0 + 1s);  // due again: the driver calls at once
+  n.on_deadline(t0 + 1s);
+  EXPECT_EQ(n.fired, 2);
 }
 
 }  // namespace

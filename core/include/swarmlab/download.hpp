@@ -125,6 +125,8 @@ class Download {
   void on_connected(Time now, ConnId conn);
   void on_message(Time now, ConnId conn, Message m);
   void on_closed(Time now, ConnId conn, CloseReason reason);
+  /// Whether the peer's tracker session is up: owner refreshes wait while it is not.
+  void set_tracker_online(bool online) { tracker_online_ = online; }
   /// The connection the peer opened for OpenConnection{source}.
   void bind_connection(const std::string& source, ConnId conn);
   void on_deadline(Time now);
@@ -222,6 +224,7 @@ class Download {
   Time last_refresh_{};
   Duration refresh_gap_{};
   bool refresh_pending_ = false;
+  bool tracker_online_ = true;
   Time last_progress_{};
   std::uint64_t bytes_at_last_progress_ = 0;
   double rate_bps_ = 0;

@@ -148,6 +148,8 @@ class Peer final : public Node {
   void reply(Time now, ConnId conn, Message m);
 
   TimerId timer_for(Time deadline, PendingTimer purpose);
+  /// Cancels a timer started with timer_for, and forgets what it was for.
+  void cancel_peer_timer(TimerId& id);
   void record(Time now, std::string type, nlohmann::json fields);
   void notify(Time now, Notice notice);
   template <typename Op>
