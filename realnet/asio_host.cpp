@@ -44,12 +44,12 @@ class AsioHost::Session : public std::enable_shared_from_this<Session> {
     read_more();
   }
 
-  void send(RawFrame frame) {
+  void send(RawFrame frame, bool report_sent) {
     if (closing_ || done_) return;
     queued_bytes_ += frame.header.size() + frame.payload.size();
     queue_.push_back(Out{encode_frame_prefix(static_cast<std::uint32_t>(frame.header.size()),
                                              static_cast<std::uint32_t>(frame.payload.size())),
-                         std::move(frame)});
+                         std::move(frame), report_sent});
     if (!writing_) write_next();
   }
 
@@ -71,6 +71,7 @@ class AsioHost::Session : public std::enable_shared_from_this<Session> {
   struct Out {
     std::array<std::uint8_t, kFramePrefixBytes> prefix;
     RawFrame frame;
+    bool report_sent = false;
   };
 
   void shut() {
@@ -187,7 +188,12 @@ class AsioHost::Session : public std::enable_shared_from_this<Session> {
   void write_done(boost::system::error_code ec) {
     const auto& sent = queue_.front();
     queued_bytes_ -= sent.frame.header.size() + sent.frame.payload.size();
+    const bool report = sent.report_sent && !ec && !done_;
     queue_.pop_front();
+    if (report) {
+      host_.node_.on_sent(host_.now(), id_);
+      host_.drain();  // may queue more here (written next) or close us (flushed, then shut)
+    }
     if (reading_paused_ && queued_bytes_ < kLowWater && !done_) {
       reading_paused_ = false;
       read_more();
@@ -399,7 +405,7 @@ void AsioHost::handle(Effect e) {
           do_connect(x);
         } else if constexpr (std::is_same_v<T, Send>) {
           if (auto it = sessions_.find(x.conn); it != sessions_.end())
-            it->second->send(std::move(x.frame));
+            it->second->send(std::move(x.frame), x.report_sent);
         } else if constexpr (std::is_same_v<T, Close>) {
           if (auto it = sessions_.find(x.conn); it != sessions_.end()) {
             if (x.reset) {

@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> publish;
   bool seed = false, force = false, no_terminal = false;
   unsigned delay_ms = 0, per_peer = 0, total = 0;
-  unsigned max_upload_connections = swarmlab::PeerConfig{}.max_upload_connections;
+  unsigned max_upload_connections = swarmlab::PeerConfig{}.upload.max_connections;
   app.add_option("--tracker", tracker, "connect to the tracker at HOST:PORT");
   app.add_option("--listen", listen, "serve other peers on ADDR:PORT (port 0: any free port)")
       ->capture_default_str();
@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
   // Every peer needs its own random choices: with one shared seed, peers that start together
   // pick the same chunks in the same order and have nothing to give each other.
   config.seed = (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
-  config.reply_delay = std::chrono::milliseconds(delay_ms);
+  config.upload.reply_delay = std::chrono::milliseconds(delay_ms);
   auto cs = parse_chunk_strategy(chunk_strategy);
   if (!cs) return usage_error(cs.error().message);
   auto ps = parse_peer_strategy(peer_strategy);
@@ -101,7 +101,11 @@ int main(int argc, char** argv) {
   config.download.peer_strategy = *ps;
   if (per_peer > 0) config.download.max_inflight_per_peer = per_peer;
   if (total > 0) config.download.max_inflight_total = total;
-  config.max_upload_connections = max_upload_connections;
+  config.upload.max_connections = max_upload_connections;
+  // "Sent" is "in the kernel's buffer" here, and disk reads and hashing take as long as the
+  // wire on a LAN: keep a few chunks under way per downloader, on both sides.
+  config.upload.chunks_per_downloader = 4;
+  config.download.min_inflight_per_peer = 4;
   if (!tracker.empty()) {
     auto t = Endpoint::parse(tracker);
     if (!t) return usage_error("--tracker: " + t.error().message);

@@ -145,7 +145,7 @@ void Ns3Host::Handle(Effect e) {
         if constexpr (std::is_same_v<T, Connect>) {
           DoConnect(x);
         } else if constexpr (std::is_same_v<T, Send>) {
-          DoSend(x.conn, x.frame);
+          DoSend(x.conn, x.frame, x.report_sent);
         } else if constexpr (std::is_same_v<T, Close>) {
           if (x.reset) {
             if (auto socket = Release(x.conn)) socket->Close();
@@ -200,6 +200,13 @@ void Ns3Host::Watch(ns3::Ptr<ns3::Socket> socket, ConnId id) {
                                }
                                if (!c.tcp_base) c.tcp_base = old_value;
                                c.tcp_sent = static_cast<std::uint64_t>(new_value - *c.tcp_base);
+                               if (!c.report_at.empty() && c.tcp_sent >= c.report_at.front()) {
+                                 // Not from inside TCP's send path: the node may send more.
+                                 ns3::Simulator::ScheduleNow([this, id = it->first] {
+                                   if (auto c2 = conns_.find(id); c2 != conns_.end())
+                                     ReportSent(id, c2->second);
+                                 });
+                               }
                              }));
   socket->SetRecvCallback(ns3::MakeCallback(&Ns3Host::OnRecv, this));
   socket->SetSendCallback(ns3::MakeCallback(&Ns3Host::OnSendSpace, this));
@@ -263,7 +270,7 @@ void Ns3Host::OnAccept(ns3::Ptr<ns3::Socket> socket, const ns3::Address& from) {
   Drain();
 }
 
-void Ns3Host::DoSend(ConnId id, const RawFrame& frame) {
+void Ns3Host::DoSend(ConnId id, const RawFrame& frame, bool report_sent) {
   auto it = conns_.find(id);
   if (it == conns_.end() || it->second.closing) return;
   // Only the byte count goes on the wire; the contents go beside it.
@@ -273,6 +280,9 @@ void Ns3Host::DoSend(ConnId id, const RawFrame& frame) {
   }
   channel_->push(it->second.tx, frame);
   it->second.unsent += size;
+  if (report_sent) {
+    it->second.report_at.push_back(it->second.written + it->second.unsent);
+  }
   Pump(id, it->second);
 }
 
@@ -294,6 +304,16 @@ void Ns3Host::Pump(ConnId id, Conn& c) {
     c.written += n;
   }
   if (c.closing) Release(id)->Close();
+}
+
+void Ns3Host::ReportSent(ConnId id, Conn& c) {
+  std::size_t due = 0;
+  while (!c.report_at.empty() && c.tcp_sent >= c.report_at.front()) {
+    c.report_at.pop_front();
+    ++due;
+  }
+  for (; due > 0 && node_; --due) node_->on_sent(now(), id);
+  Drain();
 }
 
 void Ns3Host::OnSendSpace(ns3::Ptr<ns3::Socket> socket, std::uint32_t) {

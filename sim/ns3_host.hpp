@@ -9,6 +9,7 @@
 // node as bytes: real bytes for the prefix and header (and small real payloads such as chunk
 // hashes), Node::on_virtual_bytes for chunk payloads, which are never copied.
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -76,9 +77,10 @@ class Ns3Host : public ns3::Application {
     std::uint64_t tcp_sent = 0;  // of those, sent at least once (TCP's highest sequence)
     std::optional<ns3::SequenceNumber32> tcp_base;
     bool connected = false;
-    bool closing = false;          // close once everything is handed to TCP
-    FrameChannel::Key tx, rx;      // this connection's two directions in the channel
-    std::uint64_t rx_pending = 0;  // stream bytes received towards the next frame
+    bool closing = false;                 // close once everything is handed to TCP
+    FrameChannel::Key tx, rx;             // this connection's two directions in the channel
+    std::uint64_t rx_pending = 0;         // stream bytes received towards the next frame
+    std::deque<std::uint64_t> report_at;  // stream offsets ending frames sent with report_sent
   };
 
   static Time now();
@@ -88,7 +90,9 @@ class Ns3Host : public ns3::Application {
   void Rearm();
   void Handle(Effect e);
   void DoConnect(const Connect& c);
-  void DoSend(ConnId id, const RawFrame& frame);
+  /// Reports (Node::on_sent) the frames whose last byte TCP has now sent.
+  void ReportSent(ConnId id, Conn& c);
+  void DoSend(ConnId id, const RawFrame& frame, bool report_sent);
   void DoClose(ConnId id);
   void Pump(ConnId id, Conn& c);
   /// Forgets the connection; the socket is released once ns-3 is done with this event.

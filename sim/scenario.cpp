@@ -312,10 +312,13 @@ PeerGroup parse_group(const json& v, const std::string& path, std::size_t index)
   return g;
 }
 
-void parse_strategy(const json& v, const std::string& path, DownloadConfig& d,
-                    std::uint32_t& max_upload_connections) {
+void parse_strategy(const json& v, const std::string& path, DownloadConfig& d, UploadConfig& u) {
   Fields f(v, path);
-  f.integer("max_upload_connections", max_upload_connections, 0, 100000);
+  f.integer("max_upload_connections", u.max_connections, 0, 100000);
+  f.integer("upload_slots", u.slots, 0, 1024);
+  f.boolean("optimistic_slot", u.optimistic_slot);
+  f.duration("rechoke_interval", u.rechoke_interval);
+  f.integer("turn_chunks", u.turn_chunks, 0, 1000);
   if (const auto* c = f.get("chunk")) {
     if (!c->is_string()) invalid(f.at("chunk"), "expected a string, got " + quote(*c));
     auto s = parse_chunk_strategy(c->get<std::string>());
@@ -478,8 +481,7 @@ Scenario parse_root(const json& root) {
       s.link_events.push_back(e);
     }
   }
-  if (const auto* st = f.get("strategy"))
-    parse_strategy(*st, "strategy", s.download, s.max_upload_connections);
+  if (const auto* st = f.get("strategy")) parse_strategy(*st, "strategy", s.download, s.upload);
   f.done();
   return s;
 }
@@ -706,7 +708,11 @@ json to_json(const Scenario& s) {
             {"refresh_interval", secs(d.refresh_interval)},
             {"stall_timeout", secs(d.stall_timeout)},
             {"end_game", d.end_game},
-            {"max_upload_connections", s.max_upload_connections}}}};
+            {"max_upload_connections", s.upload.max_connections},
+            {"upload_slots", s.upload.slots},
+            {"optimistic_slot", s.upload.optimistic_slot},
+            {"rechoke_interval", secs(s.upload.rechoke_interval)},
+            {"turn_chunks", s.upload.turn_chunks}}}};
 }
 
 std::uint32_t resolve_packet_size(const Scenario& s) {

@@ -12,6 +12,7 @@
 #include "swarmlab/download.hpp"
 #include "swarmlab/error.hpp"
 #include "swarmlab/time.hpp"
+#include "swarmlab/upload_server.hpp"
 
 namespace swarmlab::sim {
 
@@ -111,8 +112,8 @@ struct Scenario {
   std::vector<PeerGroup> groups;
   std::vector<LinkEvent> link_events;
   DownloadConfig download;
-  /// Downloaders one peer serves at once, 0 for no limit (PeerConfig::max_upload_connections).
-  std::uint32_t max_upload_connections = 0;
+  /// How every peer serves others: upload slots, rechoke interval, connection limit.
+  UploadConfig upload;
 
   const SharedFile& file_named(const std::string& name) const;
   std::uint32_t peer_count() const;

@@ -127,6 +127,11 @@ void Simulation::configure_tcp() {
   ns3::Config::SetDefault("ns3::TcpSocket::SndBufSize", ns3::UintegerValue(buffer));
   ns3::Config::SetDefault("ns3::TcpSocket::RcvBufSize", ns3::UintegerValue(buffer));
   ns3::Config::SetDefault("ns3::Ipv4::WeakEsModel", ns3::BooleanValue(false));
+  // Linux's values rather than ns-3's RFC defaults (1 s minimum RTO, 1-segment initial
+  // window): a connection whose ACKs were dropped behind a peer's own uploads on its uplink
+  // otherwise backs off for tens of seconds, far longer than any real stack would wait.
+  ns3::Config::SetDefault("ns3::TcpSocketBase::MinRto", ns3::TimeValue(ns3::MilliSeconds(200)));
+  ns3::Config::SetDefault("ns3::TcpSocket::DelAckTimeout", ns3::TimeValue(ns3::MilliSeconds(40)));
   ns3::RngSeedManager::SetSeed(1);
   ns3::RngSeedManager::SetRun(s_.seed + 1);
 }
@@ -172,7 +177,8 @@ void Simulation::build() {
       c.tracker = tracker;
       c.chunk_size = s_.file_named(g.file).chunk_size;
       c.download = s_.download;
-      c.max_upload_connections = s_.max_upload_connections;
+      c.upload = s_.upload;
+      c.upload.upload_bps = g.up_bps;
       c.seed = s_.seed * 1'000'003 + peer;
       factory = [c] { return std::make_unique<Peer>(c); };
     }

@@ -1,6 +1,7 @@
 #include "swarmlab/download.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "swarmlab/units.hpp"
 
@@ -101,7 +102,7 @@ void Download::merge_owners(const ReplyFileLocation& reply) {
   for (auto& [id, s] : sources_) {
     const bool connected = s.state == SourceState::Ready || s.state == SourceState::Pinging ||
                            s.state == SourceState::Connecting;
-    if (!connected) s.has = ChunkSet(n);
+    if (!connected || s.has.size() != n) s.has = ChunkSet(n);
   }
   for (const auto& o : reply.owners) {
     auto set = ChunkSet::from_ranges(o.chunks, n);
@@ -113,12 +114,14 @@ void Download::merge_owners(const ReplyFileLocation& reply) {
       s.has = ChunkSet(n);
     }
     s.address = o.address;
-    s.has = std::move(*set);
+    // A connected source's HAVEs may be newer than the tracker's answer: keep both.
+    s.has.insert_all(*set);
     // A source that failed before but is still online per the tracker gets another chance:
     // a slow owner whose pongs wait behind chunks on a thin link looks stalled, yet it is
     // the only one holding some chunks. Refreshes (every few seconds) pace the retries.
     if (s.state == SourceState::Failed) s.state = SourceState::Idle;
   }
+  for (auto& [id, s] : sources_) update_interest(s);
 }
 
 void Download::on_opened(Time now, const StoreResult& result) {
@@ -158,20 +161,36 @@ void Download::on_opened(Time now, const StoreResult& result) {
 
 void Download::connect_more(Time now) {
   std::uint32_t active = 0;
-  std::vector<Source*> idle;
+  std::vector<Source*> useful, members;
   for (auto& [id, s] : sources_) {
     if (s.state == SourceState::Connecting || s.state == SourceState::Pinging ||
         s.state == SourceState::Ready) {
       ++active;
     } else if (s.state == SourceState::Idle) {
-      // Only owners of something we still need are worth a connection.
-      if (s.has.has_any_missing_from(have_)) idle.push_back(&s);
+      // Owners of something we still need come first; then peers that hold nothing we miss
+      // yet but are in the swarm: connected, their HAVEs tell us the moment they do.
+      (s.has.has_any_missing_from(have_) ? useful : members).push_back(&s);
     }
   }
   // Random order, so that many downloaders spread over the owners instead of all picking
   // the first ones the tracker listed.
-  for (std::size_t i = idle.size(); i > 1; --i) std::swap(idle[i - 1], idle[rng_.below(i)]);
-  for (auto* s : idle) {
+  auto shuffle = [&](std::vector<Source*>& v) {
+    for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng_.below(i)]);
+  };
+  shuffle(useful);
+  shuffle(members);
+  // A connected source with nothing we miss gives way to one that has something.
+  std::size_t waiting = useful.size();
+  for (auto& [id, s] : sources_) {
+    if (active < config_.max_sources || waiting == 0) break;
+    if (s.state == SourceState::Ready && !s.interested && s.inflight == 0) {
+      drop_source(s, SourceState::Idle, "nothing we miss");
+      --active;
+      --waiting;
+    }
+  }
+  useful.insert(useful.end(), members.begin(), members.end());
+  for (auto* s : useful) {
     if (active >= config_.max_sources) break;
     s->state = SourceState::Connecting;
     act(act::OpenConnection{s->id, s->address});
@@ -197,6 +216,37 @@ void Download::on_connected(Time now, ConnId conn) {
   if (s == nullptr || s->state != SourceState::Connecting) return;
   s->state = SourceState::Pinging;
   send_ping(now, *s);
+  // Said either way: it names the file, so the source sends its HAVEs from now on.
+  update_interest(*s, true);
+}
+
+void Download::update_interest(Source& s, bool always) {
+  if (s.conn == 0 || have_.size() == 0) return;
+  const bool want = s.has.has_any_missing_from(have_);
+  if (want == s.interested && !always) return;
+  s.interested = want;
+  if (want) {
+    send_to(s.conn, PeerInterested{name_});
+  } else {
+    send_to(s.conn, PeerNotInterested{name_});
+  }
+}
+
+std::uint32_t Download::pipeline_depth(const Source& s) const {
+  std::uint32_t depth = 0;
+  if (s.srtt && s.throughput > 0 && info_) {
+    const double in_flight = s.throughput * to_seconds(*s.srtt) / info_->chunk_size;
+    depth = static_cast<std::uint32_t>(std::min(1e6, std::ceil(in_flight))) + 1;
+  }
+  const auto most = std::max<std::uint32_t>(1, config_.max_inflight_per_peer);
+  return std::clamp<std::uint32_t>(depth, std::min(config_.min_inflight_per_peer, most), most);
+}
+
+void Download::on_bytes_arrived(Time now, ConnId conn) {
+  if (Source* s = source_by_conn(conn)) {
+    s->last_heard = now;
+    s->silent = false;
+  }
 }
 
 void Download::send_ping(Time now, Source& s) {
@@ -226,34 +276,35 @@ void Download::on_message(Time now, ConnId conn, Message m) {
     const auto req = std::find_if(requests_.begin(), requests_.end(), [&](const Request& r) {
       return r.chunk == reply->index && r.source == s->id;
     });
-    if (req == requests_.end()) return;  // cancelled or never asked: ignore
-    const Time sent = req->sent;
-    requests_.erase(req);
-    --s->inflight;
-    // Throughput from the time this chunk occupied the link: since it was asked for, or
-    // since the previous chunk from this source arrived, whichever is later.
-    const Duration busy = now - std::max(sent, s->last_delivery);
-    s->last_delivery = now;
-    s->bytes += reply->data.size();
-    if (busy > Duration::zero()) {
-      const double sample = static_cast<double>(reply->data.size()) / to_seconds(busy);
-      s->throughput = s->throughput > 0 ? 0.8 * s->throughput + 0.2 * sample : sample;
+    std::optional<Time> asked;
+    if (req != requests_.end()) {
+      asked = req->sent;
+      requests_.erase(req);
+      --s->inflight;
     }
-    const auto i = reply->index;
-    if (!info_ || i >= chunks_.size() || chunks_[i] == ChunkState::Have ||
-        chunks_[i] == ChunkState::Verifying) {
-      return schedule(now);
+    on_chunk(now, *s, *reply, asked);
+    return schedule(now);
+  }
+  if (std::holds_alternative<PeerUnchoke>(m)) {
+    s->unchoked = true;
+    return schedule(now);
+  }
+  if (auto* choke = std::get_if<PeerChoke>(&m)) {
+    // The source dropped the requests it names; ask others for those (or it, once it unchokes
+    // us again). The chunks it was already sending still arrive.
+    s->unchoked = false;
+    for (const auto& r : choke->dropped) {
+      for (std::uint64_t i = r.first; i <= r.last && i < chunks_.size(); ++i) {
+        drop_request(static_cast<std::uint32_t>(i), *s);
+      }
     }
-    if (reply->data.size() != info_->chunk_length(i)) {
-      const bool others = std::any_of(requests_.begin(), requests_.end(),
-                                      [&](const Request& r) { return r.chunk == i; });
-      chunks_[i] = others ? ChunkState::Requested : ChunkState::Missing;
-      strike(now, s->id, i, "wrong chunk length");
-      return schedule(now);
-    }
-    chunks_[i] = ChunkState::Verifying;
-    ++verifying_;
-    act(act::WriteChunk{i, std::move(reply->data), info_->chunk_hashes[i], s->id});
+    return schedule(now);
+  }
+  if (auto* have = std::get_if<PeerHave>(&m)) {
+    if (have_.size() == 0 || have->index >= have_.size() || s->has.contains(have->index)) return;
+    s->has.insert(have->index);
+    owner_counts_dirty_ = true;
+    update_interest(*s);
     return schedule(now);
   }
   if (auto* err = std::get_if<ErrorMessage>(&m)) {
@@ -262,6 +313,37 @@ void Download::on_message(Time now, ConnId conn, Message m) {
     maybe_refresh(now, true);
     return schedule(now);
   }
+}
+
+void Download::on_chunk(Time now, Source& s, PeerReplyChunk& reply, std::optional<Time> asked) {
+  const auto i = reply.index;
+  s.bytes += reply.data.size();
+  if (asked) {
+    // Throughput from the time this chunk occupied the link: since it was asked for, or
+    // since the previous chunk from this source arrived, whichever is later.
+    const Duration busy = now - std::max(*asked, s.last_delivery);
+    if (busy > Duration::zero()) {
+      const double sample = static_cast<double>(reply.data.size()) / to_seconds(busy);
+      s.throughput = s.throughput > 0 ? 0.8 * s.throughput + 0.2 * sample : sample;
+    }
+  }
+  s.last_delivery = now;
+  // Asked or not (a request a CHOKE took back, or an end-game twin), a chunk we still miss is
+  // worth verifying: the bytes have crossed the link already.
+  if (!info_ || i >= chunks_.size() || chunks_[i] == ChunkState::Have ||
+      chunks_[i] == ChunkState::Verifying) {
+    return;
+  }
+  if (reply.data.size() != info_->chunk_length(i)) {
+    if (!asked) return;
+    const bool others = std::any_of(requests_.begin(), requests_.end(),
+                                    [&](const Request& r) { return r.chunk == i; });
+    chunks_[i] = others ? ChunkState::Requested : ChunkState::Missing;
+    return strike(now, s.id, i, "wrong chunk length");
+  }
+  chunks_[i] = ChunkState::Verifying;
+  ++verifying_;
+  act(act::WriteChunk{i, std::move(reply.data), info_->chunk_hashes[i], s.id});
 }
 
 void Download::on_closed(Time now, ConnId conn, CloseReason reason) {
@@ -283,6 +365,9 @@ void Download::drop_source(Source& s, SourceState state, std::string_view why) {
                           s.state == SourceState::Connecting;
   s.state = state;
   s.ping_nonce.reset();
+  s.unchoked = false;
+  s.interested = false;
+  s.silent = false;
   if (s.conn != 0) {
     conn_to_source_.erase(s.conn);
     act(act::CloseConnection{s.conn});
@@ -292,6 +377,18 @@ void Download::drop_source(Source& s, SourceState state, std::string_view why) {
   if (was_active && state == SourceState::Failed) {
     log("source_failed", {{"file", name_}, {"peer", s.id}, {"reason", why}});
   }
+}
+
+void Download::drop_request(std::uint32_t chunk, Source& s) {
+  const auto it = std::find_if(requests_.begin(), requests_.end(), [&](const Request& r) {
+    return r.chunk == chunk && r.source == s.id;
+  });
+  if (it == requests_.end()) return;
+  requests_.erase(it);
+  --s.inflight;
+  const bool others = std::any_of(requests_.begin(), requests_.end(),
+                                  [&](const Request& r) { return r.chunk == chunk; });
+  if (!others && chunks_[chunk] == ChunkState::Requested) chunks_[chunk] = ChunkState::Missing;
 }
 
 void Download::requeue_from(const std::string& source_id) {
@@ -350,24 +447,38 @@ std::optional<std::uint32_t> Download::pick_next(const std::vector<Source*>& fre
 
 void Download::schedule(Time now) {
   if (phase_ != Phase::Running) return;
+  request_more(now);
+  for (auto& [id, s] : sources_) update_interest(s);
+}
+
+void Download::request_more(Time now) {
   std::vector<Source*> free;
   auto refresh_free = [&] {
     free.clear();
     for (auto& [id, s] : sources_) {
-      if (s.state == SourceState::Ready && s.inflight < config_.max_inflight_per_peer)
+      if (s.state == SourceState::Ready && s.unchoked && !s.silent &&
+          s.inflight < pipeline_depth(s))
         free.push_back(&s);
     }
   };
   refresh_free();
   if (free.empty() || verifying_ >= config_.max_unverified) return;
   owner_counts();  // up to date, with the rarest-first index
-  while (requests_.size() < config_.max_inflight_total && !free.empty()) {
-    const auto chunk = pick_next(free);
-    if (!chunk) break;
-    // A candidate chunk always has a free owner, so a source is always found.
-    send_request(now, *chunk, *pick_free_owner(free, *chunk, nullptr));
-    refresh_free();
+  // The source first (by the peer strategy), then the chunk it should send (by the chunk
+  // strategy, among what it holds): every source that unchoked us gets asked for what only it
+  // can give, and a fast owner of everything (a seed) is not asked for chunks that others hold.
+  std::vector<Source*> askable = free;
+  while (requests_.size() < config_.max_inflight_total && !askable.empty()) {
+    Source* s = pick_free_owner(askable, std::nullopt, nullptr);
+    const auto chunk = pick_next({s});
+    if (!chunk) {
+      std::erase(askable, s);
+      continue;
+    }
+    send_request(now, *chunk, *s);
+    if (s->inflight >= pipeline_depth(*s)) std::erase(askable, s);
   }
+  refresh_free();
   if (!config_.end_game || free.empty()) return;
   // End-game: nothing is left to ask for for the first time, so ask a second owner for each
   // chunk still in flight; the first verified copy wins and the other request is cancelled.
@@ -389,12 +500,13 @@ void Download::schedule(Time now) {
   }
 }
 
-Download::Source* Download::pick_free_owner(const std::vector<Source*>& free, std::uint32_t chunk,
+Download::Source* Download::pick_free_owner(const std::vector<Source*>& free,
+                                            std::optional<std::uint32_t> chunk,
                                             const std::string* except) {
   std::vector<Source*> able;
   std::vector<SourceCandidate> views;
   for (auto* s : free) {
-    if (!s->has.contains(chunk) || (except != nullptr && s->id == *except)) continue;
+    if ((chunk && !s->has.contains(*chunk)) || (except != nullptr && s->id == *except)) continue;
     able.push_back(s);
     views.push_back({s->srtt, s->throughput});
   }
@@ -432,6 +544,9 @@ void Download::on_written(Time now, std::uint32_t index, const std::string& from
     const auto bytes = info_->chunk_length(index);
     bytes_have_ += bytes;
     cancel_other_requests(index);
+    for (auto& [id, src] : sources_) {
+      if (src.interested) update_interest(src);
+    }
     log("chunk_received", {{"file", name_}, {"index", index}, {"from", from}, {"bytes", bytes}});
     act(act::OfferChunk{index});
     if (have_.complete()) return finalize(now);
@@ -502,6 +617,18 @@ void Download::on_deadline(Time now) {
     } else if (!s.ping_nonce && s.state == SourceState::Ready &&
                now - s.ping_sent >= config_.ping_interval) {
       send_ping(now, s);
+    }
+    if (s.state == SourceState::Ready && s.inflight > 0 &&
+        now - s.last_heard >= config_.request_timeout) {
+      Time oldest = now;
+      for (const auto& r : requests_) {
+        if (r.source == s.id) oldest = std::min(oldest, r.sent);
+      }
+      if (now - oldest >= config_.request_timeout) {
+        log("requests_timed_out", {{"file", name_}, {"peer", s.id}, {"requests", s.inflight}});
+        requeue_from(s.id);
+        s.silent = true;
+      }
     }
   }
   maybe_refresh(now, false);
@@ -577,6 +704,8 @@ void Download::close_all_sources() {
     }
     if (s.state != SourceState::Banned) s.state = SourceState::Idle;
     s.inflight = 0;
+    s.unchoked = false;
+    s.interested = false;
   }
   conn_to_source_.clear();
   requests_.clear();

@@ -179,6 +179,11 @@ SWARMLAB_MESSAGE_TYPE(PeerPong, "PEER_PONG")
 SWARMLAB_MESSAGE_TYPE(PeerRequestChunk, "PEER_REQUEST_CHUNK")
 SWARMLAB_MESSAGE_TYPE(PeerReplyChunk, "PEER_REPLY_CHUNK")
 SWARMLAB_MESSAGE_TYPE(PeerCancelChunk, "PEER_CANCEL_CHUNK")
+SWARMLAB_MESSAGE_TYPE(PeerInterested, "PEER_INTERESTED")
+SWARMLAB_MESSAGE_TYPE(PeerNotInterested, "PEER_NOT_INTERESTED")
+SWARMLAB_MESSAGE_TYPE(PeerUnchoke, "PEER_UNCHOKE")
+SWARMLAB_MESSAGE_TYPE(PeerChoke, "PEER_CHOKE")
+SWARMLAB_MESSAGE_TYPE(PeerHave, "PEER_HAVE")
 SWARMLAB_MESSAGE_TYPE(ErrorMessage, "ERROR")
 #undef SWARMLAB_MESSAGE_TYPE
 
@@ -264,6 +269,22 @@ Payload encode_fields(json& j, const PeerReplyChunk& m) {
   return m.data;
 }
 Payload encode_fields(json& j, const PeerCancelChunk& m) {
+  j["name"] = m.name;
+  j["index"] = m.index;
+  return {};
+}
+template <typename M>
+requires(std::is_same_v<M, PeerInterested> || std::is_same_v<M, PeerNotInterested> ||
+         std::is_same_v<M, PeerUnchoke>) Payload encode_fields(json& j, const M& m) {
+  j["name"] = m.name;
+  return {};
+}
+Payload encode_fields(json& j, const PeerChoke& m) {
+  j["name"] = m.name;
+  j["dropped"] = format_chunk_ranges(m.dropped);
+  return {};
+}
+Payload encode_fields(json& j, const PeerHave& m) {
   j["name"] = m.name;
   j["index"] = m.index;
   return {};
@@ -394,6 +415,11 @@ Message decode_typed(std::string_view type, const Fields& f, const RawFrame& fra
   if (type == Tag<PeerCancelChunk>::name) {
     return PeerCancelChunk{f.swarm_name("name"), f.u32("index")};
   }
+  if (type == Tag<PeerInterested>::name) return PeerInterested{f.swarm_name("name")};
+  if (type == Tag<PeerNotInterested>::name) return PeerNotInterested{f.swarm_name("name")};
+  if (type == Tag<PeerUnchoke>::name) return PeerUnchoke{f.swarm_name("name")};
+  if (type == Tag<PeerChoke>::name) return PeerChoke{f.swarm_name("name"), f.ranges("dropped")};
+  if (type == Tag<PeerHave>::name) return PeerHave{f.swarm_name("name"), f.u32("index")};
   if (type == Tag<ErrorMessage>::name) {
     ErrorMessage m;
     m.req = f.optional_u32("req", 0);

@@ -45,6 +45,7 @@ void Node::on_received(Time now, ConnId conn, std::size_t count) {
 }
 
 void Node::dispatch(Time now, ConnId conn, const Status& fed) {
+  handle_bytes_arrived(now, conn);
   // Looked up again after every frame: handling one may close the connection, and what
   // follows on a connection the node closed is not read.
   for (auto it = decoders_.find(conn); it != decoders_.end(); it = decoders_.find(conn)) {
@@ -62,6 +63,11 @@ void Node::dispatch(Time now, ConnId conn, const Status& fed) {
 void Node::on_closed(Time now, ConnId conn, CloseReason reason) {
   if (stopped_ || decoders_.erase(conn) == 0) return;
   handle_closed(now, conn, reason);
+}
+
+void Node::on_sent(Time now, ConnId conn) {
+  if (stopped_ || decoders_.count(conn) == 0) return;
+  handle_sent(now, conn);
 }
 
 void Node::on_deadline(Time now) {

@@ -22,7 +22,13 @@ std::string_view to_string(Peer::TrackerState s) {
   return "?";
 }
 
-Peer::Peer(PeerConfig config) : config_(std::move(config)), rng_(config_.seed) {
+Peer::Peer(PeerConfig config)
+    : config_(std::move(config)),
+      rng_(config_.seed),
+      uploads_(config_.upload, [this](const std::string& name, std::uint32_t index) {
+        const auto f = files_.find(name);
+        return f != files_.end() && f->second.have.contains(index);
+      }) {
 }
 Peer::~Peer() = default;
 
@@ -123,7 +129,7 @@ void Peer::tracker_lost(Time now, std::string_view why, bool explained) {
                          : std::min(tracker_.backoff * 2, config_.reconnect_max);
   const auto jittered =
       std::chrono::duration_cast<Duration>(tracker_.backoff * (0.8 + 0.4 * rng_.unit()));
-  tracker_.reconnect_timer = timer_for(now + jittered, {TimerKind::Reconnect, {}, 0, {}});
+  tracker_.reconnect_timer = timer_for(now + jittered, {TimerKind::Reconnect, {}});
 }
 
 void Peer::announce_everything() {
@@ -192,7 +198,7 @@ void Peer::on_tracker_message(Time now, Message m) {
     tracker_.ever_online = true;
     tracker_.reconnect = true;
     tracker_.keepalive_timer =
-        timer_for(now + config_.keepalive_interval, {TimerKind::Keepalive, {}, 0, {}});
+        timer_for(now + config_.keepalive_interval, {TimerKind::Keepalive, {}});
     announce_everything();
     return;
   }
@@ -272,7 +278,8 @@ Status Peer::download(Time now, const std::string& name, const std::string& dest
 }
 
 void Peer::set_delay(Time now, Duration delay) {
-  config_.reply_delay = delay;
+  config_.upload.reply_delay = delay;
+  uploads_.set_delay(delay);
   record(now, "delay_set", {{"delay_ms", to_seconds(delay) * 1e3}});
 }
 
@@ -285,23 +292,17 @@ void Peer::handle_shutdown(Time now) {
   if (tracker_.conn != 0) close(tracker_.conn);
   tracker_.conn = 0;
   tracker_.state = TrackerState::Disconnected;
-  for (const auto& [conn, u] : uploaders_) close(conn);
-  uploaders_.clear();
+  uploads_.shutdown();
+  serve();
   timers_.clear();  // Node::shutdown stops them all
   record(now, "peer_stopped", {});
 }
 
 // ---- connections ----------------------------------------------------------------------------
 
-void Peer::handle_accepted(Time, ConnId conn, const Endpoint& remote) {
-  if (config_.max_upload_connections > 0 && uploaders_.size() >= config_.max_upload_connections) {
-    send(conn, ErrorMessage{0, ErrorCode::Busy,
-                            "already serving " + std::to_string(uploaders_.size()) +
-                                " downloaders; try again later",
-                            ""});
-    return close(conn);
-  }
-  uploaders_[conn] = Uploader{remote, {}};
+void Peer::handle_accepted(Time now, ConnId conn, const Endpoint& remote) {
+  uploads_.on_accepted(now, conn, remote);
+  serve();
 }
 
 void Peer::handle_connected(Time now, ConnId conn) {
@@ -337,12 +338,26 @@ void Peer::handle_frame(Time now, ConnId conn, RawFrame frame) {
     }
     return with_download(now, name, [&](Download& d) { d.on_message(now, conn, std::move(*m)); });
   }
-  if (uploaders_.count(conn) != 0) {
+  if (uploads_.owns(conn)) {
     if (!m) {
       const auto [type, req] = peek_type_and_req(frame.header);
       return send(conn, ErrorMessage{req, m.error().code, m.error().message, type});
     }
-    on_upload_message(now, conn, std::move(*m));
+    uploads_.on_message(now, conn, std::move(*m));
+    serve();
+  }
+}
+
+void Peer::handle_sent(Time now, ConnId conn) {
+  uploads_.on_sent(now, conn);
+  serve();
+}
+
+void Peer::handle_bytes_arrived(Time now, ConnId conn) {
+  const auto it = download_conns_.find(conn);
+  if (it == download_conns_.end()) return;
+  if (const auto d = downloads_.find(it->second); d != downloads_.end()) {
+    d->second->on_bytes_arrived(now, conn);
   }
 }
 
@@ -357,7 +372,8 @@ void Peer::handle_closed(Time now, ConnId conn, CloseReason reason) {
     with_download(now, name, [&](Download& d) { d.on_closed(now, conn, reason); });
     return;
   }
-  uploaders_.erase(conn);
+  uploads_.on_closed(now, conn);
+  serve();
 }
 
 void Peer::handle_timer(Time now, TimerId timer) {
@@ -377,20 +393,16 @@ void Peer::handle_timer(Time now, TimerId timer) {
         return tracker_lost(now, "tracker silent");
       send(tracker_.conn, PeerPing{rng_.next()});
       tracker_.keepalive_timer =
-          timer_for(now + config_.keepalive_interval, {TimerKind::Keepalive, {}, 0, {}});
+          timer_for(now + config_.keepalive_interval, {TimerKind::Keepalive, {}});
       return;
     case TimerKind::RegisterFlush:
       register_timer_ = 0;
       return flush_registrations();
-    case TimerKind::DelayedSend: {
-      const bool is_chunk = std::holds_alternative<PeerReplyChunk>(*t.message);
-      if (uploaders_.count(t.conn) != 0) send(t.conn, *t.message);
-      if (is_chunk) {
-        --uploads_in_progress_;
-        pump_uploads(now);
-      }
-      return;
-    }
+    case TimerKind::Uploads:
+      uploads_timer_ = 0;
+      uploads_deadline_.reset();
+      uploads_.on_deadline(now);
+      return serve();
     case TimerKind::Download:
       download_timers_.erase(t.name);
       return with_download(now, t.name, [&](Download& d) { d.on_deadline(now); });
@@ -399,67 +411,25 @@ void Peer::handle_timer(Time now, TimerId timer) {
 
 // ---- serving --------------------------------------------------------------------------------
 
-void Peer::on_upload_message(Time now, ConnId conn, Message m) {
-  auto& u = uploaders_.at(conn);
-  if (auto* ping = std::get_if<PeerPing>(&m)) return reply(now, conn, PeerPong{ping->nonce});
-  if (auto* req = std::get_if<PeerRequestChunk>(&m)) {
-    const auto f = files_.find(req->name);
-    if (f == files_.end() || !f->second.have.contains(req->index)) {
-      return send(conn, ErrorMessage{0, ErrorCode::NotFound,
-                                     "this peer does not hold chunk " + std::to_string(req->index) +
-                                         " of \"" + req->name + "\"",
-                                     "PEER_REQUEST_CHUNK"});
-    }
-    if (u.queue.size() >= config_.max_queued_requests) {
-      return send(conn, ErrorMessage{0, ErrorCode::Busy,
-                                     "more than " + std::to_string(config_.max_queued_requests) +
-                                         " requests queued on this connection",
-                                     "PEER_REQUEST_CHUNK"});
-    }
-    u.queue.push_back(std::move(*req));
-    return pump_uploads(now);
+void Peer::serve() {
+  namespace act = upload_action;
+  while (auto a = uploads_.poll_action()) {
+    std::visit(Overloaded{
+                   [&](act::SendMessage& x) { send(x.conn, x.message, x.report_sent); },
+                   [&](act::CloseConnection& x) { close(x.conn); },
+                   [&](act::ReadChunk& x) {
+                     const auto op = next_store_op();
+                     store_ops_[op] = PendingStore{StoreKind::Read, x.name, x.index, x.conn, {}};
+                     emit(StoreRead{op, std::move(x.name), x.index});
+                   },
+               },
+               *a);
   }
-  if (auto* cancel = std::get_if<PeerCancelChunk>(&m)) {
-    std::erase_if(u.queue, [&](const PeerRequestChunk& r) {
-      return r.name == cancel->name && r.index == cancel->index;
-    });
-    return;
-  }
-  if (std::holds_alternative<ErrorMessage>(m) || std::holds_alternative<PeerPong>(m)) return;
-  send(conn, ErrorMessage{0, ErrorCode::UnknownMessage,
-                          std::string(message_type(m)) + " is not a peer-to-peer request",
-                          std::string(message_type(m))});
-}
-
-void Peer::pump_uploads(Time) {
-  while (uploads_in_progress_ < config_.max_uploads) {
-    // Round-robin over connections, so one greedy downloader cannot starve the others.
-    auto it = uploaders_.upper_bound(next_upload_turn_);
-    auto has_work = [](const auto& entry) { return !entry.second.queue.empty(); };
-    it = std::find_if(it, uploaders_.end(), has_work);
-    if (it == uploaders_.end()) it = std::find_if(uploaders_.begin(), uploaders_.end(), has_work);
-    if (it == uploaders_.end()) return;
-    next_upload_turn_ = it->first;
-    PeerRequestChunk r = std::move(it->second.queue.front());
-    it->second.queue.pop_front();
-    const auto op = next_store_op();
-    store_ops_[op] = PendingStore{StoreKind::Read, r.name, r.index, it->first, {}};
-    ++uploads_in_progress_;
-    emit(StoreRead{op, r.name, r.index});
-  }
-}
-
-void Peer::reply(Time now, ConnId conn, Message m) {
-  if (config_.reply_delay > Duration::zero()) {
-    timer_for(now + config_.reply_delay, {TimerKind::DelayedSend, {}, conn, std::move(m)});
-    return;
-  }
-  const bool is_chunk = std::holds_alternative<PeerReplyChunk>(m);
-  send(conn, m);
-  if (is_chunk) {
-    --uploads_in_progress_;
-    pump_uploads(now);
-  }
+  const auto want = uploads_.next_deadline();
+  if (want == uploads_deadline_) return;
+  cancel_peer_timer(uploads_timer_);
+  uploads_deadline_ = want;
+  if (want) uploads_timer_ = timer_for(*want, {TimerKind::Uploads, {}});
 }
 
 // ---- store results --------------------------------------------------------------------------
@@ -491,20 +461,8 @@ void Peer::handle_store_done(Time now, StoreOpId op, StoreResult result) {
     case StoreKind::Open:
       return with_download(now, p.name, [&](Download& d) { d.on_opened(now, result); });
     case StoreKind::Read:
-      if (uploaders_.count(p.conn) == 0) {
-        --uploads_in_progress_;
-        return pump_uploads(now);
-      }
-      if (!result.status) {
-        send(p.conn, ErrorMessage{0, ErrorCode::NotFound,
-                                  "cannot read chunk " + std::to_string(p.index) + " of \"" +
-                                      p.name + "\": " + result.status.error().message,
-                                  "PEER_REQUEST_CHUNK"});
-        --uploads_in_progress_;
-        return pump_uploads(now);
-      }
-      return reply(now, p.conn,
-                   PeerReplyChunk{p.name, p.index, std::get<Payload>(std::move(result.value))});
+      uploads_.on_read(now, p.conn, p.name, p.index, std::move(result));
+      return serve();
     case StoreKind::Write:
       return with_download(now, p.name,
                            [&](Download& d) { d.on_written(now, p.index, p.from, result); });
@@ -574,7 +532,7 @@ void Peer::drive(Time now, Download& d) {
   if (want == armed.deadline) return;
   cancel_peer_timer(armed.timer);
   armed.deadline = want;
-  if (want) armed.timer = timer_for(*want, {TimerKind::Download, name, 0, {}});
+  if (want) armed.timer = timer_for(*want, {TimerKind::Download, name});
 }
 
 template <typename Op>
@@ -597,19 +555,21 @@ void Peer::offer_file(const FileInfo& file, const ChunkSet& have) {
 void Peer::offer_chunk(Time now, const std::string& name, std::uint32_t index) {
   auto& f = files_.at(name);
   f.have.insert(index);
+  uploads_.on_have(now, name, index);
+  serve();
   auto& batch = to_register_[name];
   if (batch.size() != f.info.chunk_count()) batch = ChunkSet(f.info.chunk_count());
   batch.insert(index);
   if (register_timer_ == 0) {
-    register_timer_ =
-        timer_for(now + config_.register_delay, {TimerKind::RegisterFlush, {}, 0, {}});
+    register_timer_ = timer_for(now + config_.register_delay, {TimerKind::RegisterFlush, {}});
   }
 }
 
 void Peer::withdraw_file(const std::string& name) {
   const auto it = files_.find(name);
   if (it == files_.end()) return;
-  if (tracker_.state == TrackerState::Online && !it->second.have.empty()) {
+  if (tracker_.state == TrackerState::Online) {
+    // Also when it holds nothing: the tracker lists downloaders as members of the swarm.
     send(tracker_.conn, RequestChunksUnregister{name, it->second.have.ranges()});
   }
   files_.erase(it);

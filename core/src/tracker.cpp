@@ -167,18 +167,25 @@ void Tracker::handle(Time, ConnId conn, Session& s, const RequestFileLocation& m
         conn, m.req, make_error(ErrorCode::NotFound, "no file named \"" + m.name + "\" is listed"),
         "REQUEST_FILE_LOCATION");
   }
-  std::vector<OwnerEntry> owners;
+  // The asker is downloading the file: list it to the others as a member of the swarm, with
+  // no chunks yet, so that they connect to it and hear its HAVEs.
+  owned_by(it->second, *s.peer_id);
+  std::vector<OwnerEntry> owners, members;
   for (const auto& [peer, chunks] : it->second.owners) {
-    if (peer == *s.peer_id || chunks.empty()) continue;
-    owners.push_back(OwnerEntry{peer, peers_.at(peer).address, chunks.ranges()});
+    if (peer == *s.peer_id) continue;
+    (chunks.empty() ? members : owners)
+        .push_back(OwnerEntry{peer, peers_.at(peer).address, chunks.ranges()});
   }
-  // Sample when there are too many owners (partial Fisher-Yates, seeded).
-  if (owners.size() > config_.max_owners_per_reply) {
-    for (std::size_t i = 0; i < config_.max_owners_per_reply; ++i) {
-      std::swap(owners[i], owners[i + rng_.below(owners.size() - i)]);
-    }
-    owners.resize(config_.max_owners_per_reply);
-  }
+  // Sample when there are too many (partial Fisher-Yates, seeded); owners of chunks first.
+  auto sample = [&](std::vector<OwnerEntry>& v, std::size_t keep) {
+    if (v.size() <= keep) return;
+    for (std::size_t i = 0; i < keep; ++i) std::swap(v[i], v[i + rng_.below(v.size() - i)]);
+    v.resize(keep);
+  };
+  sample(owners, config_.max_owners_per_reply);
+  sample(members, config_.max_owners_per_reply - owners.size());
+  owners.insert(owners.end(), std::make_move_iterator(members.begin()),
+                std::make_move_iterator(members.end()));
   ReplyFileLocation reply{m.req, it->second.info, std::move(owners)};
   // Fragmented chunk sets can make the header large: shed owners until it fits.
   while (!reply.owners.empty() && encode_message(reply).header.size() > kMaxHeaderBytes) {

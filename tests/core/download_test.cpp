@@ -108,8 +108,8 @@ TEST(Download, LowestRttPrefersTheLowDelayPeer) {
     Swarm s;
     const auto bytes = random_bytes(60 * kTestChunk, 14);
     auto fast = s.add_peer("fast");
-    auto slow1 = s.add_peer("slow1", {}, [](PeerConfig& c) { c.reply_delay = 40ms; });
-    auto slow2 = s.add_peer("slow2", {}, [](PeerConfig& c) { c.reply_delay = 40ms; });
+    auto slow1 = s.add_peer("slow1", {}, [](PeerConfig& c) { c.upload.reply_delay = 40ms; });
+    auto slow2 = s.add_peer("slow2", {}, [](PeerConfig& c) { c.upload.reply_delay = 40ms; });
     auto d = s.add_peer("d", {}, [&](PeerConfig& c) {
       c.download.peer_strategy = strategy;
       c.download.max_inflight_per_peer = 2;
@@ -158,8 +158,12 @@ TEST(Download, SilentlyDeadSourceIsDroppedAfterTheStallTimeout) {
   LinkSpec slow{8e6, 8e6, 2ms};
   auto a = s.add_peer("a", slow);
   auto b = s.add_peer("b", slow);
-  // Without end-game, so that only the stall timeout can rescue the chunks asked of a.
-  auto d = s.add_peer("d", {}, [](PeerConfig& c) { c.download.end_game = false; });
+  // Without end-game or request timeout, so that only the stall timeout can rescue the
+  // chunks asked of a.
+  auto d = s.add_peer("d", {}, [](PeerConfig& c) {
+    c.download.end_game = false;
+    c.download.request_timeout = std::chrono::hours(1);
+  });
   ASSERT_TRUE(s.wait_online({a, b, d}));
   ASSERT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
   ASSERT_NE(as<PublishDone>(s.publish(b, "f", bytes)), nullptr);
@@ -172,6 +176,30 @@ TEST(Download, SilentlyDeadSourceIsDroppedAfterTheStallTimeout) {
   const auto failed = s.net.records_of("source_failed");
   ASSERT_FALSE(failed.empty());
   EXPECT_EQ(failed[0].fields["reason"], "no answer to ping");
+}
+
+TEST(Download, RequestsToASilentSourceAreAskedElsewhereBeforeTheStallTimeout) {
+  Swarm s;
+  const auto bytes = random_bytes(80 * kTestChunk, 16);
+  LinkSpec slow{8e6, 8e6, 2ms};
+  auto a = s.add_peer("a", slow);
+  auto b = s.add_peer("b", slow);
+  auto d = s.add_peer("d", {}, [](PeerConfig& c) { c.download.end_game = false; });
+  ASSERT_TRUE(s.wait_online({a, b, d}));
+  ASSERT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
+  ASSERT_NE(as<PublishDone>(s.publish(b, "f", bytes)), nullptr);
+  s.start_download(d, "f", "/dl/f");
+  ASSERT_TRUE(s.net.run_until([&] { return s.chunks_have(d, "f") >= 20; }));
+  const Time silenced = s.net.now();
+  s.net.crash(a, /*silent=*/true);
+  const auto done = s.wait_download(d, "f");
+  ASSERT_NE(as<DownloadCompleted>(done), nullptr) << describe(done);
+  EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
+  const auto timed_out = s.net.records_of("requests_timed_out");
+  ASSERT_FALSE(timed_out.empty());
+  EXPECT_EQ(timed_out[0].fields["peer"], "a");
+  // b alone carries the rest at its link's rate; nobody waited for the 20 s stall timeout.
+  EXPECT_LT(s.net.now() - silenced, PeerConfig{}.download.stall_timeout);
 }
 
 TEST(Download, OnlySourceCrashGivesDownloadIncompleteThenResumes) {
@@ -301,7 +329,10 @@ TEST(Download, RequestForAFileThePeerCannotHaveGetsAnError) {
   };
   send(PeerRequestChunk{"etc-passwd", 0});
   send(PeerRequestChunk{"mine", 99});
-  send(PeerRequestChunk{"mine", 1});
+  send(PeerRequestChunk{"mine", 1});  // not unchoked yet: dropped, and said so
+  const auto chokes = probe.received_of<PeerChoke>();
+  ASSERT_EQ(chokes.size(), 1u);
+  EXPECT_EQ(chokes[0].dropped, (std::vector<ChunkRange>{{1, 1}}));
   send(RequestFilesList{1});
   const auto errs = probe.received_of<ErrorMessage>();
   ASSERT_EQ(errs.size(), 3u);
@@ -309,6 +340,10 @@ TEST(Download, RequestForAFileThePeerCannotHaveGetsAnError) {
   EXPECT_NE(errs[0].message.find("etc-passwd"), std::string::npos);
   EXPECT_EQ(errs[1].code, ErrorCode::NotFound);
   EXPECT_EQ(errs[2].code, ErrorCode::UnknownMessage);
+  EXPECT_TRUE(probe.received_of<PeerReplyChunk>().empty());
+  send(PeerInterested{"mine"});
+  ASSERT_EQ(probe.received_of<PeerUnchoke>().size(), 1u);
+  send(PeerRequestChunk{"mine", 1});
   const auto chunks = probe.received_of<PeerReplyChunk>();
   ASSERT_EQ(chunks.size(), 1u);
   EXPECT_EQ(chunks[0].index, 1u);

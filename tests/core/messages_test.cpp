@@ -43,6 +43,12 @@ TEST(Messages, EveryMessageRoundTrips) {
       PeerRequestChunk{"data.bin", 2},
       PeerReplyChunk{"data.bin", 2, Payload::copy_of(std::vector<std::uint8_t>(3996, 9))},
       PeerCancelChunk{"data.bin", 1},
+      PeerInterested{"data.bin"},
+      PeerNotInterested{"data.bin"},
+      PeerUnchoke{"data.bin"},
+      PeerChoke{"data.bin", {}},
+      PeerChoke{"data.bin", {{1, 1}, {4, 6}}},
+      PeerHave{"data.bin", 3},
       ErrorMessage{11, ErrorCode::NotFound, "no file named \"x\"", "REQUEST_FILE_LOCATION"},
   };
   for (const auto& m : all) {

@@ -105,7 +105,7 @@ TEST(Swarm, AnOwnerServesAtMostItsLimitAndOthersGetTheFileElsewhere) {
   Swarm s(4);
   const auto bytes = random_bytes(64 * kTestChunk, 8);
   auto origin =
-      s.add_peer("seed", {10e6, 10e6, 5ms}, [](PeerConfig& c) { c.max_upload_connections = 1; });
+      s.add_peer("seed", {10e6, 10e6, 5ms}, [](PeerConfig& c) { c.upload.max_connections = 1; });
   std::vector<HostId> leechers;
   for (int i = 0; i < 3; ++i) {
     leechers.push_back(s.add_peer("l" + std::to_string(i), {10e6, 10e6, 5ms}));

@@ -218,6 +218,12 @@ void FakeNet::on_connect(HostId h, const Connect& c) {
 
 void FakeNet::on_send(HostId h, Send s) {
   transmit(h, s.conn, encode_frame_bytes(s.frame));
+  if (!s.report_sent) return;
+  // Sent once its last byte has crossed the uplink (or at once if it went nowhere).
+  const auto epoch = hosts_[h].epoch;
+  schedule(std::max(now_, hosts_[h].up_free), [this, h, epoch, conn = s.conn] {
+    deliver(h, epoch, [&](Node& node) { node.on_sent(now_, conn); });
+  });
 }
 
 void FakeNet::send_raw(HostId h, ConnId conn, std::vector<std::uint8_t> bytes) {

@@ -23,11 +23,14 @@ namespace swarmlab {
 struct DownloadConfig {
   ChunkStrategy chunk_strategy = ChunkStrategy::RarestFirst;
   PeerStrategy peer_strategy = PeerStrategy::LowestRtt;
-  /// Requests outstanding to one source. Covers the request's round trip and the sender's
-  /// disk read, so a source's link never idles between chunks.
-  std::uint32_t max_inflight_per_peer = 4;
-  /// Requests outstanding in total for one download (4 sources' worth).
-  std::uint32_t max_inflight_total = 16;
+  /// Most requests outstanding to one source that unchoked us. The depth used is what the
+  /// source's rate x RTT needs to never idle between chunks, plus one, at least two.
+  std::uint32_t max_inflight_per_peer = 8;
+  /// ... and at least this many: covers what rate x RTT does not see (the source's disk read,
+  /// our own hashing), which on a LAN or loopback is most of the time between chunks.
+  std::uint32_t min_inflight_per_peer = 2;
+  /// Requests outstanding in total for one download.
+  std::uint32_t max_inflight_total = 64;
   /// Chunks received but not yet verified and stored. When hashing or the disk falls behind
   /// the network, new requests wait instead of received chunks piling up in memory.
   std::uint32_t max_unverified = 16;
@@ -43,6 +46,10 @@ struct DownloadConfig {
   Duration refresh_interval = 5s;
   /// A source that answers no ping for this long, while we wait on it, is dropped.
   Duration stall_timeout = 20s;
+  /// Requests to a source that has sent no byte for this long (since we asked) are asked
+  /// elsewhere, and the source gets no more until it is heard again. Its connection stays:
+  /// a request lost behind a full uplink queue waits for TCP's backoff, not for the source.
+  Duration request_timeout = 4s;
   Duration tick_interval = 500ms;
   Duration progress_interval = 1s;
   bool end_game = true;
@@ -125,6 +132,8 @@ class Download {
   void on_connected(Time now, ConnId conn);
   void on_message(Time now, ConnId conn, Message m);
   void on_closed(Time now, ConnId conn, CloseReason reason);
+  /// Bytes of a frame arrived on `conn`: a source sending a long chunk is alive.
+  void on_bytes_arrived(Time now, ConnId conn);
   /// Whether the peer's tracker session is up: owner refreshes wait while it is not.
   void set_tracker_online(bool online) { tracker_online_ = online; }
   /// The connection the peer opened for OpenConnection{source}.
@@ -162,6 +171,9 @@ class Download {
     Time last_delivery{};
     Time last_heard{};  // any frame: a source busy sending chunks is alive even if pings wait
     std::uint32_t inflight = 0;
+    bool unchoked = false;    // it said we may ask
+    bool silent = false;      // our requests to it timed out; no more until it is heard
+    bool interested = false;  // we told it we want something it holds
     std::uint32_t strikes = 0;
     std::uint32_t failures = 0;
     std::uint64_t bytes = 0;
@@ -174,15 +186,25 @@ class Download {
 
   void merge_owners(const ReplyFileLocation& reply);
   void connect_more(Time now);
+  /// Asks free sources for more, then tells every source whether we are interested.
   void schedule(Time now);
+  void request_more(Time now);
   void send_request(Time now, std::uint32_t chunk, Source& s);
-  /// Among `free` sources holding `chunk` (other than `except`), the one the peer strategy
-  /// prefers; nullptr if none.
-  Source* pick_free_owner(const std::vector<Source*>& free, std::uint32_t chunk,
+  /// Among `free` sources (holding `chunk`, if given; other than `except`), the one the peer
+  /// strategy prefers; nullptr if none.
+  Source* pick_free_owner(const std::vector<Source*>& free, std::optional<std::uint32_t> chunk,
                           const std::string* except);
   void send_ping(Time now, Source& s);
+  /// Tells `s` whether it holds something we miss, when that changed.
+  void update_interest(Source& s, bool always = false);
+  /// Requests to keep outstanding at `s`: its rate x RTT in chunks, plus one.
+  std::uint32_t pipeline_depth(const Source& s) const;
+  /// A chunk arrived from `s`, asked for (`asked`) or not (asked before a CHOKE).
+  void on_chunk(Time now, Source& s, PeerReplyChunk& reply, std::optional<Time> asked);
   void drop_source(Source& s, SourceState state, std::string_view why);
   void requeue_from(const std::string& source_id);
+  /// Forgets the request for `chunk` at `s` (it will not come); the chunk is asked again.
+  void drop_request(std::uint32_t chunk, Source& s);
   void cancel_other_requests(std::uint32_t chunk);
   void strike(Time now, const std::string& source_id, std::uint32_t chunk, std::string_view why);
   void maybe_refresh(Time now, bool urgent);

@@ -41,6 +41,10 @@ struct Connect {
 struct Send {
   ConnId conn;
   RawFrame frame;
+  /// Call Node::on_sent(conn) once the frame has left this host: its last byte is on the
+  /// wire (ns-3: TCP sent it), or in the kernel's socket buffer (Asio). Upload slots use it to
+  /// hand a link one chunk after another instead of all at once.
+  bool report_sent = false;
 };
 struct Close {
   ConnId conn;

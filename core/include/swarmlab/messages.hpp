@@ -21,7 +21,8 @@
 
 namespace swarmlab {
 
-constexpr std::uint32_t kProtocolVersion = 1;
+/// 2: owners choke and unchoke downloaders, and send HAVEs (PEER_INTERESTED and the rest).
+constexpr std::uint32_t kProtocolVersion = 2;
 /// Longest peer id a node may choose.
 constexpr std::size_t kMaxPeerIdBytes = 64;
 
@@ -127,6 +128,39 @@ struct PeerCancelChunk {
   std::uint32_t index = 0;
   friend bool operator==(const PeerCancelChunk&, const PeerCancelChunk&) = default;
 };
+/// Downloader -> owner: "you hold chunks of `name` that I still need" (sent once the
+/// connection is up, and again when the owner's HAVEs make it useful again). Owners unchoke only
+/// interested downloaders.
+struct PeerInterested {
+  std::string name;
+  friend bool operator==(const PeerInterested&, const PeerInterested&) = default;
+};
+/// Downloader -> owner: "nothing you hold is of use to me any more"; frees its upload slot.
+struct PeerNotInterested {
+  std::string name;
+  friend bool operator==(const PeerNotInterested&, const PeerNotInterested&) = default;
+};
+/// Owner -> downloader: "ask me now". Requests to an owner that has not unchoked the
+/// connection are refused.
+struct PeerUnchoke {
+  std::string name;
+  friend bool operator==(const PeerUnchoke&, const PeerUnchoke&) = default;
+};
+/// Owner -> downloader: "I will not serve you for now". The owner drops the requests of the
+/// connection it has not started to answer, and names them in `dropped`: the downloader asks
+/// someone else for those, while the chunks already on their way still arrive.
+struct PeerChoke {
+  std::string name;
+  std::vector<ChunkRange> dropped;
+  friend bool operator==(const PeerChoke&, const PeerChoke&) = default;
+};
+/// Owner -> every interested downloader of `name`: "I now hold chunk `index`" (fresher than the
+/// tracker's owner map).
+struct PeerHave {
+  std::string name;
+  std::uint32_t index = 0;
+  friend bool operator==(const PeerHave&, const PeerHave&) = default;
+};
 struct ErrorMessage {
   std::uint32_t req = 0;  // 0 when not in reply to a request with an id
   ErrorCode code = ErrorCode::InvalidArgument;
@@ -139,7 +173,8 @@ using Message =
     std::variant<RequestRegistry, ReplyRegistry, RequestToPublish, ReplyToPublish, RequestFilesList,
                  ReplyFilesList, RequestFileLocation, ReplyFileLocation, RequestChunksRegister,
                  RequestChunksUnregister, PeerPing, PeerPong, PeerRequestChunk, PeerReplyChunk,
-                 PeerCancelChunk, ErrorMessage>;
+                 PeerCancelChunk, PeerInterested, PeerNotInterested, PeerUnchoke, PeerChoke,
+                 PeerHave, ErrorMessage>;
 
 /// "REQUEST_REGISTRY", "PEER_REPLY_CHUNK", ...
 std::string_view message_type(const Message& m);

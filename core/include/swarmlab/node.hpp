@@ -51,6 +51,8 @@ class Node {
   /// The connection is gone (also: an outbound Connect failed). Not called for a Close the
   /// node asked for itself.
   void on_closed(Time now, ConnId conn, CloseReason reason);
+  /// A frame sent with Send::report_sent has left (one call per such frame, in order).
+  void on_sent(Time now, ConnId conn);
   /// The time next_deadline() named has come (early or spurious calls are harmless).
   void on_deadline(Time now);
   void on_store_done(Time now, StoreOpId op, StoreResult result);
@@ -74,14 +76,20 @@ class Node {
   virtual void handle_accepted(Time, ConnId, const Endpoint&) {}
   virtual void handle_connected(Time, ConnId) {}
   virtual void handle_frame(Time now, ConnId conn, RawFrame frame) = 0;
+  /// Bytes arrived on `conn` (before any whole frame they complete is handled): a sign of life
+  /// while a long frame is on its way.
+  virtual void handle_bytes_arrived(Time, ConnId) {}
   virtual void handle_closed(Time, ConnId, CloseReason) {}
+  virtual void handle_sent(Time, ConnId) {}
   /// A timer started with start_timer() expired. Cancelled timers never come here.
   virtual void handle_timer(Time, TimerId) {}
   virtual void handle_store_done(Time, StoreOpId, StoreResult) {}
   virtual void handle_shutdown(Time) {}
 
   void emit(Effect e) { effects_.push_back(std::move(e)); }
-  void send(ConnId conn, const Message& m) { emit(Send{conn, encode_message(m)}); }
+  void send(ConnId conn, const Message& m, bool report_sent = false) {
+    emit(Send{conn, encode_message(m), report_sent});
+  }
   /// Closes after what was queued on `conn` is sent.
   void close(ConnId conn);
   ConnId connect(const Endpoint& to);

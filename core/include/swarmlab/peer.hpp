@@ -10,6 +10,7 @@
 
 #include "swarmlab/download.hpp"
 #include "swarmlab/node.hpp"
+#include "swarmlab/upload_server.hpp"
 
 namespace swarmlab {
 
@@ -32,16 +33,8 @@ struct PeerConfig {
   Duration reconnect_max = 30s;
   /// Verified chunks are registered with the tracker in batches this far apart.
   Duration register_delay = 200ms;
-  /// Chunk reads (and delayed replies) in progress at once, over all connections.
-  std::uint32_t max_uploads = 8;
-  /// Downloaders served at once (0: no limit); more are told Busy and come back after
-  /// their next owner refresh. No limit by default: in simulated flash crowds of 1,000 a
-  /// limit of 64 made the refused downloaders' retries cost more than it saved.
-  std::uint32_t max_upload_connections = 0;
-  /// Requests one connection may queue before it is told Busy.
-  std::uint32_t max_queued_requests = 64;
-  /// Artificial delay before every reply (`set_delay`), to try RTT-based choice by hand.
-  Duration reply_delay = Duration::zero();
+  /// Serving other peers: upload slots, choking, queues (upload_server.hpp).
+  UploadConfig upload;
   std::uint64_t seed = 1;
 };
 
@@ -84,6 +77,8 @@ class Peer final : public Node {
   void handle_accepted(Time now, ConnId conn, const Endpoint& remote) override;
   void handle_connected(Time now, ConnId conn) override;
   void handle_frame(Time now, ConnId conn, RawFrame frame) override;
+  void handle_bytes_arrived(Time now, ConnId conn) override;
+  void handle_sent(Time now, ConnId conn) override;
   void handle_closed(Time now, ConnId conn, CloseReason reason) override;
   void handle_timer(Time now, TimerId timer) override;
   void handle_store_done(Time now, StoreOpId op, StoreResult result) override;
@@ -114,11 +109,6 @@ class Peer final : public Node {
     ChunkSet have;
     bool complete = false;
   };
-  // An accepted connection from another peer that asks us for chunks.
-  struct Uploader {
-    Endpoint remote;
-    std::deque<PeerRequestChunk> queue;
-  };
   enum class StoreKind { Scan, Open, Read, Write, Finalize };
   struct PendingStore {
     StoreKind kind;
@@ -127,12 +117,10 @@ class Peer final : public Node {
     ConnId conn = 0;   // Read: who asked
     std::string from;  // Write: who sent it
   };
-  enum class TimerKind { Reconnect, Keepalive, RegisterFlush, DelayedSend, Download };
+  enum class TimerKind { Reconnect, Keepalive, RegisterFlush, Uploads, Download };
   struct PendingTimer {
     TimerKind kind;
     std::string name;  // Download: which one
-    ConnId conn = 0;   // DelayedSend
-    std::optional<Message> message;
   };
 
   void begin_tracker_connect(Time now);
@@ -143,9 +131,8 @@ class Peer final : public Node {
   std::uint32_t tracker_request(RequestKind kind, const std::string& name, Message m);
   void flush_registrations();
 
-  void on_upload_message(Time now, ConnId conn, Message m);
-  void pump_uploads(Time now);
-  void reply(Time now, ConnId conn, Message m);
+  /// Carries out what the upload server asked for, then keeps its timer at its deadline.
+  void serve();
 
   TimerId timer_for(Time deadline, PendingTimer purpose);
   /// Cancels a timer started with timer_for, and forgets what it was for.
@@ -172,9 +159,9 @@ class Peer final : public Node {
   std::map<std::string, std::string> publishing_;  // name -> path, while hashing
   std::map<std::string, ChunkSet> to_register_;    // batched REQUEST_CHUNKS_REGISTER
   TimerId register_timer_ = 0;
-  std::map<ConnId, Uploader> uploaders_;
-  std::uint32_t uploads_in_progress_ = 0;
-  ConnId next_upload_turn_ = 0;  // round-robin position among uploaders
+  UploadServer uploads_;
+  TimerId uploads_timer_ = 0;
+  std::optional<Time> uploads_deadline_;
   std::map<std::string, std::unique_ptr<Download>> downloads_;
   std::map<ConnId, std::string> download_conns_;
   std::map<StoreOpId, PendingStore> store_ops_;

@@ -1,0 +1,169 @@
+#pragma once
+// Upload serving: the connections other peers opened to fetch chunks from this one, which of
+// them may ask right now (unchoked), their queued requests, and the store reads that answer
+// them. Owned and driven by a Peer like a Download: inputs carry the time, what the server wants
+// done comes out of poll_action(), and its next wake-up out of next_deadline().
+//
+// Why choke (docs/models.md, "Upload slots"): a link shared by every downloader at once
+// finishes no chunk early, so nobody can pass anything on. Serving a few downloaders at a time,
+// and rotating them, keeps the link full while every chunk out is soon a new source.
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "swarmlab/effects.hpp"
+#include "swarmlab/messages.hpp"
+
+namespace swarmlab {
+
+struct UploadConfig {
+  /// Downloaders unchoked at once, besides the optimistic slot; 0: sized from upload_bps.
+  /// A few flows keep a link full under TCP while each chunk still leaves quickly; a fast
+  /// link needs more, or downloaders that ask one chunk per round trip leave it idle.
+  std::uint32_t slots = 0;
+  /// This peer's upload rate, when the host knows it (the simulator does); 0 if unknown.
+  std::uint64_t upload_bps = 0;
+  /// With slots = 0: one slot per this much upload rate (at least 1, at most 64), or 4 slots
+  /// when the rate is unknown.
+  std::uint64_t slot_bps = 2'000'000;
+  std::uint32_t regular_slots() const {
+    if (slots > 0) return slots;
+    if (upload_bps == 0) return 4;
+    return static_cast<std::uint32_t>(std::clamp<std::uint64_t>(upload_bps / slot_bps, 1, 64));
+  }
+  /// One more slot that goes to a newcomer at once (its first chunk makes it a source), or in
+  /// turn to whoever waited longest.
+  bool optimistic_slot = true;
+  /// How often the unchoked set is chosen again: the downloaders served least so far go first.
+  Duration rechoke_interval = 2s;
+  /// When > 0, a downloader's turn ends after this many chunks have left for it (if others
+  /// wait), instead of at every rechoke_interval: turns follow the link's speed. The periodic
+  /// rechoke then only takes slots from downloaders that ask nothing.
+  std::uint32_t turn_chunks = 2;
+  /// Chunks one downloader may have between read and sent (Send::report_sent). 1 on a link
+  /// the host reports at the wire (ns-3); a host that reports when the kernel took the bytes
+  /// (Asio) keeps the next read under way meanwhile with 2.
+  std::uint32_t chunks_per_downloader = 1;
+  /// Chunk reads (and delayed replies) in progress at once, over all connections.
+  std::uint32_t max_reads = 8;
+  /// Downloaders connected at once (0: no limit); more are told Busy.
+  std::uint32_t max_connections = 0;
+  /// Requests one connection may queue before it is told Busy.
+  std::uint32_t max_queued_requests = 64;
+  /// Artificial delay before every reply (`set_delay`), to try RTT-based choice by hand.
+  Duration reply_delay = Duration::zero();
+};
+
+namespace upload_action {
+struct SendMessage {
+  ConnId conn;
+  Message message;
+  bool report_sent = false;  // a chunk: UploadServer::on_sent when it has left
+};
+struct CloseConnection {
+  ConnId conn;
+};
+/// Read a chunk for `conn`; the result comes back through UploadServer::on_read.
+struct ReadChunk {
+  ConnId conn;
+  std::string name;
+  std::uint32_t index;
+};
+}  // namespace upload_action
+
+using UploadAction = std::variant<upload_action::SendMessage, upload_action::CloseConnection,
+                                  upload_action::ReadChunk>;
+
+class UploadServer {
+ public:
+  /// Whether this peer holds (and so may serve) chunk `index` of `name`.
+  using Holds = std::function<bool(const std::string& name, std::uint32_t index)>;
+
+  UploadServer(UploadConfig config, Holds holds);
+
+  /// A downloader connected. False (and a Busy error, then a close) when there are too many.
+  bool on_accepted(Time now, ConnId conn, const Endpoint& remote);
+  /// A message on a connection this server owns.
+  void on_message(Time now, ConnId conn, Message m);
+  void on_closed(Time now, ConnId conn);
+  void on_read(Time now, ConnId conn, const std::string& name, std::uint32_t index,
+               StoreResult result);
+  /// This peer verified chunk `index` of `name`: tell the downloaders interested in it.
+  void on_have(Time now, const std::string& name, std::uint32_t index);
+  /// A chunk sent on `conn` has left this host: the connection may have the next one.
+  void on_sent(Time now, ConnId conn);
+  void on_deadline(Time now);
+  void set_delay(Duration delay) { config_.reply_delay = delay; }
+  /// Closes every connection.
+  void shutdown();
+
+  bool owns(ConnId conn) const { return conns_.count(conn) != 0; }
+  std::optional<UploadAction> poll_action();
+  std::optional<Time> next_deadline() const;
+
+  std::size_t connections() const { return conns_.size(); }
+  std::size_t unchoked() const;
+
+ private:
+  struct Conn {
+    Endpoint remote;
+    std::string file;  // what it is interested in, once it said
+    bool interested = false;
+    bool unchoked = false;
+    bool optimistic = false;
+    Time since{};         // when it was last choked or unchoked
+    Time last_request{};  // its latest request
+    std::uint64_t served = 0;
+    std::deque<PeerRequestChunk> queue;
+    /// Chunks being read, delayed or on their way out. One at a time: the link carries one
+    /// chunk per unchoked downloader, so each chunk leaves as soon as it can.
+    std::uint32_t busy = 0;
+    std::uint32_t turn_sent = 0;  // chunks that left for it since it was unchoked
+    Time idle_since{};            // when it last had nothing queued or busy
+  };
+  struct Delayed {
+    Time due;
+    ConnId conn;
+    Message message;
+    bool chunk;
+  };
+
+  void on_request(Time now, ConnId conn, Conn& c, PeerRequestChunk r);
+  void set_interest(Time now, ConnId conn, Conn& c, const std::string& name, bool interested);
+  void unchoke(Time now, ConnId conn, Conn& c, bool optimistic);
+  void choke(Time now, ConnId conn, Conn& c);
+  /// Fills free slots with the interested downloaders served least so far.
+  void fill_slots(Time now);
+  void rechoke(Time now);
+  /// Turns by chunks: chokes downloaders that hold a slot and ask nothing, if others wait.
+  void end_idle_turns(Time now);
+  bool someone_waits() const;
+  /// An interested downloader, choked, that was served less than `served`.
+  bool someone_served_less(std::uint64_t served) const;
+  void pump_reads();
+  void reply(Time now, ConnId conn, Message m, bool chunk);
+  void read_done();
+  std::uint32_t total_slots() const {
+    return config_.regular_slots() + (config_.optimistic_slot ? 1 : 0);
+  }
+
+  void act(UploadAction a) { actions_.push_back(std::move(a)); }
+  void send_to(ConnId conn, Message m, bool report_sent = false) {
+    act(upload_action::SendMessage{conn, std::move(m), report_sent});
+  }
+
+  UploadConfig config_;
+  Holds holds_;
+  std::map<ConnId, Conn> conns_;
+  std::deque<Delayed> delayed_;  // due times are non-decreasing: one delay for all replies
+  std::deque<UploadAction> actions_;
+  std::uint32_t reads_in_progress_ = 0;
+  ConnId next_turn_ = 0;  // round-robin position among connections with queued requests
+  std::optional<Time> next_rechoke_;
+};
+
+}  // namespace swarmlab

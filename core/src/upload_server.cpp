@@ -1,0 +1,350 @@
+#include "swarmlab/upload_server.hpp"
+
+#include <algorithm>
+#include <tuple>
+#include <vector>
+
+namespace swarmlab {
+
+namespace act = upload_action;
+
+UploadServer::UploadServer(UploadConfig config, Holds holds)
+    : config_(std::move(config)), holds_(std::move(holds)) {
+}
+
+std::optional<UploadAction> UploadServer::poll_action() {
+  if (actions_.empty()) return std::nullopt;
+  UploadAction a = std::move(actions_.front());
+  actions_.pop_front();
+  return a;
+}
+
+std::optional<Time> UploadServer::next_deadline() const {
+  std::optional<Time> t = next_rechoke_;
+  if (!delayed_.empty() && (!t || delayed_.front().due < *t)) t = delayed_.front().due;
+  return t;
+}
+
+std::size_t UploadServer::unchoked() const {
+  return static_cast<std::size_t>(
+      std::count_if(conns_.begin(), conns_.end(), [](const auto& e) { return e.second.unchoked; }));
+}
+
+bool UploadServer::on_accepted(Time now, ConnId conn, const Endpoint& remote) {
+  if (config_.max_connections > 0 && conns_.size() >= config_.max_connections) {
+    send_to(conn, ErrorMessage{0, ErrorCode::Busy,
+                               "already serving " + std::to_string(conns_.size()) +
+                                   " downloaders; try again later",
+                               ""});
+    act(act::CloseConnection{conn});
+    return false;
+  }
+  Conn c;
+  c.remote = remote;
+  c.since = now;
+  conns_.emplace(conn, std::move(c));
+  return true;
+}
+
+void UploadServer::on_closed(Time now, ConnId conn) {
+  const auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  const bool freed = it->second.unchoked;
+  conns_.erase(it);
+  if (freed) fill_slots(now);
+}
+
+void UploadServer::shutdown() {
+  for (const auto& [conn, c] : conns_) act(act::CloseConnection{conn});
+  conns_.clear();
+  delayed_.clear();
+  next_rechoke_.reset();
+}
+
+void UploadServer::on_message(Time now, ConnId conn, Message m) {
+  const auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  Conn& c = it->second;
+  if (auto* ping = std::get_if<PeerPing>(&m)) return reply(now, conn, PeerPong{ping->nonce}, false);
+  if (auto* req = std::get_if<PeerRequestChunk>(&m))
+    return on_request(now, conn, c, std::move(*req));
+  if (auto* i = std::get_if<PeerInterested>(&m)) return set_interest(now, conn, c, i->name, true);
+  if (auto* n = std::get_if<PeerNotInterested>(&m))
+    return set_interest(now, conn, c, n->name, false);
+  if (auto* cancel = std::get_if<PeerCancelChunk>(&m)) {
+    std::erase_if(c.queue, [&](const PeerRequestChunk& r) {
+      return r.name == cancel->name && r.index == cancel->index;
+    });
+    return;
+  }
+  if (std::holds_alternative<ErrorMessage>(m) || std::holds_alternative<PeerPong>(m)) return;
+  send_to(conn, ErrorMessage{0, ErrorCode::UnknownMessage,
+                             std::string(message_type(m)) + " is not a peer-to-peer request",
+                             std::string(message_type(m))});
+}
+
+void UploadServer::on_request(Time now, ConnId conn, Conn& c, PeerRequestChunk r) {
+  if (!holds_(r.name, r.index)) {
+    return send_to(conn, ErrorMessage{0, ErrorCode::NotFound,
+                                      "this peer does not hold chunk " + std::to_string(r.index) +
+                                          " of \"" + r.name + "\"",
+                                      "PEER_REQUEST_CHUNK"});
+  }
+  // A request that crossed our CHOKE on the wire (or came unasked): dropped, and said so.
+  if (!c.unchoked) return send_to(conn, PeerChoke{r.name, {{r.index, r.index}}});
+  if (c.queue.size() >= config_.max_queued_requests) {
+    return send_to(conn, ErrorMessage{0, ErrorCode::Busy,
+                                      "more than " + std::to_string(config_.max_queued_requests) +
+                                          " requests queued on this connection",
+                                      "PEER_REQUEST_CHUNK"});
+  }
+  c.last_request = now;
+  c.queue.push_back(std::move(r));
+  pump_reads();
+}
+
+void UploadServer::set_interest(Time now, ConnId conn, Conn& c, const std::string& name,
+                                bool interested) {
+  c.file = name;
+  if (c.interested == interested) return;
+  c.interested = interested;
+  if (!interested) {
+    if (c.unchoked) {
+      choke(now, conn, c);
+      fill_slots(now);
+    }
+    return;
+  }
+  if (!next_rechoke_) next_rechoke_ = now + config_.rechoke_interval;
+  fill_slots(now);
+  if (c.unchoked || !config_.optimistic_slot || c.served > 0) return;
+  // A newcomer with nothing yet takes the optimistic slot from a holder that had its turn:
+  // its first chunk makes it a source for the others.
+  for (auto& [other_conn, other] : conns_) {
+    if (other.optimistic && now - other.since >= config_.rechoke_interval / 2) {
+      choke(now, other_conn, other);
+      unchoke(now, conn, c, true);
+      return;
+    }
+  }
+}
+
+void UploadServer::unchoke(Time now, ConnId conn, Conn& c, bool optimistic) {
+  c.unchoked = true;
+  c.optimistic = optimistic;
+  c.turn_sent = 0;
+  c.since = now;
+  c.last_request = now;
+  send_to(conn, PeerUnchoke{c.file});
+}
+
+void UploadServer::choke(Time now, ConnId conn, Conn& c) {
+  c.unchoked = false;
+  c.optimistic = false;
+  c.since = now;
+  // What is being read or sent already still goes out; the rest is dropped, and said so.
+  std::vector<std::uint32_t> dropped;
+  for (const auto& r : c.queue) {
+    if (r.name == c.file) dropped.push_back(r.index);
+  }
+  c.queue.clear();
+  std::sort(dropped.begin(), dropped.end());
+  std::vector<ChunkRange> ranges;
+  for (const auto i : dropped) {
+    if (!ranges.empty() && ranges.back().last + 1 >= i) {
+      ranges.back().last = std::max(ranges.back().last, i);
+    } else {
+      ranges.push_back({i, i});
+    }
+  }
+  send_to(conn, PeerChoke{c.file, std::move(ranges)});
+}
+
+void UploadServer::fill_slots(Time now) {
+  std::uint32_t open = 0, regular = 0;
+  std::vector<std::pair<std::tuple<std::uint64_t, Time, ConnId>, Conn*>> waiting;
+  for (auto& [conn, c] : conns_) {
+    if (c.unchoked) {
+      ++open;
+      regular += c.optimistic ? 0 : 1;
+    } else if (c.interested) {
+      waiting.push_back({{c.served, c.since, conn}, &c});
+    }
+  }
+  std::sort(waiting.begin(), waiting.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [key, c] : waiting) {
+    if (open >= total_slots()) break;
+    const bool optimistic = regular >= config_.regular_slots();
+    unchoke(now, std::get<2>(key), *c, optimistic);
+    ++open;
+    regular += optimistic ? 0 : 1;
+  }
+}
+
+// Every rechoke_interval: the downloaders served least so far get the regular slots (an
+// unchoked one that asked nothing for a while counts as served most), and the one that waited
+// longest among the rest gets the optimistic slot. Over a download, every interested
+// downloader gets its turn, and a newcomer's turn comes first.
+void UploadServer::rechoke(Time now) {
+  if (config_.turn_chunks > 0) return end_idle_turns(now);
+  struct Rank {
+    bool idle;
+    std::uint64_t served;
+    Time since;
+    ConnId conn;
+    auto key() const { return std::tie(idle, served, since, conn); }
+  };
+  std::vector<Rank> ranks;
+  for (auto& [conn, c] : conns_) {
+    if (!c.interested) continue;
+    const bool idle = c.unchoked && c.queue.empty() && c.busy == 0 &&
+                      now - std::max(c.idle_since, c.since) >= config_.rechoke_interval / 2;
+    ranks.push_back({idle, c.served, c.since, conn});
+  }
+  if (ranks.empty()) {
+    next_rechoke_.reset();
+    return;
+  }
+  std::sort(ranks.begin(), ranks.end(),
+            [](const Rank& a, const Rank& b) { return a.key() < b.key(); });
+  std::map<ConnId, bool> keep;  // conn -> optimistic
+  for (std::size_t i = 0; i < ranks.size() && i < config_.regular_slots(); ++i)
+    keep[ranks[i].conn] = false;
+  if (config_.optimistic_slot && ranks.size() > config_.regular_slots()) {
+    // Longest waiting among the rest: choked for the longest time.
+    const Rank* pick = nullptr;
+    for (std::size_t i = config_.regular_slots(); i < ranks.size(); ++i) {
+      const Conn& c = conns_.at(ranks[i].conn);
+      if (c.unchoked) continue;
+      if (pick == nullptr || c.since < conns_.at(pick->conn).since) pick = &ranks[i];
+    }
+    if (pick == nullptr) pick = &ranks[config_.regular_slots()];
+    keep[pick->conn] = true;
+  }
+  for (auto& [conn, c] : conns_) {
+    const auto k = keep.find(conn);
+    if (k == keep.end()) {
+      if (c.unchoked) choke(now, conn, c);
+    } else if (!c.unchoked) {
+      unchoke(now, conn, c, k->second);
+    } else {
+      c.optimistic = k->second;
+    }
+  }
+  next_rechoke_ = now + config_.rechoke_interval;
+}
+
+bool UploadServer::someone_waits() const {
+  return std::any_of(conns_.begin(), conns_.end(),
+                     [](const auto& e) { return e.second.interested && !e.second.unchoked; });
+}
+
+bool UploadServer::someone_served_less(std::uint64_t served) const {
+  return std::any_of(conns_.begin(), conns_.end(), [&](const auto& e) {
+    return e.second.interested && !e.second.unchoked && e.second.served < served;
+  });
+}
+
+void UploadServer::end_idle_turns(Time now) {
+  bool any_interested = false;
+  for (auto& [conn, c] : conns_) {
+    any_interested = any_interested || c.interested;
+    const bool idle = c.unchoked && c.queue.empty() && c.busy == 0 &&
+                      now - std::max(c.idle_since, c.since) >= config_.rechoke_interval / 2;
+    if (idle && someone_waits()) choke(now, conn, c);
+  }
+  fill_slots(now);
+  if (any_interested) {
+    next_rechoke_ = now + config_.rechoke_interval;
+  } else {
+    next_rechoke_.reset();
+  }
+}
+
+void UploadServer::pump_reads() {
+  while (reads_in_progress_ < config_.max_reads) {
+    // Round-robin over connections, so one greedy downloader cannot starve the others.
+    auto has_work = [&](const auto& entry) {
+      return entry.second.unchoked && !entry.second.queue.empty() &&
+             entry.second.busy < config_.chunks_per_downloader;
+    };
+    auto it = std::find_if(conns_.upper_bound(next_turn_), conns_.end(), has_work);
+    if (it == conns_.end()) it = std::find_if(conns_.begin(), conns_.end(), has_work);
+    if (it == conns_.end()) return;
+    next_turn_ = it->first;
+    PeerRequestChunk r = std::move(it->second.queue.front());
+    it->second.queue.pop_front();
+    ++it->second.busy;
+    ++reads_in_progress_;
+    act(act::ReadChunk{it->first, std::move(r.name), r.index});
+  }
+}
+
+void UploadServer::on_read(Time now, ConnId conn, const std::string& name, std::uint32_t index,
+                           StoreResult result) {
+  const auto it = conns_.find(conn);
+  if (it == conns_.end()) return read_done();
+  if (!result.status) {
+    send_to(conn, ErrorMessage{0, ErrorCode::NotFound,
+                               "cannot read chunk " + std::to_string(index) + " of \"" + name +
+                                   "\": " + result.status.error().message,
+                               "PEER_REQUEST_CHUNK"});
+    --it->second.busy;
+    return read_done();
+  }
+  auto data = std::get<Payload>(std::move(result.value));
+  it->second.served += data.size();
+  reply(now, conn, PeerReplyChunk{name, index, std::move(data)}, true);
+}
+
+void UploadServer::reply(Time now, ConnId conn, Message m, bool chunk) {
+  if (config_.reply_delay > Duration::zero()) {
+    const Time due = now + config_.reply_delay;
+    const auto at = std::upper_bound(delayed_.begin(), delayed_.end(), due,
+                                     [](Time t, const Delayed& d) { return t < d.due; });
+    delayed_.insert(at, Delayed{due, conn, std::move(m), chunk});
+    return;
+  }
+  send_to(conn, std::move(m), chunk);
+  if (chunk) read_done();
+}
+
+void UploadServer::read_done() {
+  --reads_in_progress_;
+  pump_reads();
+}
+
+void UploadServer::on_sent(Time now, ConnId conn) {
+  const auto it = conns_.find(conn);
+  if (it == conns_.end() || it->second.busy == 0) return;
+  Conn& c = it->second;
+  if (--c.busy == 0 && c.queue.empty()) c.idle_since = now;
+  if (c.unchoked && config_.turn_chunks > 0 && ++c.turn_sent >= config_.turn_chunks) {
+    // Its turn is over: the slot goes to whoever was served least, which may be it again.
+    c.turn_sent = 0;
+    if (someone_served_less(c.served)) {
+      choke(now, conn, c);
+      fill_slots(now);
+    }
+  }
+  pump_reads();
+}
+
+void UploadServer::on_have(Time, const std::string& name, std::uint32_t index) {
+  for (const auto& [conn, c] : conns_) {
+    if (c.file == name) send_to(conn, PeerHave{name, index});
+  }
+}
+
+void UploadServer::on_deadline(Time now) {
+  while (!delayed_.empty() && delayed_.front().due <= now) {
+    Delayed d = std::move(delayed_.front());
+    delayed_.pop_front();
+    if (conns_.count(d.conn) != 0) send_to(d.conn, std::move(d.message), d.chunk);
+    if (d.chunk) read_done();
+  }
+  if (next_rechoke_ && *next_rechoke_ <= now) rechoke(now);
+}
+
+}  // namespace swarmlab
