@@ -144,6 +144,9 @@ class SwarmSimTest(unittest.TestCase):
         body["files"] = [{"name": "f.bin", "size": "8MiB", "chunk_size": "256KiB"}]
         body["tracker"] = {"events": [{"at": "2s", "action": "crash"},
                                       {"at": "6s", "action": "restart"}]}
+        # Past the last reconnect a peer's backoff allows (1 + 2 + 4 + 8 s, +20 % jitter):
+        # the swarm may finish before a peer whose third try just missed the restart is back.
+        body["stop"] = {"time": "30s", "when_all_done": False}
         run, _ = self.run_sim(body)
         events = events_of(run)
         restart = next(e["t"] for e in events if e["type"] == "tracker_restarted")
