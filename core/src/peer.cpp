@@ -300,8 +300,8 @@ void Peer::handle_shutdown(Time now) {
 
 // ---- connections ----------------------------------------------------------------------------
 
-void Peer::handle_accepted(Time now, ConnId conn, const Endpoint& remote) {
-  uploads_.on_accepted(now, conn, remote);
+void Peer::handle_accepted(Time now, ConnId conn, const Endpoint&) {
+  uploads_.on_accepted(now, conn);
   serve();
 }
 

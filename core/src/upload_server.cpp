@@ -30,7 +30,7 @@ std::size_t UploadServer::unchoked() const {
       std::count_if(conns_.begin(), conns_.end(), [](const auto& e) { return e.second.unchoked; }));
 }
 
-bool UploadServer::on_accepted(Time now, ConnId conn, const Endpoint& remote) {
+bool UploadServer::on_accepted(Time now, ConnId conn) {
   if (config_.max_connections > 0 && conns_.size() >= config_.max_connections) {
     send_to(conn, ErrorMessage{0, ErrorCode::Busy,
                                "already serving " + std::to_string(conns_.size()) +
@@ -40,7 +40,6 @@ bool UploadServer::on_accepted(Time now, ConnId conn, const Endpoint& remote) {
     return false;
   }
   Conn c;
-  c.remote = remote;
   c.since = now;
   conns_.emplace(conn, std::move(c));
   return true;
@@ -66,8 +65,7 @@ void UploadServer::on_message(Time now, ConnId conn, Message m) {
   if (it == conns_.end()) return;
   Conn& c = it->second;
   if (auto* ping = std::get_if<PeerPing>(&m)) return reply(now, conn, PeerPong{ping->nonce}, false);
-  if (auto* req = std::get_if<PeerRequestChunk>(&m))
-    return on_request(now, conn, c, std::move(*req));
+  if (auto* req = std::get_if<PeerRequestChunk>(&m)) return on_request(conn, c, std::move(*req));
   if (auto* i = std::get_if<PeerInterested>(&m)) return set_interest(now, conn, c, i->name, true);
   if (auto* n = std::get_if<PeerNotInterested>(&m))
     return set_interest(now, conn, c, n->name, false);
@@ -83,7 +81,7 @@ void UploadServer::on_message(Time now, ConnId conn, Message m) {
                              std::string(message_type(m))});
 }
 
-void UploadServer::on_request(Time now, ConnId conn, Conn& c, PeerRequestChunk r) {
+void UploadServer::on_request(ConnId conn, Conn& c, PeerRequestChunk r) {
   if (!holds_(r.name, r.index)) {
     return send_to(conn, ErrorMessage{0, ErrorCode::NotFound,
                                       "this peer does not hold chunk " + std::to_string(r.index) +
@@ -98,7 +96,6 @@ void UploadServer::on_request(Time now, ConnId conn, Conn& c, PeerRequestChunk r
                                           " requests queued on this connection",
                                       "PEER_REQUEST_CHUNK"});
   }
-  c.last_request = now;
   c.queue.push_back(std::move(r));
   pump_reads();
 }
@@ -134,7 +131,6 @@ void UploadServer::unchoke(Time now, ConnId conn, Conn& c, bool optimistic) {
   c.optimistic = optimistic;
   c.turn_sent = 0;
   c.since = now;
-  c.last_request = now;
   send_to(conn, PeerUnchoke{c.file});
 }
 

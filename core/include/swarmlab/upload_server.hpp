@@ -86,7 +86,7 @@ class UploadServer {
   UploadServer(UploadConfig config, Holds holds);
 
   /// A downloader connected. False (and a Busy error, then a close) when there are too many.
-  bool on_accepted(Time now, ConnId conn, const Endpoint& remote);
+  bool on_accepted(Time now, ConnId conn);
   /// A message on a connection this server owns.
   void on_message(Time now, ConnId conn, Message m);
   void on_closed(Time now, ConnId conn);
@@ -110,13 +110,11 @@ class UploadServer {
 
  private:
   struct Conn {
-    Endpoint remote;
     std::string file;  // what it is interested in, once it said
     bool interested = false;
     bool unchoked = false;
     bool optimistic = false;
-    Time since{};         // when it was last choked or unchoked
-    Time last_request{};  // its latest request
+    Time since{};  // when it was last choked or unchoked
     std::uint64_t served = 0;
     std::deque<PeerRequestChunk> queue;
     /// Chunks being read, delayed or on their way out. One at a time: the link carries one
@@ -132,7 +130,7 @@ class UploadServer {
     bool chunk;
   };
 
-  void on_request(Time now, ConnId conn, Conn& c, PeerRequestChunk r);
+  void on_request(ConnId conn, Conn& c, PeerRequestChunk r);
   void set_interest(Time now, ConnId conn, Conn& c, const std::string& name, bool interested);
   void unchoke(Time now, ConnId conn, Conn& c, bool optimistic);
   void choke(Time now, ConnId conn, Conn& c);
