@@ -372,7 +372,11 @@ void Ns3Host::OnRecv(ns3::Ptr<ns3::Socket> socket) {
         Drain();
         return;
       }
-      if (FrameChannel::wire_size(*next) > c.rx_pending) break;  // not yet
+      if (FrameChannel::wire_size(*next) > c.rx_pending) {  // not yet, but on its way
+        node_->on_arriving(now(), id);
+        Drain();
+        break;
+      }
       auto frame = channel_->pop(c.rx);
       c.rx_pending -= FrameChannel::wire_size(*frame);
       const auto prefix = encode_frame_prefix(static_cast<std::uint32_t>(frame->header.size()),

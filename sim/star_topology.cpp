@@ -71,10 +71,12 @@ std::size_t StarTopology::add(const AccessLink& link) {
   return leaves_.size() - 1;
 }
 
-// Enough queue for 50 ms at the link's rate, and never less than a few packets: deeper
-// queues only add delay, and every queued ping would wait behind them.
+// 200 ms of queue at the link's rate (a home router's buffer; at least the bandwidth-delay
+// product of the RTTs scenarios use), and never less than a few packets. With less, TCP
+// cannot keep a link full (drop-tail losses halve the window before the queue absorbs a
+// burst), and the ACKs and requests of a peer's downloads are dropped behind its uploads.
 std::uint32_t StarTopology::queue_bytes(std::uint64_t bps) const {
-  const double bytes = static_cast<double>(bps) / 8.0 * 0.05;
+  const double bytes = static_cast<double>(bps) / 8.0 * 0.2;
   return static_cast<std::uint32_t>(std::max(bytes, 4.0 * mtu_));
 }
 

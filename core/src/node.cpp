@@ -44,6 +44,11 @@ void Node::on_received(Time now, ConnId conn, std::size_t count) {
   dispatch(now, conn, Status{});
 }
 
+void Node::on_arriving(Time now, ConnId conn) {
+  if (stopped_ || !decoders_.contains(conn)) return;
+  handle_bytes_arrived(now, conn);
+}
+
 void Node::dispatch(Time now, ConnId conn, const Status& fed) {
   handle_bytes_arrived(now, conn);
   // Looked up again after every frame: handling one may close the connection, and what

@@ -105,6 +105,27 @@ class SwarmSimTest(unittest.TestCase):
             # A simulator that beats the minimum distribution time is broken.
             self.assertGreaterEqual(kr["ratio"], 1.0, kr)
 
+    def test_a_chunk_slower_than_the_request_timeout_is_not_asked_twice(self):
+        # 512 KiB at 0.5 Mbps takes over 8 s, twice the request timeout: the bytes arriving
+        # while the chunk is on its way keep the source alive, so nothing is re-asked.
+        slow = {
+            "name": "slow-chunks",
+            "seed": 1,
+            "files": [{"name": "f.bin", "size": "2MiB", "chunk_size": "512KiB"}],
+            "groups": [
+                {"name": "seed", "count": 1, "role": "seeder", "up": "500kbps",
+                 "down": "500kbps", "delay": "10ms"},
+                {"name": "leech", "count": 1, "up": "8Mbps", "down": "8Mbps", "delay": "10ms"},
+            ],
+            "stop": {"time": "5min"},
+        }
+        run, _ = self.run_sim(slow)
+        s = self.summary(run)
+        self.assertEqual(s["completed"], 1)
+        kinds = [e["type"] for e in events_of(run)]
+        self.assertNotIn("requests_timed_out", kinds)
+        self.assertEqual(s["bytes_served"]["origin_seeds"], 2 * 1024 * 1024)
+
     def test_same_seed_same_run_other_seed_other_run(self):
         a, _ = self.run_sim(SMALL_FLASH, out="a")
         b, _ = self.run_sim(SMALL_FLASH, out="b")

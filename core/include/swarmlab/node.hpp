@@ -48,6 +48,9 @@ class Node {
   };
   ReceiveWindow receive_window(ConnId conn);
   void on_received(Time now, ConnId conn, std::size_t count);
+  /// Bytes of a frame arrived that the host will deliver once the frame is whole (the
+  /// simulator hands over frames, not stream bytes): the sender is alive.
+  void on_arriving(Time now, ConnId conn);
   /// The connection is gone (also: an outbound Connect failed). Not called for a Close the
   /// node asked for itself.
   void on_closed(Time now, ConnId conn, CloseReason reason);

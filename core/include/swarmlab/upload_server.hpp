@@ -50,8 +50,11 @@ struct UploadConfig {
   std::uint32_t chunks_per_downloader = 1;
   /// Chunk reads (and delayed replies) in progress at once, over all connections.
   std::uint32_t max_reads = 8;
-  /// Downloaders connected at once (0: no limit); more are told Busy.
-  std::uint32_t max_connections = 0;
+  /// Downloaders connected at once (0: no limit); more are told Busy and look elsewhere.
+  /// Without a limit, everyone connects to the first peers that held chunks: they stay
+  /// interesting to the end, their slots are the swarm's bottleneck, and the uplinks of the
+  /// peers nobody connected to stay idle. A little above DownloadConfig::max_sources.
+  std::uint32_t max_connections = 20;
   /// Requests one connection may queue before it is told Busy.
   std::uint32_t max_queued_requests = 64;
   /// Artificial delay before every reply (`set_delay`), to try RTT-based choice by hand.
