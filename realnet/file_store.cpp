@@ -167,10 +167,22 @@ StoreResult FileStore::open(const StoreOpen& op) {
   const std::string record = entry->path + ".resume";
   std::ifstream in(record);
   if (in) {
+    // Read without throwing: a record with the wrong types (hand-edited, another version) is
+    // no hint at all, not a reason to fail every restart.
     const auto j = nlohmann::json::parse(in, nullptr, false);
-    if (j.is_object() && j.value("file_hash", "") == to_hex(op.file.file_hash) &&
-        j.value("size", std::uint64_t{0}) == op.file.size) {
-      if (auto claimed = ChunkSet::parse(j.value("verified", ""), op.file.chunk_count())) {
+    auto field = [&j](const char* key) -> const nlohmann::json* {
+      if (!j.is_object()) return nullptr;
+      const auto it = j.find(key);
+      return it == j.end() ? nullptr : &*it;
+    };
+    const auto* hash = field("file_hash");
+    const auto* size = field("size");
+    const auto* verified = field("verified");
+    if (hash != nullptr && hash->is_string() &&
+        hash->get<std::string>() == to_hex(op.file.file_hash) && size != nullptr &&
+        size->is_number_unsigned() && size->get<std::uint64_t>() == op.file.size &&
+        verified != nullptr && verified->is_string()) {
+      if (auto claimed = ChunkSet::parse(verified->get<std::string>(), op.file.chunk_count())) {
         auto buf = pool_->acquire(op.file.chunk_size);
         for (auto i : claimed->indexes()) {
           const auto len = op.file.chunk_length(i);

@@ -135,6 +135,22 @@ class Faults(SwarmTestCase):
         self.assertEqual(second + done["resumed_chunks"], 64)
         self.assertGreaterEqual(done["resumed_chunks"], first - 16)  # the record lags by < 16
 
+    def test_a_resume_record_with_wrong_field_types_is_ignored(self):
+        src = self.random_file("f.bin", 4 * MiB)
+        t = self.start_tracker()
+        self.start_seeder(t.port, [src], "seed")
+        out = self.path("f.out")
+        with open(out + ".part", "wb") as f:
+            f.write(b"\0" * 1000)
+        # Valid JSON, every field of the wrong type: a hint to ignore, not a crash on each start.
+        with open(out + ".part.resume", "w") as f:
+            f.write('{"file_hash": 7, "size": "4MiB", "verified": [0, 1, 2]}')
+        d = self.start_download(t.port, "f.bin", out, "leecher")
+        self.assertEqual(d.wait(60), 0, d.stdout() + d.stderr())
+        self.assertEqual(sha256_of(out), sha256_of(src))
+        done = [e for e in read_events(d.events) if e["type"] == "download_completed"][0]
+        self.assertEqual(done["resumed_chunks"], 0)
+
     def test_kill_the_downloader_then_resume(self):
         src = self.random_file("f.bin", 32 * MiB)  # 64 chunks
         t = self.start_tracker()
