@@ -339,11 +339,13 @@ void parse_strategy(const json& v, const std::string& path, DownloadConfig& d, U
   f.duration("first_refresh", d.first_refresh);
   f.duration("refresh_interval", d.refresh_interval);
   f.duration("stall_timeout", d.stall_timeout);
+  f.duration("request_timeout", d.request_timeout);
   f.boolean("end_game", d.end_game);
   const std::pair<const char*, Duration> timings[] = {{"ping_interval", d.ping_interval},
                                                       {"first_refresh", d.first_refresh},
                                                       {"refresh_interval", d.refresh_interval},
-                                                      {"stall_timeout", d.stall_timeout}};
+                                                      {"stall_timeout", d.stall_timeout},
+                                                      {"request_timeout", d.request_timeout}};
   for (const auto& [key, value] : timings) {
     if (value < 10ms) invalid(f.at(key), "must be at least 10ms");
   }
@@ -707,6 +709,7 @@ json to_json(const Scenario& s) {
             {"first_refresh", secs(d.first_refresh)},
             {"refresh_interval", secs(d.refresh_interval)},
             {"stall_timeout", secs(d.stall_timeout)},
+            {"request_timeout", secs(d.request_timeout)},
             {"end_game", d.end_game},
             {"max_upload_connections", s.upload.max_connections},
             {"upload_slots", s.upload.slots},
