@@ -9,9 +9,10 @@ check:  re-runs every scenario in scenarios/regression/ and fails, with a readab
         when a metric is worse than its checked-in baseline beyond the tolerance below.
 update: rewrites the baselines from fresh runs (commit them with the change that moved them).
 facts:  comparisons that must hold by design, with their margins: rarest-first beats random
-        in scarce-seed (with random peer choice, so that the chunk picker alone decides what
-        the scarce seed is asked for); lowest-rtt beats random peer choice with owners near
-        and far.
+        in scarce-seed (with random peer choice and a seed that serves what it is asked, so
+        that the chunk picker alone decides what the scarce seed sends); a seed spreading its
+        first copies beats one that serves duplicates there; lowest-rtt beats random peer
+        choice with owners near and far.
 """
 import argparse
 import json
@@ -41,13 +42,16 @@ TOLERANCE = {
 }
 
 # Comparisons that must hold: (scenario, field, better value, worse value, seeds, other
-# settings). Under lowest-rtt, a downloader asks its nearest owners first and the seed mostly
-# for what they lack, so even a random chunk picker rarely wastes the seed; random peer choice
-# asks the seed as often as anyone, and only the chunk picker keeps it from sending chunks
-# that others already hold.
+# settings). Two things keep a scarce seed from sending chunks others already hold: the
+# downloaders' chunk picker, and the seed itself rejecting requests for chunks it already sent
+# (spread_first_copies). Each fact turns the other one off. Under lowest-rtt, a downloader
+# asks its nearest owners first and the seed mostly for what they lack, which hides the
+# picker too; random peer choice asks the seed as often as anyone.
 FACTS = [
     ("scenarios/scarce-seed.json", "strategy.chunk", "rarest-first", "random", [1, 2, 3],
-     ["strategy.peer=random"]),
+     ["strategy.peer=random", "strategy.spread_first_copies=false"]),
+    ("scenarios/scarce-seed.json", "strategy.spread_first_copies", "true", "false", [1, 2, 3],
+     ["strategy.chunk=random"]),
     ("scenarios/regression/rtt-small.json", "strategy.peer", "lowest-rtt", "random", [1, 2, 3],
      []),
 ]

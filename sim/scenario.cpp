@@ -319,6 +319,7 @@ void parse_strategy(const json& v, const std::string& path, DownloadConfig& d, U
   f.boolean("optimistic_slot", u.optimistic_slot);
   f.duration("rechoke_interval", u.rechoke_interval);
   f.integer("turn_chunks", u.turn_chunks, 0, 1000);
+  f.boolean("spread_first_copies", u.spread_first_copies);
   if (const auto* c = f.get("chunk")) {
     if (!c->is_string()) invalid(f.at("chunk"), "expected a string, got " + quote(*c));
     auto s = parse_chunk_strategy(c->get<std::string>());
@@ -715,7 +716,8 @@ json to_json(const Scenario& s) {
             {"upload_slots", s.upload.slots},
             {"optimistic_slot", s.upload.optimistic_slot},
             {"rechoke_interval", secs(s.upload.rechoke_interval)},
-            {"turn_chunks", s.upload.turn_chunks}}}};
+            {"turn_chunks", s.upload.turn_chunks},
+            {"spread_first_copies", s.upload.spread_first_copies}}}};
 }
 
 std::uint32_t resolve_packet_size(const Scenario& s) {

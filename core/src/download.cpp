@@ -121,7 +121,10 @@ void Download::merge_owners(const ReplyFileLocation& reply) {
     // the only one holding some chunks. Refreshes (every few seconds) pace the retries.
     if (s.state == SourceState::Failed) s.state = SourceState::Idle;
   }
-  for (auto& [id, s] : sources_) update_interest(s);
+  for (auto& [id, s] : sources_) {
+    s.rejected = ChunkSet(n);
+    update_interest(s);
+  }
 }
 
 void Download::on_opened(Time now, const StoreResult& result) {
@@ -300,6 +303,15 @@ void Download::on_message(Time now, ConnId conn, Message m) {
     }
     return schedule(now);
   }
+  if (auto* reject = std::get_if<PeerRejectChunk>(&m)) {
+    // A seed spreading its first copies: someone else is getting this one from it. Ask it for
+    // another chunk, and this one of others (or of it after the next owner refresh).
+    if (reject->index < chunks_.size()) {
+      drop_request(reject->index, *s);
+      s->rejected.insert(reject->index);
+    }
+    return schedule(now);
+  }
   if (auto* have = std::get_if<PeerHave>(&m)) {
     if (have_.size() == 0 || have->index >= have_.size() || s->has.contains(have->index)) return;
     s->has.insert(have->index);
@@ -426,8 +438,9 @@ const std::vector<std::uint32_t>& Download::owner_counts() {
 
 std::optional<std::uint32_t> Download::pick_next(const std::vector<Source*>& free) {
   auto free_owner = [&](std::uint32_t i) {
-    return std::any_of(free.begin(), free.end(),
-                       [&](const Source* s) { return s->has.contains(i); });
+    return std::any_of(free.begin(), free.end(), [&](const Source* s) {
+      return s->has.contains(i) && !s->rejected.contains(i);
+    });
   };
   if (config_.chunk_strategy == ChunkStrategy::RarestFirst) {
     using Verdict = RarestFirstIndex::Verdict;
@@ -506,7 +519,9 @@ Download::Source* Download::pick_free_owner(const std::vector<Source*>& free,
   std::vector<Source*> able;
   std::vector<SourceCandidate> views;
   for (auto* s : free) {
-    if ((chunk && !s->has.contains(*chunk)) || (except != nullptr && s->id == *except)) continue;
+    if ((chunk && (!s->has.contains(*chunk) || s->rejected.contains(*chunk))) ||
+        (except != nullptr && s->id == *except))
+      continue;
     able.push_back(s);
     views.push_back({s->srtt, s->throughput});
   }

@@ -184,6 +184,7 @@ SWARMLAB_MESSAGE_TYPE(PeerNotInterested, "PEER_NOT_INTERESTED")
 SWARMLAB_MESSAGE_TYPE(PeerUnchoke, "PEER_UNCHOKE")
 SWARMLAB_MESSAGE_TYPE(PeerChoke, "PEER_CHOKE")
 SWARMLAB_MESSAGE_TYPE(PeerHave, "PEER_HAVE")
+SWARMLAB_MESSAGE_TYPE(PeerRejectChunk, "PEER_REJECT_CHUNK")
 SWARMLAB_MESSAGE_TYPE(ErrorMessage, "ERROR")
 #undef SWARMLAB_MESSAGE_TYPE
 
@@ -285,6 +286,11 @@ Payload encode_fields(json& j, const PeerChoke& m) {
   return {};
 }
 Payload encode_fields(json& j, const PeerHave& m) {
+  j["name"] = m.name;
+  j["index"] = m.index;
+  return {};
+}
+Payload encode_fields(json& j, const PeerRejectChunk& m) {
   j["name"] = m.name;
   j["index"] = m.index;
   return {};
@@ -420,6 +426,9 @@ Message decode_typed(std::string_view type, const Fields& f, const RawFrame& fra
   if (type == Tag<PeerUnchoke>::name) return PeerUnchoke{f.swarm_name("name")};
   if (type == Tag<PeerChoke>::name) return PeerChoke{f.swarm_name("name"), f.ranges("dropped")};
   if (type == Tag<PeerHave>::name) return PeerHave{f.swarm_name("name"), f.u32("index")};
+  if (type == Tag<PeerRejectChunk>::name) {
+    return PeerRejectChunk{f.swarm_name("name"), f.u32("index")};
+  }
   if (type == Tag<ErrorMessage>::name) {
     ErrorMessage m;
     m.req = f.optional_u32("req", 0);

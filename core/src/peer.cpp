@@ -25,9 +25,9 @@ std::string_view to_string(Peer::TrackerState s) {
 Peer::Peer(PeerConfig config)
     : config_(std::move(config)),
       rng_(config_.seed),
-      uploads_(config_.upload, [this](const std::string& name, std::uint32_t index) {
+      uploads_(config_.upload, [this](const std::string& name) -> const ChunkSet* {
         const auto f = files_.find(name);
-        return f != files_.end() && f->second.have.contains(index);
+        return f != files_.end() ? &f->second.have : nullptr;
       }) {
 }
 Peer::~Peer() = default;

@@ -8,8 +8,8 @@ namespace swarmlab {
 
 namespace act = upload_action;
 
-UploadServer::UploadServer(UploadConfig config, Holds holds)
-    : config_(std::move(config)), holds_(std::move(holds)) {
+UploadServer::UploadServer(UploadConfig config, Held held)
+    : config_(std::move(config)), held_(std::move(held)) {
 }
 
 std::optional<UploadAction> UploadServer::poll_action() {
@@ -82,14 +82,21 @@ void UploadServer::on_message(Time now, ConnId conn, Message m) {
 }
 
 void UploadServer::on_request(ConnId conn, Conn& c, PeerRequestChunk r) {
-  if (!holds_(r.name, r.index)) {
+  const ChunkSet* held = held_(r.name);
+  if (held == nullptr || !held->contains(r.index)) {
     return send_to(conn, ErrorMessage{0, ErrorCode::NotFound,
                                       "this peer does not hold chunk " + std::to_string(r.index) +
                                           " of \"" + r.name + "\"",
                                       "PEER_REQUEST_CHUNK"});
   }
   // A request that crossed our CHOKE on the wire (or came unasked): dropped, and said so.
+  if (const auto [it, first] = spread_.try_emplace(r.name); first) {
+    it->second.origin = held->complete();
+    it->second.times_sent.resize(held->size());
+  }
   if (!c.unchoked) return send_to(conn, PeerChoke{r.name, {{r.index, r.index}}});
+  // Said at once, while the downloader's other requests keep this connection busy.
+  if (spread_first(r.name, r.index)) return send_to(conn, PeerRejectChunk{r.name, r.index});
   if (c.queue.size() >= config_.max_queued_requests) {
     return send_to(conn, ErrorMessage{0, ErrorCode::Busy,
                                       "more than " + std::to_string(config_.max_queued_requests) +
@@ -258,6 +265,19 @@ void UploadServer::end_idle_turns(Time now) {
   }
 }
 
+bool UploadServer::spread_first(const std::string& name, std::uint32_t index) const {
+  const ChunkSet* held = held_(name);
+  const auto it = spread_.find(name);
+  if (!config_.spread_first_copies || held == nullptr || it == spread_.end() || !it->second.origin)
+    return false;
+  const auto& spread = it->second;
+  // Only while this peer's uplink is what the swarm waits for (downloaders wait for a slot):
+  // then a duplicate costs a chunk of the scarcest upload, more than the downloader's round
+  // trip to ask for another. With uplink to spare, what is asked is served.
+  return index < spread.times_sent.size() && spread.times_sent[index] > 0 &&
+         spread.distinct < held->size() && someone_waits();
+}
+
 void UploadServer::pump_reads() {
   while (reads_in_progress_ < config_.max_reads) {
     // Round-robin over connections, so one greedy downloader cannot starve the others.
@@ -271,6 +291,15 @@ void UploadServer::pump_reads() {
     next_turn_ = it->first;
     PeerRequestChunk r = std::move(it->second.queue.front());
     it->second.queue.pop_front();
+    if (spread_first(r.name, r.index)) {
+      send_to(it->first, PeerRejectChunk{r.name, r.index});
+      continue;
+    }
+    if (const ChunkSet* held = held_(r.name); held != nullptr && r.index < held->size()) {
+      auto& spread = spread_[r.name];
+      spread.times_sent.resize(held->size());
+      if (spread.times_sent[r.index]++ == 0) ++spread.distinct;
+    }
     ++it->second.busy;
     ++reads_in_progress_;
     act(act::ReadChunk{it->first, std::move(r.name), r.index});

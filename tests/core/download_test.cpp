@@ -64,8 +64,10 @@ TEST(Download, RarestChunksAreFetchedFirst) {
     Swarm s;
     const std::uint32_t n = 20;
     const auto bytes = random_bytes(n * kTestChunk, 13);
-    auto s1 = s.add_peer("s1");
-    auto s2 = s.add_peer("s2");
+    // The seeds serve what is asked, in the order asked (no spreading of first copies).
+    auto serve_as_asked = [](PeerConfig& c) { c.upload.spread_first_copies = false; };
+    auto s1 = s.add_peer("s1", {}, serve_as_asked);
+    auto s2 = s.add_peer("s2", {}, serve_as_asked);
     auto p1 = s.add_peer("p1", {100e6, 10e3, 1ms});
     auto p2 = s.add_peer("p2", {100e6, 10e3, 1ms});
     EXPECT_TRUE(s.wait_online({s1, s2, p1, p2}));

@@ -49,6 +49,7 @@ TEST(Messages, EveryMessageRoundTrips) {
       PeerChoke{"data.bin", {}},
       PeerChoke{"data.bin", {{1, 1}, {4, 6}}},
       PeerHave{"data.bin", 3},
+      PeerRejectChunk{"data.bin", 9},
       ErrorMessage{11, ErrorCode::NotFound, "no file named \"x\"", "REQUEST_FILE_LOCATION"},
   };
   for (const auto& m : all) {

@@ -162,6 +162,8 @@ class Download {
     std::string id;
     Endpoint address;
     ChunkSet has;
+    /// Chunks it said to ask someone else for (PeerRejectChunk), until the next owner refresh.
+    ChunkSet rejected;
     SourceState state = SourceState::Idle;
     ConnId conn = 0;
     std::optional<Duration> srtt;

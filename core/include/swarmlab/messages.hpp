@@ -22,7 +22,7 @@
 namespace swarmlab {
 
 /// 2: owners choke and unchoke downloaders, and send HAVEs (PEER_INTERESTED and the rest).
-constexpr std::uint32_t kProtocolVersion = 2;
+constexpr std::uint32_t kProtocolVersion = 3;
 /// Longest peer id a node may choose.
 constexpr std::size_t kMaxPeerIdBytes = 64;
 
@@ -161,6 +161,14 @@ struct PeerHave {
   std::uint32_t index = 0;
   friend bool operator==(const PeerHave&, const PeerHave&) = default;
 };
+/// Owner -> downloader: "not this chunk now, ask me for another". A seed sends it for a chunk
+/// it has sent before while some of its chunks have not gone out once: the swarm's first copies
+/// should all be different (BitTorrent's Fast extension has the same message).
+struct PeerRejectChunk {
+  std::string name;
+  std::uint32_t index = 0;
+  friend bool operator==(const PeerRejectChunk&, const PeerRejectChunk&) = default;
+};
 struct ErrorMessage {
   std::uint32_t req = 0;  // 0 when not in reply to a request with an id
   ErrorCode code = ErrorCode::InvalidArgument;
@@ -174,7 +182,7 @@ using Message =
                  ReplyFilesList, RequestFileLocation, ReplyFileLocation, RequestChunksRegister,
                  RequestChunksUnregister, PeerPing, PeerPong, PeerRequestChunk, PeerReplyChunk,
                  PeerCancelChunk, PeerInterested, PeerNotInterested, PeerUnchoke, PeerChoke,
-                 PeerHave, ErrorMessage>;
+                 PeerHave, PeerRejectChunk, ErrorMessage>;
 
 /// "REQUEST_REGISTRY", "PEER_REPLY_CHUNK", ...
 std::string_view message_type(const Message& m);

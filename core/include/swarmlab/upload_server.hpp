@@ -15,6 +15,7 @@
 #include <string>
 #include <variant>
 
+#include "swarmlab/chunk_set.hpp"
 #include "swarmlab/effects.hpp"
 #include "swarmlab/messages.hpp"
 
@@ -48,6 +49,13 @@ struct UploadConfig {
   /// the host reports at the wire (ns-3); a host that reports when the kernel took the bytes
   /// (Asio) keeps the next read under way meanwhile with 2.
   std::uint32_t chunks_per_downloader = 1;
+  /// While this peer is an origin of a file (it held all of it when the first request came),
+  /// has not sent every chunk once and has downloaders waiting for a slot (its upload is what
+  /// the swarm waits for), a request for a chunk it already sent is rejected
+  /// (PeerRejectChunk): the downloader asks it for another, so the first copies a seed puts
+  /// into the swarm are all different and none is lost if it leaves early. A peer that
+  /// downloaded the file got every chunk from the swarm, so it serves what is asked.
+  bool spread_first_copies = true;
   /// Chunk reads (and delayed replies) in progress at once, over all connections.
   std::uint32_t max_reads = 8;
   /// Downloaders connected at once (0: no limit); more are told Busy and look elsewhere.
@@ -83,10 +91,10 @@ using UploadAction = std::variant<upload_action::SendMessage, upload_action::Clo
 
 class UploadServer {
  public:
-  /// Whether this peer holds (and so may serve) chunk `index` of `name`.
-  using Holds = std::function<bool(const std::string& name, std::uint32_t index)>;
+  /// The chunks of `name` this peer holds (and so may serve); nullptr if none.
+  using Held = std::function<const ChunkSet*(const std::string& name)>;
 
-  UploadServer(UploadConfig config, Holds holds);
+  UploadServer(UploadConfig config, Held held);
 
   /// A downloader connected. False (and a Busy error, then a close) when there are too many.
   bool on_accepted(Time now, ConnId conn);
@@ -146,6 +154,9 @@ class UploadServer {
   /// An interested downloader, choked, that was served less than `served`.
   bool someone_served_less(std::uint64_t served) const;
   void pump_reads();
+  /// Whether to answer a request for `index` with PeerRejectChunk: this peer is an origin of
+  /// the file, has sent `index` before, has chunks it never sent, and downloaders wait.
+  bool spread_first(const std::string& name, std::uint32_t index) const;
   void reply(Time now, ConnId conn, Message m, bool chunk);
   void read_done();
   std::uint32_t total_slots() const {
@@ -158,11 +169,17 @@ class UploadServer {
   }
 
   UploadConfig config_;
-  Holds holds_;
+  Held held_;
   std::map<ConnId, Conn> conns_;
   std::deque<Delayed> delayed_;  // due times are non-decreasing: one delay for all replies
   std::deque<UploadAction> actions_;
   std::uint32_t reads_in_progress_ = 0;
+  struct Spread {
+    std::vector<std::uint32_t> times_sent;  // by chunk
+    std::uint32_t distinct = 0;             // chunks sent at least once
+    bool origin = false;                    // held the whole file at the first request
+  };
+  std::map<std::string, Spread> spread_;  // by file
   ConnId next_turn_ = 0;  // round-robin position among connections with queued requests
   std::optional<Time> next_rechoke_;
 };

@@ -1,0 +1,114 @@
+// The mechanisms that bring a swarm close to its bound, one at a time on the fake network:
+// upload slots, HAVEs between peers, and a seed that spreads its first copies.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "support/swarm_fixture.hpp"
+
+namespace swarmlab::testing {
+namespace {
+
+double seconds_per_chunk(double bps) {
+  return kTestChunk * 8.0 / bps;
+}
+
+TEST(SwarmMechanisms, ANewcomerToABusySeedGetsItsFirstChunkWithinAFewChunkTimes) {
+  // 10 downloaders keep a 2 Mbit/s seed busy; an 11th arrives later. The seed serves 3 of them
+  // at a time (2 slots + 1 optimistic), one chunk each on the link, and the one served least
+  // goes next: the newcomer waits for a few chunks, not behind all that the others asked for
+  // (with 64 slots it waits 20 chunk times).
+  Swarm s(5);
+  const double rate = 2e6;
+  const auto bytes = random_bytes(32 * kTestChunk, 21);
+  auto origin = s.add_peer("seed", {rate, rate, 2ms}, [](PeerConfig& c) { c.upload.slots = 2; });
+  std::vector<HostId> leechers;
+  // Leechers whose uplinks barely count: every chunk comes from the seed.
+  for (int i = 0; i < 11; ++i) {
+    leechers.push_back(s.add_peer("l" + std::to_string(i), {200e3, 100e6, 2ms}));
+  }
+  ASSERT_TRUE(s.wait_online({origin}));
+  s.net.run_until([&] { return s.net.count_records("tracker_connected") == 12; });
+  ASSERT_NE(as<PublishDone>(s.publish(origin, "f", bytes)), nullptr);
+  for (int i = 0; i < 10; ++i) s.start_download(leechers[i], "f", "/dl/f");
+  // Once each has had its first chunk, a newcomer (served least) is next in line.
+  ASSERT_TRUE(s.net.run_until([&] {
+    for (int i = 0; i < 10; ++i) {
+      if (s.received_by("l" + std::to_string(i), "f").empty()) return false;
+    }
+    return true;
+  }));
+  const Time arrived = s.net.now();
+  s.start_download(leechers[10], "f", "/dl/f");
+  ASSERT_TRUE(s.net.run_until([&] { return !s.received_by("l10", "f").empty(); }));
+  const double waited = to_seconds(s.received_by("l10", "f")[0].time - arrived);
+  EXPECT_LT(waited, 5 * seconds_per_chunk(rate)) << "the newcomer waited " << waited << " s";
+}
+
+TEST(SwarmMechanisms, HavesTellAConnectedPeerOfNewChunksWithoutTheTracker) {
+  // d asks the tracker once (no refreshes) while p holds nothing yet, and the seed takes one
+  // downloader (p). Everything d gets, it gets from p, learnt from p's HAVEs.
+  Swarm s(6);
+  const auto bytes = random_bytes(24 * kTestChunk, 22);
+  auto origin =
+      s.add_peer("seed", {4e6, 4e6, 2ms}, [](PeerConfig& c) { c.upload.max_connections = 1; });
+  auto p = s.add_peer("p");
+  auto d = s.add_peer("d", {}, [](PeerConfig& c) {
+    c.download.first_refresh = std::chrono::hours(1);
+    c.download.refresh_interval = std::chrono::hours(1);
+  });
+  ASSERT_TRUE(s.wait_online({origin, p, d}));
+  ASSERT_NE(as<PublishDone>(s.publish(origin, "f", bytes)), nullptr);
+  s.start_download(p, "f", "/dl/f");
+  ASSERT_TRUE(s.net.run_until([&] { return s.net.count_records("source_ready") >= 1; }));
+  ASSERT_EQ(s.chunks_have(p, "f"), 0u);
+  s.start_download(d, "f", "/dl/f");
+  const auto done = s.wait_download(d, "f");
+  ASSERT_NE(as<DownloadCompleted>(done), nullptr) << describe(done);
+  EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
+  const auto got = s.received_by("d", "f");
+  ASSERT_EQ(got.size(), 24u);
+  for (const auto& e : got) EXPECT_EQ(e.fields["from"], "p");
+  // p was still downloading when d's first chunk arrived: d did not wait for a whole copy.
+  const auto p_done = s.net.records_of("download_completed");
+  ASSERT_FALSE(p_done.empty());
+  EXPECT_EQ(p_done[0].node, "p");
+  EXPECT_LT(got[0].time, p_done[0].time);
+}
+
+TEST(SwarmMechanisms, ASlowOnlySeedThatLeavesEarlyLeavesEveryLeecherComplete) {
+  // A 1 Mbit/s seed and 6 leechers on slower uplinks. The seed vanishes once it has sent
+  // about one and a half copies, while every leecher still misses chunks: the copies must be
+  // of different chunks (rarest-first alone leaves a few chunks sent twice and some never,
+  // which spread_first_copies prevents), and the leechers finish from each other.
+  Swarm s(7);
+  const std::uint32_t n = 24;
+  const auto bytes = random_bytes(n * kTestChunk, 23);
+  auto origin = s.add_peer("seed", {1e6, 1e6, 5ms});
+  std::vector<HostId> leechers;
+  for (int i = 0; i < 6; ++i) {
+    leechers.push_back(s.add_peer("l" + std::to_string(i), {0.5e6, 10e6, 5ms}));
+  }
+  ASSERT_TRUE(s.wait_online({origin}));
+  s.net.run_until([&] { return s.net.count_records("tracker_connected") == 7; });
+  ASSERT_NE(as<PublishDone>(s.publish(origin, "f", bytes)), nullptr);
+  for (auto h : leechers) s.start_download(h, "f", "/dl/f");
+  auto from_seed = [&] {
+    std::size_t k = 0;
+    for (const auto& e : s.net.records_of("chunk_received")) k += e.fields["from"] == "seed";
+    return k;
+  };
+  ASSERT_TRUE(s.net.run_until([&] { return from_seed() >= n * 3 / 2; }));
+  ASSERT_EQ(s.net.count_records("download_completed"), 0u) << "nobody is done yet";
+  s.net.crash(origin, /*silent=*/true);
+  ASSERT_TRUE(s.net.run_until([&] {
+    return s.net.count_records("download_completed") + s.net.count_records("download_failed") == 6;
+  }));
+  for (auto h : leechers) {
+    ASSERT_NE(s.net.store(h).file("/dl/f"), nullptr);
+    EXPECT_EQ(*s.net.store(h).file("/dl/f"), bytes);
+  }
+}
+
+}  // namespace
+}  // namespace swarmlab::testing
