@@ -15,6 +15,7 @@ facts:  comparisons that must hold by design, with their margins: rarest-first b
         choice with owners near and far.
 """
 import argparse
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -128,18 +129,23 @@ def update(sim):
     return 0
 
 
-def facts(sim):
+def facts(sim, jobs=2):
     failed = 0
-    with tempfile.TemporaryDirectory(prefix="swarmlab-facts-") as tmp:
-        for scenario, field, better, worse_value, seeds, settings in FACTS:
+    with tempfile.TemporaryDirectory(prefix="swarmlab-facts-") as tmp, \
+            concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        # Every run of every fact at once (each is its own swarm-sim process), then the verdicts.
+        runs = {}
+        for n, (scenario, field, better, worse_value, seeds, settings) in enumerate(FACTS):
+            for value in (better, worse_value):
+                for seed in seeds:
+                    out = os.path.join(tmp, f"{n}-{os.path.basename(scenario)}-{value}-{seed}")
+                    runs[(n, value, seed)] = pool.submit(
+                        run_sim, sim, os.path.join(ROOT, scenario), out,
+                        [f"{field}={value}", f"seed={seed}", *settings])
+        for n, (scenario, field, better, worse_value, seeds, settings) in enumerate(FACTS):
             means = {}
             for value in (better, worse_value):
-                per_seed = []
-                for seed in seeds:
-                    out = os.path.join(tmp, f"{os.path.basename(scenario)}-{value}-{seed}")
-                    h = run_sim(sim, os.path.join(ROOT, scenario), out,
-                                [f"{field}={value}", f"seed={seed}", *settings])
-                    per_seed.append(h["mean_s"])
+                per_seed = [runs[(n, value, seed)].result()["mean_s"] for seed in seeds]
                 means[value] = sum(per_seed) / len(per_seed)
             margin = (means[worse_value] - means[better]) / means[worse_value]
             holds = means[better] < means[worse_value]

@@ -59,10 +59,17 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--chunk-size", chunk_size, "chunk size for files this peer publishes")
       ->capture_default_str();
-  app.add_option("--inflight-per-peer", per_peer, "requests in flight per source (default 4)");
-  app.add_option("--inflight-total", total, "requests in flight per download (default 16)");
+  const swarmlab::DownloadConfig download_defaults;
+  app.add_option("--inflight-per-peer", per_peer,
+                 "most requests in flight per source (default " +
+                     std::to_string(download_defaults.max_inflight_per_peer) +
+                     "; fewer when the source's rate x RTT needs fewer)");
+  app.add_option("--inflight-total", total,
+                 "most requests in flight per download (default " +
+                     std::to_string(download_defaults.max_inflight_total) + ")");
   app.add_option("--max-uploads", max_upload_connections,
-                 "downloaders served at once, 0 for no limit; more are told to come back later")
+                 "downloaders connected at once (a few of them are served at a time), 0 for no "
+                 "limit; more are told to come back later")
       ->capture_default_str()
       ->check(CLI::Range(0u, 100000u));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")

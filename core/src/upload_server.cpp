@@ -89,11 +89,11 @@ void UploadServer::on_request(ConnId conn, Conn& c, PeerRequestChunk r) {
                                           " of \"" + r.name + "\"",
                                       "PEER_REQUEST_CHUNK"});
   }
-  // A request that crossed our CHOKE on the wire (or came unasked): dropped, and said so.
   if (const auto [it, first] = spread_.try_emplace(r.name); first) {
     it->second.origin = held->complete();
     it->second.times_sent.resize(held->size());
   }
+  // A request that crossed our CHOKE on the wire (or came unasked): dropped, and said so.
   if (!c.unchoked) return send_to(conn, PeerChoke{r.name, {{r.index, r.index}}});
   // Said at once, while the downloader's other requests keep this connection busy.
   if (spread_first(r.name, r.index)) return send_to(conn, PeerRejectChunk{r.name, r.index});
@@ -295,10 +295,9 @@ void UploadServer::pump_reads() {
       send_to(it->first, PeerRejectChunk{r.name, r.index});
       continue;
     }
-    if (const ChunkSet* held = held_(r.name); held != nullptr && r.index < held->size()) {
-      auto& spread = spread_[r.name];
-      spread.times_sent.resize(held->size());
-      if (spread.times_sent[r.index]++ == 0) ++spread.distinct;
+    auto& spread = spread_[r.name];  // made by on_request
+    if (r.index < spread.times_sent.size() && spread.times_sent[r.index]++ == 0) {
+      ++spread.distinct;
     }
     ++it->second.busy;
     ++reads_in_progress_;
