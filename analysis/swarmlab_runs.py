@@ -132,8 +132,11 @@ class Run:
         """Bytes of verified chunks each peer served."""
         served = {}
         for e in self.events:
-            if e["type"] == "chunk_received":
-                served[e["from"]] = served.get(e["from"], 0) + e.get("bytes", 0)
+            if e["type"] != "chunk_received":
+                continue
+            # A chunk assembled from blocks of several senders names each one's share.
+            for sender, n in (e.get("sources") or {e["from"]: e.get("bytes", 0)}).items():
+                served[sender] = served.get(sender, 0) + n
         if not served and self.summary:  # per-chunk events were not recorded
             served = {p["id"]: p["bytes_served"] for p in self.summary["peers"]}
         return served

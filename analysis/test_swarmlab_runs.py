@@ -29,12 +29,14 @@ class RunFolderTest(unittest.TestCase):
         write(self.dir, "leech.jsonl", lines(
             {"t": 1.0, "node": "a", "type": "chunk_received", "from": "s", "index": 0, "bytes": 100},
             {"t": 1.5, "node": "a", "type": "chunk_received", "from": "b", "index": 1, "bytes": 300},
+            {"t": 1.7, "node": "a", "type": "chunk_received", "from": "b", "index": 2, "bytes": 400,
+             "sources": {"b": 300, "s": 100}},
             {"t": 2.0, "node": "a", "type": "download_completed", "duration": 2.0},
             {"t": 3.0, "node": "b", "type": "download_failed", "code": "DownloadIncomplete"}))
         run = Run(self.dir)
         self.assertFalse(run.simulated)
         self.assertEqual(run.download_times(), {"a": 2.0})
-        self.assertEqual(run.bytes_served(), {"s": 100, "b": 300})
+        self.assertEqual(run.bytes_served(), {"s": 200, "b": 600})
         self.assertEqual(run.origin_seeds(), {"s"})
         self.assertAlmostEqual(run.origin_share(), 0.25)
         h = run.headline()

@@ -147,7 +147,7 @@ class Run:
                 p.wait()
 
 
-def swarm(binary, workdir, src, leechers, chunk_size, free_first=()):
+def swarm(binary, workdir, src, leechers, chunk_size, free_first=(), leecher_args=()):
     """`free_first`: files deleted just before the leechers start (for warm-memory runs)."""
     run = Run(binary, workdir)
     try:
@@ -169,7 +169,7 @@ def swarm(binary, workdir, src, leechers, chunk_size, free_first=()):
             ev = os.path.join(workdir, f"leech{i}.jsonl")
             ds.append((run.start([f"{binary}/swarm-peer", "--tracker", f"127.0.0.1:{port}", "--listen", "127.0.0.1:0",
                                   "--download", name, "--output", out, "--id", f"leech{i}", "--events", ev,
-                                  "--seed", "--log-level", "warn"], f"leech{i}"), out, ev))
+                                  "--seed", "--log-level", "warn", *leecher_args], f"leech{i}"), out, ev))
         # --seed keeps finished leechers serving the others until every one is done.
         for p, out, ev in ds:
             deadline = time.monotonic() + 600
@@ -244,6 +244,7 @@ def main():
     ap.add_argument("--leechers", type=int, default=8)
     ap.add_argument("--chunk-size", default="512KiB",
                     help="chunk size of the published file; smaller gives a file of many chunks (default 512KiB)")
+    ap.add_argument("--block-size", help="the leechers' --block-size (default: swarm-peer's)")
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs of each scenario; figures are medians with their range (default 3)")
     args = ap.parse_args()
@@ -263,11 +264,13 @@ def main():
             for _ in range(args.repeat):
                 runs, write_s = {}, {}
                 settle()
-                runs["cold"] = swarm(binary, work, src, leechers, args.chunk_size)
+                extra = ["--block-size", args.block_size] if args.block_size else []
+                runs["cold"] = swarm(binary, work, src, leechers, args.chunk_size, leecher_args=extra)
                 # Deleting the cold run's files as the warm run's leechers start hands them
                 # memory that was in use a moment ago.
                 outputs = [os.path.join(work, f) for f in os.listdir(work) if f.startswith("out")]
-                runs["warm"] = swarm(binary, work, src, leechers, args.chunk_size, free_first=outputs)
+                runs["warm"] = swarm(binary, work, src, leechers, args.chunk_size, free_first=outputs,
+                                     leecher_args=extra)
                 remove_outputs(work)
                 for memory in ("cold", "warm"):
                     if memory == "cold":

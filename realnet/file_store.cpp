@@ -241,8 +241,14 @@ StoreResult FileStore::read(const StoreRead& op) {
   // Not read here: the host sends the region straight from the page cache (sendfile). A
   // shared file that was cut short since is refused here, with a reason the downloader sees;
   // one cut while its chunk is on the way shows up as a short send, and the host hangs up.
-  const auto len = e->info.chunk_length(op.index);
-  const auto off = e->info.chunk_offset(op.index);
+  const auto len = e->info.block_length(op.index, op.offset, op.length);
+  if (len == 0) {
+    r.status = make_error(ErrorCode::OutOfRange,
+                          "bytes " + std::to_string(op.offset) + "+" + std::to_string(op.length) +
+                              " are not within chunk " + std::to_string(op.index));
+    return r;
+  }
+  const auto off = e->info.chunk_offset(op.index) + op.offset;
   const auto file = e->file;
   const std::string path = e->path;
   lock.unlock();

@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
   CLI::App app{"swarm-peer: publish and download files in a swarmlab swarm."};
   std::string tracker, listen = "0.0.0.0:0", download, output, events, log_level = "info", log_file,
                        id;
-  std::string chunk_strategy = "rarest-first", peer_strategy = "lowest-rtt", chunk_size = "512KiB";
+  std::string chunk_strategy = "rarest-first", peer_strategy = "lowest-rtt", chunk_size = "512KiB",
+              max_upload_rate, block_size = "512KiB";
   std::vector<std::string> publish;
   bool seed = false, force = false, no_terminal = false;
   unsigned delay_ms = 0, per_peer = 0, total = 0;
@@ -61,12 +62,20 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   const swarmlab::DownloadConfig download_defaults;
   app.add_option("--inflight-per-peer", per_peer,
-                 "most requests in flight per source (default " +
+                 "most chunks' worth of block requests in flight per source (default " +
                      std::to_string(download_defaults.max_inflight_per_peer) +
                      "; fewer when the source's rate x RTT needs fewer)");
   app.add_option("--inflight-total", total,
-                 "most requests in flight per download (default " +
+                 "most chunks' worth of block requests in flight per download (default " +
                      std::to_string(download_defaults.max_inflight_total) + ")");
+  app.add_option("--block-size", block_size,
+                 "ask sources for blocks of this size; blocks of one chunk may come from "
+                 "several sources (worth it on slow links; on a LAN a chunk takes milliseconds, "
+                 "and each block costs the hosts a frame)")
+      ->capture_default_str();
+  app.add_option("--max-upload-rate", max_upload_rate,
+                 "upload at most this fast, e.g. 8Mbps or 1MB/s (default: no limit); a little "
+                 "under the uplink keeps this peer's own downloads quick");
   app.add_option("--max-uploads", max_upload_connections,
                  "downloaders connected at once (a few of them are served at a time), 0 for no "
                  "limit; more are told to come back later")
@@ -109,6 +118,16 @@ int main(int argc, char** argv) {
   if (per_peer > 0) config.download.max_inflight_per_peer = per_peer;
   if (total > 0) config.download.max_inflight_total = total;
   config.upload.max_connections = max_upload_connections;
+  auto block = parse_size(block_size);
+  if (!block) return usage_error("--block-size: " + block.error().message);
+  if (*block < 4096 || *block > kMaxChunkSize)
+    return usage_error("--block-size must be between 4 KiB and 16 MiB");
+  config.download.block_size = static_cast<std::uint32_t>(*block);
+  if (!max_upload_rate.empty()) {
+    auto rate = parse_rate(max_upload_rate);
+    if (!rate) return usage_error("--max-upload-rate: " + rate.error().message);
+    config.upload.rate_limit_bps = *rate;
+  }
   // "Sent" is "in the kernel's buffer" here, and disk reads and hashing take as long as the
   // wire on a LAN: keep a few chunks under way per downloader, on both sides.
   config.upload.chunks_per_downloader = 4;

@@ -44,10 +44,21 @@ void RunMetrics::on_event(const Event& e) {
     self->bytes_received += bytes;
     chunk_bytes_ += bytes;
     bytes_since_snapshot_ += bytes;
-    if (const auto src = by_id_.find(from); src != by_id_.end()) {
-      auto& sender = peers_[src->second];
-      sender.bytes_served += bytes;
-      (sender.seeder ? bytes_from_origin_ : bytes_from_peers_) += bytes;
+    auto credit = [&](const std::string& id, std::uint64_t n) {
+      if (const auto src = by_id_.find(id); src != by_id_.end()) {
+        auto& sender = peers_[src->second];
+        sender.bytes_served += n;
+        (sender.seeder ? bytes_from_origin_ : bytes_from_peers_) += n;
+      }
+    };
+    // A chunk assembled from blocks of several senders names each one's share.
+    if (const auto sources = e.fields.find("sources");
+        sources != e.fields.end() && sources->is_object()) {
+      for (const auto& [id, n] : sources->items()) {
+        if (n.is_number_unsigned()) credit(id, n.get<std::uint64_t>());
+      }
+    } else {
+      credit(from, bytes);
     }
   } else if (e.type == "download_completed" && self != nullptr && !self->complete) {
     self->complete = true;

@@ -312,7 +312,8 @@ PeerGroup parse_group(const json& v, const std::string& path, std::size_t index)
   return g;
 }
 
-void parse_strategy(const json& v, const std::string& path, DownloadConfig& d, UploadConfig& u) {
+void parse_strategy(const json& v, const std::string& path, DownloadConfig& d, UploadConfig& u,
+                    double& upload_limit, double& seed_upload_limit) {
   Fields f(v, path);
   f.integer("max_upload_connections", u.max_connections, 0, 100000);
   f.integer("upload_slots", u.slots, 0, 1024);
@@ -320,6 +321,16 @@ void parse_strategy(const json& v, const std::string& path, DownloadConfig& d, U
   f.duration("rechoke_interval", u.rechoke_interval);
   f.integer("turn_chunks", u.turn_chunks, 0, 1000);
   f.boolean("spread_first_copies", u.spread_first_copies);
+  f.number("upload_limit", upload_limit, 0.0, 1.0);
+  f.number("seed_upload_limit", seed_upload_limit, 0.0, 1.0);
+  if (f.get("block_size") != nullptr) {
+    std::uint64_t block = d.block_size;
+    f.size("block_size", block);
+    if (block < 1024 || block > 16 * 1024 * 1024) {
+      invalid(f.at("block_size"), "must be between 1KiB and 16MiB");
+    }
+    d.block_size = static_cast<std::uint32_t>(block);
+  }
   if (const auto* c = f.get("chunk")) {
     if (!c->is_string()) invalid(f.at("chunk"), "expected a string, got " + quote(*c));
     auto s = parse_chunk_strategy(c->get<std::string>());
@@ -484,7 +495,8 @@ Scenario parse_root(const json& root) {
       s.link_events.push_back(e);
     }
   }
-  if (const auto* st = f.get("strategy")) parse_strategy(*st, "strategy", s.download, s.upload);
+  if (const auto* st = f.get("strategy"))
+    parse_strategy(*st, "strategy", s.download, s.upload, s.upload_limit, s.seed_upload_limit);
   f.done();
   return s;
 }
@@ -717,7 +729,10 @@ json to_json(const Scenario& s) {
             {"optimistic_slot", s.upload.optimistic_slot},
             {"rechoke_interval", secs(s.upload.rechoke_interval)},
             {"turn_chunks", s.upload.turn_chunks},
-            {"spread_first_copies", s.upload.spread_first_copies}}}};
+            {"spread_first_copies", s.upload.spread_first_copies},
+            {"upload_limit", s.upload_limit},
+            {"seed_upload_limit", s.seed_upload_limit},
+            {"block_size", d.block_size}}}};
 }
 
 std::uint32_t resolve_packet_size(const Scenario& s) {

@@ -114,6 +114,13 @@ struct Scenario {
   DownloadConfig download;
   /// How every peer serves others: upload slots, rechoke interval, connection limit.
   UploadConfig upload;
+  /// While they download, peers pace their uploads to this fraction of their uplink (0: no
+  /// pacing), as BitTorrent users are told to: a full uplink queue delays the peer's own
+  /// requests and acknowledgements.
+  double upload_limit = 0.95;
+  /// ... and at all times, to this fraction (0: no pacing). Pacing keeps the uplink's queue
+  /// short, so a seed's blocks do not wait behind 200 ms of others.
+  double seed_upload_limit = 0.99;
 
   const SharedFile& file_named(const std::string& name) const;
   std::uint32_t peer_count() const;

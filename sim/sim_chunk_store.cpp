@@ -1,5 +1,6 @@
 #include "sim/sim_chunk_store.hpp"
 
+#include <algorithm>
 #include <string_view>
 
 namespace swarmlab::sim {
@@ -78,7 +79,12 @@ StoreResult SimChunkStore::run(const StoreRead& op) {
     r.status = make_error(ErrorCode::NotFound, "chunk not held");
     return r;
   }
-  r.value = Payload::virtual_bytes(info->chunk_length(op.index));
+  const auto length = info->block_length(op.index, op.offset, op.length);
+  if (length == 0) {
+    r.status = make_error(ErrorCode::OutOfRange, "block out of the chunk's range");
+    return r;
+  }
+  r.value = Payload::virtual_bytes(length);
   return r;
 }
 
@@ -94,7 +100,9 @@ StoreResult SimChunkStore::run(const StoreWrite& op) {
     r.status = make_error(ErrorCode::OutOfRange, "chunk has the wrong length");
     return r;
   }
-  if (corrupters_ && corrupters_->contains(op.from)) {
+  if (corrupters_ && std::any_of(op.from.begin(), op.from.end(), [&](const std::string& id) {
+        return corrupters_->contains(id);
+      })) {
     r.status = make_error(ErrorCode::HashMismatch,
                           "chunk " + std::to_string(op.index) + " failed SHA-256");
     return r;

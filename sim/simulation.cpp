@@ -179,6 +179,10 @@ void Simulation::build() {
       c.download = s_.download;
       c.upload = s_.upload;
       c.upload.upload_bps = g.up_bps;
+      c.upload.downloading_rate_limit_bps =
+          static_cast<std::uint64_t>(static_cast<double>(g.up_bps) * s_.upload_limit);
+      c.upload.rate_limit_bps =
+          static_cast<std::uint64_t>(static_cast<double>(g.up_bps) * s_.seed_upload_limit);
       c.seed = s_.seed * 1'000'003 + peer;
       factory = [c] { return std::make_unique<Peer>(c); };
     }

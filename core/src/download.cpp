@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "swarmlab/units.hpp"
 
@@ -138,6 +139,9 @@ void Download::on_opened(Time now, const StoreResult& result) {
   have_ = held != nullptr && held->size() == n ? *held : ChunkSet(n);
   resumed_chunks_ = have_.count();
   chunks_.assign(n, ChunkState::Missing);
+  one_source_ = ChunkSet(n);
+  const auto block = std::max<std::uint32_t>(1, config_.block_size);
+  blocks_per_chunk_ = std::max<std::uint32_t>(1, (info_->chunk_size + block - 1) / block);
   for (auto i : have_.indexes()) {
     chunks_[i] = ChunkState::Have;
     bytes_have_ += info_->chunk_length(i);
@@ -236,13 +240,36 @@ void Download::update_interest(Source& s, bool always) {
 }
 
 std::uint32_t Download::pipeline_depth(const Source& s) const {
+  const auto bpc = blocks_per_chunk_;
   std::uint32_t depth = 0;
   if (s.srtt && s.throughput > 0 && info_) {
-    const double in_flight = s.throughput * to_seconds(*s.srtt) / info_->chunk_size;
-    depth = static_cast<std::uint32_t>(std::min(1e6, std::ceil(in_flight))) + 1;
+    const double block = std::min(config_.block_size, info_->chunk_size);
+    const double in_flight = s.throughput * to_seconds(*s.srtt) / std::max(1.0, block);
+    depth = static_cast<std::uint32_t>(std::min(1e6, std::ceil(in_flight))) + bpc;
   }
-  const auto most = std::max<std::uint32_t>(1, config_.max_inflight_per_peer);
-  return std::clamp<std::uint32_t>(depth, std::min(config_.min_inflight_per_peer, most), most);
+  const auto most = std::max<std::uint32_t>(1, config_.max_inflight_per_peer) * bpc;
+  return std::clamp<std::uint32_t>(depth, std::min(config_.min_inflight_per_peer * bpc, most),
+                                   most);
+}
+
+std::uint32_t Download::blocks_in(std::uint32_t chunk) const {
+  const auto len = info_->chunk_length(chunk);
+  const auto block = std::min(std::max<std::uint32_t>(1, config_.block_size), info_->chunk_size);
+  return std::max<std::uint32_t>(1, (len + block - 1) / block);
+}
+
+std::uint32_t Download::block_length(std::uint32_t chunk, std::uint32_t block) const {
+  const auto size = std::min(std::max<std::uint32_t>(1, config_.block_size), info_->chunk_size);
+  const auto len = info_->chunk_length(chunk);
+  const auto offset = static_cast<std::uint64_t>(block) * size;
+  return offset >= len ? 0
+                       : static_cast<std::uint32_t>(std::min<std::uint64_t>(size, len - offset));
+}
+
+std::uint32_t Download::inflight_total() const {
+  std::uint32_t n = 0;
+  for (const auto& [id, s] : sources_) n += s.inflight;
+  return n;
 }
 
 void Download::on_bytes_arrived(Time now, ConnId conn) {
@@ -276,16 +303,7 @@ void Download::on_message(Time now, ConnId conn, Message m) {
     return schedule(now);
   }
   if (auto* reply = std::get_if<PeerReplyChunk>(&m)) {
-    const auto req = std::find_if(requests_.begin(), requests_.end(), [&](const Request& r) {
-      return r.chunk == reply->index && r.source == s->id;
-    });
-    std::optional<Time> asked;
-    if (req != requests_.end()) {
-      asked = req->sent;
-      requests_.erase(req);
-      --s->inflight;
-    }
-    on_chunk(now, *s, *reply, asked);
+    on_block(now, *s, *reply);
     return schedule(now);
   }
   if (std::holds_alternative<PeerUnchoke>(m)) {
@@ -327,12 +345,17 @@ void Download::on_message(Time now, ConnId conn, Message m) {
   }
 }
 
-void Download::on_chunk(Time now, Source& s, PeerReplyChunk& reply, std::optional<Time> asked) {
+void Download::on_block(Time now, Source& s, PeerReplyChunk& reply) {
   const auto i = reply.index;
   s.bytes += reply.data.size();
+  if (!info_ || i >= chunks_.size()) return;
+  const auto size = std::min(std::max<std::uint32_t>(1, config_.block_size), info_->chunk_size);
+  const auto b = reply.offset / size;
+  const bool aligned = reply.offset % size == 0 && b < blocks_in(i);
+  const auto asked = aligned ? remove_asks(i, b, s.id) : std::nullopt;
   if (asked) {
-    // Throughput from the time this chunk occupied the link: since it was asked for, or
-    // since the previous chunk from this source arrived, whichever is later.
+    // Throughput from the time this block occupied the link: since it was asked for, or
+    // since the previous block from this source arrived, whichever is later.
     const Duration busy = now - std::max(*asked, s.last_delivery);
     if (busy > Duration::zero()) {
       const double sample = static_cast<double>(reply.data.size()) / to_seconds(busy);
@@ -340,22 +363,95 @@ void Download::on_chunk(Time now, Source& s, PeerReplyChunk& reply, std::optiona
     }
   }
   s.last_delivery = now;
-  // Asked or not (a request a CHOKE took back, or an end-game twin), a chunk we still miss is
-  // worth verifying: the bytes have crossed the link already.
-  if (!info_ || i >= chunks_.size() || chunks_[i] == ChunkState::Have ||
-      chunks_[i] == ChunkState::Verifying) {
-    return;
-  }
-  if (reply.data.size() != info_->chunk_length(i)) {
+  // Asked or not (a request a CHOKE took back, or an end-game twin), a block we still miss is
+  // worth keeping: the bytes have crossed the link already.
+  if (chunks_[i] == ChunkState::Have || chunks_[i] == ChunkState::Verifying) return settle(i);
+  if (!aligned || reply.data.size() != block_length(i, b)) {
+    settle(i);
     if (!asked) return;
-    const bool others = std::any_of(requests_.begin(), requests_.end(),
-                                    [&](const Request& r) { return r.chunk == i; });
-    chunks_[i] = others ? ChunkState::Requested : ChunkState::Missing;
-    return strike(now, s.id, i, "wrong chunk length");
+    return strike(now, s.id, i, "wrong block offset or length");
   }
-  chunks_[i] = ChunkState::Verifying;
+  Partial& p = start_chunk(i);
+  Block& block = p.blocks[b];
+  if (block.in) return;
+  block.in = true;
+  block.data = std::move(reply.data);
+  block.from = s.id;
+  ++p.in;
+  // End-game twins of this block are no longer wanted.
+  for (const auto& ask : block.asks) {
+    auto& other = sources_.at(ask.source);
+    --other.inflight;
+    if (other.conn != 0) {
+      send_to(other.conn, PeerCancelChunk{name_, i, b * size});
+    }
+  }
+  p.asks -= static_cast<std::uint32_t>(block.asks.size());
+  block.asks.clear();
+  if (p.in == p.blocks.size()) verify(i, p);
+}
+
+void Download::verify(std::uint32_t chunk, Partial& p) {
+  Payload data;
+  if (p.blocks.size() == 1) {
+    data = std::move(p.blocks.front().data);
+  } else if (p.blocks.front().data.is_virtual()) {
+    data = Payload::virtual_bytes(info_->chunk_length(chunk));  // the simulator counts bytes
+  } else {
+    std::vector<std::uint8_t> bytes;
+    bytes.reserve(info_->chunk_length(chunk));
+    for (const auto& b : p.blocks) {
+      const auto view = b.data.bytes();
+      bytes.insert(bytes.end(), view.begin(), view.end());
+    }
+    data = Payload::from_vector(std::move(bytes));
+  }
+  std::vector<std::string> from;
+  for (auto& b : p.blocks) {
+    b.data = Payload{};
+    if (std::find(from.begin(), from.end(), b.from) == from.end()) from.push_back(b.from);
+  }
+  chunks_[chunk] = ChunkState::Verifying;
   ++verifying_;
-  act(act::WriteChunk{i, std::move(reply.data), info_->chunk_hashes[i], s.id});
+  act(act::WriteChunk{chunk, std::move(data), info_->chunk_hashes[chunk], std::move(from)});
+}
+
+Download::Partial& Download::start_chunk(std::uint32_t chunk) {
+  auto [it, inserted] = partial_.try_emplace(chunk);
+  if (inserted) it->second.blocks.resize(blocks_in(chunk));
+  chunks_[chunk] = ChunkState::Requested;
+  return it->second;
+}
+
+std::optional<Time> Download::remove_asks(std::uint32_t chunk, std::optional<std::uint32_t> block,
+                                          const std::string& source) {
+  const auto it = partial_.find(chunk);
+  if (it == partial_.end()) return std::nullopt;
+  Partial& p = it->second;
+  std::optional<Time> sent;
+  auto& s = sources_.at(source);
+  for (std::uint32_t b = 0; b < p.blocks.size(); ++b) {
+    if (block && b != *block) continue;
+    auto& asks = p.blocks[b].asks;
+    const auto a =
+        std::find_if(asks.begin(), asks.end(), [&](const Ask& x) { return x.source == source; });
+    if (a == asks.end()) continue;
+    sent = a->sent;
+    asks.erase(a);
+    --p.asks;
+    --s.inflight;
+  }
+  settle(chunk);
+  return sent;
+}
+
+void Download::settle(std::uint32_t chunk) {
+  const auto it = partial_.find(chunk);
+  if (it == partial_.end() || chunks_[chunk] != ChunkState::Requested) return;
+  if (it->second.asks == 0 && it->second.in == 0) {
+    partial_.erase(it);
+    chunks_[chunk] = ChunkState::Missing;
+  }
 }
 
 void Download::on_closed(Time now, ConnId conn, CloseReason reason) {
@@ -392,29 +488,15 @@ void Download::drop_source(Source& s, SourceState state, std::string_view why) {
 }
 
 void Download::drop_request(std::uint32_t chunk, Source& s) {
-  const auto it = std::find_if(requests_.begin(), requests_.end(), [&](const Request& r) {
-    return r.chunk == chunk && r.source == s.id;
-  });
-  if (it == requests_.end()) return;
-  requests_.erase(it);
-  --s.inflight;
-  const bool others = std::any_of(requests_.begin(), requests_.end(),
-                                  [&](const Request& r) { return r.chunk == chunk; });
-  if (!others && chunks_[chunk] == ChunkState::Requested) chunks_[chunk] = ChunkState::Missing;
+  remove_asks(chunk, std::nullopt, s.id);
 }
 
 void Download::requeue_from(const std::string& source_id) {
-  for (auto it = requests_.begin(); it != requests_.end();) {
-    if (it->source != source_id) {
-      ++it;
-      continue;
-    }
-    const auto chunk = it->chunk;
-    it = requests_.erase(it);
-    const bool others = std::any_of(requests_.begin(), requests_.end(),
-                                    [&](const Request& r) { return r.chunk == chunk; });
-    if (!others && chunks_[chunk] == ChunkState::Requested) chunks_[chunk] = ChunkState::Missing;
+  std::vector<std::uint32_t> chunks;
+  for (const auto& [i, p] : partial_) {
+    if (p.asks > 0) chunks.push_back(i);
   }
+  for (const auto i : chunks) remove_asks(i, std::nullopt, source_id);
   sources_.at(source_id).inflight = 0;
 }
 
@@ -477,40 +559,71 @@ void Download::request_more(Time now) {
   refresh_free();
   if (free.empty() || verifying_ >= config_.max_unverified) return;
   owner_counts();  // up to date, with the rarest-first index
-  // The source first (by the peer strategy), then the chunk it should send (by the chunk
-  // strategy, among what it holds): every source that unchoked us gets asked for what only it
-  // can give, and a fast owner of everything (a seed) is not asked for chunks that others hold.
+  // The source first (by the peer strategy), then what it should send: the next block of a
+  // chunk in progress that it holds (a chunk whole soon is a chunk we can pass on), else the
+  // first block of a new chunk by the chunk strategy, among what it holds. Every source that
+  // unchoked us gets asked for what only it can give, and a fast owner of everything (a seed)
+  // is not asked for chunks that others hold.
+  const auto most = config_.max_inflight_total * blocks_per_chunk_;
+  auto total = inflight_total();
   std::vector<Source*> askable = free;
-  while (requests_.size() < config_.max_inflight_total && !askable.empty()) {
+  while (total < most && !askable.empty()) {
     Source* s = pick_free_owner(askable, std::nullopt, nullptr);
-    const auto chunk = pick_next({s});
-    if (!chunk) {
+    std::optional<std::pair<std::uint32_t, std::uint32_t>> next = next_block_for(*s);
+    if (!next) {
+      if (const auto chunk = pick_next({s})) next = {{*chunk, 0}};
+    }
+    if (!next) {
       std::erase(askable, s);
       continue;
     }
-    send_request(now, *chunk, *s);
+    send_request(now, next->first, next->second, *s);
+    ++total;
     if (s->inflight >= pipeline_depth(*s)) std::erase(askable, s);
   }
   refresh_free();
   if (!config_.end_game || free.empty()) return;
   // End-game: nothing is left to ask for for the first time, so ask a second owner for each
-  // chunk still in flight; the first verified copy wins and the other request is cancelled.
-  const bool all_in_flight = std::none_of(chunks_.begin(), chunks_.end(),
-                                          [](ChunkState c) { return c == ChunkState::Missing; });
-  if (!all_in_flight) return;
-  for (std::uint32_t i = 0; i < chunks_.size() && !free.empty(); ++i) {
-    if (chunks_[i] != ChunkState::Requested) continue;
-    std::vector<const std::string*> asked;
-    for (const auto& r : requests_) {
-      if (r.chunk == i) asked.push_back(&r.source);
+  // block still in flight; the first copy in wins and the other request is cancelled.
+  const bool all_asked =
+      std::none_of(chunks_.begin(), chunks_.end(),
+                   [](ChunkState c) { return c == ChunkState::Missing; }) &&
+      std::none_of(free.begin(), free.end(), [&](Source* s) { return next_block_for(*s); });
+  if (!all_asked) return;
+  const auto size = std::min(std::max<std::uint32_t>(1, config_.block_size), info_->chunk_size);
+  for (auto& [i, p] : partial_) {
+    if (free.empty()) break;
+    if (chunks_[i] != ChunkState::Requested || one_source_.contains(i)) continue;
+    for (std::uint32_t b = 0; b < p.blocks.size() && !free.empty(); ++b) {
+      auto& block = p.blocks[b];
+      if (block.in || block.asks.size() != 1) continue;
+      Source* second = pick_free_owner(free, i, &block.asks.front().source);
+      if (second == nullptr) continue;
+      send_request(now, i, b, *second);
+      log("endgame_request",
+          {{"file", name_}, {"index", i}, {"offset", b * size}, {"peer", second->id}});
+      refresh_free();
     }
-    if (asked.size() != 1) continue;
-    Source* second = pick_free_owner(free, i, asked.front());
-    if (second == nullptr) continue;
-    send_request(now, i, *second);
-    log("endgame_request", {{"file", name_}, {"index", i}, {"peer", second->id}});
-    refresh_free();
   }
+}
+
+std::optional<std::pair<std::uint32_t, std::uint32_t>> Download::next_block_for(const Source& s) {
+  for (auto& [i, p] : partial_) {
+    if (chunks_[i] != ChunkState::Requested || p.in + p.asks >= p.blocks.size() ||
+        !s.has.contains(i) || s.rejected.contains(i))
+      continue;
+    std::optional<std::uint32_t> first;
+    bool others = false;  // blocks of a one-source chunk asked of, or sent by, someone else
+    for (std::uint32_t b = 0; b < p.blocks.size(); ++b) {
+      const auto& block = p.blocks[b];
+      if (!block.in && block.asks.empty() && !first) first = b;
+      others = others || (block.in && block.from != s.id) ||
+               std::any_of(block.asks.begin(), block.asks.end(),
+                           [&](const Ask& a) { return a.source != s.id; });
+    }
+    if (first && !(others && one_source_.contains(i))) return {{i, *first}};
+  }
+  return std::nullopt;
 }
 
 Download::Source* Download::pick_free_owner(const std::vector<Source*>& free,
@@ -529,50 +642,61 @@ Download::Source* Download::pick_free_owner(const std::vector<Source*>& free,
   return pick ? able[*pick] : nullptr;
 }
 
-void Download::send_request(Time now, std::uint32_t chunk, Source& s) {
-  send_to(s.conn, PeerRequestChunk{name_, chunk});
-  requests_.push_back(Request{chunk, s.id, now});
+void Download::send_request(Time now, std::uint32_t chunk, std::uint32_t block, Source& s) {
+  const auto size = std::min(std::max<std::uint32_t>(1, config_.block_size), info_->chunk_size);
+  send_to(s.conn, PeerRequestChunk{name_, chunk, block * size, block_length(chunk, block)});
+  Partial& p = start_chunk(chunk);
+  p.blocks[block].asks.push_back(Ask{s.id, now});
+  ++p.asks;
   ++s.inflight;
-  chunks_[chunk] = ChunkState::Requested;
 }
 
-void Download::cancel_other_requests(std::uint32_t chunk) {
-  for (auto it = requests_.begin(); it != requests_.end();) {
-    if (it->chunk != chunk) {
-      ++it;
-      continue;
-    }
-    auto& s = sources_.at(it->source);
-    if (s.conn != 0) send_to(s.conn, PeerCancelChunk{name_, chunk});
-    --s.inflight;
-    it = requests_.erase(it);
-  }
-}
-
-void Download::on_written(Time now, std::uint32_t index, const std::string& from,
-                          const StoreResult& result) {
+void Download::on_written(Time now, std::uint32_t index, const StoreResult& result) {
   if (finished() || index >= chunks_.size() || chunks_[index] != ChunkState::Verifying) return;
   --verifying_;
+  // Who sent its bytes: the main sender, and every sender's share when there were several.
+  std::map<std::string, std::uint64_t> senders;
+  if (const auto it = partial_.find(index); it != partial_.end()) {
+    for (std::uint32_t b = 0; b < it->second.blocks.size(); ++b) {
+      senders[it->second.blocks[b].from] += block_length(index, b);
+    }
+    partial_.erase(it);
+  }
+  std::string from;
+  std::uint64_t most = 0;
+  for (const auto& [id, bytes] : senders) {
+    if (bytes > most) std::tie(from, most) = std::tie(id, bytes);
+  }
+  auto sender_fields = [&](nlohmann::json fields) {
+    fields["from"] = from;
+    if (senders.size() > 1) fields["sources"] = senders;
+    return fields;
+  };
   if (result.status) {
     chunks_[index] = ChunkState::Have;
     have_.insert(index);
     const auto bytes = info_->chunk_length(index);
     bytes_have_ += bytes;
-    cancel_other_requests(index);
     for (auto& [id, src] : sources_) {
       if (src.interested) update_interest(src);
     }
-    log("chunk_received", {{"file", name_}, {"index", index}, {"from", from}, {"bytes", bytes}});
+    log("chunk_received", sender_fields({{"file", name_}, {"index", index}, {"bytes", bytes}}));
     act(act::OfferChunk{index});
     if (have_.complete()) return finalize(now);
     return schedule(now);
   }
   const auto& e = result.status.error();
   if (e.code == ErrorCode::HashMismatch) {
-    const bool others = std::any_of(requests_.begin(), requests_.end(),
-                                    [&](const Request& r) { return r.chunk == index; });
-    chunks_[index] = others ? ChunkState::Requested : ChunkState::Missing;
-    strike(now, from, index, "SHA-256 mismatch");
+    chunks_[index] = ChunkState::Missing;
+    if (senders.size() == 1) {
+      strike(now, from, index, "SHA-256 mismatch");
+    } else {
+      // One of several senders lied, and the hash cannot say which: the next copy comes whole
+      // from one source, which then answers for it.
+      one_source_.insert(index);
+      log("verification_failed",
+          sender_fields({{"file", name_}, {"index", index}, {"reason", "SHA-256 mismatch"}}));
+    }
     return schedule(now);
   }
   fail(make_error(e.code == ErrorCode::IoError ? ErrorCode::IoError : e.code,
@@ -636,8 +760,12 @@ void Download::on_deadline(Time now) {
     if (s.state == SourceState::Ready && s.inflight > 0 &&
         now - s.last_heard >= config_.request_timeout) {
       Time oldest = now;
-      for (const auto& r : requests_) {
-        if (r.source == s.id) oldest = std::min(oldest, r.sent);
+      for (const auto& [i, p] : partial_) {
+        for (const auto& b : p.blocks) {
+          for (const auto& a : b.asks) {
+            if (a.source == s.id) oldest = std::min(oldest, a.sent);
+          }
+        }
       }
       if (now - oldest >= config_.request_timeout) {
         log("requests_timed_out", {{"file", name_}, {"peer", s.id}, {"requests", s.inflight}});
@@ -723,7 +851,14 @@ void Download::close_all_sources() {
     s.interested = false;
   }
   conn_to_source_.clear();
-  requests_.clear();
+  for (auto it = partial_.begin(); it != partial_.end();) {
+    if (chunks_[it->first] != ChunkState::Requested) {
+      ++it;
+      continue;
+    }
+    chunks_[it->first] = ChunkState::Missing;
+    it = partial_.erase(it);
+  }
 }
 
 void Download::abort([[maybe_unused]] Time now) {

@@ -16,6 +16,15 @@ std::uint32_t FileInfo::chunk_length(std::uint32_t index) const {
   return left < chunk_size ? static_cast<std::uint32_t>(left) : chunk_size;
 }
 
+std::uint32_t FileInfo::block_length(std::uint32_t index, std::uint32_t offset,
+                                     std::uint32_t length) const {
+  if (index >= chunk_count()) return 0;
+  const std::uint32_t chunk = chunk_length(index);
+  if (offset >= chunk) return 0;
+  if (length == 0) return chunk - offset;
+  return length <= chunk - offset ? length : 0;
+}
+
 Status FileInfo::validate(std::string_view field) const {
   const std::string f(field);
   if (auto s = validate_swarm_name(name, f + ".name"); !s) return s;

@@ -262,16 +262,20 @@ Payload encode_fields(json& j, const PeerPong& m) {
 Payload encode_fields(json& j, const PeerRequestChunk& m) {
   j["name"] = m.name;
   j["index"] = m.index;
+  j["offset"] = m.offset;
+  j["length"] = m.length;
   return {};
 }
 Payload encode_fields(json& j, const PeerReplyChunk& m) {
   j["name"] = m.name;
   j["index"] = m.index;
+  j["offset"] = m.offset;
   return m.data;
 }
 Payload encode_fields(json& j, const PeerCancelChunk& m) {
   j["name"] = m.name;
   j["index"] = m.index;
+  if (m.offset) j["offset"] = *m.offset;
   return {};
 }
 template <typename M>
@@ -409,17 +413,21 @@ Message decode_typed(std::string_view type, const Fields& f, const RawFrame& fra
   if (type == Tag<PeerPing>::name) return PeerPing{f.uint("nonce", UINT64_MAX)};
   if (type == Tag<PeerPong>::name) return PeerPong{f.uint("nonce", UINT64_MAX)};
   if (type == Tag<PeerRequestChunk>::name) {
-    return PeerRequestChunk{f.swarm_name("name"), f.u32("index")};
+    return PeerRequestChunk{f.swarm_name("name"), f.u32("index"), f.optional_u32("offset", 0),
+                            f.optional_u32("length", 0)};
   }
   if (type == Tag<PeerReplyChunk>::name) {
     PeerReplyChunk m;
     m.name = f.swarm_name("name");
     m.index = f.u32("index");
+    m.offset = f.optional_u32("offset", 0);
     m.data = frame.payload;
     return m;
   }
   if (type == Tag<PeerCancelChunk>::name) {
-    return PeerCancelChunk{f.swarm_name("name"), f.u32("index")};
+    PeerCancelChunk m{f.swarm_name("name"), f.u32("index"), std::nullopt};
+    if (f.has("offset")) m.offset = f.u32("offset");
+    return m;
   }
   if (type == Tag<PeerInterested>::name) return PeerInterested{f.swarm_name("name")};
   if (type == Tag<PeerNotInterested>::name) return PeerNotInterested{f.swarm_name("name")};

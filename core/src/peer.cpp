@@ -25,9 +25,10 @@ std::string_view to_string(Peer::TrackerState s) {
 Peer::Peer(PeerConfig config)
     : config_(std::move(config)),
       rng_(config_.seed),
-      uploads_(config_.upload, [this](const std::string& name) -> const ChunkSet* {
+      uploads_(config_.upload, [this](const std::string& name) -> UploadServer::Offered {
         const auto f = files_.find(name);
-        return f != files_.end() ? &f->second.have : nullptr;
+        if (f == files_.end()) return {};
+        return {&f->second.info, &f->second.have};
       }) {
 }
 Peer::~Peer() = default;
@@ -414,16 +415,17 @@ void Peer::handle_timer(Time now, TimerId timer) {
 void Peer::serve() {
   namespace act = upload_action;
   while (auto a = uploads_.poll_action()) {
-    std::visit(Overloaded{
-                   [&](act::SendMessage& x) { send(x.conn, x.message, x.report_sent); },
-                   [&](act::CloseConnection& x) { close(x.conn); },
-                   [&](act::ReadChunk& x) {
-                     const auto op = next_store_op();
-                     store_ops_[op] = PendingStore{StoreKind::Read, x.name, x.index, x.conn, {}};
-                     emit(StoreRead{op, std::move(x.name), x.index});
-                   },
-               },
-               *a);
+    std::visit(
+        Overloaded{
+            [&](act::SendMessage& x) { send(x.conn, x.message, x.report_sent); },
+            [&](act::CloseConnection& x) { close(x.conn); },
+            [&](act::ReadChunk& x) {
+              const auto op = next_store_op();
+              store_ops_[op] = PendingStore{StoreKind::Read, x.name, x.index, x.offset, x.conn};
+              emit(StoreRead{op, std::move(x.name), x.index, x.offset, x.length});
+            },
+        },
+        *a);
   }
   const auto want = uploads_.next_deadline();
   if (want == uploads_deadline_) return;
@@ -461,11 +463,10 @@ void Peer::handle_store_done(Time now, StoreOpId op, StoreResult result) {
     case StoreKind::Open:
       return with_download(now, p.name, [&](Download& d) { d.on_opened(now, result); });
     case StoreKind::Read:
-      uploads_.on_read(now, p.conn, p.name, p.index, std::move(result));
+      uploads_.on_read(now, p.conn, p.name, p.index, p.offset, std::move(result));
       return serve();
     case StoreKind::Write:
-      return with_download(now, p.name,
-                           [&](Download& d) { d.on_written(now, p.index, p.from, result); });
+      return with_download(now, p.name, [&](Download& d) { d.on_written(now, p.index, result); });
     case StoreKind::Finalize:
       return with_download(now, p.name, [&](Download& d) { d.on_finalized(now, result); });
   }
@@ -486,47 +487,49 @@ void Peer::drive(Time now, Download& d) {
   namespace act = download_action;
   const std::string& name = d.name();
   while (auto a = d.poll_action()) {
-    std::visit(Overloaded{
-                   [&](act::OpenConnection& x) {
-                     const ConnId conn = connect(x.to);
-                     download_conns_[conn] = name;
-                     d.bind_connection(x.source, conn);
-                   },
-                   [&](act::SendMessage& x) { send(x.conn, x.message); },
-                   [&](act::CloseConnection& x) {
-                     download_conns_.erase(x.conn);
-                     close(x.conn);
-                   },
-                   [&](act::AskOwners&) {
-                     if (tracker_.state != TrackerState::Online) {
-                       return d.on_location_failed(now, make_error(ErrorCode::TrackerNotConnected,
-                                                                   "the tracker is not connected"));
-                     }
-                     tracker_request(RequestKind::Location, name, RequestFileLocation{0, name});
-                   },
-                   [&](act::OpenFile& x) {
-                     store(StoreKind::Open, name, StoreOpen{0, x.file, x.dest});
-                   },
-                   [&](act::WriteChunk& x) {
-                     store(StoreKind::Write, name,
-                           StoreWrite{0, name, x.index, std::move(x.data), x.expected, x.from},
-                           x.index, x.from);
-                   },
-                   [&](act::FinishFile&) {
-                     store(StoreKind::Finalize, name, StoreFinalize{0, name});
-                   },
-                   [&](act::OfferFile& x) { offer_file(x.file, x.have); },
-                   [&](act::OfferChunk& x) { offer_chunk(now, name, x.index); },
-                   [&](act::WithdrawFile&) { withdraw_file(name); },
-                   [&](act::FileCompleted&) {
-                     if (auto it = files_.find(name); it != files_.end())
-                       it->second.complete = true;
-                   },
-                   [&](act::Log& x) { record(now, std::move(x.type), std::move(x.fields)); },
-                   [&](act::Tell& x) { notify(now, std::move(x.notice)); },
-               },
-               *a);
+    std::visit(
+        Overloaded{
+            [&](act::OpenConnection& x) {
+              const ConnId conn = connect(x.to);
+              download_conns_[conn] = name;
+              d.bind_connection(x.source, conn);
+            },
+            [&](act::SendMessage& x) { send(x.conn, x.message); },
+            [&](act::CloseConnection& x) {
+              download_conns_.erase(x.conn);
+              close(x.conn);
+            },
+            [&](act::AskOwners&) {
+              if (tracker_.state != TrackerState::Online) {
+                return d.on_location_failed(now, make_error(ErrorCode::TrackerNotConnected,
+                                                            "the tracker is not connected"));
+              }
+              tracker_request(RequestKind::Location, name, RequestFileLocation{0, name});
+            },
+            [&](act::OpenFile& x) {
+              store(StoreKind::Open, name, StoreOpen{0, x.file, x.dest});
+            },
+            [&](act::WriteChunk& x) {
+              store(StoreKind::Write, name,
+                    StoreWrite{0, name, x.index, std::move(x.data), x.expected, std::move(x.from)},
+                    x.index);
+            },
+            [&](act::FinishFile&) {
+              store(StoreKind::Finalize, name, StoreFinalize{0, name});
+            },
+            [&](act::OfferFile& x) { offer_file(x.file, x.have); },
+            [&](act::OfferChunk& x) { offer_chunk(now, name, x.index); },
+            [&](act::WithdrawFile&) { withdraw_file(name); },
+            [&](act::FileCompleted&) {
+              if (auto it = files_.find(name); it != files_.end()) it->second.complete = true;
+            },
+            [&](act::Log& x) { record(now, std::move(x.type), std::move(x.fields)); },
+            [&](act::Tell& x) { notify(now, std::move(x.notice)); },
+        },
+        *a);
   }
+  uploads_.set_downloading(std::any_of(downloads_.begin(), downloads_.end(),
+                                       [](const auto& e) { return !e.second->finished(); }));
   const auto want = d.next_deadline();
   auto& armed = download_timers_[name];
   if (want == armed.deadline) return;
@@ -536,10 +539,9 @@ void Peer::drive(Time now, Download& d) {
 }
 
 template <typename Op>
-void Peer::store(StoreKind kind, const std::string& name, Op op, std::uint32_t index,
-                 std::string from) {
+void Peer::store(StoreKind kind, const std::string& name, Op op, std::uint32_t index) {
   op.op = next_store_op();
-  store_ops_[op.op] = PendingStore{kind, name, index, 0, std::move(from)};
+  store_ops_[op.op] = PendingStore{kind, name, index, 0, 0};
   emit(std::move(op));
 }
 

@@ -21,6 +21,7 @@ std::optional<UploadAction> UploadServer::poll_action() {
 
 std::optional<Time> UploadServer::next_deadline() const {
   std::optional<Time> t = next_rechoke_;
+  if (next_pump_ && (!t || *next_pump_ < *t)) t = next_pump_;
   if (!delayed_.empty() && (!t || delayed_.front().due < *t)) t = delayed_.front().due;
   return t;
 }
@@ -65,13 +66,15 @@ void UploadServer::on_message(Time now, ConnId conn, Message m) {
   if (it == conns_.end()) return;
   Conn& c = it->second;
   if (auto* ping = std::get_if<PeerPing>(&m)) return reply(now, conn, PeerPong{ping->nonce}, false);
-  if (auto* req = std::get_if<PeerRequestChunk>(&m)) return on_request(conn, c, std::move(*req));
+  if (auto* req = std::get_if<PeerRequestChunk>(&m))
+    return on_request(now, conn, c, std::move(*req));
   if (auto* i = std::get_if<PeerInterested>(&m)) return set_interest(now, conn, c, i->name, true);
   if (auto* n = std::get_if<PeerNotInterested>(&m))
     return set_interest(now, conn, c, n->name, false);
   if (auto* cancel = std::get_if<PeerCancelChunk>(&m)) {
     std::erase_if(c.queue, [&](const PeerRequestChunk& r) {
-      return r.name == cancel->name && r.index == cancel->index;
+      return r.name == cancel->name && r.index == cancel->index &&
+             (!cancel->offset || r.offset == *cancel->offset);
     });
     return;
   }
@@ -81,22 +84,32 @@ void UploadServer::on_message(Time now, ConnId conn, Message m) {
                              std::string(message_type(m))});
 }
 
-void UploadServer::on_request(ConnId conn, Conn& c, PeerRequestChunk r) {
-  const ChunkSet* held = held_(r.name);
-  if (held == nullptr || !held->contains(r.index)) {
+void UploadServer::on_request(Time now, ConnId conn, Conn& c, PeerRequestChunk r) {
+  const auto [file, held] = held_(r.name);
+  if (file == nullptr || held == nullptr || !held->contains(r.index)) {
     return send_to(conn, ErrorMessage{0, ErrorCode::NotFound,
                                       "this peer does not hold chunk " + std::to_string(r.index) +
                                           " of \"" + r.name + "\"",
                                       "PEER_REQUEST_CHUNK"});
   }
+  r.length = file->block_length(r.index, r.offset, r.length);
+  if (r.length == 0) {
+    return send_to(conn, ErrorMessage{0, ErrorCode::OutOfRange,
+                                      "offset " + std::to_string(r.offset) + " and length are " +
+                                          "not within chunk " + std::to_string(r.index) + " of \"" +
+                                          r.name + "\"",
+                                      "PEER_REQUEST_CHUNK"});
+  }
   if (const auto [it, first] = spread_.try_emplace(r.name); first) {
     it->second.origin = held->complete();
-    it->second.times_sent.resize(held->size());
+    it->second.first_to.resize(held->size());
   }
   // A request that crossed our CHOKE on the wire (or came unasked): dropped, and said so.
   if (!c.unchoked) return send_to(conn, PeerChoke{r.name, {{r.index, r.index}}});
   // Said at once, while the downloader's other requests keep this connection busy.
-  if (spread_first(r.name, r.index)) return send_to(conn, PeerRejectChunk{r.name, r.index});
+  if (spread_first(r.name, r.index, conn)) {
+    return send_to(conn, PeerRejectChunk{r.name, r.index});
+  }
   if (c.queue.size() >= config_.max_queued_requests) {
     return send_to(conn, ErrorMessage{0, ErrorCode::Busy,
                                       "more than " + std::to_string(config_.max_queued_requests) +
@@ -104,7 +117,7 @@ void UploadServer::on_request(ConnId conn, Conn& c, PeerRequestChunk r) {
                                       "PEER_REQUEST_CHUNK"});
   }
   c.queue.push_back(std::move(r));
-  pump_reads();
+  pump_reads(now);
 }
 
 void UploadServer::set_interest(Time now, ConnId conn, Conn& c, const std::string& name,
@@ -136,7 +149,8 @@ void UploadServer::set_interest(Time now, ConnId conn, Conn& c, const std::strin
 void UploadServer::unchoke(Time now, ConnId conn, Conn& c, bool optimistic) {
   c.unchoked = true;
   c.optimistic = optimistic;
-  c.turn_sent = 0;
+  c.turn_bytes = 0;
+  c.finishing = 0;
   c.since = now;
   send_to(conn, PeerUnchoke{c.file});
 }
@@ -145,12 +159,23 @@ void UploadServer::choke(Time now, ConnId conn, Conn& c) {
   c.unchoked = false;
   c.optimistic = false;
   c.since = now;
-  // What is being read or sent already still goes out; the rest is dropped, and said so.
+  // What is being read or sent already still goes out, and so do the other blocks of its
+  // chunks: a chunk cut in the middle is of use to no one until its last block comes. The rest
+  // is dropped, and said so.
   std::vector<std::uint32_t> dropped;
-  for (const auto& r : c.queue) {
-    if (r.name == c.file) dropped.push_back(r.index);
+  std::deque<PeerRequestChunk> kept;
+  for (auto& r : c.queue) {
+    if (r.name != c.file) continue;
+    const bool started = std::any_of(c.out.begin(), c.out.end(),
+                                     [&](const Conn::Out& o) { return o.index == r.index; });
+    if (started) {
+      kept.push_back(std::move(r));
+    } else {
+      dropped.push_back(r.index);
+    }
   }
-  c.queue.clear();
+  c.queue = std::move(kept);
+  c.finishing = static_cast<std::uint32_t>(c.queue.size());
   std::sort(dropped.begin(), dropped.end());
   std::vector<ChunkRange> ranges;
   for (const auto i : dropped) {
@@ -201,7 +226,7 @@ void UploadServer::rechoke(Time now) {
   std::vector<Rank> ranks;
   for (auto& [conn, c] : conns_) {
     if (!c.interested) continue;
-    const bool idle = c.unchoked && c.queue.empty() && c.busy == 0 &&
+    const bool idle = c.unchoked && c.queue.empty() && c.out.empty() &&
                       now - std::max(c.idle_since, c.since) >= config_.rechoke_interval / 2;
     ranks.push_back({idle, c.served, c.since, conn});
   }
@@ -253,7 +278,7 @@ void UploadServer::end_idle_turns(Time now) {
   bool any_interested = false;
   for (auto& [conn, c] : conns_) {
     any_interested = any_interested || c.interested;
-    const bool idle = c.unchoked && c.queue.empty() && c.busy == 0 &&
+    const bool idle = c.unchoked && c.queue.empty() && c.out.empty() &&
                       now - std::max(c.idle_since, c.since) >= config_.rechoke_interval / 2;
     if (idle && someone_waits()) choke(now, conn, c);
   }
@@ -265,8 +290,13 @@ void UploadServer::end_idle_turns(Time now) {
   }
 }
 
-bool UploadServer::spread_first(const std::string& name, std::uint32_t index) const {
-  const ChunkSet* held = held_(name);
+std::uint64_t UploadServer::chunk_size(const std::string& name) const {
+  const auto* file = held_(name).file;
+  return file != nullptr ? file->chunk_size : 0;
+}
+
+bool UploadServer::spread_first(const std::string& name, std::uint32_t index, ConnId conn) const {
+  const ChunkSet* held = held_(name).have;
   const auto it = spread_.find(name);
   if (!config_.spread_first_copies || held == nullptr || it == spread_.end() || !it->second.origin)
     return false;
@@ -274,52 +304,91 @@ bool UploadServer::spread_first(const std::string& name, std::uint32_t index) co
   // Only while this peer's uplink is what the swarm waits for (downloaders wait for a slot):
   // then a duplicate costs a chunk of the scarcest upload, more than the downloader's round
   // trip to ask for another. With uplink to spare, what is asked is served.
-  return index < spread.times_sent.size() && spread.times_sent[index] > 0 &&
-         spread.distinct < held->size() && someone_waits();
+  return index < spread.first_to.size() && spread.first_to[index] != 0 &&
+         spread.first_to[index] != conn && spread.distinct < held->size() && someone_waits();
 }
 
-void UploadServer::pump_reads() {
+void UploadServer::pump_reads(Time now) {
   while (reads_in_progress_ < config_.max_reads) {
+    if (!rate_allows(now)) return;
     // Round-robin over connections, so one greedy downloader cannot starve the others.
     auto has_work = [&](const auto& entry) {
-      return entry.second.unchoked && !entry.second.queue.empty() &&
-             entry.second.busy < config_.chunks_per_downloader;
+      const Conn& c = entry.second;
+      // A file no longer offered gets budget for one read, which fails and says so.
+      return (c.unchoked || c.finishing > 0) && !c.queue.empty() &&
+             c.out_bytes < std::max<std::uint64_t>(
+                               1, config_.chunks_per_downloader * chunk_size(c.queue.front().name));
     };
     auto it = std::find_if(conns_.upper_bound(next_turn_), conns_.end(), has_work);
     if (it == conns_.end()) it = std::find_if(conns_.begin(), conns_.end(), has_work);
     if (it == conns_.end()) return;
     next_turn_ = it->first;
-    PeerRequestChunk r = std::move(it->second.queue.front());
-    it->second.queue.pop_front();
-    if (spread_first(r.name, r.index)) {
+    Conn& c = it->second;
+    PeerRequestChunk r = std::move(c.queue.front());
+    c.queue.pop_front();
+    if (!c.unchoked) --c.finishing;
+    if (spread_first(r.name, r.index, it->first)) {
       send_to(it->first, PeerRejectChunk{r.name, r.index});
       continue;
     }
     auto& spread = spread_[r.name];  // made by on_request
-    if (r.index < spread.times_sent.size() && spread.times_sent[r.index]++ == 0) {
+    if (r.index < spread.first_to.size() && spread.first_to[r.index] == 0) {
+      spread.first_to[r.index] = it->first;
       ++spread.distinct;
     }
-    ++it->second.busy;
+    c.out.push_back({r.index, r.offset, r.length});  // the length on_request settled
+    c.out_bytes += r.length;
+    tokens_ -= static_cast<double>(r.length);
     ++reads_in_progress_;
-    act(act::ReadChunk{it->first, std::move(r.name), r.index});
+    act(act::ReadChunk{it->first, std::move(r.name), r.index, r.offset, r.length});
   }
 }
 
+bool UploadServer::rate_allows(Time now) {
+  std::uint64_t limit = config_.rate_limit_bps;
+  if (downloading_ && config_.downloading_rate_limit_bps > 0) {
+    limit = limit == 0 ? config_.downloading_rate_limit_bps
+                       : std::min(limit, config_.downloading_rate_limit_bps);
+  }
+  if (limit == 0) {
+    tokens_at_ = now;
+    return true;
+  }
+  const double rate = static_cast<double>(limit) / 8;  // bytes/s
+  tokens_ = std::min(rate * to_seconds(config_.rate_burst),
+                     tokens_ + rate * to_seconds(now - tokens_at_));
+  tokens_at_ = now;
+  if (tokens_ >= 0) return true;
+  // In debt for the last block: the next read waits until the debt is paid.
+  const auto wait =
+      std::chrono::duration_cast<Duration>(std::chrono::duration<double>(-tokens_ / rate));
+  next_pump_ = now + std::max(wait, Duration(1));
+  return false;
+}
+
 void UploadServer::on_read(Time now, ConnId conn, const std::string& name, std::uint32_t index,
-                           StoreResult result) {
+                           std::uint32_t offset, StoreResult result) {
   const auto it = conns_.find(conn);
-  if (it == conns_.end()) return read_done();
+  if (it == conns_.end()) return read_done(now);
+  Conn& c = it->second;
   if (!result.status) {
     send_to(conn, ErrorMessage{0, ErrorCode::NotFound,
                                "cannot read chunk " + std::to_string(index) + " of \"" + name +
                                    "\": " + result.status.error().message,
                                "PEER_REQUEST_CHUNK"});
-    --it->second.busy;
-    return read_done();
+    // It will not be sent: it no longer counts against the connection's budget.
+    const auto out = std::find_if(c.out.begin(), c.out.end(), [&](const Conn::Out& o) {
+      return o.index == index && o.offset == offset;
+    });
+    if (out != c.out.end()) {
+      c.out_bytes -= out->bytes;
+      c.out.erase(out);
+    }
+    return read_done(now);
   }
   auto data = std::get<Payload>(std::move(result.value));
-  it->second.served += data.size();
-  reply(now, conn, PeerReplyChunk{name, index, std::move(data)}, true);
+  c.served += data.size();
+  reply(now, conn, PeerReplyChunk{name, index, offset, std::move(data)}, true);
 }
 
 void UploadServer::reply(Time now, ConnId conn, Message m, bool chunk) {
@@ -331,28 +400,33 @@ void UploadServer::reply(Time now, ConnId conn, Message m, bool chunk) {
     return;
   }
   send_to(conn, std::move(m), chunk);
-  if (chunk) read_done();
+  if (chunk) read_done(now);
 }
 
-void UploadServer::read_done() {
+void UploadServer::read_done(Time now) {
   --reads_in_progress_;
-  pump_reads();
+  pump_reads(now);
 }
 
 void UploadServer::on_sent(Time now, ConnId conn) {
   const auto it = conns_.find(conn);
-  if (it == conns_.end() || it->second.busy == 0) return;
+  if (it == conns_.end() || it->second.out.empty()) return;
   Conn& c = it->second;
-  if (--c.busy == 0 && c.queue.empty()) c.idle_since = now;
-  if (c.unchoked && config_.turn_chunks > 0 && ++c.turn_sent >= config_.turn_chunks) {
+  const auto sent = c.out.front();
+  c.out.pop_front();
+  c.out_bytes -= sent.bytes;
+  c.turn_bytes += sent.bytes;
+  if (c.out.empty() && c.queue.empty()) c.idle_since = now;
+  const auto turn = config_.turn_chunks * chunk_size(c.file);
+  if (c.unchoked && turn > 0 && c.turn_bytes >= turn) {
     // Its turn is over: the slot goes to whoever was served least, which may be it again.
-    c.turn_sent = 0;
+    c.turn_bytes = 0;
     if (someone_served_less(c.served)) {
       choke(now, conn, c);
       fill_slots(now);
     }
   }
-  pump_reads();
+  pump_reads(now);
 }
 
 void UploadServer::on_have(Time, const std::string& name, std::uint32_t index) {
@@ -366,7 +440,11 @@ void UploadServer::on_deadline(Time now) {
     Delayed d = std::move(delayed_.front());
     delayed_.pop_front();
     if (conns_.count(d.conn) != 0) send_to(d.conn, std::move(d.message), d.chunk);
-    if (d.chunk) read_done();
+    if (d.chunk) read_done(now);
+  }
+  if (next_pump_ && *next_pump_ <= now) {
+    next_pump_.reset();
+    pump_reads(now);
   }
   if (next_rechoke_ && *next_rechoke_ <= now) rechoke(now);
 }

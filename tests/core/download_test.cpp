@@ -346,10 +346,27 @@ TEST(Download, RequestForAFileThePeerCannotHaveGetsAnError) {
   send(PeerInterested{"mine"});
   ASSERT_EQ(probe.received_of<PeerUnchoke>().size(), 1u);
   send(PeerRequestChunk{"mine", 1});
-  const auto chunks = probe.received_of<PeerReplyChunk>();
+  auto chunks = probe.received_of<PeerReplyChunk>();
   ASSERT_EQ(chunks.size(), 1u);
   EXPECT_EQ(chunks[0].index, 1u);
   EXPECT_EQ(chunks[0].data.size(), kTestChunk);
+  // A block: bytes [4096, 4096 + 1000) of chunk 2, and one to the chunk's end.
+  send(PeerRequestChunk{"mine", 2, 4096, 1000});
+  send(PeerRequestChunk{"mine", 2, kTestChunk - 10, 0});
+  chunks = probe.received_of<PeerReplyChunk>();
+  ASSERT_EQ(chunks.size(), 3u);
+  EXPECT_EQ(chunks[1].offset, 4096u);
+  EXPECT_EQ(chunks[1].data.size(), 1000u);
+  EXPECT_EQ(chunks[2].offset, kTestChunk - 10);
+  EXPECT_EQ(chunks[2].data.size(), 10u);
+  // Blocks that do not lie within the chunk are refused, and nothing is read.
+  send(PeerRequestChunk{"mine", 2, kTestChunk, 1});
+  send(PeerRequestChunk{"mine", 2, kTestChunk - 10, 11});
+  send(PeerRequestChunk{"mine", 2, 8, 0xFFFFFFFF});
+  const auto refused = probe.received_of<ErrorMessage>();
+  ASSERT_EQ(refused.size(), 6u);
+  for (std::size_t i = 3; i < 6; ++i) EXPECT_EQ(refused[i].code, ErrorCode::OutOfRange);
+  EXPECT_EQ(probe.received_of<PeerReplyChunk>().size(), 3u);
 }
 
 TEST(Download, FullDiskFailsClearlyAndKeepsVerifiedChunks) {

@@ -44,7 +44,7 @@ TEST(FakeNetwork, BandwidthLimitsBigFrames) {
     void handle_connected(Time, ConnId c) override {
       // 10 frames of 1 MB each over an 8 Mbps uplink: about 10 s.
       for (int i = 0; i < 10; ++i) {
-        send(c, PeerReplyChunk{"f", static_cast<std::uint32_t>(i),
+        send(c, PeerReplyChunk{"f", static_cast<std::uint32_t>(i), 0,
                                Payload::copy_of(std::vector<std::uint8_t>(1'000'000, 1))});
       }
     }

@@ -41,8 +41,11 @@ TEST(Messages, EveryMessageRoundTrips) {
       PeerPing{0xFFFFFFFFFFFFFFFFull},
       PeerPong{42},
       PeerRequestChunk{"data.bin", 2},
-      PeerReplyChunk{"data.bin", 2, Payload::copy_of(std::vector<std::uint8_t>(3996, 9))},
-      PeerCancelChunk{"data.bin", 1},
+      PeerRequestChunk{"data.bin", 2, 65536, 16384},
+      PeerReplyChunk{"data.bin", 2, 0, Payload::copy_of(std::vector<std::uint8_t>(3996, 9))},
+      PeerReplyChunk{"data.bin", 2, 131072, Payload::copy_of(std::vector<std::uint8_t>(10, 9))},
+      PeerCancelChunk{"data.bin", 1, std::nullopt},
+      PeerCancelChunk{"data.bin", 1, 65536},
       PeerInterested{"data.bin"},
       PeerNotInterested{"data.bin"},
       PeerUnchoke{"data.bin"},
@@ -60,7 +63,7 @@ TEST(Messages, EveryMessageRoundTrips) {
 }
 
 TEST(Messages, ChunkDataTravelsAsRawPayload) {
-  PeerReplyChunk m{"x", 0, Payload::copy_of(std::vector<std::uint8_t>(4096, 0x5a))};
+  PeerReplyChunk m{"x", 0, 0, Payload::copy_of(std::vector<std::uint8_t>(4096, 0x5a))};
   const auto raw = encode_message(m);
   EXPECT_EQ(raw.payload.size(), 4096u);
   EXPECT_LT(raw.header.size(), 100u);

@@ -74,6 +74,26 @@ class Transfers(SwarmTestCase):
         senders = {e["from"] for d in ds for e in read_events(d.events) if e["type"] == "chunk_received"}
         self.assertTrue(senders & {"l0", "l1", "l2"}, f"only {senders} served")
 
+    def test_a_rate_limited_seed_leaves_most_of_the_serving_to_the_leechers(self):
+        src = self.random_file("limited.bin", 16 * MiB)
+        t = self.start_tracker()
+        # 2 MB/s out of the seed: one copy takes 8 s, so four leechers finishing well within
+        # four copies' time got most of their bytes from each other.
+        self.start_seeder(t.port, [src], "seed", extra=["--max-upload-rate", "16Mbps"])
+        ds = [self.start_download(t.port, "limited.bin", self.path(f"lim{i}"), f"m{i}", extra=["--seed"])
+              for i in range(4)]
+        for i in range(4):
+            wait_for(lambda: os.path.exists(self.path(f"lim{i}")), 120, f"leecher {i}")
+            self.assertEqual(sha256_of(self.path(f"lim{i}")), sha256_of(src))
+        served = {}
+        for d in ds:
+            for e in read_events(d.events):
+                if e["type"] == "chunk_received":
+                    for sender, n in (e.get("sources") or {e["from"]: e["bytes"]}).items():
+                        served[sender] = served.get(sender, 0) + n
+        self.assertEqual(sum(served.values()), 4 * 16 * MiB)
+        self.assertLess(served.get("seed", 0), 2 * 16 * MiB, f"served: {served}")
+
     def test_destination_is_never_overwritten_without_force(self):
         src = self.random_file("f.bin", 2 * MiB)
         t = self.start_tracker()

@@ -92,10 +92,14 @@ StoreResult FakeStore::read_chunk(const StoreRead& op) {
     r.status = make_error(ErrorCode::NotFound, "chunk not held");
     return r;
   }
-  const auto off = s.info.chunk_offset(op.index);
-  std::vector<std::uint8_t> chunk(
-      bytes->begin() + static_cast<std::ptrdiff_t>(off),
-      bytes->begin() + static_cast<std::ptrdiff_t>(off + s.info.chunk_length(op.index)));
+  const auto len = s.info.block_length(op.index, op.offset, op.length);
+  if (len == 0) {
+    r.status = make_error(ErrorCode::OutOfRange, "block out of the chunk's range");
+    return r;
+  }
+  const auto off = s.info.chunk_offset(op.index) + op.offset;
+  std::vector<std::uint8_t> chunk(bytes->begin() + static_cast<std::ptrdiff_t>(off),
+                                  bytes->begin() + static_cast<std::ptrdiff_t>(off + len));
   if (corrupt_reads && !chunk.empty()) chunk[chunk.size() / 2] ^= 0xFF;
   r.value = Payload::from_vector(std::move(chunk));
   ++chunks_read;

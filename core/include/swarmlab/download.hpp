@@ -23,13 +23,18 @@ namespace swarmlab {
 struct DownloadConfig {
   ChunkStrategy chunk_strategy = ChunkStrategy::RarestFirst;
   PeerStrategy peer_strategy = PeerStrategy::LowestRtt;
-  /// Most requests outstanding to one source that unchoked us. The depth used is what the
-  /// source's rate x RTT needs to never idle between chunks, plus one, at least two.
+  /// Requests name blocks of this size (a chunk's last block may be shorter). Blocks of one
+  /// chunk may come from several sources; a dropped source costs only its blocks in flight,
+  /// and the end-game duplicates blocks, not chunks. The chunk's SHA-256 decides once all its
+  /// blocks are in. A chunk no larger than this is asked for whole.
+  std::uint32_t block_size = 64 * 1024;
+  /// Most chunks' worth of blocks outstanding at one source that unchoked us. The depth used
+  /// is what the source's rate x RTT needs to never idle between blocks, plus a chunk.
   std::uint32_t max_inflight_per_peer = 8;
-  /// ... and at least this many: covers what rate x RTT does not see (the source's disk read,
-  /// our own hashing), which on a LAN or loopback is most of the time between chunks.
+  /// ... and at least this many chunks' worth: covers what rate x RTT does not see (the
+  /// source's disk read, our own hashing), which on a LAN or loopback is most of the time.
   std::uint32_t min_inflight_per_peer = 2;
-  /// Requests outstanding in total for one download.
+  /// Chunks' worth of blocks outstanding in total for one download.
   std::uint32_t max_inflight_total = 64;
   /// Chunks received but not yet verified and stored. When hashing or the disk falls behind
   /// the network, new requests wait instead of received chunks piling up in memory.
@@ -81,7 +86,7 @@ struct WriteChunk {
   std::uint32_t index;
   Payload data;
   Digest expected;
-  std::string from;
+  std::vector<std::string> from;  // the senders of its blocks
 };
 /// Every chunk is verified: make the file durable; the result comes through on_finalized.
 struct FinishFile {};
@@ -139,8 +144,7 @@ class Download {
   /// The connection the peer opened for OpenConnection{source}.
   void bind_connection(const std::string& source, ConnId conn);
   void on_deadline(Time now);
-  void on_written(Time now, std::uint32_t index, const std::string& from,
-                  const StoreResult& result);
+  void on_written(Time now, std::uint32_t index, const StoreResult& result);
   void on_finalized(Time now, const StoreResult& result);
   /// The peer is shutting down: close everything, keep what is verified.
   void abort(Time now);
@@ -156,6 +160,7 @@ class Download {
   bool owns(ConnId conn) const { return conn_to_source_.count(conn) != 0; }
 
  private:
+  /// Requested: in progress, some of its blocks asked for or in (it has a Partial).
   enum class ChunkState : std::uint8_t { Missing, Requested, Verifying, Have };
   enum class SourceState { Idle, Connecting, Pinging, Ready, Failed, Banned };
   struct Source {
@@ -180,10 +185,21 @@ class Download {
     std::uint32_t failures = 0;
     std::uint64_t bytes = 0;
   };
-  struct Request {
-    std::uint32_t chunk;
+  struct Ask {
     std::string source;
     Time sent;
+  };
+  struct Block {
+    std::vector<Ask> asks;  // more than one only in the end-game
+    bool in = false;
+    Payload data;
+    std::string from;
+  };
+  /// A chunk in progress (Requested) or being verified (Verifying).
+  struct Partial {
+    std::vector<Block> blocks;
+    std::uint32_t in = 0;  // blocks received
+    std::uint32_t asks = 0;
   };
 
   void merge_owners(const ReplyFileLocation& reply);
@@ -191,7 +207,19 @@ class Download {
   /// Asks free sources for more, then tells every source whether we are interested.
   void schedule(Time now);
   void request_more(Time now);
-  void send_request(Time now, std::uint32_t chunk, Source& s);
+  /// The first block nobody was asked for of a chunk in progress that `s` may send.
+  std::optional<std::pair<std::uint32_t, std::uint32_t>> next_block_for(const Source& s);
+  void send_request(Time now, std::uint32_t chunk, std::uint32_t block, Source& s);
+  Partial& start_chunk(std::uint32_t chunk);
+  /// Removes the asks of `source` for block `block` of `chunk` (every block if nullopt).
+  /// Returns the time of the one it removed for `block`, if any.
+  std::optional<Time> remove_asks(std::uint32_t chunk, std::optional<std::uint32_t> block,
+                                  const std::string& source);
+  /// A chunk in progress that nothing is asked for and nothing has come: Missing again.
+  void settle(std::uint32_t chunk);
+  std::uint32_t blocks_in(std::uint32_t chunk) const;
+  std::uint32_t block_length(std::uint32_t chunk, std::uint32_t block) const;
+  std::uint32_t inflight_total() const;
   /// Among `free` sources (holding `chunk`, if given; other than `except`), the one the peer
   /// strategy prefers; nullptr if none.
   Source* pick_free_owner(const std::vector<Source*>& free, std::optional<std::uint32_t> chunk,
@@ -199,15 +227,17 @@ class Download {
   void send_ping(Time now, Source& s);
   /// Tells `s` whether it holds something we miss, when that changed.
   void update_interest(Source& s, bool always = false);
-  /// Requests to keep outstanding at `s`: its rate x RTT in chunks, plus one.
+  /// Blocks to keep outstanding at `s`: its rate x RTT in blocks, plus a chunk.
   std::uint32_t pipeline_depth(const Source& s) const;
-  /// A chunk arrived from `s`, asked for (`asked`) or not (asked before a CHOKE).
-  void on_chunk(Time now, Source& s, PeerReplyChunk& reply, std::optional<Time> asked);
+  /// A block arrived from `s`, asked for or not (asked before a CHOKE, or an end-game twin).
+  void on_block(Time now, Source& s, PeerReplyChunk& reply);
+  /// Every block of `chunk` is in: hand it to the store to verify.
+  void verify(std::uint32_t chunk, Partial& p);
   void drop_source(Source& s, SourceState state, std::string_view why);
   void requeue_from(const std::string& source_id);
-  /// Forgets the request for `chunk` at `s` (it will not come); the chunk is asked again.
+  /// Forgets the requests for blocks of `chunk` at `s` (they will not come); they are asked
+  /// again.
   void drop_request(std::uint32_t chunk, Source& s);
-  void cancel_other_requests(std::uint32_t chunk);
   void strike(Time now, const std::string& source_id, std::uint32_t chunk, std::string_view why);
   void maybe_refresh(Time now, bool urgent);
   std::uint32_t missing_without_owner();
@@ -236,10 +266,14 @@ class Download {
   std::optional<FileInfo> info_;
   ChunkSet have_;
   std::vector<ChunkState> chunks_;
+  std::map<std::uint32_t, Partial> partial_;  // chunks Requested or Verifying
+  /// Chunks that failed verification with blocks from several sources: the culprit is
+  /// unknown, so their next copy comes whole from one source, which then answers for it.
+  ChunkSet one_source_;
+  std::uint32_t blocks_per_chunk_ = 1;
   std::uint32_t verifying_ = 0;            // chunks_ in state Verifying
   std::map<std::string, Source> sources_;  // by peer id; ordered for determinism
   std::map<ConnId, std::string> conn_to_source_;
-  std::vector<Request> requests_;
   std::vector<std::uint32_t> owner_counts_;
   bool owner_counts_dirty_ = true;
   RarestFirstIndex rarest_;       // rebuilt with owner_counts_, for the rarest-first strategy

@@ -70,11 +70,14 @@ struct StoreOpen {
   FileInfo file;
   std::string dest;
 };
-/// Read chunk `index` of a file the store serves. Result: `data`.
+/// Read bytes [offset, offset + length) of chunk `index` of a file the store serves (length
+/// 0: to the chunk's end). Result: `data`.
 struct StoreRead {
   StoreOpId op;
   std::string name;
   std::uint32_t index;
+  std::uint32_t offset = 0;
+  std::uint32_t length = 0;
 };
 /// Verify `data` against `expected` (SHA-256) and, only if it matches, write it. Result:
 /// ok, HashMismatch, or IoError.
@@ -84,7 +87,8 @@ struct StoreWrite {
   std::uint32_t index;
   Payload data;
   Digest expected;
-  std::string from;  // peer id of the sender (simulation uses it to model corrupters)
+  /// Peer ids of the senders of its blocks (simulation uses them to model corrupters).
+  std::vector<std::string> from;
 };
 /// Every chunk is verified: make the file durable and put it at its destination.
 struct StoreFinalize {

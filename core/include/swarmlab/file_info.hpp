@@ -23,6 +23,9 @@ struct FileInfo {
   std::uint64_t chunk_offset(std::uint32_t index) const {
     return static_cast<std::uint64_t>(index) * chunk_size;
   }
+  /// Length of the block [offset, offset + length) of chunk `index` (length 0: to the chunk's
+  /// end); 0 if the chunk does not exist or the block does not lie within it.
+  std::uint32_t block_length(std::uint32_t index, std::uint32_t offset, std::uint32_t length) const;
   /// Checks name rules, sizes, chunk count against size, and the file hash against the
   /// chunk hashes. `field` prefixes error messages ("file").
   Status validate(std::string_view field = "file") const;

@@ -22,7 +22,8 @@
 namespace swarmlab {
 
 /// 2: owners choke and unchoke downloaders, and send HAVEs (PEER_INTERESTED and the rest).
-constexpr std::uint32_t kProtocolVersion = 3;
+/// 3: PEER_REJECT_CHUNK. 4: requests, replies and cancels name a block (offset, length) of a chunk.
+constexpr std::uint32_t kProtocolVersion = 4;
 /// Longest peer id a node may choose.
 constexpr std::size_t kMaxPeerIdBytes = 64;
 
@@ -109,23 +110,32 @@ struct PeerPong {
   std::uint64_t nonce = 0;
   friend bool operator==(const PeerPong&, const PeerPong&) = default;
 };
+/// Bytes [offset, offset + length) of chunk `index`; length 0 means "to the chunk's end". A
+/// chunk's SHA-256 covers all of it, so its blocks may come from several owners and are
+/// verified together once the last one is in.
 struct PeerRequestChunk {
   std::string name;
   std::uint32_t index = 0;
+  std::uint32_t offset = 0;
+  std::uint32_t length = 0;
   friend bool operator==(const PeerRequestChunk&, const PeerRequestChunk&) = default;
 };
 struct PeerReplyChunk {
   std::string name;
   std::uint32_t index = 0;
-  Payload data;  // the chunk's bytes
+  std::uint32_t offset = 0;  // where `data` starts within the chunk
+  Payload data;              // the block's bytes
   friend bool operator==(const PeerReplyChunk& a, const PeerReplyChunk& b) {
-    return a.name == b.name && a.index == b.index && a.data.size() == b.data.size();
+    return a.name == b.name && a.index == b.index && a.offset == b.offset &&
+           a.data.size() == b.data.size();
   }
 };
-/// End-game: the requester no longer wants this chunk (another owner delivered it).
+/// End-game: the requester no longer wants the block of chunk `index` at `offset` (another
+/// owner delivered it), or, without an offset, any block of that chunk.
 struct PeerCancelChunk {
   std::string name;
   std::uint32_t index = 0;
+  std::optional<std::uint32_t> offset;
   friend bool operator==(const PeerCancelChunk&, const PeerCancelChunk&) = default;
 };
 /// Downloader -> owner: "you hold chunks of `name` that I still need" (sent once the

@@ -114,8 +114,8 @@ class Peer final : public Node {
     StoreKind kind;
     std::string name;
     std::uint32_t index = 0;
-    ConnId conn = 0;   // Read: who asked
-    std::string from;  // Write: who sent it
+    std::uint32_t offset = 0;  // Read: where the block starts in the chunk
+    ConnId conn = 0;           // Read: who asked
   };
   enum class TimerKind { Reconnect, Keepalive, RegisterFlush, Uploads, Download };
   struct PendingTimer {
@@ -140,8 +140,7 @@ class Peer final : public Node {
   void record(Time now, std::string type, nlohmann::json fields);
   void notify(Time now, Notice notice);
   template <typename Op>
-  void store(StoreKind kind, const std::string& name, Op op, std::uint32_t index = 0,
-             std::string from = {});
+  void store(StoreKind kind, const std::string& name, Op op, std::uint32_t index = 0);
 
   /// Runs an input on the download `name` (if there is one), then drive()s it.
   template <typename F>

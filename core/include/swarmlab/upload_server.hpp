@@ -41,13 +41,13 @@ struct UploadConfig {
   bool optimistic_slot = true;
   /// How often the unchoked set is chosen again: the downloaders served least so far go first.
   Duration rechoke_interval = 2s;
-  /// When > 0, a downloader's turn ends after this many chunks have left for it (if others
-  /// wait), instead of at every rechoke_interval: turns follow the link's speed. The periodic
-  /// rechoke then only takes slots from downloaders that ask nothing.
+  /// When > 0, a downloader's turn ends after this many chunks' worth of blocks have left for
+  /// it (if others wait), instead of at every rechoke_interval: turns follow the link's speed.
+  /// The periodic rechoke then only takes slots from downloaders that ask nothing.
   std::uint32_t turn_chunks = 2;
-  /// Chunks one downloader may have between read and sent (Send::report_sent). 1 on a link
-  /// the host reports at the wire (ns-3); a host that reports when the kernel took the bytes
-  /// (Asio) keeps the next read under way meanwhile with 2.
+  /// Chunks' worth of blocks one downloader may have between read and sent
+  /// (Send::report_sent). 1 on a link the host reports at the wire (ns-3); a host that reports
+  /// when the kernel took the bytes (Asio) keeps the next reads under way meanwhile with 2.
   std::uint32_t chunks_per_downloader = 1;
   /// While this peer is an origin of a file (it held all of it when the first request came),
   /// has not sent every chunk once and has downloaders waiting for a slot (its upload is what
@@ -63,8 +63,18 @@ struct UploadConfig {
   /// interesting to the end, their slots are the swarm's bottleneck, and the uplinks of the
   /// peers nobody connected to stay idle. A little above DownloadConfig::max_sources.
   std::uint32_t max_connections = 20;
-  /// Requests one connection may queue before it is told Busy.
-  std::uint32_t max_queued_requests = 64;
+  /// Requests (blocks) one connection may queue before it is told Busy: above
+  /// DownloadConfig::max_inflight_per_peer.
+  std::uint32_t max_queued_requests = 256;
+  /// Most this peer uploads, bits/s (0: no limit). Blocks are paced to it.
+  std::uint64_t rate_limit_bps = 0;
+  /// ... and while it downloads something (0: no limit). Just under the uplink's rate keeps the
+  /// link's queue short, so the requests and TCP acknowledgements of the peer's own downloads
+  /// are not stuck behind its uploads (or dropped by a full queue). A seed has no downloads to
+  /// protect, and its whole uplink is what a flash crowd waits for.
+  std::uint64_t downloading_rate_limit_bps = 0;
+  /// How much unused allowance the limit keeps: a short burst after a pause.
+  Duration rate_burst = 50ms;
   /// Artificial delay before every reply (`set_delay`), to try RTT-based choice by hand.
   Duration reply_delay = Duration::zero();
 };
@@ -78,11 +88,13 @@ struct SendMessage {
 struct CloseConnection {
   ConnId conn;
 };
-/// Read a chunk for `conn`; the result comes back through UploadServer::on_read.
+/// Read a block of a chunk for `conn`; the result comes back through UploadServer::on_read.
 struct ReadChunk {
   ConnId conn;
   std::string name;
   std::uint32_t index;
+  std::uint32_t offset;
+  std::uint32_t length;
 };
 }  // namespace upload_action
 
@@ -91,8 +103,13 @@ using UploadAction = std::variant<upload_action::SendMessage, upload_action::Clo
 
 class UploadServer {
  public:
-  /// The chunks of `name` this peer holds (and so may serve); nullptr if none.
-  using Held = std::function<const ChunkSet*(const std::string& name)>;
+  /// A file this peer offers and the chunks of it that it holds (and so may serve).
+  struct Offered {
+    const FileInfo* file = nullptr;
+    const ChunkSet* have = nullptr;
+  };
+  /// What this peer offers of `name`; both null if nothing.
+  using Held = std::function<Offered(const std::string& name)>;
 
   UploadServer(UploadConfig config, Held held);
 
@@ -102,13 +119,15 @@ class UploadServer {
   void on_message(Time now, ConnId conn, Message m);
   void on_closed(Time now, ConnId conn);
   void on_read(Time now, ConnId conn, const std::string& name, std::uint32_t index,
-               StoreResult result);
+               std::uint32_t offset, StoreResult result);
   /// This peer verified chunk `index` of `name`: tell the downloaders interested in it.
   void on_have(Time now, const std::string& name, std::uint32_t index);
-  /// A chunk sent on `conn` has left this host: the connection may have the next one.
+  /// A block sent on `conn` has left this host: the connection may have the next one.
   void on_sent(Time now, ConnId conn);
   void on_deadline(Time now);
   void set_delay(Duration delay) { config_.reply_delay = delay; }
+  /// Whether this peer is downloading now (downloading_rate_limit_bps applies).
+  void set_downloading(bool downloading) { downloading_ = downloading; }
   /// Closes every connection.
   void shutdown();
 
@@ -128,11 +147,20 @@ class UploadServer {
     Time since{};  // when it was last choked or unchoked
     std::uint64_t served = 0;
     std::deque<PeerRequestChunk> queue;
-    /// Chunks being read, delayed or on their way out. One at a time: the link carries one
-    /// chunk per unchoked downloader, so each chunk leaves as soon as it can.
-    std::uint32_t busy = 0;
-    std::uint32_t turn_sent = 0;  // chunks that left for it since it was unchoked
-    Time idle_since{};            // when it last had nothing queued or busy
+    /// Blocks being read, delayed or on their way out, in order. At most a chunk's worth: the
+    /// link carries about one chunk per unchoked downloader, so each chunk leaves as soon as
+    /// it can.
+    struct Out {
+      std::uint32_t index;
+      std::uint32_t offset;
+      std::uint32_t bytes;
+    };
+    std::deque<Out> out;
+    /// Choked: how many queued blocks (of chunks already partly out) it still gets.
+    std::uint32_t finishing = 0;
+    std::uint64_t out_bytes = 0;
+    std::uint64_t turn_bytes = 0;  // bytes that left for it since it was unchoked
+    Time idle_since{};             // when it last had nothing queued or busy
   };
   struct Delayed {
     Time due;
@@ -141,7 +169,7 @@ class UploadServer {
     bool chunk;
   };
 
-  void on_request(ConnId conn, Conn& c, PeerRequestChunk r);
+  void on_request(Time now, ConnId conn, Conn& c, PeerRequestChunk r);
   void set_interest(Time now, ConnId conn, Conn& c, const std::string& name, bool interested);
   void unchoke(Time now, ConnId conn, Conn& c, bool optimistic);
   void choke(Time now, ConnId conn, Conn& c);
@@ -153,12 +181,17 @@ class UploadServer {
   bool someone_waits() const;
   /// An interested downloader, choked, that was served less than `served`.
   bool someone_served_less(std::uint64_t served) const;
-  void pump_reads();
-  /// Whether to answer a request for `index` with PeerRejectChunk: this peer is an origin of
-  /// the file, has sent `index` before, has chunks it never sent, and downloaders wait.
-  bool spread_first(const std::string& name, std::uint32_t index) const;
+  void pump_reads(Time now);
+  /// Whether the rate limit lets another block out now; if not, sets next_pump_.
+  bool rate_allows(Time now);
+  /// Whether to answer `conn`'s request for a block of `index` with PeerRejectChunk: this peer
+  /// is an origin of the file, has sent `index` to another downloader before, has chunks it
+  /// never sent, and downloaders wait.
+  bool spread_first(const std::string& name, std::uint32_t index, ConnId conn) const;
+  /// The chunk size of `name`, 0 if not offered.
+  std::uint64_t chunk_size(const std::string& name) const;
   void reply(Time now, ConnId conn, Message m, bool chunk);
-  void read_done();
+  void read_done(Time now);
   std::uint32_t total_slots() const {
     return config_.regular_slots() + (config_.optimistic_slot ? 1 : 0);
   }
@@ -175,13 +208,17 @@ class UploadServer {
   std::deque<UploadAction> actions_;
   std::uint32_t reads_in_progress_ = 0;
   struct Spread {
-    std::vector<std::uint32_t> times_sent;  // by chunk
-    std::uint32_t distinct = 0;             // chunks sent at least once
-    bool origin = false;                    // held the whole file at the first request
+    std::vector<ConnId> first_to;  // by chunk: the downloader it first went to; 0: none yet
+    std::uint32_t distinct = 0;    // chunks sent at least once
+    bool origin = false;           // held the whole file at the first request
   };
   std::map<std::string, Spread> spread_;  // by file
   ConnId next_turn_ = 0;  // round-robin position among connections with queued requests
   std::optional<Time> next_rechoke_;
+  bool downloading_ = false;
+  double tokens_ = 0;  // bytes the rate limit lets out now; negative: in debt
+  Time tokens_at_{};
+  std::optional<Time> next_pump_;  // when the rate limit lets the next block out
 };
 
 }  // namespace swarmlab
