@@ -140,7 +140,7 @@ void Download::on_opened(Time now, const StoreResult& result) {
   resumed_chunks_ = have_.count();
   chunks_.assign(n, ChunkState::Missing);
   one_source_ = ChunkSet(n);
-  const auto block = std::max<std::uint32_t>(1, config_.block_size);
+  const auto block = block_size();
   blocks_per_chunk_ = std::max<std::uint32_t>(1, (info_->chunk_size + block - 1) / block);
   for (auto i : have_.indexes()) {
     chunks_[i] = ChunkState::Have;
@@ -243,7 +243,7 @@ std::uint32_t Download::pipeline_depth(const Source& s) const {
   const auto bpc = blocks_per_chunk_;
   std::uint32_t depth = 0;
   if (s.srtt && s.throughput > 0 && info_) {
-    const double block = std::min(config_.block_size, info_->chunk_size);
+    const double block = block_size();
     const double in_flight = s.throughput * to_seconds(*s.srtt) / std::max(1.0, block);
     depth = static_cast<std::uint32_t>(std::min(1e6, std::ceil(in_flight))) + bpc;
   }
@@ -252,14 +252,18 @@ std::uint32_t Download::pipeline_depth(const Source& s) const {
                                    most);
 }
 
+std::uint32_t Download::block_size() const {
+  return std::min(std::max<std::uint32_t>(1, config_.block_size), info_->chunk_size);
+}
+
 std::uint32_t Download::blocks_in(std::uint32_t chunk) const {
   const auto len = info_->chunk_length(chunk);
-  const auto block = std::min(std::max<std::uint32_t>(1, config_.block_size), info_->chunk_size);
+  const auto block = block_size();
   return std::max<std::uint32_t>(1, (len + block - 1) / block);
 }
 
 std::uint32_t Download::block_length(std::uint32_t chunk, std::uint32_t block) const {
-  const auto size = std::min(std::max<std::uint32_t>(1, config_.block_size), info_->chunk_size);
+  const auto size = block_size();
   const auto len = info_->chunk_length(chunk);
   const auto offset = static_cast<std::uint64_t>(block) * size;
   return offset >= len ? 0
@@ -349,7 +353,7 @@ void Download::on_block(Time now, Source& s, PeerReplyChunk& reply) {
   const auto i = reply.index;
   s.bytes += reply.data.size();
   if (!info_ || i >= chunks_.size()) return;
-  const auto size = std::min(std::max<std::uint32_t>(1, config_.block_size), info_->chunk_size);
+  const auto size = block_size();
   const auto b = reply.offset / size;
   const bool aligned = reply.offset % size == 0 && b < blocks_in(i);
   const auto asked = aligned ? remove_asks(i, b, s.id) : std::nullopt;
@@ -590,7 +594,7 @@ void Download::request_more(Time now) {
                    [](ChunkState c) { return c == ChunkState::Missing; }) &&
       std::none_of(free.begin(), free.end(), [&](Source* s) { return next_block_for(*s); });
   if (!all_asked) return;
-  const auto size = std::min(std::max<std::uint32_t>(1, config_.block_size), info_->chunk_size);
+  const auto size = block_size();
   for (auto& [i, p] : partial_) {
     if (free.empty()) break;
     if (chunks_[i] != ChunkState::Requested || one_source_.contains(i)) continue;
@@ -643,7 +647,7 @@ Download::Source* Download::pick_free_owner(const std::vector<Source*>& free,
 }
 
 void Download::send_request(Time now, std::uint32_t chunk, std::uint32_t block, Source& s) {
-  const auto size = std::min(std::max<std::uint32_t>(1, config_.block_size), info_->chunk_size);
+  const auto size = block_size();
   send_to(s.conn, PeerRequestChunk{name_, chunk, block * size, block_length(chunk, block)});
   Partial& p = start_chunk(chunk);
   p.blocks[block].asks.push_back(Ask{s.id, now});

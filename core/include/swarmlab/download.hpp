@@ -217,6 +217,8 @@ class Download {
                                   const std::string& source);
   /// A chunk in progress that nothing is asked for and nothing has come: Missing again.
   void settle(std::uint32_t chunk);
+  /// The configured block size, at most a chunk.
+  std::uint32_t block_size() const;
   std::uint32_t blocks_in(std::uint32_t chunk) const;
   std::uint32_t block_length(std::uint32_t chunk, std::uint32_t block) const;
   std::uint32_t inflight_total() const;
