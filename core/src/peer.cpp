@@ -8,23 +8,13 @@
 
 namespace swarmlab {
 
-std::string_view to_string(Peer::TrackerState s) {
-  switch (s) {
-    case Peer::TrackerState::Disconnected:
-      return "disconnected";
-    case Peer::TrackerState::Connecting:
-      return "connecting";
-    case Peer::TrackerState::Registering:
-      return "registering";
-    case Peer::TrackerState::Online:
-      return "online";
-  }
-  return "?";
-}
-
 Peer::Peer(PeerConfig config)
     : config_(std::move(config)),
       rng_(config_.seed),
+      tracker_(
+          TrackerClientConfig{config_.keepalive_interval, config_.tracker_timeout,
+                              config_.reconnect_min, config_.reconnect_max, config_.register_delay},
+          rng_),
       uploads_(config_.upload, [this](const std::string& name) -> UploadServer::Offered {
         const auto f = files_.find(name);
         if (f == files_.end()) return {};
@@ -55,189 +45,110 @@ void Peer::cancel_peer_timer(TimerId& id) {
 void Peer::handle_start(Time now) {
   record(now, "peer_started", {{"listen", config_.listen.to_string()}});
   if (config_.tracker) {
-    tracker_.endpoint = config_.tracker;
-    tracker_.reconnect = true;  // started with --tracker: keep trying until it answers
-    begin_tracker_connect(now);
+    tracker_.start(now, *config_.tracker);  // started with --tracker: keep trying
+    talk_to_tracker(now);
   }
 }
 
 // ---- tracker session ------------------------------------------------------------------------
 
 Status Peer::connect_tracker(Time now, const Endpoint& tracker) {
-  if (tracker_.state != TrackerState::Disconnected) {
-    return make_error(ErrorCode::AlreadyConnected,
-                      "already connected to the tracker at " + tracker_.endpoint->to_string());
-  }
-  cancel_peer_timer(tracker_.reconnect_timer);
-  tracker_.endpoint = tracker;
-  begin_tracker_connect(now);
-  return {};
+  auto status = tracker_.connect(now, tracker);
+  talk_to_tracker(now);
+  return status;
 }
 
-void Peer::begin_tracker_connect(Time now) {
-  tracker_.state = TrackerState::Connecting;
-  tracker_.conn = connect(*tracker_.endpoint);
-  tracker_.last_heard = now;
-}
-
-std::uint32_t Peer::tracker_request(RequestKind kind, const std::string& name, Message m) {
-  const std::uint32_t req = tracker_.next_req++;
-  std::visit(
-      [&](auto& x) {
-        if constexpr (requires { x.req; }) x.req = req;
-      },
-      m);
-  pending_[req] = PendingRequest{kind, name};
-  send(tracker_.conn, m);
-  return req;
-}
-
-void Peer::tracker_lost(Time now, std::string_view why, bool explained) {
-  const bool was_online = tracker_.state == TrackerState::Online;
-  const bool never_online = !tracker_.ever_online;
-  if (tracker_.conn != 0) close(tracker_.conn);
-  tracker_.conn = 0;
-  tracker_.state = TrackerState::Disconnected;
-  for (auto& [name, d] : downloads_) d->set_tracker_online(false);
-  cancel_peer_timer(tracker_.keepalive_timer);
-  cancel_peer_timer(register_timer_);
-  to_register_.clear();  // everything is announced again on reconnect
-  auto pending = std::move(pending_);
-  pending_.clear();
-  for (const auto& [req, p] : pending) {
-    if (p.kind == RequestKind::Location) {
-      with_download(now, p.name, [&](Download& d) {
-        d.on_location_failed(
-            now, make_error(ErrorCode::TrackerNotConnected, "lost the tracker before it answered"));
-      });
-    } else if (p.kind == RequestKind::FilesList) {
-      notify(now, FilesListFailed{make_error(ErrorCode::TrackerNotConnected,
-                                             "lost the tracker before it answered")});
-    }
+// Carries out what the tracker client asked for: the session is its business, what the answers
+// mean (owners for a download, a publish done) is the peer's.
+void Peer::talk_to_tracker(Time now) {
+  namespace act = tracker_action;
+  while (auto a = tracker_.poll_action()) {
+    std::visit(
+        Overloaded{
+            [&](act::Connect& x) { tracker_.bind(connect(x.to)); },
+            [&](act::SendMessage& x) { send(x.conn, x.message); },
+            [&](act::CloseConnection& x) { close(x.conn); },
+            [&](act::Online& x) {
+              for (auto& [name, d] : downloads_) d->set_tracker_online(true);
+              record(
+                  now, x.regained ? "tracker_regained" : "tracker_connected",
+                  {{"tracker", x.tracker.to_string()}, {"advertised", x.advertised.to_string()}});
+              notify(now, TrackerConnected{x.tracker, x.advertised});
+              announce_everything();
+            },
+            [&](act::Offline&) {
+              for (auto& [name, d] : downloads_) d->set_tracker_online(false);
+            },
+            [&](act::Failed& x) { notify(now, TrackerFailed{x.error}); },
+            [&](act::Answer& x) { on_tracker_answer(now, x); },
+            [&](act::Refused& x) { on_tracker_refused(now, x); },
+            [&](act::Unanswered& x) {
+              // A publish is announced again once the tracker is back.
+              const auto e =
+                  make_error(ErrorCode::TrackerNotConnected, "lost the tracker before it answered");
+              if (x.kind == TrackerRequest::Location) {
+                with_download(now, x.name, [&](Download& d) { d.on_location_failed(now, e); });
+              } else if (x.kind == TrackerRequest::FilesList) {
+                notify(now, FilesListFailed{e});
+              }
+            },
+            [&](act::Log& x) { record(now, std::move(x.type), std::move(x.fields)); },
+        },
+        *a);
   }
-  if (was_online) record(now, "tracker_lost", {{"reason", why}});
-  if (never_online && !tracker_.reconnect) {
-    if (explained) return;
-    notify(now, TrackerFailed{
-                    make_error(ErrorCode::TrackerNotConnected, "cannot reach the tracker at " +
-                                                                   tracker_.endpoint->to_string() +
-                                                                   " (" + std::string(why) + ")")});
-    return;
-  }
-  if (!tracker_.reconnect || stopped()) return;
-  tracker_.backoff = tracker_.backoff == Duration::zero()
-                         ? config_.reconnect_min
-                         : std::min(tracker_.backoff * 2, config_.reconnect_max);
-  const auto jittered =
-      std::chrono::duration_cast<Duration>(tracker_.backoff * (0.8 + 0.4 * rng_.unit()));
-  tracker_.reconnect_timer = timer_for(now + jittered, {TimerKind::Reconnect, {}});
+  const auto want = tracker_.next_deadline();
+  if (want == tracker_deadline_) return;
+  cancel_peer_timer(tracker_timer_);
+  tracker_deadline_ = want;
+  if (want) tracker_timer_ = timer_for(*want, {TimerKind::Tracker, {}});
 }
 
 void Peer::announce_everything() {
   for (const auto& [name, f] : files_) {
     if (f.have.empty()) continue;
-    tracker_request(
-        RequestKind::Publish, name,
+    tracker_.request(
+        TrackerRequest::Publish, name,
         RequestToPublish{0, f.info, f.complete ? std::vector<ChunkRange>{} : f.have.ranges()});
   }
 }
 
-void Peer::on_tracker_message(Time now, Message m) {
-  if (std::holds_alternative<PeerPong>(m)) return;
-  if (auto* err = std::get_if<ErrorMessage>(&m)) {
-    const auto it = pending_.find(err->req);
-    if (err->req == 0 || it == pending_.end()) {
-      const Error e{err->code, err->message};
-      record(now, "tracker_error", {{"code", to_string(err->code)}, {"message", err->message}});
-      if (err->code == ErrorCode::Refused) {
-        notify(now, TrackerFailed{e});
-        tracker_.reconnect = false;  // being refused again would not help
-        tracker_lost(now, "refused", true);
+void Peer::on_tracker_refused(Time now, const tracker_action::Refused& r) {
+  switch (r.kind) {
+    case TrackerRequest::Registry:
+      return;  // the client gave up, and said why (Failed)
+    case TrackerRequest::Publish:
+      if (publishing_.erase(r.name) != 0) {
+        files_.erase(r.name);
+        notify(now, PublishFailed{r.name, r.error});
       }
       return;
-    }
-    const PendingRequest p = it->second;
-    pending_.erase(it);
-    const Error e{err->code, err->message};
-    switch (p.kind) {
-      case RequestKind::Registry:
-        notify(now, TrackerFailed{e});
-        tracker_.reconnect = false;
-        tracker_lost(now, e.describe(), true);
-        return;
-      case RequestKind::Publish:
-        if (publishing_.erase(p.name) != 0) {
-          files_.erase(p.name);
-          notify(now, PublishFailed{p.name, e});
-        }
-        return;
-      case RequestKind::FilesList:
-        notify(now, FilesListFailed{e});
-        return;
-      case RequestKind::Location:
-        with_download(now, p.name, [&](Download& d) { d.on_location_failed(now, e); });
-        return;
-    }
-    return;
-  }
-  auto take = [&](std::uint32_t req) -> std::optional<PendingRequest> {
-    const auto it = pending_.find(req);
-    if (it == pending_.end()) return std::nullopt;
-    auto p = it->second;
-    pending_.erase(it);
-    return p;
-  };
-  if (auto* r = std::get_if<ReplyRegistry>(&m)) {
-    if (!take(r->req)) return;
-    tracker_.state = TrackerState::Online;
-    tracker_.backoff = Duration::zero();
-    for (auto& [name, d] : downloads_) d->set_tracker_online(true);
-    record(
-        now, tracker_.ever_online ? "tracker_regained" : "tracker_connected",
-        {{"tracker", tracker_.endpoint->to_string()}, {"advertised", r->advertised.to_string()}});
-    notify(now, TrackerConnected{*tracker_.endpoint, r->advertised});
-    tracker_.ever_online = true;
-    tracker_.reconnect = true;
-    tracker_.keepalive_timer =
-        timer_for(now + config_.keepalive_interval, {TimerKind::Keepalive, {}});
-    announce_everything();
-    return;
-  }
-  if (auto* r = std::get_if<ReplyToPublish>(&m)) {
-    const auto p = take(r->req);
-    if (!p) return;
-    if (publishing_.erase(p->name) != 0) {
-      const auto& f = files_.at(p->name).info;
-      notify(now, PublishDone{p->name, f.size, f.chunk_count()});
-    }
-    return;
-  }
-  if (auto* r = std::get_if<ReplyFilesList>(&m)) {
-    if (!take(r->req)) return;
-    notify(now, FilesListed{std::move(r->files), r->omitted});
-    return;
-  }
-  if (auto* r = std::get_if<ReplyFileLocation>(&m)) {
-    const auto p = take(r->req);
-    if (!p) return;
-    with_download(now, p->name, [&](Download& d) { d.on_location(now, *r); });
-    return;
+    case TrackerRequest::FilesList:
+      return notify(now, FilesListFailed{r.error});
+    case TrackerRequest::Location:
+      return with_download(now, r.name, [&](Download& d) { d.on_location_failed(now, r.error); });
   }
 }
 
-void Peer::flush_registrations() {
-  if (tracker_.state == TrackerState::Online) {
-    for (const auto& [name, set] : to_register_) {
-      if (!set.empty()) send(tracker_.conn, RequestChunksRegister{name, set.ranges()});
+void Peer::on_tracker_answer(Time now, tracker_action::Answer& a) {
+  if (std::holds_alternative<ReplyToPublish>(a.reply)) {
+    if (publishing_.erase(a.name) != 0) {
+      const auto& f = files_.at(a.name).info;
+      notify(now, PublishDone{a.name, f.size, f.chunk_count()});
     }
+    return;
   }
-  to_register_.clear();
+  if (auto* r = std::get_if<ReplyFilesList>(&a.reply)) {
+    return notify(now, FilesListed{std::move(r->files), r->omitted});
+  }
+  if (auto* r = std::get_if<ReplyFileLocation>(&a.reply)) {
+    return with_download(now, a.name, [&](Download& d) { d.on_location(now, *r); });
+  }
 }
 
 // ---- commands -------------------------------------------------------------------------------
 
 Status Peer::publish(Time, const std::string& path, const std::string& name) {
-  if (tracker_.state != TrackerState::Online) {
+  if (!tracker_.online()) {
     return make_error(ErrorCode::TrackerNotConnected, "connect to a tracker before publishing");
   }
   if (auto s = validate_swarm_name(name, "name"); !s) return s;
@@ -253,17 +164,18 @@ Status Peer::publish(Time, const std::string& path, const std::string& name) {
   return {};
 }
 
-Status Peer::list_files(Time) {
-  if (tracker_.state != TrackerState::Online) {
+Status Peer::list_files(Time now) {
+  if (!tracker_.online()) {
     return make_error(ErrorCode::TrackerNotConnected, "connect to a tracker first");
   }
-  tracker_request(RequestKind::FilesList, {}, RequestFilesList{});
+  tracker_.request(TrackerRequest::FilesList, {}, RequestFilesList{});
+  talk_to_tracker(now);
   return {};
 }
 
 Status Peer::download(Time now, const std::string& name, const std::string& dest) {
   if (auto s = validate_swarm_name(name, "name"); !s) return s;
-  if (tracker_.state != TrackerState::Online) {
+  if (!tracker_.online()) {
     return make_error(ErrorCode::TrackerNotConnected, "connect to a tracker before downloading");
   }
   if (auto it = downloads_.find(name); it != downloads_.end() && !it->second->finished()) {
@@ -289,10 +201,8 @@ void Peer::handle_shutdown(Time now) {
     d->abort(now);
     drive(now, *d);
   }
-  tracker_.reconnect = false;
-  if (tracker_.conn != 0) close(tracker_.conn);
-  tracker_.conn = 0;
-  tracker_.state = TrackerState::Disconnected;
+  tracker_.shutdown();
+  talk_to_tracker(now);
   uploads_.shutdown();
   serve();
   timers_.clear();  // Node::shutdown stops them all
@@ -307,12 +217,10 @@ void Peer::handle_accepted(Time now, ConnId conn, const Endpoint&) {
 }
 
 void Peer::handle_connected(Time now, ConnId conn) {
-  if (conn == tracker_.conn) {
-    tracker_.state = TrackerState::Registering;
-    tracker_.last_heard = now;
-    tracker_request(RequestKind::Registry, {},
-                    RequestRegistry{0, kProtocolVersion, config_.peer_id, config_.listen});
-    return;
+  if (tracker_.owns(conn)) {
+    tracker_.on_connected(now,
+                          RequestRegistry{0, kProtocolVersion, config_.peer_id, config_.listen});
+    return talk_to_tracker(now);
   }
   if (auto it = download_conns_.find(conn); it != download_conns_.end()) {
     with_download(now, it->second, [&](Download& d) { d.on_connected(now, conn); });
@@ -321,12 +229,13 @@ void Peer::handle_connected(Time now, ConnId conn) {
 
 void Peer::handle_frame(Time now, ConnId conn, RawFrame frame) {
   auto m = decode_message(frame);
-  if (conn == tracker_.conn) {
-    tracker_.last_heard = now;
-    if (!m)
-      return record(now, "tracker_error",
-                    {{"code", to_string(m.error().code)}, {"message", m.error().message}});
-    return on_tracker_message(now, std::move(*m));
+  if (tracker_.owns(conn)) {
+    if (m) {
+      tracker_.on_message(now, std::move(*m));
+    } else {
+      tracker_.on_bad_frame(now, m.error());
+    }
+    return talk_to_tracker(now);
   }
   if (auto it = download_conns_.find(conn); it != download_conns_.end()) {
     const std::string name = it->second;
@@ -363,9 +272,9 @@ void Peer::handle_bytes_arrived(Time now, ConnId conn) {
 }
 
 void Peer::handle_closed(Time now, ConnId conn, CloseReason reason) {
-  if (conn == tracker_.conn) {
-    tracker_.conn = 0;
-    return tracker_lost(now, to_string(reason));
+  if (tracker_.owns(conn)) {
+    tracker_.on_closed(now, to_string(reason));
+    return talk_to_tracker(now);
   }
   if (auto it = download_conns_.find(conn); it != download_conns_.end()) {
     const auto name = it->second;
@@ -383,22 +292,11 @@ void Peer::handle_timer(Time now, TimerId timer) {
   PendingTimer t = std::move(it->second);
   timers_.erase(it);
   switch (t.kind) {
-    case TimerKind::Reconnect:
-      tracker_.reconnect_timer = 0;
-      if (tracker_.state == TrackerState::Disconnected) begin_tracker_connect(now);
-      return;
-    case TimerKind::Keepalive:
-      tracker_.keepalive_timer = 0;
-      if (tracker_.state != TrackerState::Online) return;
-      if (now - tracker_.last_heard >= config_.tracker_timeout)
-        return tracker_lost(now, "tracker silent");
-      send(tracker_.conn, PeerPing{rng_.next()});
-      tracker_.keepalive_timer =
-          timer_for(now + config_.keepalive_interval, {TimerKind::Keepalive, {}});
-      return;
-    case TimerKind::RegisterFlush:
-      register_timer_ = 0;
-      return flush_registrations();
+    case TimerKind::Tracker:
+      tracker_timer_ = 0;
+      tracker_deadline_.reset();
+      tracker_.on_deadline(now);
+      return talk_to_tracker(now);
     case TimerKind::Uploads:
       uploads_timer_ = 0;
       uploads_deadline_.reset();
@@ -455,8 +353,9 @@ void Peer::handle_store_done(Time now, StoreOpId op, StoreResult result) {
         return;
       }
       files_[p.name] = LocalFile{*file, ChunkSet::full(file->chunk_count()), true};
-      if (tracker_.state == TrackerState::Online) {
-        tracker_request(RequestKind::Publish, p.name, RequestToPublish{0, *file, {}});
+      if (tracker_.online()) {
+        tracker_.request(TrackerRequest::Publish, p.name, RequestToPublish{0, *file, {}});
+        talk_to_tracker(now);
       }
       return;
     }
@@ -500,11 +399,12 @@ void Peer::drive(Time now, Download& d) {
               close(x.conn);
             },
             [&](act::AskOwners&) {
-              if (tracker_.state != TrackerState::Online) {
+              if (!tracker_.online()) {
                 return d.on_location_failed(now, make_error(ErrorCode::TrackerNotConnected,
                                                             "the tracker is not connected"));
               }
-              tracker_request(RequestKind::Location, name, RequestFileLocation{0, name});
+              tracker_.request(TrackerRequest::Location, name, RequestFileLocation{0, name});
+              talk_to_tracker(now);
             },
             [&](act::OpenFile& x) {
               store(StoreKind::Open, name, StoreOpen{0, x.file, x.dest});
@@ -517,9 +417,9 @@ void Peer::drive(Time now, Download& d) {
             [&](act::FinishFile&) {
               store(StoreKind::Finalize, name, StoreFinalize{0, name});
             },
-            [&](act::OfferFile& x) { offer_file(x.file, x.have); },
+            [&](act::OfferFile& x) { offer_file(now, x.file, x.have); },
             [&](act::OfferChunk& x) { offer_chunk(now, name, x.index); },
-            [&](act::WithdrawFile&) { withdraw_file(name); },
+            [&](act::WithdrawFile&) { withdraw_file(now, name); },
             [&](act::FileCompleted&) {
               if (auto it = files_.find(name); it != files_.end()) it->second.complete = true;
             },
@@ -545,12 +445,13 @@ void Peer::store(StoreKind kind, const std::string& name, Op op, std::uint32_t i
   emit(std::move(op));
 }
 
-void Peer::offer_file(const FileInfo& file, const ChunkSet& have) {
+void Peer::offer_file(Time now, const FileInfo& file, const ChunkSet& have) {
   files_[file.name] = LocalFile{file, have, have.complete()};
-  if (tracker_.state == TrackerState::Online && !have.empty()) {
-    tracker_request(
-        RequestKind::Publish, file.name,
+  if (tracker_.online() && !have.empty()) {
+    tracker_.request(
+        TrackerRequest::Publish, file.name,
         RequestToPublish{0, file, have.complete() ? std::vector<ChunkRange>{} : have.ranges()});
+    talk_to_tracker(now);
   }
 }
 
@@ -559,23 +460,16 @@ void Peer::offer_chunk(Time now, const std::string& name, std::uint32_t index) {
   f.have.insert(index);
   uploads_.on_have(now, name, index);
   serve();
-  auto& batch = to_register_[name];
-  if (batch.size() != f.info.chunk_count()) batch = ChunkSet(f.info.chunk_count());
-  batch.insert(index);
-  if (register_timer_ == 0) {
-    register_timer_ = timer_for(now + config_.register_delay, {TimerKind::RegisterFlush, {}});
-  }
+  tracker_.register_chunk(now, name, index, f.info.chunk_count());
+  talk_to_tracker(now);
 }
 
-void Peer::withdraw_file(const std::string& name) {
+void Peer::withdraw_file(Time now, const std::string& name) {
   const auto it = files_.find(name);
   if (it == files_.end()) return;
-  if (tracker_.state == TrackerState::Online) {
-    // Also when it holds nothing: the tracker lists downloaders as members of the swarm.
-    send(tracker_.conn, RequestChunksUnregister{name, it->second.have.ranges()});
-  }
+  tracker_.unregister(name, it->second.have.ranges());
+  talk_to_tracker(now);
   files_.erase(it);
-  to_register_.erase(name);
 }
 
 // ---- getters --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 
 #include "swarmlab/download.hpp"
 #include "swarmlab/node.hpp"
+#include "swarmlab/tracker_client.hpp"
 #include "swarmlab/upload_server.hpp"
 
 namespace swarmlab {
@@ -61,8 +62,8 @@ class Peer final : public Node {
   void set_listen(const Endpoint& listen) { config_.listen = listen; }
 
   // ---- getters ----
-  enum class TrackerState { Disconnected, Connecting, Registering, Online };
-  TrackerState tracker_state() const { return tracker_.state; }
+  using TrackerState = TrackerClient::State;
+  TrackerState tracker_state() const { return tracker_.state(); }
   std::vector<DownloadStatus> downloads() const;
   struct HeldFile {
     FileInfo info;
@@ -85,24 +86,6 @@ class Peer final : public Node {
   /// Closes every connection and stops all timers; partial downloads stay resumable.
   void handle_shutdown(Time now) override;
 
-  // Tracker session.
-  struct TrackerSession {
-    TrackerState state = TrackerState::Disconnected;
-    std::optional<Endpoint> endpoint;
-    ConnId conn = 0;
-    bool reconnect = false;  // set once a session was established or asked for by flag
-    bool ever_online = false;
-    Duration backoff{};
-    TimerId reconnect_timer = 0;
-    TimerId keepalive_timer = 0;
-    Time last_heard{};
-    std::uint32_t next_req = 1;
-  };
-  enum class RequestKind { Registry, Publish, FilesList, Location };
-  struct PendingRequest {
-    RequestKind kind;
-    std::string name;
-  };
   // A file this peer serves: published, downloaded, or partly downloaded.
   struct LocalFile {
     FileInfo info;
@@ -117,19 +100,17 @@ class Peer final : public Node {
     std::uint32_t offset = 0;  // Read: where the block starts in the chunk
     ConnId conn = 0;           // Read: who asked
   };
-  enum class TimerKind { Reconnect, Keepalive, RegisterFlush, Uploads, Download };
+  enum class TimerKind { Tracker, Uploads, Download };
   struct PendingTimer {
     TimerKind kind;
     std::string name;  // Download: which one
   };
 
-  void begin_tracker_connect(Time now);
-  /// `explained`: the user was already told why (no second notice).
-  void tracker_lost(Time now, std::string_view why, bool explained = false);
-  void on_tracker_message(Time now, Message m);
+  /// Carries out what the tracker client asked for, then keeps its timer at its deadline.
+  void talk_to_tracker(Time now);
+  void on_tracker_answer(Time now, tracker_action::Answer& a);
+  void on_tracker_refused(Time now, const tracker_action::Refused& r);
   void announce_everything();
-  std::uint32_t tracker_request(RequestKind kind, const std::string& name, Message m);
-  void flush_registrations();
 
   /// Carries out what the upload server asked for, then keeps its timer at its deadline.
   void serve();
@@ -146,18 +127,17 @@ class Peer final : public Node {
   template <typename F>
   void with_download(Time now, const std::string& name, F&& input);
   void drive(Time now, Download& d);
-  void offer_file(const FileInfo& file, const ChunkSet& have);
+  void offer_file(Time now, const FileInfo& file, const ChunkSet& have);
   void offer_chunk(Time now, const std::string& name, std::uint32_t index);
-  void withdraw_file(const std::string& name);
+  void withdraw_file(Time now, const std::string& name);
 
   PeerConfig config_;
   Rng rng_;
-  TrackerSession tracker_;
-  std::map<std::uint32_t, PendingRequest> pending_;
+  TrackerClient tracker_;
+  TimerId tracker_timer_ = 0;
+  std::optional<Time> tracker_deadline_;
   std::map<std::string, LocalFile> files_;
   std::map<std::string, std::string> publishing_;  // name -> path, while hashing
-  std::map<std::string, ChunkSet> to_register_;    // batched REQUEST_CHUNKS_REGISTER
-  TimerId register_timer_ = 0;
   UploadServer uploads_;
   TimerId uploads_timer_ = 0;
   std::optional<Time> uploads_deadline_;
@@ -171,7 +151,5 @@ class Peer final : public Node {
   };
   std::map<std::string, DownloadTimer> download_timers_;  // one per download, at its deadline
 };
-
-std::string_view to_string(Peer::TrackerState s);
 
 }  // namespace swarmlab
