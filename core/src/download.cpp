@@ -369,9 +369,8 @@ void Download::on_block(Time now, Source& s, PeerReplyChunk& reply) {
   s.last_delivery = now;
   // Asked or not (a request a CHOKE took back, or an end-game twin), a block we still miss is
   // worth keeping: the bytes have crossed the link already.
-  if (chunks_[i] == ChunkState::Have || chunks_[i] == ChunkState::Verifying) return settle(i);
+  if (chunks_[i] == ChunkState::Have || chunks_[i] == ChunkState::Verifying) return;
   if (!aligned || reply.data.size() != block_length(i, b)) {
-    settle(i);
     if (!asked) return;
     return strike(now, s.id, i, "wrong block offset or length");
   }
