@@ -732,7 +732,7 @@ json to_json(const Scenario& s) {
             {"spread_first_copies", s.upload.spread_first_copies},
             {"upload_limit", s.upload_limit},
             {"seed_upload_limit", s.seed_upload_limit},
-            {"block_size", d.block_size}}}};
+            {"block_size", std::to_string(d.block_size) + "B"}}}};
 }
 
 std::uint32_t resolve_packet_size(const Scenario& s) {
