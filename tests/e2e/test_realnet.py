@@ -94,6 +94,15 @@ class Transfers(SwarmTestCase):
         self.assertEqual(sum(served.values()), 4 * 16 * MiB)
         self.assertLess(served.get("seed", 0), 2 * 16 * MiB, f"served: {served}")
 
+    def test_bad_block_sizes_and_upload_rates_are_refused_clearly(self):
+        for flag, value, says in [("--block-size", "1KiB", "--block-size must be between 4 KiB and 16 MiB"),
+                                  ("--block-size", "lots", "--block-size:"),
+                                  ("--max-upload-rate", "fast", "--max-upload-rate:")]:
+            r = subprocess.run([PEER, "--tracker", "127.0.0.1:1", "--no-terminal", flag, value],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(says, r.stderr)
+
     def test_destination_is_never_overwritten_without_force(self):
         src = self.random_file("f.bin", 2 * MiB)
         t = self.start_tracker()
