@@ -83,8 +83,15 @@ def plot_evolution(run, out):
     ax.set_ylabel("peers")
     ax2 = ax.twinx()
     ax2.plot(t, [r["upload_bps"] / 1e6 for r in run.snapshots], color="grey", alpha=0.5,
-             linewidth=0.8, label="aggregate upload")
+             linewidth=0.8, label="aggregate upload (verified chunks)")
+    if "wire_up_bps" in run.snapshots[0]:
+        # What the uplinks carried beside what they could: the gap is idle capacity.
+        ax2.plot(t, [r["wire_up_bps"] / 1e6 for r in run.snapshots], color="black",
+                 linewidth=0.8, label="uplinks carried (wire)")
+        ax2.plot(t, [r["up_capacity_bps"] / 1e6 for r in run.snapshots], color="black",
+                 linestyle=":", linewidth=0.8, label="uplink capacity online")
     ax2.set_ylabel("aggregate upload (Mbit/s)", color="grey")
+    ax2.legend(loc="center right", fontsize=7)
     return _finish(fig, ax, os.path.join(out, "swarm_evolution.png"))
 
 
@@ -158,7 +165,10 @@ def summary_rows(runs):
         rows.append({"run": run.label, "completed": f"{h['completed']}/{leechers}",
                      "mean (s)": fmt(h["mean_s"], ".2f"), "p95 (s)": fmt(h["p95_s"], ".2f"),
                      "max (s)": fmt(h["max_s"], ".2f"), "origin share": fmt(h["origin_share"], ".1%"),
-                     "T / T_min": fmt(h["kr_ratio"], ".3f"), "failures": str(h["failures"])})
+                     "T / T_min": fmt(h["kr_ratio"], ".3f"),
+                     "uplink use": fmt(((run.summary or {}).get("uplinks") or {}).get("utilisation"),
+                                       ".1%"),
+                     "failures": str(h["failures"])})
     return rows
 
 

@@ -112,7 +112,7 @@ void RunMetrics::chunk_added(std::size_t peer, std::uint32_t index) {
   if (peers_.at(peer).online && index < replication_.size()) ++replication_[index];
 }
 
-RunMetrics::Snapshot RunMetrics::snapshot(Time now) {
+RunMetrics::Snapshot RunMetrics::snapshot(Time now, const Wire& wire) {
   Snapshot s;
   s.t = to_seconds(now);
   for (const auto& p : peers_) {
@@ -137,14 +137,22 @@ RunMetrics::Snapshot RunMetrics::snapshot(Time now) {
   }
   const double dt = to_seconds(now - last_snapshot_);
   s.upload_bps = dt > 0 ? static_cast<double>(bytes_since_snapshot_) * 8.0 / dt : 0.0;
+  s.wire_up_bps =
+      dt > 0 ? static_cast<double>(wire.uplink_bytes - last_uplink_bytes_) * 8.0 / dt : 0.0;
+  s.up_capacity_bps = wire.up_capacity_bps;
+  // The interval had the peers online that the last snapshot saw (arrivals and departures
+  // between two snapshots shift a fraction of one interval).
+  up_capacity_bits_ += last_up_capacity_bps_ * dt;
+  last_up_capacity_bps_ = wire.up_capacity_bps;
   bytes_since_snapshot_ = 0;
+  last_uplink_bytes_ = wire.uplink_bytes;
   last_snapshot_ = now;
   return s;
 }
 
 std::string RunMetrics::csv_header() {
   return "time_s,online,seeds,leechers,completed,departed,replication_min,replication_mean,"
-         "replication_max,upload_bps\n";
+         "replication_max,upload_bps,wire_up_bps,up_capacity_bps\n";
 }
 
 std::string RunMetrics::csv_row(const Snapshot& s) {
@@ -152,7 +160,7 @@ std::string RunMetrics::csv_row(const Snapshot& s) {
   o << std::setprecision(10) << s.t << ',' << s.online << ',' << s.seeds << ',' << s.leechers << ','
     << s.completed << ',' << s.departed << ',' << s.replication_min << ',' << std::setprecision(6)
     << s.replication_mean << ',' << s.replication_max << ',' << std::setprecision(10)
-    << s.upload_bps << '\n';
+    << s.upload_bps << ',' << s.wire_up_bps << ',' << s.up_capacity_bps << '\n';
   return o.str();
 }
 
@@ -233,6 +241,15 @@ nlohmann::json RunMetrics::summary(Time end) const {
                {"mean_leechers", sum_leechers_ / n},
                {"mean_seeds", sum_seeds_ / n}}}};
   }
+  // Where a ratio to the bound goes: links left idle (utilisation) or carrying more than the
+  // verified chunks (headers, acknowledgements, control messages and duplicate blocks).
+  const auto wire_bits = static_cast<double>(last_uplink_bytes_) * 8.0;
+  nlohmann::json uplinks = {
+      {"wire_bytes", last_uplink_bytes_},
+      {"utilisation", up_capacity_bits_ > 0 ? wire_bits / up_capacity_bits_ : 0.0},
+      {"wire_per_verified_byte", chunk_bytes_ > 0 ? static_cast<double>(last_uplink_bytes_) /
+                                                        static_cast<double>(chunk_bytes_)
+                                                  : 0.0}};
   return {{"scenario", scenario_.name},
           {"seed", scenario_.seed},
           {"end_time_s", to_seconds(end)},
@@ -250,6 +267,7 @@ nlohmann::json RunMetrics::summary(Time end) const {
             {"origin_share", served > 0 ? static_cast<double>(bytes_from_origin_) / served : 0.0}}},
           {"kumar_ross", kr},
           {"qiu_srikant", fluid},
+          {"uplinks", uplinks},
           {"peers", peers}};
 }
 

@@ -34,9 +34,16 @@ class RunMetrics {
     std::uint32_t replication_min = 0;
     double replication_mean = 0;
     std::uint32_t replication_max = 0;
-    double upload_bps = 0;  // verified chunk bytes delivered per second since the last one
+    double upload_bps = 0;       // verified chunk bytes delivered per second since the last one
+    double wire_up_bps = 0;      // what the online peers' uplinks carried, headers included
+    double up_capacity_bps = 0;  // the sum of the online peers' uplink rates
   };
-  Snapshot snapshot(Time now);
+  /// What the links did since the last snapshot: known to the simulation, not to the events.
+  struct Wire {
+    std::uint64_t uplink_bytes = 0;  // running total over the peers' uplinks
+    double up_capacity_bps = 0;      // online peers' uplink rates now
+  };
+  Snapshot snapshot(Time now, const Wire& wire);
   static std::string csv_header();
   static std::string csv_row(const Snapshot& s);
 
@@ -45,6 +52,7 @@ class RunMetrics {
   std::uint32_t leechers() const { return leechers_; }
   std::uint32_t completed() const { return completed_; }
   std::uint64_t chunk_bytes() const { return chunk_bytes_; }
+  bool online(std::size_t peer) const { return peers_.at(peer).online; }
 
   nlohmann::json summary(Time end) const;
 
@@ -77,6 +85,9 @@ class RunMetrics {
   std::uint64_t chunk_bytes_ = 0, bytes_since_snapshot_ = 0;
   std::uint64_t bytes_from_origin_ = 0, bytes_from_peers_ = 0;
   Time last_snapshot_{};
+  std::uint64_t last_uplink_bytes_ = 0;
+  double last_up_capacity_bps_ = 0;
+  double up_capacity_bits_ = 0;  // what the online peers' uplinks could have carried so far
   double first_arrival_ = -1;
   // Time averages over the snapshots since the first leecher arrived (fluid-model check).
   double sum_seeds_ = 0, sum_leechers_ = 0;

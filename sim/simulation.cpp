@@ -81,6 +81,7 @@ class Simulation final : public HostObserver {
   void apply(const LinkEvent& e);
   void tick();
   void check_done();
+  RunMetrics::Wire wire() const;
 
   const Scenario& s_;
   std::string out_;
@@ -354,8 +355,17 @@ void Simulation::apply(const LinkEvent& e) {
   }
 }
 
+RunMetrics::Wire Simulation::wire() const {
+  RunMetrics::Wire w;
+  for (std::size_t p = 0; p < plans_.size(); ++p) {
+    w.uplink_bytes += topo_.uplink_bytes(host_of(p));
+    if (metrics_.online(p)) w.up_capacity_bps += static_cast<double>(topo_.link(host_of(p)).up_bps);
+  }
+  return w;
+}
+
 void Simulation::tick() {
-  csv_ << RunMetrics::csv_row(metrics_.snapshot(sim_now()));
+  csv_ << RunMetrics::csv_row(metrics_.snapshot(sim_now(), wire()));
   if (progress_) {
     Progress p;
     p.sim_time_s = to_seconds(sim_now());
@@ -374,7 +384,7 @@ void Simulation::check_done() {
   stopping_ = true;
   note("all_done", {{"completed", metrics_.completed()}, {"leechers", metrics_.leechers()}});
   ns3::Simulator::ScheduleNow([this] {
-    csv_ << RunMetrics::csv_row(metrics_.snapshot(sim_now()));
+    csv_ << RunMetrics::csv_row(metrics_.snapshot(sim_now(), wire()));
     ns3::Simulator::Stop();
   });
 }

@@ -84,6 +84,7 @@ void StarTopology::build() {
   if (built_) return;
   built_ = true;
   router_ = ns3::CreateObject<ns3::Node>();
+  uplink_bytes_.assign(leaves_.size(), 0);
 
   ns3::InternetStackHelper stack;
   ns3::Ipv4StaticRoutingHelper static_routing;
@@ -104,6 +105,11 @@ void StarTopology::build() {
     leaf.leaf_dev = ns3::DynamicCast<ns3::PointToPointNetDevice>(devices.Get(0));
     leaf.router_dev = ns3::DynamicCast<ns3::PointToPointNetDevice>(devices.Get(1));
     leaf.channel = ns3::DynamicCast<ns3::PointToPointChannel>(leaf.leaf_dev->GetChannel());
+    leaf.leaf_dev->TraceConnectWithoutContext(
+        "PhyTxEnd",
+        ns3::MakeBoundCallback(
+            +[](std::uint64_t* total, ns3::Ptr<const ns3::Packet> p) { *total += p->GetSize(); },
+            &uplink_bytes_[i]));
     leaf.leaf_dev->SetDataRate(ns3::DataRate(leaf.link.up_bps));
     leaf.router_dev->SetDataRate(ns3::DataRate(leaf.link.down_bps));
     leaf.leaf_dev->GetQueue()->SetMaxSize(

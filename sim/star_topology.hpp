@@ -24,6 +24,8 @@ class StarTopology {
  public:
   /// `mtu`: bytes per packet on every access link.
   explicit StarTopology(std::uint32_t mtu) : mtu_(mtu) {}
+  StarTopology(const StarTopology&) = delete;
+  StarTopology& operator=(const StarTopology&) = delete;
 
   /// Adds a node with its access link; returns its index. Call build() once, after.
   std::size_t add(const AccessLink& link);
@@ -39,6 +41,9 @@ class StarTopology {
   void set_delay(std::size_t i, Duration delay);
   /// Cuts the node off (every packet on its link is lost) or restores it.
   void set_partitioned(std::size_t i, bool partitioned);
+  /// Bytes leaf `i` has put on its uplink so far, headers included (what the link carried,
+  /// not what the swarm meant to send): the numerator of uplink utilisation.
+  std::uint64_t uplink_bytes(std::size_t i) const { return uplink_bytes_.at(i); }
 
  private:
   struct Leaf {
@@ -56,6 +61,8 @@ class StarTopology {
   ns3::Ptr<ns3::Node> router_;
   std::vector<Leaf> leaves_;
   bool built_ = false;
+  // By leaf; sized once in build(), as the devices' traces hold the elements' addresses.
+  std::vector<std::uint64_t> uplink_bytes_;
 };
 
 }  // namespace swarmlab::sim

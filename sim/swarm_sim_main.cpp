@@ -102,6 +102,12 @@ void print_summary(const nlohmann::json& s, const nlohmann::json& run, const std
   std::printf("  Kumar-Ross      T_min %s s, last completion / T_min = %s%s\n",
               num(kr["t_min_s"], "%.2f").c_str(), num(kr["ratio"], "%.3f").c_str(),
               kr["assumptions_hold"].get<bool>() ? "" : "  (bound's assumptions do not hold here)");
+  if (const auto& u = s["uplinks"]; u.is_object() && u["wire_bytes"].get<std::uint64_t>() > 0) {
+    std::printf(
+        "  uplinks         %s of their capacity used, %s bytes on the wire per verified byte\n",
+        num(u["utilisation"].get<double>() * 100, "%.1f%%").c_str(),
+        num(u["wire_per_verified_byte"], "%.3f").c_str());
+  }
   if (const auto& q = s["qiu_srikant"]; q.is_object()) {
     std::printf(
         "  fluid model     mean download %s s (model %s s), leechers %s (%s), seeds %s (%s)\n",

@@ -104,6 +104,16 @@ class SwarmSimTest(unittest.TestCase):
             self.assertGreater(kr["t_min_s"], 0)
             # A simulator that beats the minimum distribution time is broken.
             self.assertGreaterEqual(kr["ratio"], 1.0, kr)
+            # The ratio splits into bytes and time: the uplinks carried the verified chunks and
+            # more (headers, acknowledgements, duplicates), over a fraction of their capacity.
+            # Here every peer stays online and the bound is the uplinks' term, so T / T_min =
+            # (wire bytes per verified byte) / utilisation.
+            up = self.summary(run)["uplinks"]
+            self.assertGreater(up["wire_per_verified_byte"], 1.0, up)
+            self.assertGreater(up["utilisation"], 0.2, up)
+            self.assertLessEqual(up["utilisation"], 1.0, up)
+            self.assertAlmostEqual(kr["ratio"], up["wire_per_verified_byte"] / up["utilisation"],
+                                   delta=0.02 * kr["ratio"])
 
     def test_a_chunk_slower_than_the_request_timeout_is_not_asked_twice(self):
         # 512 KiB at 0.5 Mbps takes over 8 s, twice the request timeout: the bytes arriving
