@@ -32,6 +32,7 @@ std::string random_peer_id() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  return_large_buffers_to_the_system();
   CLI::App app{"swarm-peer: publish and download files in a swarmlab swarm."};
   std::string tracker, listen = "0.0.0.0:0", download, output, events, log_level = "info", log_file,
                        id;

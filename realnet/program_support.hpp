@@ -1,6 +1,7 @@
 #pragma once
 // What both programs share: logging set-up, signal handling and clean shutdown.
 #include <fcntl.h>
+#include <malloc.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -42,6 +43,14 @@ class LineWriterSink : public spdlog::sinks::base_sink<std::mutex> {
  private:
   LineWriter writer_;
 };
+
+/// Large buffers (frames, chunks) come from mmap and go back to the system when freed.
+/// glibc would otherwise raise its mmap threshold after the first large free and serve later
+/// ones from the heap, which keeps memory resident long after a burst of big frames (a
+/// hostile one, or a busy minute) is over. Reuse in steady state is the buffer pool's job.
+inline void return_large_buffers_to_the_system() {
+  ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+}
 
 /// Levelled logging to stderr (coloured on a terminal) and, with a path, to a file with
 /// timestamps. Returns false with a message on a bad level name.

@@ -18,6 +18,7 @@ using namespace swarmlab;
 using namespace swarmlab::realnet;
 
 int main(int argc, char** argv) {
+  return_large_buffers_to_the_system();
   CLI::App app{
       "swarm-tracker: keeps track of the peers of a swarmlab swarm and of who holds which chunk."};
   std::string listen, events, log_level = "info", log_file;

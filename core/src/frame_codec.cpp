@@ -65,7 +65,6 @@ Status FrameDecoder::on_prefix_complete() {
                                                     " bytes exceeds the limit of " +
                                                     std::to_string(max_payload_));
   }
-  header_.reserve(header_len_);
   state_ = State::Header;
   return {};
 }
@@ -121,7 +120,7 @@ Status FrameDecoder::feed(std::span<const std::uint8_t> bytes) {
       const std::size_t take = std::min(window.size(), bytes.size() - pos);
       std::memcpy(window.data(), bytes.data() + pos, take);
       pos += take;
-      commit(take);
+      if (auto st = commit(take); !st) return st;
     }
   }
   return {};
@@ -130,15 +129,27 @@ Status FrameDecoder::feed(std::span<const std::uint8_t> bytes) {
 std::span<std::uint8_t> FrameDecoder::payload_window() {
   if (error_ || state_ != State::Payload || payload_virtual_) return {};
   if (!payload_buf_) {
-    payload_buf_ = alloc_ ? alloc_(payload_len_) : std::make_shared<std::vector<std::uint8_t>>();
-    payload_buf_->resize(payload_len_);
+    const auto first = std::min<std::size_t>(payload_len_, kFirstPayloadWindow);
+    payload_buf_ = alloc_ ? alloc_(first) : std::make_shared<std::vector<std::uint8_t>>();
+    payload_buf_->resize(first);
+  } else if (payload_filled_ == payload_buf_->size()) {
+    // Full: the sender has shown it sends, so it may have twice as much room.
+    payload_buf_->resize(std::min<std::size_t>(payload_len_, 2 * payload_buf_->size()));
   }
-  return std::span(payload_buf_->data() + payload_filled_, payload_len_ - payload_filled_);
+  return std::span(payload_buf_->data() + payload_filled_, payload_buf_->size() - payload_filled_);
 }
 
-void FrameDecoder::commit(std::size_t count) {
+Status FrameDecoder::commit(std::size_t count) {
+  if (error_) return *error_;
+  if (count == 0) return {};
+  // Never past the window payload_window() gave; a driver that says so is a bug.
+  if (state_ != State::Payload || !payload_buf_ || count > payload_buf_->size() - payload_filled_) {
+    error_ = make_error(ErrorCode::MalformedFrame, "payload bytes committed past the window");
+    return *error_;
+  }
   payload_filled_ += count;
-  if (state_ == State::Payload && payload_filled_ == payload_len_) finish_frame();
+  if (payload_filled_ == payload_len_) finish_frame();
+  return {};
 }
 
 Status FrameDecoder::feed_virtual(std::size_t count) {
@@ -162,6 +173,10 @@ std::optional<RawFrame> FrameDecoder::next() {
     return std::nullopt;
   }
   return std::move(ready_[ready_pos_++]);
+}
+
+std::size_t FrameDecoder::held_bytes() const {
+  return header_.size() + (payload_buf_ ? payload_buf_->size() : 0);
 }
 
 std::size_t FrameDecoder::partial_bytes() const {

@@ -21,27 +21,65 @@ void Node::on_connected(Time now, ConnId conn) {
 void Node::on_bytes(Time now, ConnId conn, std::span<const std::uint8_t> bytes) {
   const auto it = decoders_.find(conn);
   if (stopped_ || it == decoders_.end()) return;
-  dispatch(now, conn, it->second.feed(bytes));
+  auto& d = it->second;
+  const auto before = d.held_bytes();
+  auto fed = d.feed(bytes);
+  held_total_ = held_total_ + d.held_bytes() - before;
+  dispatch(now, conn, fed);
+  enforce_receive_budget(now);
 }
 
 void Node::on_virtual_bytes(Time now, ConnId conn, std::size_t count) {
   const auto it = decoders_.find(conn);
   if (stopped_ || it == decoders_.end()) return;
-  dispatch(now, conn, it->second.feed_virtual(count));
+  auto& d = it->second;
+  const auto before = d.held_bytes();
+  auto fed = d.feed_virtual(count);
+  held_total_ = held_total_ + d.held_bytes() - before;
+  dispatch(now, conn, fed);
 }
 
 Node::ReceiveWindow Node::receive_window(ConnId conn) {
   const auto it = decoders_.find(conn);
   if (stopped_ || it == decoders_.end()) return {};
-  const auto bytes = it->second.payload_window();
-  return {bytes, it->second.payload_buffer()};
+  auto& d = it->second;
+  const auto before = d.held_bytes();
+  const auto bytes = d.payload_window();
+  held_total_ = held_total_ + d.held_bytes() - before;
+  return {bytes, d.payload_buffer()};
 }
 
 void Node::on_received(Time now, ConnId conn, std::size_t count) {
   const auto it = decoders_.find(conn);
   if (stopped_ || it == decoders_.end()) return;
-  it->second.commit(count);
-  dispatch(now, conn, Status{});
+  auto& d = it->second;
+  const auto before = d.held_bytes();
+  auto fed = d.commit(count);
+  held_total_ = held_total_ + d.held_bytes() - before;
+  dispatch(now, conn, fed);
+  enforce_receive_budget(now);
+}
+
+void Node::enforce_receive_budget(Time now) {
+  while (!stopped_ && held_total_ > receive_budget_) {
+    auto heaviest = decoders_.begin();
+    for (auto d = decoders_.begin(); d != decoders_.end(); ++d) {
+      if (d->second.held_bytes() > heaviest->second.held_bytes()) heaviest = d;
+    }
+    if (heaviest == decoders_.end() || heaviest->second.held_bytes() == 0) return;
+    const ConnId victim = heaviest->first;
+    drop_decoder(victim);
+    emit(Close{victim, /*reset=*/true});
+    handle_closed(now, victim, CloseReason::Overloaded);
+  }
+}
+
+bool Node::drop_decoder(ConnId conn) {
+  const auto it = decoders_.find(conn);
+  if (it == decoders_.end()) return false;
+  held_total_ -= std::min(held_total_, it->second.held_bytes());
+  decoders_.erase(it);
+  return true;
 }
 
 void Node::on_arriving(Time now, ConnId conn) {
@@ -59,14 +97,14 @@ void Node::dispatch(Time now, ConnId conn, const Status& fed) {
     handle_frame(now, conn, std::move(*frame));
     if (stopped_) return;
   }
-  if (fed.ok() || decoders_.erase(conn) == 0) return;
+  if (fed.ok() || !drop_decoder(conn)) return;
   // Broken framing cannot be resynchronised: reset the stream and handle it as lost.
   emit(Close{conn, /*reset=*/true});
   handle_closed(now, conn, CloseReason::ProtocolError);
 }
 
 void Node::on_closed(Time now, ConnId conn, CloseReason reason) {
-  if (stopped_ || decoders_.erase(conn) == 0) return;
+  if (stopped_ || !drop_decoder(conn)) return;
   handle_closed(now, conn, reason);
 }
 
@@ -99,6 +137,7 @@ void Node::shutdown(Time now) {
   stopped_ = true;
   for (const auto& [conn, decoder] : decoders_) emit(Close{conn, false});
   decoders_.clear();
+  held_total_ = 0;
   timers_.clear();
   deadlines_.clear();
 }
@@ -116,11 +155,12 @@ std::optional<Time> Node::next_deadline() const {
 }
 
 void Node::open_decoder(ConnId conn) {
-  decoders_.insert_or_assign(conn, FrameDecoder(kMaxChunkSize, alloc_));
+  drop_decoder(conn);
+  decoders_.emplace(conn, FrameDecoder(kMaxChunkSize, alloc_));
 }
 
 void Node::close(ConnId conn) {
-  if (decoders_.erase(conn) != 0) emit(Close{conn, false});
+  if (drop_decoder(conn)) emit(Close{conn, false});
 }
 
 ConnId Node::connect(const Endpoint& to) {
@@ -157,6 +197,8 @@ std::string_view to_string(CloseReason r) {
       return "protocol error";
     case CloseReason::Local:
       return "closed locally";
+    case CloseReason::Overloaded:
+      return "dropped: too much unfinished data buffered";
   }
   return "unknown";
 }

@@ -86,11 +86,56 @@ TEST(FrameCodec, ZeroCopyWindow) {
   auto w = d.payload_window();
   ASSERT_EQ(w.size(), 4096u);
   std::copy(bytes.begin() + static_cast<std::ptrdiff_t>(head), bytes.end(), w.begin());
-  d.commit(w.size());
+  ASSERT_TRUE(d.commit(w.size()).ok());
   auto frames = drain(d);
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_EQ(frames[0].payload.size(), 4096u);
   EXPECT_EQ(frames[0].payload.bytes()[4095], 0xab);
+}
+
+TEST(FrameCodec, MemoryFollowsTheBytesThatArrivedNotTheLengthDeclared) {
+  // A prefix that promises the largest payload allowed, then ten bytes of it.
+  const std::string header = R"({"type":"PEER_REPLY_CHUNK"})";
+  const auto prefix = encode_frame_prefix(static_cast<std::uint32_t>(header.size()), kMaxChunkSize);
+  FrameDecoder d;
+  ASSERT_TRUE(d.feed(prefix).ok());
+  ASSERT_TRUE(
+      d.feed(std::span(reinterpret_cast<const std::uint8_t*>(header.data()), header.size())).ok());
+  const std::vector<std::uint8_t> ten(10, 7);
+  ASSERT_TRUE(d.feed(ten).ok());
+  EXPECT_LE(d.held_bytes(), header.size() + FrameDecoder::kFirstPayloadWindow);
+  // As the payload comes, through the zero-copy window, the buffer never holds more than
+  // twice what arrived (or the first window), and the frame comes out whole and in order.
+  std::size_t sent = ten.size();
+  std::uint8_t next = 0;
+  while (sent < kMaxChunkSize) {
+    auto w = d.payload_window();
+    ASSERT_FALSE(w.empty());
+    const std::size_t n = std::min<std::size_t>(w.size(), 100'000);
+    for (std::size_t i = 0; i < n; ++i) w[i] = next++;
+    ASSERT_TRUE(d.commit(n).ok());
+    sent += n;
+    if (sent < kMaxChunkSize) {
+      EXPECT_LE(d.held_bytes(),
+                header.size() + std::max(2 * sent, FrameDecoder::kFirstPayloadWindow));
+    }
+  }
+  auto frames = drain(d);
+  ASSERT_EQ(frames.size(), 1u);
+  ASSERT_EQ(frames[0].payload.size(), kMaxChunkSize);
+  const auto b = frames[0].payload.bytes();
+  EXPECT_EQ(b[9], 7);
+  EXPECT_EQ(b[10], 0);
+  EXPECT_EQ(b[kMaxChunkSize - 1], static_cast<std::uint8_t>(kMaxChunkSize - 11));
+  EXPECT_EQ(d.held_bytes(), 0u);
+  // Committing more than the window offered breaks the stream instead of writing past it.
+  FrameDecoder e;
+  ASSERT_TRUE(e.feed(prefix).ok());
+  ASSERT_TRUE(
+      e.feed(std::span(reinterpret_cast<const std::uint8_t*>(header.data()), header.size())).ok());
+  const auto window = e.payload_window().size();
+  EXPECT_FALSE(e.commit(window + 1).ok());
+  EXPECT_TRUE(e.failed());
 }
 
 TEST(FrameCodec, VirtualPayloads) {

@@ -68,6 +68,51 @@ TEST(Node, BrokenFramingResetsTheStreamAndIsHandledAsAProtocolError) {
   EXPECT_EQ(n.closed.size(), 1u);
 }
 
+TEST(Node, StreamsThatHoldTooMuchUnfinishedDataAreResetHeaviestFirst) {
+  RecordingNode n;
+  n.set_receive_budget(3u << 20);
+  const std::string header = R"({"type":"PEER_REPLY_CHUNK"})";
+  auto start_huge_frame = [&](ConnId c) {
+    auto bytes = encode_frame_prefix(static_cast<std::uint32_t>(header.size()), kMaxChunkSize);
+    n.on_bytes(t0, c, bytes);
+    n.on_bytes(t0, c,
+               std::span(reinterpret_cast<const std::uint8_t*>(header.data()), header.size()));
+  };
+  const std::vector<std::uint8_t> kib(1024, 1);
+  auto send_kib = [&](ConnId c, int count) {
+    for (int i = 0; i < count; ++i) n.on_bytes(t0, c, kib);
+  };
+  for (ConnId c = 1; c <= 4; ++c) {
+    n.on_accepted(t0, c, {"10.0.0.2", static_cast<std::uint16_t>(5000 + c)});
+    start_huge_frame(c);
+  }
+  // Four streams that each declare 16 MiB and trickle: together within the budget.
+  send_kib(1, 100);
+  send_kib(2, 300);
+  send_kib(3, 1100);
+  EXPECT_TRUE(n.closed.empty());
+  EXPECT_TRUE(drain(n).empty());
+  // Stream 4 pushes the total over 3 MiB: the one holding the most (stream 3, 2 MiB of
+  // buffer for 1,100 KiB) is reset, and the others go on.
+  send_kib(4, 700);
+  ASSERT_EQ(n.closed.size(), 1u);
+  EXPECT_EQ(n.closed[0], std::make_pair(ConnId{3}, CloseReason::Overloaded));
+  const auto effects = drain(n);
+  ASSERT_EQ(effects.size(), 1u);
+  const auto* close = std::get_if<Close>(&effects[0]);
+  ASSERT_NE(close, nullptr);
+  EXPECT_EQ(close->conn, 3u);
+  EXPECT_TRUE(close->reset);
+  // An ordinary frame on another connection is still read.
+  n.on_accepted(t0, 5, {"10.0.0.3", 5000});
+  n.on_bytes(t0, 5, encode_frame_bytes({R"({"type":"PEER_PING","nonce":1})", {}}));
+  ASSERT_EQ(n.frames.size(), 1u);
+  // A stream that closes gives its share back: stream 4 can grow where stream 3 was.
+  n.on_closed(t0, 2, CloseReason::Normal);
+  send_kib(4, 200);
+  EXPECT_EQ(n.closed.size(), 2u);  // only stream 2's own close
+}
+
 TEST(Node, OneDeadlineIsTheSoonestTimerAndOnlyExpiredTimersFire) {
   RecordingNode n;
   EXPECT_FALSE(n.next_deadline());

@@ -302,8 +302,10 @@ class Robustness(SwarmTestCase):
                         if not chunk:
                             return True, got
                         got += chunk
-                except (ConnectionResetError, socket.timeout):
+                except ConnectionResetError:
                     return True, got
+                except socket.timeout:
+                    return False, got  # still open after 10 s: not closed
 
         # Garbage: a prefix declaring a 1.6 GB header -> closed.
         self.assertTrue(closed_after(b"\x61\x62\x63\x64" * 64)[0])
@@ -361,6 +363,46 @@ class BackPressure(SwarmTestCase):
         self.assertEqual(d.wait(120), 0, d.stdout() + d.stderr())
         self.assertEqual(sha256_of(out), sha256_of(src))
         s.close()
+
+    def test_streams_that_declare_huge_frames_cannot_exhaust_memory(self):
+        src = self.random_file("f.bin", 4 * MiB)
+        t = self.start_tracker()
+        port = free_port()
+        seeder = self.start_seeder(t.port, [src], "seed", listen_port=port)
+        time.sleep(0.5)
+        header = b'{"type":"PEER_REPLY_CHUNK","name":"f.bin","index":0,"offset":0}'
+        prefix = struct.pack(">II", len(header), 16 * MiB) + header
+        for target, pid in ((t.port, t.pid), (port, seeder.pid)):
+            before = self.rss_kib(pid)
+            socks = []
+            try:
+                # 300 streams that each promise a 16 MiB payload and send ten bytes of it...
+                for _ in range(300):
+                    c = socket.create_connection(("127.0.0.1", target), timeout=10)
+                    c.sendall(prefix + b"x" * 10)
+                    socks.append(c)
+                time.sleep(0.5)
+                trickle = (self.rss_kib(pid) - before) / 1024
+                self.assertLess(trickle, 64, f"grew by {trickle:.0f} MiB for 300 x 10 bytes")
+                # ... then 1 MiB each (300 MiB in all): the receive budget resets the heaviest
+                # streams instead of holding it all.
+                mib = b"y" * MiB
+                for c in socks:
+                    try:
+                        c.sendall(mib)
+                    except OSError:
+                        pass  # already reset: what the budget is for
+                time.sleep(1.0)
+                total = self.rss_kib(pid) / 1024
+                self.assertLess(total, 256, f"RSS {total:.0f} MiB after 300 MiB of unfinished frames")
+            finally:
+                for c in socks:
+                    c.close()
+        # Both still serve a real download.
+        out = self.path("f.out")
+        d = self.start_download(t.port, "f.bin", out, "leecher")
+        self.assertEqual(d.wait(60), 0, d.stdout() + d.stderr())
+        self.assertEqual(sha256_of(out), sha256_of(src))
 
 
 class Logging(SwarmTestCase):

@@ -31,6 +31,7 @@ enum class CloseReason {
   ConnectFailed,  // an outbound connect did not succeed
   ProtocolError,  // the stream broke framing rules; the driver closed it
   Local,          // this node asked for the close
+  Overloaded,     // its unfinished frame was the largest when the node's receive budget ran out
 };
 std::string_view to_string(CloseReason r);
 

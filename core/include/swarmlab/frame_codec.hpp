@@ -39,6 +39,10 @@ std::vector<std::uint8_t> encode_frame_bytes(const RawFrame& frame);
 /// Incremental decoder: accepts the stream in any split (one byte at a time works) and
 /// yields whole frames. After an error the stream cannot be resynchronised; the decoder
 /// stays failed and the connection should be closed.
+///
+/// Memory follows the bytes that arrived, not the length a prefix declares: a payload's
+/// buffer starts at kFirstPayloadWindow and doubles as it fills, so a stream that declares
+/// 16 MiB and sends ten bytes holds 64 KiB, not 16 MiB.
 class FrameDecoder {
  public:
   /// Allocates a payload buffer of the given size; lets adapters pool chunk buffers.
@@ -58,13 +62,17 @@ class FrameDecoder {
   std::span<std::uint8_t> payload_window();
   /// The buffer behind payload_window(): hold it while a read into the window is under way.
   std::shared_ptr<std::vector<std::uint8_t>> payload_buffer() const { return payload_buf_; }
-  void commit(std::size_t count);
+  Status commit(std::size_t count);
 
   std::optional<RawFrame> next();
   bool failed() const { return error_.has_value(); }
   const std::optional<Error>& error() const { return error_; }
   /// Bytes consumed of a frame not yet complete; 0 between frames.
   std::size_t partial_bytes() const;
+  /// Memory held for the frame under way (its header and payload buffer).
+  std::size_t held_bytes() const;
+
+  static constexpr std::size_t kFirstPayloadWindow = 64 * 1024;
 
  private:
   enum class State { Prefix, Header, Payload };

@@ -71,6 +71,11 @@ class Node {
 
   /// Where payload buffers come from (a driver's pool); the default allocates each one.
   void set_payload_allocator(FrameDecoder::BufferAllocator alloc) { alloc_ = std::move(alloc); }
+  /// Most bytes all unfinished frames may hold together. When the frames under way exceed
+  /// it, the connections holding the most are reset (CloseReason::Overloaded) until they fit:
+  /// many streams that each declare a huge frame and trickle it cannot exhaust memory.
+  void set_receive_budget(std::size_t bytes) { receive_budget_ = bytes; }
+  static constexpr std::size_t kDefaultReceiveBudget = 64u << 20;
   bool stopped() const { return stopped_; }
 
  protected:
@@ -105,10 +110,15 @@ class Node {
   void open_decoder(ConnId conn);
   /// Hands every whole frame of `conn` to handle_frame, then resets the stream if `fed` failed.
   void dispatch(Time now, ConnId conn, const Status& fed);
+  void enforce_receive_budget(Time now);
+  /// Forgets `conn`'s decoder and what it held; false if there was none.
+  bool drop_decoder(ConnId conn);
 
   std::deque<Effect> effects_;
   std::map<ConnId, FrameDecoder> decoders_;  // one per open connection
   FrameDecoder::BufferAllocator alloc_;
+  std::size_t receive_budget_ = kDefaultReceiveBudget;
+  std::size_t held_total_ = 0;  // what all decoders hold, kept as they change
   std::map<TimerId, Time> timers_;
   std::set<std::pair<Time, TimerId>> deadlines_;  // the same timers, soonest first
   ConnId next_conn_ = kFirstOutboundConn;
