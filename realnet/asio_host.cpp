@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/sendfile.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <csignal>
@@ -245,6 +246,7 @@ AsioHost::AsioHost(asio::io_context& io, Node& node, std::shared_ptr<FileStore> 
       resolver_(io),
       workers_(2),
       wake_(io),
+      accept_pause_(io),
       epoch_(std::chrono::steady_clock::now()) {
   node_.set_payload_allocator([pool = pool_](std::size_t n) { return pool->acquire(n); });
   // sendfile(2) has no MSG_NOSIGNAL: a peer hanging up mid-chunk must give EPIPE, not kill us.
@@ -297,7 +299,26 @@ void AsioHost::accept_next() {
         drain();
       }
     }
-    accept_next();
+    const bool out_of_resources = ec == asio::error::no_descriptors || ec.value() == ENFILE ||
+                                  ec == asio::error::no_buffer_space ||
+                                  ec == asio::error::no_memory;
+    if (!out_of_resources) {
+      if (accept_backoff_.count() > 0) {
+        spdlog::info("accepting connections again ({} open)", sessions_.size());
+        accept_backoff_ = {};
+      }
+      return accept_next();
+    }
+    if (accept_backoff_.count() == 0) {
+      spdlog::warn("cannot accept connections: {} ({} open); new clients wait until some close",
+                   ec.message(), sessions_.size());
+    }
+    accept_backoff_ = std::clamp(2 * accept_backoff_, std::chrono::milliseconds(50),
+                                 std::chrono::milliseconds(1000));
+    accept_pause_.expires_after(accept_backoff_);
+    accept_pause_.async_wait([this, alive = alive_](boost::system::error_code wait_ec) {
+      if (*alive && !wait_ec && !stopped_) accept_next();
+    });
   });
 }
 
@@ -441,6 +462,7 @@ void AsioHost::stop(std::function<void()> flushed) {
   flushed_ = std::move(flushed);
   boost::system::error_code ec;
   acceptor_.close(ec);
+  accept_pause_.cancel();
   resolver_.cancel();
   // Flush what the node queued last (a goodbye to the tracker), then close.
   for (auto& [id, s] : sessions_) s->close_after_flush();

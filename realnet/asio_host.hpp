@@ -68,6 +68,10 @@ class AsioHost {
   asio::ip::tcp::resolver resolver_;
   asio::thread_pool workers_;
   asio::steady_timer wake_;  // at the node's next deadline
+  // Out of descriptors (EMFILE and the like) the listening socket stays readable, so
+  // accepting again at once would spin: accepts pause, for longer each time, until one works.
+  asio::steady_timer accept_pause_;
+  std::chrono::milliseconds accept_backoff_{0};
   std::optional<Time> wake_at_;
   std::chrono::steady_clock::time_point epoch_;
   std::map<ConnId, std::shared_ptr<Session>> sessions_;

@@ -122,8 +122,9 @@ class SwarmTestCase(unittest.TestCase):
         self.procs.append(p)
         return p
 
-    def start_tracker(self, name="tracker", port=0, extra=(), terminal=False):
-        args = [TRACKER, "--listen", f"127.0.0.1:{port}", *extra]
+    def start_tracker(self, name="tracker", port=0, extra=(), terminal=False, wrap=()):
+        """`wrap` is a command prefix that ends by exec-ing its arguments (same PID)."""
+        args = [*wrap, TRACKER, "--listen", f"127.0.0.1:{port}", *extra]
         if not terminal:
             args.append("--no-terminal")
         t = self.start(args, name, stdin=subprocess.PIPE if terminal else None)

@@ -405,6 +405,38 @@ class BackPressure(SwarmTestCase):
         self.assertEqual(sha256_of(out), sha256_of(src))
 
 
+    def cpu_seconds(self, pid):
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def test_running_out_of_descriptors_pauses_accepts_instead_of_spinning(self):
+        # 32 descriptors: a couple of dozen connections fill the table.
+        t = self.start_tracker(wrap=("prlimit", "--nofile=32", "--"))
+        socks = []
+        try:
+            for _ in range(60):
+                socks.append(socket.create_connection(("127.0.0.1", t.port), timeout=10))
+            wait_for(lambda: "cannot accept connections" in t.stderr(), 10,
+                     "the tracker to say it cannot accept")
+            start = self.cpu_seconds(t.pid)
+            time.sleep(2.0)
+            used = self.cpu_seconds(t.pid) - start
+            self.assertLess(used, 0.3, f"tracker used {used:.2f} s of CPU in 2 s while full")
+            self.assertIn("Too many open files", t.stderr())
+        finally:
+            for c in socks:
+                c.close()
+        # Once they are gone, new peers get in: a download through this tracker works.
+        src = self.random_file("f.bin", 2 * MiB)
+        self.start_seeder(t.port, [src], "seed")
+        out = self.path("f.out")
+        d = self.start_download(t.port, "f.bin", out, "leecher")
+        self.assertEqual(d.wait(60), 0, d.stdout() + d.stderr())
+        self.assertEqual(sha256_of(out), sha256_of(src))
+        wait_for(lambda: "accepting connections again" in t.stderr(), 10, "the tracker to recover")
+
+
 class Logging(SwarmTestCase):
     def test_log_file_has_timestamps_and_a_bad_path_is_refused(self):
         log = self.path("tracker.log")
