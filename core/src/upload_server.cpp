@@ -4,6 +4,8 @@
 #include <tuple>
 #include <vector>
 
+#include "swarmlab/units.hpp"
+
 namespace swarmlab {
 
 namespace act = upload_action;
@@ -23,7 +25,25 @@ std::optional<Time> UploadServer::next_deadline() const {
   std::optional<Time> t = next_rechoke_;
   if (next_pump_ && (!t || *next_pump_ < *t)) t = next_pump_;
   if (!delayed_.empty() && (!t || delayed_.front().due < *t)) t = delayed_.front().due;
+  if (const auto quiet = quietest();
+      quiet != conns_.end() && config_.idle_timeout > Duration::zero()) {
+    const Time due = quiet->second.last_heard + config_.idle_timeout;
+    if (!t || due < *t) t = due;
+  }
   return t;
+}
+
+std::map<ConnId, UploadServer::Conn>::const_iterator UploadServer::quietest() const {
+  return std::min_element(conns_.begin(), conns_.end(), [](const auto& a, const auto& b) {
+    return a.second.last_heard < b.second.last_heard;
+  });
+}
+
+void UploadServer::drop(Time now, ConnId conn) {
+  const auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  act(act::CloseConnection{conn});
+  on_closed(now, conn);
 }
 
 std::size_t UploadServer::unchoked() const {
@@ -32,6 +52,19 @@ std::size_t UploadServer::unchoked() const {
 }
 
 bool UploadServer::on_accepted(Time now, ConnId conn) {
+  if (config_.max_connections > 0 && conns_.size() >= config_.max_connections) {
+    // Full: a connection that says nothing and is not being served gives way.
+    const auto quiet = quietest();
+    if (quiet != conns_.end() && !quiet->second.unchoked && quiet->second.queue.empty() &&
+        quiet->second.out.empty() && now - quiet->second.last_heard >= config_.evict_silent_after) {
+      send_to(quiet->first, ErrorMessage{0, ErrorCode::Busy,
+                                         "closing a connection that said nothing for " +
+                                             format_duration(now - quiet->second.last_heard) +
+                                             ": another downloader needs it",
+                                         ""});
+      drop(now, quiet->first);
+    }
+  }
   if (config_.max_connections > 0 && conns_.size() >= config_.max_connections) {
     send_to(conn, ErrorMessage{0, ErrorCode::Busy,
                                "already serving " + std::to_string(conns_.size()) +
@@ -42,6 +75,7 @@ bool UploadServer::on_accepted(Time now, ConnId conn) {
   }
   Conn c;
   c.since = now;
+  c.last_heard = now;
   conns_.emplace(conn, std::move(c));
   return true;
 }
@@ -65,6 +99,7 @@ void UploadServer::on_message(Time now, ConnId conn, Message m) {
   const auto it = conns_.find(conn);
   if (it == conns_.end()) return;
   Conn& c = it->second;
+  c.last_heard = now;
   if (auto* ping = std::get_if<PeerPing>(&m)) return reply(now, conn, PeerPong{ping->nonce}, false);
   if (auto* req = std::get_if<PeerRequestChunk>(&m))
     return on_request(now, conn, c, std::move(*req));
@@ -436,6 +471,17 @@ void UploadServer::on_have(Time, const std::string& name, std::uint32_t index) {
 }
 
 void UploadServer::on_deadline(Time now) {
+  if (config_.idle_timeout > Duration::zero()) {
+    for (auto quiet = quietest();
+         quiet != conns_.end() && now - quiet->second.last_heard >= config_.idle_timeout;
+         quiet = quietest()) {
+      send_to(quiet->first, ErrorMessage{0, ErrorCode::Timeout,
+                                         "closing a connection that said nothing for " +
+                                             format_duration(now - quiet->second.last_heard),
+                                         ""});
+      drop(now, quiet->first);
+    }
+  }
   while (!delayed_.empty() && delayed_.front().due <= now) {
     Delayed d = std::move(delayed_.front());
     delayed_.pop_front();

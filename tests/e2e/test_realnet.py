@@ -437,6 +437,30 @@ class BackPressure(SwarmTestCase):
         wait_for(lambda: "accepting connections again" in t.stderr(), 10, "the tracker to recover")
 
 
+    def test_silent_connections_cannot_hold_a_seeders_upload_slots(self):
+        src = self.random_file("f.bin", 4 * MiB)
+        t = self.start_tracker()
+        port = free_port()
+        self.start_seeder(t.port, [src], "seed", extra=("--max-uploads", "4"), listen_port=port)
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(4)]
+        try:
+            began = time.monotonic()
+            out = self.path("f.out")
+            d = self.start_download(t.port, "f.bin", out, "leecher")
+            self.assertEqual(d.wait(60), 0, d.stdout() + d.stderr())
+            self.assertEqual(sha256_of(out), sha256_of(src))
+            # The silent ones gave way to it (after 10 s of silence), and are told why.
+            self.assertLess(time.monotonic() - began, 30)
+            idle[0].settimeout(30)
+            got = b""
+            while chunk := idle[0].recv(65536):
+                got += chunk
+            self.assertIn(b"said nothing", got)
+        finally:
+            for c in idle:
+                c.close()
+
+
 class Logging(SwarmTestCase):
     def test_log_file_has_timestamps_and_a_bad_path_is_refused(self):
         log = self.path("tracker.log")

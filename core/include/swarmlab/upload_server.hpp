@@ -63,6 +63,13 @@ struct UploadConfig {
   /// interesting to the end, their slots are the swarm's bottleneck, and the uplinks of the
   /// peers nobody connected to stay idle. A little above DownloadConfig::max_sources.
   std::uint32_t max_connections = 20;
+  /// A downloader's connection that sends nothing for this long is closed. Downloaders ping
+  /// their sources every few seconds (DownloadConfig::ping_interval), so this much silence is
+  /// a dead or hostile client, which must not hold one of max_connections forever.
+  Duration idle_timeout = 30s;
+  /// When max_connections are taken, a newcomer replaces the connection silent the longest if
+  /// it has been silent this long and is not being served (instead of being told Busy).
+  Duration evict_silent_after = 10s;
   /// Requests (blocks) one connection may queue before it is told Busy: above
   /// DownloadConfig::max_inflight_per_peer.
   std::uint32_t max_queued_requests = 256;
@@ -161,6 +168,7 @@ class UploadServer {
     std::uint64_t out_bytes = 0;
     std::uint64_t turn_bytes = 0;  // bytes that left for it since it was unchoked
     Time idle_since{};             // when it last had nothing queued or busy
+    Time last_heard{};             // its last message (or its accept)
   };
   struct Delayed {
     Time due;
@@ -170,6 +178,10 @@ class UploadServer {
   };
 
   void on_request(Time now, ConnId conn, Conn& c, PeerRequestChunk r);
+  /// The connection silent the longest (end() if none).
+  std::map<ConnId, Conn>::const_iterator quietest() const;
+  /// Closes `conn` from this side and forgets it.
+  void drop(Time now, ConnId conn);
   void set_interest(Time now, ConnId conn, Conn& c, const std::string& name, bool interested);
   void unchoke(Time now, ConnId conn, Conn& c, bool optimistic);
   void choke(Time now, ConnId conn, Conn& c);
