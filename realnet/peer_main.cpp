@@ -235,6 +235,10 @@ int main(int argc, char** argv) {
     if (e.type == "tracker_lost")
       spdlog::warn("lost the tracker ({}); reconnecting", e.fields.value("reason", ""));
     if (e.type == "tracker_regained") spdlog::info("back with the tracker");
+    if (e.type == "tracker_unreachable")
+      spdlog::warn("cannot reach the tracker at {} ({}); trying again in {:.0f} s",
+                   e.fields.value("tracker", ""), e.fields.value("reason", ""),
+                   e.fields.value("retry_in_s", 0.0));
     if (e.type == "peer_banned")
       spdlog::warn("banned {} for sending corrupt chunks", e.fields.value("peer", ""));
   });

@@ -11,10 +11,12 @@ namespace swarmlab {
 Peer::Peer(PeerConfig config)
     : config_(std::move(config)),
       rng_(config_.seed),
-      tracker_(
-          TrackerClientConfig{config_.keepalive_interval, config_.tracker_timeout,
-                              config_.reconnect_min, config_.reconnect_max, config_.register_delay},
-          rng_),
+      tracker_(TrackerClientConfig{.keepalive_interval = config_.keepalive_interval,
+                                   .tracker_timeout = config_.tracker_timeout,
+                                   .reconnect_min = config_.reconnect_min,
+                                   .reconnect_max = config_.reconnect_max,
+                                   .register_delay = config_.register_delay},
+               rng_),
       uploads_(config_.upload, [this](const std::string& name) -> UploadServer::Offered {
         const auto f = files_.find(name);
         if (f == files_.end()) return {};

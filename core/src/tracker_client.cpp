@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "swarmlab/units.hpp"
+
 namespace swarmlab {
 
 namespace act = tracker_action;
@@ -33,7 +35,7 @@ std::optional<TrackerAction> TrackerClient::poll_action() {
 
 std::optional<Time> TrackerClient::next_deadline() const {
   std::optional<Time> t;
-  for (const auto& d : {reconnect_at_, keepalive_at_, flush_at_}) {
+  for (const auto& d : {reconnect_at_, keepalive_at_, flush_at_, register_by_}) {
     if (d && (!t || *d < *t)) t = d;
   }
   return t;
@@ -59,6 +61,7 @@ Status TrackerClient::connect(Time now, const Endpoint& tracker) {
 void TrackerClient::begin_connect(Time now) {
   state_ = State::Connecting;
   last_heard_ = now;
+  register_by_ = now + config_.register_timeout;
   act(act::Connect{*endpoint_});
 }
 
@@ -103,6 +106,7 @@ void TrackerClient::lost(Time now, std::string_view why, bool explained) {
   state_ = State::Disconnected;
   keepalive_at_.reset();
   flush_at_.reset();
+  register_by_.reset();
   to_register_.clear();  // everything is announced again on reconnect
   act(act::Offline{});
   auto pending = std::move(pending_);
@@ -119,7 +123,13 @@ void TrackerClient::lost(Time now, std::string_view why, bool explained) {
   if (!reconnect_ || stopped_) return;
   backoff_ = backoff_ == Duration::zero() ? config_.reconnect_min
                                           : std::min(backoff_ * 2, config_.reconnect_max);
-  reconnect_at_ = now + std::chrono::duration_cast<Duration>(backoff_ * (0.8 + 0.4 * rng_.unit()));
+  const auto wait = std::chrono::duration_cast<Duration>(backoff_ * (0.8 + 0.4 * rng_.unit()));
+  reconnect_at_ = now + wait;
+  // Every failed attempt is said, so a peer that cannot get through is never silent.
+  if (!was_online) {
+    log("tracker_unreachable",
+        {{"tracker", endpoint_->to_string()}, {"reason", why}, {"retry_in_s", to_seconds(wait)}});
+  }
 }
 
 void TrackerClient::on_bad_frame(Time now, const Error& error) {
@@ -167,6 +177,7 @@ void TrackerClient::on_message(Time now, Message m) {
   if (auto* r = std::get_if<ReplyRegistry>(&m);
       r != nullptr && p.kind == TrackerRequest::Registry) {
     state_ = State::Online;
+    register_by_.reset();
     backoff_ = Duration::zero();
     act(act::Online{*endpoint_, r->advertised, ever_online_});
     ever_online_ = true;
@@ -178,6 +189,14 @@ void TrackerClient::on_message(Time now, Message m) {
 }
 
 void TrackerClient::on_deadline(Time now) {
+  if (register_by_ && *register_by_ <= now) {
+    register_by_.reset();
+    if (state_ == State::Connecting || state_ == State::Registering) {
+      return lost(now, state_ == State::Connecting
+                           ? "no connection within " + format_duration(config_.register_timeout)
+                           : "no answer within " + format_duration(config_.register_timeout));
+    }
+  }
   if (reconnect_at_ && *reconnect_at_ <= now) {
     reconnect_at_.reset();
     if (state_ == State::Disconnected && !stopped_) begin_connect(now);

@@ -148,6 +148,45 @@ TEST(TrackerClient, ATrackerThatCannotBeReachedOnceIsReportedNotRetried) {
   EXPECT_FALSE(h.client.next_deadline()) << "no retry was scheduled";
 }
 
+TEST(TrackerClient, ATrackerThatNeverAnswersIsGivenUpOnAndRetriedVisibly) {
+  Harness h;
+  h.client.start(h.now, Endpoint{"10.0.0.1", 7000});
+  h.drain();
+  // The connect succeeds, the registration goes out, and nothing ever comes back.
+  h.client.on_connected(h.now, RequestRegistry{0, kProtocolVersion, "p", {}});
+  h.drain();
+  ASSERT_TRUE(h.client.next_deadline());
+  EXPECT_EQ(*h.client.next_deadline(), h.now + 10s);
+  h.now += 10s;
+  h.client.on_deadline(h.now);
+  auto out = h.drain();
+  EXPECT_EQ(Harness::of<act::CloseConnection>(out).size(), 1u);
+  auto logs = Harness::of<act::Log>(out);
+  ASSERT_EQ(logs.size(), 1u);
+  EXPECT_EQ(logs[0].type, "tracker_unreachable");
+  EXPECT_EQ(logs[0].fields["reason"], "no answer within 10.00 s");
+  EXPECT_GT(logs[0].fields["retry_in_s"].get<double>(), 0.5);
+  EXPECT_EQ(h.client.state(), TrackerClient::State::Disconnected);
+  // It tries again after the backoff; a connect that never completes is given up on too.
+  h.now = *h.client.next_deadline();
+  h.client.on_deadline(h.now);
+  ASSERT_EQ(Harness::of<act::Connect>(h.drain()).size(), 1u);
+  h.now += 10s;
+  h.client.on_deadline(h.now);
+  logs = Harness::of<act::Log>(h.drain());
+  ASSERT_EQ(logs.size(), 1u);
+  EXPECT_EQ(logs[0].fields["reason"], "no connection within 10.00 s");
+  // A one-off connect (the terminal's `connect`) says it failed instead of retrying.
+  Harness once;
+  ASSERT_TRUE(once.client.connect(once.now, Endpoint{"10.0.0.1", 7000}).ok());
+  once.drain();
+  once.now += 10s;
+  once.client.on_deadline(once.now);
+  const auto failed = Harness::of<act::Failed>(once.drain());
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_NE(failed[0].error.message.find("no connection within 10.00 s"), std::string::npos);
+}
+
 TEST(TrackerClient, RegistrationsAreBatchedAndDroppedWhenWithdrawn) {
   Harness h;
   h.client.start(h.now, Endpoint{"10.0.0.1", 7000});

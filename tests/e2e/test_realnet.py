@@ -461,6 +461,31 @@ class BackPressure(SwarmTestCase):
                 c.close()
 
 
+    def test_a_tracker_that_is_closed_or_never_answers_is_reported_and_retried(self):
+        out = self.path("f.out")
+        # A closed port: said at once.
+        closed = free_port()
+        d = self.start(["%s" % PEER, "--tracker", f"127.0.0.1:{closed}", "--listen", "127.0.0.1:0",
+                        "--download", "f.bin", "--output", out, "--id", "a"], "a")
+        wait_for(lambda: "cannot reach the tracker" in d.stderr(), 10, "word of the closed port")
+        # A tracker that accepts (the kernel completes the handshake) and never answers.
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        try:
+            port = silent.getsockname()[1]
+            began = time.monotonic()
+            p = self.start([PEER, "--tracker", f"127.0.0.1:{port}", "--listen", "127.0.0.1:0",
+                            "--download", "f.bin", "--output", out, "--id", "b"], "b")
+            wait_for(lambda: "no answer within" in p.stderr(), 20, "word of the silent tracker")
+            self.assertLess(time.monotonic() - began, 15)
+            self.assertIn("trying again in", p.stderr())
+            self.assertIsNone(p.popen.poll(), "it keeps trying")
+        finally:
+            silent.close()
+        self.assertFalse(os.path.exists(out))
+
+
 class Logging(SwarmTestCase):
     def test_log_file_has_timestamps_and_a_bad_path_is_refused(self):
         log = self.path("tracker.log")

@@ -28,6 +28,9 @@ struct TrackerClientConfig {
   Duration reconnect_max = 30s;
   /// Verified chunks are registered with the tracker in batches this far apart.
   Duration register_delay = 200ms;
+  /// From the connect to the tracker's answer to our registration: a tracker that accepts
+  /// and never answers, or a connect that neither succeeds nor fails, is given up this soon.
+  Duration register_timeout = 10s;
 };
 
 enum class TrackerRequest { Registry, Publish, FilesList, Location };
@@ -159,6 +162,7 @@ class TrackerClient {
   std::optional<Time> reconnect_at_;
   std::optional<Time> keepalive_at_;
   std::optional<Time> flush_at_;
+  std::optional<Time> register_by_;  // the connect and registration must be done by then
   std::deque<TrackerAction> actions_;
 };
 
