@@ -354,7 +354,9 @@ void Ns3Host::OnRecv(ns3::Ptr<ns3::Socket> socket) {
   const ConnId id = IdOf(ns3::PeekPointer(socket));
   while (auto packet = socket->Recv()) {
     auto it = conns_.find(id);
-    if (it == conns_.end() || !node_) return;
+    // Nobody reads it (the node is down, or the connection is only flushing its goodbye):
+    // drained all the same, so the advertised window stays open (see configure_tcp).
+    if (it == conns_.end() || !node_) continue;
     it->second.rx_pending += packet->GetSize();
     // Every frame whose last byte has arrived goes to the node as the bytes a real socket
     // would deliver: prefix, header and real payload; a virtual payload as a count.
