@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--publish", publish, "publish this file (repeatable)");
   app.add_option("--download", download, "download the file of this name ...");
-  app.add_option("--output", output, "... to this path");
+  app.add_option("--output", output, "... to this path (a directory: into it, as NAME)");
   app.add_flag("--seed", seed, "stay and serve after the download finishes");
   app.add_flag("--force", force, "replace an existing destination file");
   app.add_flag("--no-terminal", no_terminal, "no interactive terminal; serve until SIGINT/SIGTERM");
@@ -219,9 +219,12 @@ int main(int argc, char** argv) {
     }
   };
   auto do_download = [&](const std::string& name, const std::string& dest) {
+    // A directory means "into it", under the file's own name (as aria2c -d does).
+    std::error_code ec;
+    auto path = std::filesystem::absolute(dest);
+    if (std::filesystem::is_directory(path, ec)) path /= std::filesystem::path(name).filename();
     Status st;
-    host.command(
-        [&](Time now) { st = peer.download(now, name, std::filesystem::absolute(dest).string()); });
+    host.command([&](Time now) { st = peer.download(now, name, path.string()); });
     if (!st.ok()) {
       say("Cannot download " + name + ": " + st.error().describe());
       if (!download.empty()) shutdown(1);
@@ -325,8 +328,8 @@ int main(int argc, char** argv) {
       host.command([&](Time now) { st = peer.list_files(now); });
       if (!st.ok()) t.print(st.error().describe());
     });
-    t.add("download", "<name> <dest>", "download a file to a local path", 2, 2,
-          [&](const Terminal::Args& a) { do_download(a[0], a[1]); });
+    t.add("download", "<name> <dest>", "download a file to a local path (a directory: into it)", 2,
+          2, [&](const Terminal::Args& a) { do_download(a[0], a[1]); });
     t.add("set_delay", "<ms>", "delay this peer's replies (to try RTT-based choice)", 1, 1,
           [&](const Terminal::Args& a) {
             char* end = nullptr;

@@ -119,6 +119,19 @@ class Transfers(SwarmTestCase):
         self.assertEqual(d2.wait(60), 0, d2.stdout() + d2.stderr())
         self.assertEqual(sha256_of(out), sha256_of(src))
 
+        # A directory as the destination means "into it", under the file's name; the same
+        # rule then protects what is inside it.
+        into = self.path("downloads")
+        os.mkdir(into)
+        d3 = self.start_download(t.port, "f.bin", into, "leecher3")
+        self.assertEqual(d3.wait(60), 0, d3.stdout() + d3.stderr())
+        self.assertEqual(sha256_of(os.path.join(into, "f.bin")), sha256_of(src))
+        self.assertIn(os.path.join(into, "f.bin"), d3.stdout())
+        d4 = self.start_download(t.port, "f.bin", into, "leecher4")
+        self.assertNotEqual(d4.wait(60), 0)
+        self.assertIn(os.path.join(into, "f.bin") + " already exists", d4.stdout())
+        self.assertEqual(sorted(os.listdir(into)), ["f.bin"])  # no .part left beside it
+
 
 class Faults(SwarmTestCase):
     # Slow sources (a reply delay, one request at a time) so there is time to kill things.
