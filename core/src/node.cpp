@@ -21,42 +21,27 @@ void Node::on_connected(Time now, ConnId conn) {
 void Node::on_bytes(Time now, ConnId conn, std::span<const std::uint8_t> bytes) {
   const auto it = decoders_.find(conn);
   if (stopped_ || it == decoders_.end()) return;
-  auto& d = it->second;
-  const auto before = d.held_bytes();
-  auto fed = d.feed(bytes);
-  held_total_ = held_total_ + d.held_bytes() - before;
-  dispatch(now, conn, fed);
+  dispatch(now, conn, tracked(it->second, [&](FrameDecoder& d) { return d.feed(bytes); }));
   enforce_receive_budget(now);
 }
 
 void Node::on_virtual_bytes(Time now, ConnId conn, std::size_t count) {
   const auto it = decoders_.find(conn);
   if (stopped_ || it == decoders_.end()) return;
-  auto& d = it->second;
-  const auto before = d.held_bytes();
-  auto fed = d.feed_virtual(count);
-  held_total_ = held_total_ + d.held_bytes() - before;
-  dispatch(now, conn, fed);
+  dispatch(now, conn, tracked(it->second, [&](FrameDecoder& d) { return d.feed_virtual(count); }));
 }
 
 Node::ReceiveWindow Node::receive_window(ConnId conn) {
   const auto it = decoders_.find(conn);
   if (stopped_ || it == decoders_.end()) return {};
-  auto& d = it->second;
-  const auto before = d.held_bytes();
-  const auto bytes = d.payload_window();
-  held_total_ = held_total_ + d.held_bytes() - before;
-  return {bytes, d.payload_buffer()};
+  const auto bytes = tracked(it->second, [](FrameDecoder& d) { return d.payload_window(); });
+  return {bytes, it->second.payload_buffer()};
 }
 
 void Node::on_received(Time now, ConnId conn, std::size_t count) {
   const auto it = decoders_.find(conn);
   if (stopped_ || it == decoders_.end()) return;
-  auto& d = it->second;
-  const auto before = d.held_bytes();
-  auto fed = d.commit(count);
-  held_total_ = held_total_ + d.held_bytes() - before;
-  dispatch(now, conn, fed);
+  dispatch(now, conn, tracked(it->second, [&](FrameDecoder& d) { return d.commit(count); }));
   enforce_receive_budget(now);
 }
 

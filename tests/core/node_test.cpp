@@ -32,6 +32,16 @@ std::vector<Effect> drain(Node& n) {
 
 const Time t0{};
 
+// The node's only effect since the last drain resets `conn`.
+void expect_only_a_reset_of(Node& n, ConnId conn) {
+  const auto effects = drain(n);
+  ASSERT_EQ(effects.size(), 1u);
+  const auto* close = std::get_if<Close>(&effects[0]);
+  ASSERT_NE(close, nullptr);
+  EXPECT_EQ(close->conn, conn);
+  EXPECT_TRUE(close->reset);
+}
+
 TEST(Node, DecodesFramesSplitAnyhowAndIgnoresUnknownConnections) {
   RecordingNode n;
   n.on_accepted(t0, 1, {"10.0.0.2", 5000});
@@ -53,12 +63,7 @@ TEST(Node, BrokenFramingResetsTheStreamAndIsHandledAsAProtocolError) {
   // A header length over the 64 KiB limit.
   const std::vector<std::uint8_t> bad{0x00, 0x10, 0x00, 0x00, 0, 0, 0, 0};
   n.on_bytes(t0, 1, bad);
-  const auto effects = drain(n);
-  ASSERT_EQ(effects.size(), 1u);
-  const auto* close = std::get_if<Close>(&effects[0]);
-  ASSERT_NE(close, nullptr);
-  EXPECT_EQ(close->conn, 1u);
-  EXPECT_TRUE(close->reset);
+  expect_only_a_reset_of(n, 1);
   ASSERT_EQ(n.closed.size(), 1u);
   EXPECT_EQ(n.closed[0].second, CloseReason::ProtocolError);
   // The stream is gone: later bytes and a late close from the driver change nothing.
@@ -97,12 +102,7 @@ TEST(Node, StreamsThatHoldTooMuchUnfinishedDataAreResetHeaviestFirst) {
   send_kib(4, 700);
   ASSERT_EQ(n.closed.size(), 1u);
   EXPECT_EQ(n.closed[0], std::make_pair(ConnId{3}, CloseReason::Overloaded));
-  const auto effects = drain(n);
-  ASSERT_EQ(effects.size(), 1u);
-  const auto* close = std::get_if<Close>(&effects[0]);
-  ASSERT_NE(close, nullptr);
-  EXPECT_EQ(close->conn, 3u);
-  EXPECT_TRUE(close->reset);
+  expect_only_a_reset_of(n, 3);
   // An ordinary frame on another connection is still read.
   n.on_accepted(t0, 5, {"10.0.0.3", 5000});
   n.on_bytes(t0, 5, encode_frame_bytes({R"({"type":"PEER_PING","nonce":1})", {}}));

@@ -111,6 +111,14 @@ class Node {
   /// Hands every whole frame of `conn` to handle_frame, then resets the stream if `fed` failed.
   void dispatch(Time now, ConnId conn, const Status& fed);
   void enforce_receive_budget(Time now);
+  /// Runs `op` on a decoder and keeps held_total_ up to date with what it then holds.
+  template <typename Op>
+  auto tracked(FrameDecoder& d, Op op) {
+    const auto before = d.held_bytes();
+    auto result = op(d);
+    held_total_ = held_total_ + d.held_bytes() - before;
+    return result;
+  }
   /// Forgets `conn`'s decoder and what it held; false if there was none.
   bool drop_decoder(ConnId conn);
 
