@@ -1,11 +1,12 @@
 # The two entry points of the README. Each one installs what it needs first.
-.PHONY: run test bootstrap build-debug build-release bench format clean
+.PHONY: run test bootstrap build-debug build-release build-fuzz bench fuzz format clean
 
 run: build-release
 	scripts/run_main_job.sh
 
-test: build-debug
+test: build-debug build-fuzz
 	ctest --preset debug
+	ctest --preset fuzz
 
 bootstrap:
 	scripts/bootstrap.sh
@@ -17,6 +18,14 @@ build-debug: bootstrap
 build-release: bootstrap
 	cmake --preset release
 	cmake --build --preset release
+
+build-fuzz: bootstrap
+	cmake --preset fuzz
+	cmake --build --preset fuzz
+
+# Every fuzz target for FUZZ_SECONDS each (default 300); fails on any finding.
+fuzz: build-fuzz
+	scripts/run_fuzzers.sh
 
 bench: build-release
 	scripts/run_benchmarks.sh

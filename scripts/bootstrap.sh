@@ -15,6 +15,7 @@ packages=(
   libreadline-dev         # line editing and history in the terminals
   python3 python3-matplotlib  # analysis/ plots
   clang-format
+  clang libclang-rt-14-dev  # libFuzzer and the sanitizers' runtimes for tests/fuzz
 )
 
 missing=()

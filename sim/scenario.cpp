@@ -85,7 +85,8 @@ class Fields {
   /// Reports a key outside `known` at once (before "missing field" errors that a typo in
   /// the key's name would otherwise cause).
   void only(std::initializer_list<const char*> known) const {
-    for (const auto& [key, value] : obj_.items()) {
+    for (const auto& item : obj_.items()) {
+      const std::string& key = item.key();
       if (std::none_of(known.begin(), known.end(), [&](const char* k) { return key == k; })) {
         std::string names;
         for (const auto* k : known) names += (names.empty() ? "" : ", ") + std::string(k);
