@@ -548,7 +548,7 @@ Result<Scenario> parse_scenario(const std::string& text,
   json root;
   try {
     root = json::parse(text, nullptr, true, /*ignore_comments=*/true);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     return make_error(ErrorCode::InvalidArgument, std::string("not valid JSON: ") + e.what());
   }
   for (const auto& o : overrides) {
