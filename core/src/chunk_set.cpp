@@ -1,5 +1,6 @@
 #include "swarmlab/chunk_set.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <charconv>
 
@@ -51,6 +52,17 @@ Result<std::vector<ChunkRange>> parse_chunk_ranges(std::string_view text, std::s
     }
   }
   return out;
+}
+
+std::vector<std::vector<ChunkRange>> split_ranges(const std::vector<ChunkRange>& ranges,
+                                                  std::size_t per_piece) {
+  std::vector<std::vector<ChunkRange>> pieces;
+  for (std::size_t i = 0; i < ranges.size(); i += per_piece) {
+    const auto end = std::min(ranges.size(), i + per_piece);
+    pieces.emplace_back(ranges.begin() + static_cast<std::ptrdiff_t>(i),
+                        ranges.begin() + static_cast<std::ptrdiff_t>(end));
+  }
+  return pieces;
 }
 
 std::string format_chunk_ranges(const std::vector<ChunkRange>& ranges) {

@@ -1,5 +1,7 @@
 #include "swarmlab/file_info.hpp"
 
+#include <algorithm>
+
 #include "swarmlab/frame_codec.hpp"
 #include "swarmlab/swarm_name.hpp"
 
@@ -7,6 +9,11 @@ namespace swarmlab {
 
 std::uint64_t chunk_count_for(std::uint64_t size, std::uint32_t chunk_size) {
   return chunk_size == 0 ? 0 : (size + chunk_size - 1) / chunk_size;
+}
+
+std::uint32_t FileInfo::chunks_by_size() const {
+  return static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(chunk_count_for(size, chunk_size), UINT32_MAX));
 }
 
 std::uint32_t FileInfo::chunk_length(std::uint32_t index) const {
@@ -26,6 +33,22 @@ std::uint32_t FileInfo::block_length(std::uint32_t index, std::uint32_t offset,
 }
 
 Status FileInfo::validate(std::string_view field) const {
+  if (auto s = validate_sizes(field); !s) return s;
+  const std::string f(field);
+  const std::uint64_t expected = chunk_count_for(size, chunk_size);
+  if (chunk_hashes.size() != expected) {
+    return make_error(ErrorCode::OutOfRange,
+                      f + ".chunk_hashes: " + std::to_string(chunk_hashes.size()) +
+                          " hashes for a file of " + std::to_string(expected) + " chunks");
+  }
+  if (file_hash != file_hash_from_chunks(chunk_hashes)) {
+    return make_error(ErrorCode::HashMismatch,
+                      f + ".file_hash: does not match the hash of the chunk hashes");
+  }
+  return {};
+}
+
+Status FileInfo::validate_sizes(std::string_view field) const {
   const std::string f(field);
   if (auto s = validate_swarm_name(name, f + ".name"); !s) return s;
   if (chunk_size < kMinChunkSize || chunk_size > kMaxChunkSize) {
@@ -41,15 +64,6 @@ Status FileInfo::validate(std::string_view field) const {
                       f + ".size: " + std::to_string(size) +
                           " bytes needs more chunks than the protocol allows (" +
                           std::to_string(kMaxChunkSize / 32) + ")");
-  }
-  if (chunk_hashes.size() != expected) {
-    return make_error(ErrorCode::OutOfRange,
-                      f + ".chunk_hashes: " + std::to_string(chunk_hashes.size()) +
-                          " hashes for a file of " + std::to_string(expected) + " chunks");
-  }
-  if (file_hash != file_hash_from_chunks(chunk_hashes)) {
-    return make_error(ErrorCode::HashMismatch,
-                      f + ".file_hash: does not match the hash of the chunk hashes");
   }
   return {};
 }

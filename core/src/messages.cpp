@@ -56,6 +56,12 @@ class Fields {
   std::uint32_t optional_u32(const char* key, std::uint32_t fallback) const {
     return has(key) ? u32(key) : fallback;
   }
+  bool boolean(const char* key) const {
+    const auto& v = require(key);
+    if (!v.is_boolean())
+      fail(ErrorCode::WrongType, name(key) + ": expected true or false, got " + json_type_name(v));
+    return v.get<bool>();
+  }
   double number(const char* key) const {
     const auto& v = require(key);
     if (!v.is_number())
@@ -127,6 +133,8 @@ void put_file_info(json& j, const FileInfo& f) {
   j["file_hash"] = to_hex(f.file_hash);
 }
 
+}  // namespace
+
 Payload hashes_payload(const FileInfo& f) {
   std::vector<std::uint8_t> bytes(f.chunk_hashes.size() * 32);
   for (std::size_t i = 0; i < f.chunk_hashes.size(); ++i) {
@@ -134,6 +142,8 @@ Payload hashes_payload(const FileInfo& f) {
   }
   return Payload::from_vector(std::move(bytes));
 }
+
+namespace {
 
 FileInfo read_file_info(const Fields& f, const Payload& payload) {
   FileInfo info;
@@ -153,6 +163,18 @@ FileInfo read_file_info(const Fields& f, const Payload& payload) {
     std::memcpy(info.chunk_hashes[i].data(), bytes.data() + 32 * i, 32);
   }
   if (auto s = info.validate("file"); !s) throw DecodeFailure{s.error()};
+  return info;
+}
+
+// A file's name and sizes without its hash list (a location refresh): checked like a whole
+// FileInfo, except for the hashes.
+FileInfo read_file_summary(const Fields& f) {
+  FileInfo info;
+  info.name = f.swarm_name("name");
+  info.size = f.uint("size", UINT64_MAX / 2);
+  info.chunk_size = f.u32("chunk_size", kMaxChunkSize);
+  info.file_hash = f.digest("file_hash");
+  if (auto s = info.validate_sizes("file"); !s) throw DecodeFailure{s.error()};
   return info;
 }
 
@@ -228,17 +250,21 @@ Payload encode_fields(json& j, const ReplyFilesList& m) {
 Payload encode_fields(json& j, const RequestFileLocation& m) {
   j["req"] = m.req;
   j["name"] = m.name;
+  if (!m.hashes) j["hashes"] = false;
   return {};
 }
 Payload encode_fields(json& j, const ReplyFileLocation& m) {
   j["req"] = m.req;
   put_file_info(j, m.file);
+  if (!m.complete) j["complete"] = false;
   auto& owners = j["owners"] = json::array();
   for (const auto& o : m.owners) {
     owners.push_back({{"peer_id", o.peer_id},
                       {"address", endpoint_json(o.address)},
                       {"chunks", format_chunk_ranges(o.chunks)}});
   }
+  // No hashes (a refresh): no payload. A file has at least one chunk, so an empty payload
+  // cannot be mistaken for a hash list.
   return hashes_payload(m.file);
 }
 Payload encode_fields(json& j, const RequestChunksRegister& m) {
@@ -376,12 +402,16 @@ Message decode_typed(std::string_view type, const Fields& f, const RawFrame& fra
     return m;
   }
   if (type == Tag<RequestFileLocation>::name) {
-    return RequestFileLocation{f.u32("req"), f.swarm_name("name")};
+    RequestFileLocation m{f.u32("req"), f.swarm_name("name")};
+    if (f.has("hashes")) m.hashes = f.boolean("hashes");
+    return m;
   }
   if (type == Tag<ReplyFileLocation>::name) {
     ReplyFileLocation m;
     m.req = f.u32("req");
-    m.file = read_file_info(f, frame.payload);
+    m.file = frame.payload.empty() ? read_file_summary(f) : read_file_info(f, frame.payload);
+    if (f.has("complete")) m.complete = f.boolean("complete");
+    const auto chunk_count = m.file.chunks_by_size();
     const auto& arr = f.array("owners", 100000);
     for (std::size_t i = 0; i < arr.size(); ++i) {
       const std::string prefix = "owners[" + std::to_string(i) + "].";
@@ -391,7 +421,7 @@ Message decode_typed(std::string_view type, const Fields& f, const RawFrame& fra
       o.peer_id = g.string("peer_id", kMaxPeerIdBytes);
       o.address = g.endpoint("address");
       o.chunks = g.ranges("chunks");
-      if (auto s = ChunkSet::from_ranges(o.chunks, m.file.chunk_count()); !s) {
+      if (auto s = ChunkSet::from_ranges(o.chunks, chunk_count); !s) {
         fail(s.error().code, prefix + "chunks: " + s.error().message);
       }
       m.owners.push_back(std::move(o));

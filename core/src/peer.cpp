@@ -107,10 +107,7 @@ void Peer::talk_to_tracker(Time now) {
 
 void Peer::announce_everything() {
   for (const auto& [name, f] : files_) {
-    if (f.have.empty()) continue;
-    tracker_.request(
-        TrackerRequest::Publish, name,
-        RequestToPublish{0, f.info, f.complete ? std::vector<ChunkRange>{} : f.have.ranges()});
+    tracker_.announce(f.info, f.have);
   }
 }
 
@@ -400,12 +397,13 @@ void Peer::drive(Time now, Download& d) {
               download_conns_.erase(x.conn);
               close(x.conn);
             },
-            [&](act::AskOwners&) {
+            [&](act::AskOwners& x) {
               if (!tracker_.online()) {
                 return d.on_location_failed(now, make_error(ErrorCode::TrackerNotConnected,
                                                             "the tracker is not connected"));
               }
-              tracker_.request(TrackerRequest::Location, name, RequestFileLocation{0, name});
+              tracker_.request(TrackerRequest::Location, name,
+                               RequestFileLocation{0, name, x.hashes});
               talk_to_tracker(now);
             },
             [&](act::OpenFile& x) {
@@ -450,9 +448,7 @@ void Peer::store(StoreKind kind, const std::string& name, Op op, std::uint32_t i
 void Peer::offer_file(Time now, const FileInfo& file, const ChunkSet& have) {
   files_[file.name] = LocalFile{file, have, have.complete()};
   if (tracker_.online() && !have.empty()) {
-    tracker_.request(
-        TrackerRequest::Publish, file.name,
-        RequestToPublish{0, file, have.complete() ? std::vector<ChunkRange>{} : have.ranges()});
+    tracker_.announce(file, have);
     talk_to_tracker(now);
   }
 }

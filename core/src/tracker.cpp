@@ -141,7 +141,7 @@ void Tracker::handle(Time now, ConnId conn, Session& s, RequestToPublish m) {
   const std::uint32_t n = m.file.chunk_count();
   ChunkSet chunks = m.chunks.empty() ? ChunkSet::full(n) : *ChunkSet::from_ranges(m.chunks, n);
   if (it == files_.end()) {
-    it = files_.emplace(m.file.name, FileRecord{m.file, {}}).first;
+    it = files_.emplace(m.file.name, FileRecord{m.file, {}, {}}).first;
     record(now, "file_published",
            {{"file", m.file.name}, {"peer", peer}, {"size", m.file.size}, {"chunks", n}});
   }
@@ -167,31 +167,99 @@ void Tracker::handle(Time, ConnId conn, Session& s, const RequestFileLocation& m
         conn, m.req, make_error(ErrorCode::NotFound, "no file named \"" + m.name + "\" is listed"),
         "REQUEST_FILE_LOCATION");
   }
+  FileRecord& f = it->second;
   // The asker is downloading the file: list it to the others as a member of the swarm, with
   // no chunks yet, so that they connect to it and hear its HAVEs.
-  owned_by(it->second, *s.peer_id);
-  std::vector<OwnerEntry> owners, members;
-  for (const auto& [peer, chunks] : it->second.owners) {
-    if (peer == *s.peer_id) continue;
-    (chunks.empty() ? members : owners)
-        .push_back(OwnerEntry{peer, peers_.at(peer).address, chunks.ranges()});
+  owned_by(f, *s.peer_id);
+  ReplyFileLocation reply{m.req, {}, {}, true};
+  reply.file.name = f.info.name;
+  reply.file.size = f.info.size;
+  reply.file.chunk_size = f.info.chunk_size;
+  reply.file.file_hash = f.info.file_hash;
+  list_owners(f, *s.peer_id, reply);
+  RawFrame frame = encode_message(reply);
+  // The hash list is built once per file and shared by every reply that carries it: a
+  // client that pipelines requests for a large file and never reads costs headers only.
+  if (m.hashes) {
+    if (f.hashes.empty()) f.hashes = hashes_payload(f.info);
+    frame.payload = f.hashes;
   }
-  // Sample when there are too many (partial Fisher-Yates, seeded); owners of chunks first.
-  auto sample = [&](std::vector<OwnerEntry>& v, std::size_t keep) {
-    if (v.size() <= keep) return;
-    for (std::size_t i = 0; i < keep; ++i) std::swap(v[i], v[i + rng_.below(v.size() - i)]);
-    v.resize(keep);
+  emit(Send{conn, std::move(frame)});
+}
+
+// Which owners a location reply lists, within max_owners_per_reply and the header limit.
+// Owners are taken in a random order (seeded), first those that hold a chunk none taken
+// so far holds, so that a sample of a large swarm still names an owner of every chunk
+// anyone holds; then the rest; then members that hold nothing yet. An owner whose chunk
+// set alone would not fit is listed with the part that does. Whatever is left out makes
+// the reply incomplete, and the downloader keeps what it knew.
+void Tracker::list_owners(const FileRecord& f, const std::string& asker, ReplyFileLocation& reply) {
+  const std::uint32_t n = f.info.chunk_count();
+  std::vector<std::pair<const std::string*, const ChunkSet*>> owners, members;
+  for (const auto& [peer, chunks] : f.owners) {
+    if (peer != asker) (chunks.empty() ? members : owners).emplace_back(&peer, &chunks);
+  }
+  auto shuffle = [&](auto& v) {
+    for (std::size_t i = 0; i + 1 < v.size(); ++i) std::swap(v[i], v[i + rng_.below(v.size() - i)]);
   };
-  sample(owners, config_.max_owners_per_reply);
-  sample(members, config_.max_owners_per_reply - owners.size());
-  owners.insert(owners.end(), std::make_move_iterator(members.begin()),
-                std::make_move_iterator(members.end()));
-  ReplyFileLocation reply{m.req, it->second.info, std::move(owners)};
-  // Fragmented chunk sets can make the header large: shed owners until it fits.
-  while (!reply.owners.empty() && encode_message(reply).header.size() > kMaxHeaderBytes) {
-    reply.owners.resize(reply.owners.size() * 3 / 4);
+  // A sample is drawn only when not everyone can be listed.
+  if (owners.size() + members.size() > config_.max_owners_per_reply) {
+    shuffle(owners);
+    shuffle(members);
   }
-  send(conn, reply);
+  std::vector<std::pair<const std::string*, const ChunkSet*>> order;
+  order.reserve(owners.size() + members.size());
+  ChunkSet covered(n);
+  std::vector<bool> taken(owners.size(), false);
+  for (std::size_t i = 0; i < owners.size(); ++i) {
+    if (!owners[i].second->has_any_missing_from(covered)) continue;
+    covered.insert_all(*owners[i].second);
+    order.push_back(owners[i]);
+    taken[i] = true;
+  }
+  for (std::size_t i = 0; i < owners.size(); ++i) {
+    if (!taken[i]) order.push_back(owners[i]);
+  }
+  order.insert(order.end(), members.begin(), members.end());
+
+  if (order.size() > config_.max_owners_per_reply) {
+    order.resize(config_.max_owners_per_reply);
+    reply.complete = false;
+  }
+  // The most compact entries first, so that one owner with a fragmented chunk set cannot
+  // crowd everyone else out of the frame; it is the one cut short.
+  std::vector<OwnerEntry> entries;
+  entries.reserve(order.size());
+  for (const auto& [peer, chunks] : order) {
+    entries.push_back(OwnerEntry{*peer, peers_.at(*peer).address, chunks->ranges()});
+  }
+  std::stable_sort(entries.begin(), entries.end(), [](const OwnerEntry& a, const OwnerEntry& b) {
+    return a.chunks.size() < b.chunks.size();
+  });
+  // Header bytes for the owner list: the limit less room for the rest of the reply.
+  std::size_t budget = kMaxHeaderBytes - 4096;
+  for (auto& e : entries) {
+    if (budget < 256) break;
+    // Worst case for JSON: every byte of the id escaped as \u00XX.
+    const std::size_t fixed = 6 * e.peer_id.size() + e.address.host.size() + 80;
+    std::size_t used = fixed;
+    std::size_t keep = 0;
+    for (; keep < e.chunks.size(); ++keep) {
+      const auto& r = e.chunks[keep];
+      const std::size_t len = std::to_string(r.first).size() + 1 +
+                              (r.first == r.last ? 0 : std::to_string(r.last).size() + 1);
+      if (used + len > budget) break;
+      used += len;
+    }
+    if (keep < e.chunks.size()) {
+      if (keep == 0 && !e.chunks.empty()) break;
+      e.chunks.resize(keep);
+      reply.complete = false;
+    }
+    budget -= used;
+    reply.owners.push_back(std::move(e));
+  }
+  if (reply.owners.size() < entries.size()) reply.complete = false;
 }
 
 ChunkSet& Tracker::owned_by(FileRecord& f, const std::string& peer_id) {

@@ -82,6 +82,19 @@ void TrackerClient::request(TrackerRequest kind, const std::string& name, Messag
   send(std::move(m));
 }
 
+void TrackerClient::announce(const FileInfo& file, const ChunkSet& have) {
+  if (have.empty()) return;
+  if (have.complete())
+    return request(TrackerRequest::Publish, file.name, RequestToPublish{0, file, {}});
+  // A fragmented partial copy: the first ranges with the file, the rest registered after it
+  // on the same connection, so that no header outgrows a frame.
+  auto pieces = split_ranges(have.ranges(), kMaxRangesPerMessage);
+  request(TrackerRequest::Publish, file.name, RequestToPublish{0, file, std::move(pieces[0])});
+  for (std::size_t i = 1; i < pieces.size(); ++i) {
+    send(RequestChunksRegister{file.name, std::move(pieces[i])});
+  }
+}
+
 void TrackerClient::on_closed(Time now, std::string_view why) {
   conn_ = 0;
   lost(now, why);
@@ -226,7 +239,9 @@ void TrackerClient::register_chunk(Time now, const std::string& name, std::uint3
 void TrackerClient::flush_registrations() {
   if (online()) {
     for (const auto& [name, set] : to_register_) {
-      if (!set.empty()) send(RequestChunksRegister{name, set.ranges()});
+      for (auto& piece : split_ranges(set.ranges(), kMaxRangesPerMessage)) {
+        send(RequestChunksRegister{name, std::move(piece)});
+      }
     }
   }
   to_register_.clear();
@@ -234,7 +249,12 @@ void TrackerClient::flush_registrations() {
 
 void TrackerClient::unregister(const std::string& name, std::vector<ChunkRange> ranges) {
   // Also when it holds nothing: the tracker lists downloaders as members of the swarm.
-  if (online()) send(RequestChunksUnregister{name, std::move(ranges)});
+  if (online()) {
+    if (ranges.empty()) send(RequestChunksUnregister{name, {}});
+    for (auto& piece : split_ranges(ranges, kMaxRangesPerMessage)) {
+      send(RequestChunksUnregister{name, std::move(piece)});
+    }
+  }
   to_register_.erase(name);
 }
 

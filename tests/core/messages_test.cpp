@@ -23,6 +23,11 @@ Message round_trip(const Message& m) {
   return decoded.ok() ? *decoded : Message{};
 }
 
+FileInfo without_hashes(FileInfo f) {
+  f.chunk_hashes.clear();
+  return f;
+}
+
 TEST(Messages, EveryMessageRoundTrips) {
   const std::vector<Message> all{
       RequestRegistry{7, kProtocolVersion, "peer-1", {"", 6881}},
@@ -34,8 +39,11 @@ TEST(Messages, EveryMessageRoundTrips) {
       ReplyFilesList{10, {{"a", 100, 4096, 1, 2, 1.0}, {"b", 9000, 4096, 3, 1, 0.5}}, 0},
       ReplyFilesList{11, {}, 7},
       RequestFileLocation{11, "data.bin"},
+      RequestFileLocation{12, "data.bin", false},
       ReplyFileLocation{
           11, sample_file(), {{"p1", {"10.0.0.1", 1}, {{0, 2}}}, {"p2", {"::1", 2}, {{1, 1}}}}},
+      ReplyFileLocation{
+          12, without_hashes(sample_file()), {{"p1", {"10.0.0.1", 1}, {{0, 2}}}}, false},
       RequestChunksRegister{"data.bin", {{0, 1}}},
       RequestChunksUnregister{"data.bin", {{0, 0}, {2, 2}}},
       PeerPing{0xFFFFFFFFFFFFFFFFull},

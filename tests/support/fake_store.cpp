@@ -22,6 +22,11 @@ void FakeStore::put_partial(const std::string& dest, const FileInfo& info,
   partials_[dest] = std::move(p);
 }
 
+void FakeStore::put_sparse_partial(const std::string& dest, const FileInfo& info,
+                                   const ChunkSet& verified) {
+  partials_[dest] = Partial{info, {}, verified};
+}
+
 const std::vector<std::uint8_t>* FakeStore::file(const std::string& path) const {
   const auto it = files_.find(path);
   return it == files_.end() ? nullptr : &it->second;
@@ -65,7 +70,8 @@ StoreResult FakeStore::open_partial(const StoreOpen& op) {
   if (p.info != op.file) {
     // A different file (or none) was here: start over, like a stale resume record.
     p.info = op.file;
-    p.bytes.assign(op.file.size, 0);
+    // Beyond memory: sparse, with no bytes (chunks of it can be neither read nor written).
+    if (op.file.size <= kLargestInMemory) p.bytes.assign(op.file.size, 0);
     p.verified = ChunkSet(op.file.chunk_count());
   }
   served_[op.file.name] = Served{op.file, op.dest, false};
@@ -97,6 +103,10 @@ StoreResult FakeStore::read_chunk(const StoreRead& op) {
     r.status = make_error(ErrorCode::OutOfRange, "block out of the chunk's range");
     return r;
   }
+  if (bytes->size() != s.info.size) {
+    r.status = make_error(ErrorCode::IoError, "a sparse test file has no bytes to read");
+    return r;
+  }
   const auto off = s.info.chunk_offset(op.index) + op.offset;
   std::vector<std::uint8_t> chunk(bytes->begin() + static_cast<std::ptrdiff_t>(off),
                                   bytes->begin() + static_cast<std::ptrdiff_t>(off + len));
@@ -123,7 +133,7 @@ StoreResult FakeStore::verify_and_write(const StoreWrite& op) {
                           "chunk " + std::to_string(op.index) + " failed SHA-256");
     return r;
   }
-  if (fail_writes) {
+  if (fail_writes || p.bytes.size() != p.info.size) {
     r.status = make_error(ErrorCode::IoError, "no space left on device");
     return r;
   }

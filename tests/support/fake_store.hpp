@@ -18,6 +18,9 @@ class FakeStore {
   /// A partial download left on "disk": `verified` chunks of `bytes` are in place at `dest`.
   void put_partial(const std::string& dest, const FileInfo& info,
                    const std::vector<std::uint8_t>& bytes, const ChunkSet& verified);
+  /// The same with no bytes at all, for files far larger than memory: opening and resuming
+  /// work; reading or writing a chunk of it fails with IoError.
+  void put_sparse_partial(const std::string& dest, const FileInfo& info, const ChunkSet& verified);
   /// The bytes at `path` (a published file or a finished download), or nullptr.
   const std::vector<std::uint8_t>* file(const std::string& path) const;
   /// Chunks verified so far for a download into `dest` (kept across crashes, like .part).
@@ -29,6 +32,8 @@ class FakeStore {
   bool fail_writes = false;
 
   StoreResult execute(const StoreOp& op);
+  /// Downloads of larger files get a sparse partial (put_sparse_partial) instead of bytes.
+  static constexpr std::uint64_t kLargestInMemory = 1ull << 30;
 
   /// The process died: the serving table is lost, the disk is not.
   void forget_open_files() { served_.clear(); }

@@ -25,6 +25,10 @@ constexpr std::size_t kMaxRanges = 1U << 16;
 Result<std::vector<ChunkRange>> parse_chunk_ranges(std::string_view text,
                                                    std::string_view field = "chunks");
 std::string format_chunk_ranges(const std::vector<ChunkRange>& ranges);
+/// `ranges` cut into pieces of at most `per_piece` ranges, in order: a chunk set too
+/// fragmented for one message travels in several.
+std::vector<std::vector<ChunkRange>> split_ranges(const std::vector<ChunkRange>& ranges,
+                                                  std::size_t per_piece);
 
 class ChunkSet {
  public:

@@ -76,7 +76,9 @@ struct CloseConnection {
   ConnId conn;
 };
 /// Ask the tracker for the owners; the answer comes through on_location(_failed).
-struct AskOwners {};
+struct AskOwners {
+  bool hashes = true;  // false once the file's hashes are known: a refresh needs owners only
+};
 struct OpenFile {
   FileInfo file;
   std::string dest;
@@ -182,9 +184,16 @@ class Download {
     bool silent = false;      // our requests to it timed out; no more until it is heard
     bool interested = false;  // we told it we want something it holds
     std::uint32_t strikes = 0;
-    std::uint32_t failures = 0;
+    std::uint32_t failures = 0;  // in a row: a block from it starts the count again
+    Time failed_at{};
     std::uint64_t bytes = 0;
   };
+  /// How long a failed source waits before a refresh may give it another chance.
+  static Duration retry_wait(const Source& s) {
+    if (s.failures <= 1) return Duration::zero();
+    const auto doublings = std::min(s.failures - 2, 6u);
+    return std::min<Duration>(std::chrono::milliseconds(250) * (1 << doublings), 10s);
+  }
   struct Ask {
     std::string source;
     Time sent;
@@ -202,7 +211,7 @@ class Download {
     std::uint32_t asks = 0;
   };
 
-  void merge_owners(const ReplyFileLocation& reply);
+  void merge_owners(Time now, const ReplyFileLocation& reply);
   void connect_more(Time now);
   /// Asks free sources for more, then tells every source whether we are interested.
   void schedule(Time now);
@@ -235,7 +244,7 @@ class Download {
   void on_block(Time now, Source& s, PeerReplyChunk& reply);
   /// Every block of `chunk` is in: hand it to the store to verify.
   void verify(std::uint32_t chunk, Partial& p);
-  void drop_source(Source& s, SourceState state, std::string_view why);
+  void drop_source(Time now, Source& s, SourceState state, std::string_view why);
   void requeue_from(const std::string& source_id);
   /// Forgets the requests for blocks of `chunk` at `s` (they will not come); they are asked
   /// again.
@@ -266,6 +275,7 @@ class Download {
   Phase phase_ = Phase::Locating;
   std::optional<Error> error_;
   std::optional<FileInfo> info_;
+  bool owners_complete_ = true;  // the last location reply listed every owner in full
   ChunkSet have_;
   std::vector<ChunkState> chunks_;
   std::map<std::uint32_t, Partial> partial_;  // chunks Requested or Verifying

@@ -29,6 +29,10 @@ struct FileInfo {
   /// Checks name rules, sizes, chunk count against size, and the file hash against the
   /// chunk hashes. `field` prefixes error messages ("file").
   Status validate(std::string_view field = "file") const;
+  /// The same checks without the hashes: name, chunk size, size and chunk count.
+  Status validate_sizes(std::string_view field = "file") const;
+  /// Chunks of a file of this size (chunk_count() counts the hashes, which a summary lacks).
+  std::uint32_t chunks_by_size() const;
 
   friend bool operator==(const FileInfo&, const FileInfo&) = default;
 };

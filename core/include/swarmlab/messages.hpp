@@ -75,6 +75,9 @@ struct ReplyFilesList {
 struct RequestFileLocation {
   std::uint32_t req = 0;
   std::string name;
+  /// False on a refresh: the asker has the chunk hashes already, and only owners change. A
+  /// large file's hash list (6.4 MB for 100 GiB in 512 KiB chunks) then travels once.
+  bool hashes = true;
   friend bool operator==(const RequestFileLocation&, const RequestFileLocation&) = default;
 };
 struct OwnerEntry {
@@ -85,10 +88,17 @@ struct OwnerEntry {
 };
 struct ReplyFileLocation {
   std::uint32_t req = 0;
-  FileInfo file;  // hashes in the payload
+  /// Hashes in the payload; none (chunk_hashes empty) when the request asked for none.
+  FileInfo file;
   std::vector<OwnerEntry> owners;
+  /// False when owners were left out (a sample of a large swarm), or some entries list only
+  /// part of what their owner holds (to fit the frame): what is not listed may still exist.
+  bool complete = true;
   friend bool operator==(const ReplyFileLocation&, const ReplyFileLocation&) = default;
 };
+/// Most ranges one message carries: formatted, they fit a frame's header with room to spare.
+/// A larger chunk set travels in several messages (chunk_set.hpp, split_ranges).
+constexpr std::size_t kMaxRangesPerMessage = 2048;
 /// Batched "I now hold these chunks". No reply unless it is refused.
 struct RequestChunksRegister {
   std::string name;
@@ -199,6 +209,10 @@ std::string_view message_type(const Message& m);
 
 /// Header JSON + payload, ready to frame.
 RawFrame encode_message(const Message& m);
+/// A file's chunk hashes as they travel (32 bytes each, in order): the payload of
+/// REQUEST_TO_PUBLISH and REPLY_FILE_LOCATION. The tracker builds it once per file and shares
+/// it among replies.
+Payload hashes_payload(const FileInfo& f);
 
 /// Parses and validates a frame. Errors name the field and what was wrong with it.
 Result<Message> decode_message(const RawFrame& frame);

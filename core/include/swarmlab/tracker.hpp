@@ -17,8 +17,8 @@ struct TrackerConfig {
   std::vector<Cidr> allow;
   /// A registered peer silent for this long is dropped (peers ping every 10 s by default).
   Duration keepalive_timeout = 30s;
-  /// Most owners listed in one REPLY_FILE_LOCATION; a random sample when there are more,
-  /// which also keeps the reply under the 64 KiB header limit.
+  /// Most owners listed in one REPLY_FILE_LOCATION; a sample when there are more (one that
+  /// still names an owner of every chunk held), which also keeps the reply within 64 KiB.
   std::size_t max_owners_per_reply = 200;
   /// A connection that sends this many bad frames is closed.
   std::uint32_t max_protocol_errors = 16;
@@ -73,7 +73,9 @@ class Tracker final : public Node {
   struct FileRecord {
     FileInfo info;
     std::map<std::string, ChunkSet> owners;  // peer id -> chunks held
+    Payload hashes;                          // info's hash list as it travels, once built
   };
+  void list_owners(const FileRecord& f, const std::string& asker, ReplyFileLocation& reply);
 
   void handle(Time now, ConnId conn, Session& s, RequestRegistry m);
   void handle(Time now, ConnId conn, Session& s, RequestToPublish m);

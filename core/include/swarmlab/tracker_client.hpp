@@ -118,6 +118,9 @@ class TrackerClient {
   /// Sends a request; its answer comes back as Answer, Refused or Unanswered with `kind` and
   /// `name`. Only while online.
   void request(TrackerRequest kind, const std::string& name, Message m);
+  /// Publishes `file` with the chunks this peer holds of it (nothing if none), in as many
+  /// messages as its chunk set needs. The answer comes back as for request(Publish, ...).
+  void announce(const FileInfo& file, const ChunkSet& have);
   /// Chunk `index` of `name` (of `chunks` chunks) is verified: registered in the next batch.
   void register_chunk(Time now, const std::string& name, std::uint32_t index, std::uint32_t chunks);
   /// This peer no longer offers `ranges` of `name` (and forgets its pending registrations).
