@@ -1,5 +1,6 @@
 """End-to-end: real tracker and peer processes on 127.0.0.1, files on disk, kill -9."""
 import fcntl
+import hashlib
 import os
 import re
 import select
@@ -375,6 +376,41 @@ class BackPressure(SwarmTestCase):
         d = self.start_download(t.port, "f.bin", out, "leecher")
         self.assertEqual(d.wait(120), 0, d.stdout() + d.stderr())
         self.assertEqual(sha256_of(out), sha256_of(src))
+        s.close()
+
+    def test_pipelined_locations_of_a_huge_file_share_one_hash_list(self):
+        # Issue row: a client publishes a file of 500,000 chunks (16 MB of hashes; the tracker
+        # never sees data, so they can be made up), pipelines 60 location requests and never
+        # reads. Each reply used to copy the hash list: the tracker grew by about a GB.
+        saved = os.environ.get("ASAN_OPTIONS")
+        os.environ["ASAN_OPTIONS"] = "quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
+        self.addCleanup(lambda: os.environ.pop("ASAN_OPTIONS") if saved is None
+                        else os.environ.__setitem__("ASAN_OPTIONS", saved))
+        t = self.start_tracker()
+        chunks = 500_000
+        hashes = b"".join(hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(chunks))
+        file_hash = hashlib.sha256(hashes).hexdigest()
+        frame = lambda h, p=b"": struct.pack(">II", len(h), len(p)) + h.encode() + p
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", t.port))
+        s.sendall(frame('{"type":"REQUEST_REGISTRY","req":1,"version":4,"peer_id":"hoarder",'
+                        '"listen":{"host":"","port":1}}'))
+        s.sendall(frame('{"type":"REQUEST_TO_PUBLISH","req":2,"name":"huge.bin","size":%d,'
+                        '"chunk_size":4096,"file_hash":"%s"}' % (chunks * 4096, file_hash), hashes))
+        time.sleep(1.0)
+        before = self.rss_kib(t.pid)
+        for i in range(60):
+            s.sendall(frame('{"type":"REQUEST_FILE_LOCATION","req":%d,"name":"huge.bin"}' % (3 + i)))
+        time.sleep(2.0)
+        grown = (self.rss_kib(t.pid) - before) / 1024
+        self.assertLess(grown, 64, f"tracker grew by {grown:.0f} MiB for 60 unread replies of 16 MB")
+        # Other peers are still served, with the same file listed.
+        src = self.random_file("f.bin", 1 * MiB)
+        self.start_seeder(t.port, [src], "seed")
+        out = self.path("f.out")
+        d = self.start_download(t.port, "f.bin", out, "leecher")
+        self.assertEqual(d.wait(60), 0, d.stdout() + d.stderr())
         s.close()
 
     def test_streams_that_declare_huge_frames_cannot_exhaust_memory(self):
