@@ -56,10 +56,7 @@ void Tracker::handle_frame(Time now, ConnId conn, RawFrame frame) {
     const auto [type, req] = peek_type_and_req(frame.header);
     reply_error(conn, req, decoded.error(), type);
     if (++s.protocol_errors >= config_.max_protocol_errors) {
-      const auto peer = s.peer_id;
-      close(conn);
-      sessions_.erase(it);
-      if (peer) drop_peer(now, *peer, "too many protocol errors");
+      end_session(now, conn, "too many protocol errors", true);
     }
     return;
   }
@@ -101,9 +98,7 @@ void Tracker::handle(Time now, ConnId conn, Session& s, RequestRegistry m) {
                                                    " is not supported (tracker speaks " +
                                                    std::to_string(kProtocolVersion) + ")"),
         "REQUEST_REGISTRY");
-    close(conn);
-    sessions_.erase(conn);
-    return;
+    return end_session(now, conn, "protocol version mismatch", true);
   }
   if (s.peer_id) {
     return reply_error(conn, m.req,
@@ -314,13 +309,18 @@ void Tracker::drop_peer(Time now, const std::string& peer_id, std::string_view r
 }
 
 void Tracker::handle_closed(Time now, ConnId conn, CloseReason reason) {
+  end_session(now, conn, to_string(reason), false);
+}
+
+void Tracker::end_session(Time now, ConnId conn, std::string_view reason, bool close_it) {
   const auto it = sessions_.find(conn);
   if (it == sessions_.end()) return;
   const auto peer = it->second.peer_id;
   sessions_.erase(it);
-  // Only drop the peer if this connection is still its current one.
+  if (close_it) close(conn);
+  // The peer goes with it only if this connection is still its current one.
   if (peer && peers_.count(*peer) != 0 && peers_.at(*peer).conn == conn) {
-    drop_peer(now, *peer, to_string(reason));
+    drop_peer(now, *peer, reason);
   }
 }
 
@@ -330,14 +330,7 @@ void Tracker::handle_timer(Time now, TimerId timer) {
   for (const auto& [conn, s] : sessions_) {
     if (now - s.last_heard >= config_.keepalive_timeout) stale.push_back(conn);
   }
-  for (const auto conn : stale) {
-    const auto peer = sessions_.at(conn).peer_id;
-    sessions_.erase(conn);
-    close(conn);
-    if (peer && peers_.count(*peer) != 0 && peers_.at(*peer).conn == conn) {
-      drop_peer(now, *peer, "keep-alive timeout");
-    }
-  }
+  for (const auto conn : stale) end_session(now, conn, "keep-alive timeout", true);
   sweep_timer_ = start_timer(now + config_.keepalive_timeout / 3);
 }
 

@@ -183,6 +183,20 @@ TEST_F(ProbeFixture, WrongProtocolVersionIsRefused) {
   EXPECT_TRUE(probe().closed.has_value());
 }
 
+TEST_F(ProbeFixture, ARegisteredPeerDroppedForItsVersionIsNoLongerListed) {
+  send(RequestRegistry{1, kProtocolVersion, "probe", {"", 1}});
+  const FileInfo file =
+      make_file_info("p.bin", 3 * 4096, 4096, {sha256("a"), sha256("b"), sha256("c")});
+  send(RequestToPublish{2, file, {}});
+  ASSERT_EQ(probe().received_of<ReplyToPublish>().size(), 1u);
+  ASSERT_EQ(s.trk().peers().size(), 1u);
+  send(RequestRegistry{3, 99, "probe", {"", 1}});
+  EXPECT_TRUE(probe().closed.has_value());
+  // Its session is gone, and so are its record and what it owned: nobody is sent to it.
+  EXPECT_TRUE(s.trk().peers().empty());
+  EXPECT_TRUE(s.trk().chunk_info().empty());
+}
+
 TEST(Tracker, HugeFileListsAreCutToFitOneFrame) {
   Swarm s;
   auto a = s.add_peer("a");

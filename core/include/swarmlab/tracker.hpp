@@ -75,6 +75,9 @@ class Tracker final : public Node {
     std::map<std::string, ChunkSet> owners;  // peer id -> chunks held
     Payload hashes;                          // info's hash list as it travels, once built
   };
+  /// Forgets the session on `conn` (closing it if asked) and, if it is its peer's current
+  /// one, the peer and what it owned. Every way a session ends goes through here.
+  void end_session(Time now, ConnId conn, std::string_view reason, bool close_it);
   void list_owners(const FileRecord& f, const std::string& asker, ReplyFileLocation& reply);
 
   void handle(Time now, ConnId conn, Session& s, RequestRegistry m);
