@@ -1,5 +1,5 @@
 # The two entry points of the README. Each one installs what it needs first.
-.PHONY: run test bootstrap build-debug build-release build-fuzz bench fuzz format clean
+.PHONY: run test bootstrap build-debug build-release build-fuzz bench fuzz soak format clean
 
 run: build-release
 	scripts/run_main_job.sh
@@ -26,6 +26,10 @@ build-fuzz: bootstrap
 # Every fuzz target for FUZZ_SECONDS each (default 300); fails on any finding.
 fuzz: build-fuzz
 	scripts/run_fuzzers.sh
+
+# 2,000 random swarms with crashes, restarts and corrupt peers on the fake network.
+soak: build-release
+	SWARMLAB_SOAK_SEEDS=$${SOAK_SEEDS:-2000} build/release/tests/core_tests --gtest_filter='Soak.*'
 
 bench: build-release
 	scripts/run_benchmarks.sh
