@@ -91,7 +91,31 @@ void Download::on_location_failed(Time now, const Error& error) {
   refresh_pending_ = false;
   last_refresh_ = now;
   if (finished()) return;
-  if (phase_ == Phase::Locating) return fail(error);
+  if (phase_ == Phase::Locating) {
+    // The tracker was lost (or not yet back): the question is asked again when it is.
+    if (error.code == ErrorCode::TrackerNotConnected) {
+      if (!waiting_for_tracker_) {
+        log("download_waiting", {{"file", name_}, {"reason", error.message}});
+      }
+      waiting_for_tracker_ = true;
+      if (tracker_online_) maybe_refresh(now, true);
+      return;
+    }
+    // Just after the tracker came back, a file is not listed until its owners announce it
+    // again (they reconnect with backoff): ask again for a while before believing it.
+    if (error.code == ErrorCode::NotFound && tracker_back_at_ &&
+        now - *tracker_back_at_ < config_.reannounce_grace) {
+      log("download_waiting", {{"file", name_}, {"reason", error.message}});
+      deadline_ = now + config_.first_refresh;
+      return;
+    }
+    return fail(error);
+  }
+  // Just after a tracker restart the file is not listed until its owners announce it again:
+  // while sources we are connected to still hold what we miss, that is no reason to stop.
+  if (phase_ == Phase::Running && error.code == ErrorCode::NotFound && serving_sources() > 0) {
+    return;
+  }
   if (phase_ == Phase::Running && error.code == ErrorCode::NotFound) {
     // The tracker no longer lists the file: nobody online holds what we miss.
     fail(make_error(ErrorCode::DownloadIncomplete,
@@ -101,6 +125,26 @@ void Download::on_location_failed(Time now, const Error& error) {
                         std::to_string(have_.count()) +
                         " verified chunks are kept for a later download to resume"));
   }
+}
+
+void Download::set_tracker_online(Time now, bool online) {
+  if (online && !tracker_online_) tracker_back_at_ = now;
+  tracker_online_ = online;
+  if (online && waiting_for_tracker_ && phase_ == Phase::Locating && !finished()) {
+    waiting_for_tracker_ = false;
+    refresh_pending_ = false;
+    maybe_refresh(now, true);
+  }
+}
+
+std::uint32_t Download::serving_sources() const {
+  std::uint32_t n = 0;
+  for (const auto& [id, s] : sources_) {
+    const bool connected = s.state == SourceState::Ready || s.state == SourceState::Pinging ||
+                           s.state == SourceState::Connecting;
+    if (connected && s.has.has_any_missing_from(have_)) ++n;
+  }
+  return n;
 }
 
 void Download::merge_owners(Time now, const ReplyFileLocation& reply) {
@@ -769,6 +813,7 @@ void Download::maybe_refresh(Time now, bool urgent) {
 void Download::on_deadline(Time now) {
   if (!deadline_ || now < *deadline_) return;
   deadline_.reset();
+  if (phase_ == Phase::Locating && !finished()) return maybe_refresh(now, true);  // asking again
   if (phase_ != Phase::Running) return;
   for (auto& [id, s] : sources_) {
     const bool active = s.state == SourceState::Ready || s.state == SourceState::Pinging;

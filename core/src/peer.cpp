@@ -71,7 +71,12 @@ void Peer::talk_to_tracker(Time now) {
             [&](act::SendMessage& x) { send(x.conn, x.message); },
             [&](act::CloseConnection& x) { close(x.conn); },
             [&](act::Online& x) {
-              for (auto& [name, d] : downloads_) d->set_tracker_online(true);
+              if (x.regained) tracker_regained_at_ = now;
+              std::vector<std::string> names;
+              for (const auto& [name, d] : downloads_) names.push_back(name);
+              for (const auto& name : names) {
+                with_download(now, name, [&](Download& d) { d.set_tracker_online(now, true); });
+              }
               record(
                   now, x.regained ? "tracker_regained" : "tracker_connected",
                   {{"tracker", x.tracker.to_string()}, {"advertised", x.advertised.to_string()}});
@@ -79,7 +84,7 @@ void Peer::talk_to_tracker(Time now) {
               announce_everything();
             },
             [&](act::Offline&) {
-              for (auto& [name, d] : downloads_) d->set_tracker_online(false);
+              for (auto& [name, d] : downloads_) d->set_tracker_online(now, false);
             },
             [&](act::Failed& x) { notify(now, TrackerFailed{x.error}); },
             [&](act::Answer& x) { on_tracker_answer(now, x); },
@@ -185,7 +190,10 @@ Status Peer::download(Time now, const std::string& name, const std::string& dest
                       "this peer already holds all of \"" + name + "\"");
   }
   downloads_[name] = std::make_unique<Download>(config_.download, name, dest, rng_);
-  with_download(now, name, [&](Download& d) { d.start(now); });
+  with_download(now, name, [&](Download& d) {
+    if (tracker_regained_at_) d.tracker_came_back(*tracker_regained_at_);
+    d.start(now);
+  });
   return {};
 }
 

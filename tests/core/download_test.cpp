@@ -265,6 +265,27 @@ TEST(Download, TrackerCrashMidDownloadStillCompletes) {
   EXPECT_EQ(info[1].chunks.to_ranges(), "0-63");
 }
 
+TEST(Download, ATrackerLostBeforeItAnsweredIsAskedAgainWhenItIsBack) {
+  Swarm s;
+  const auto bytes = random_bytes(8 * kTestChunk, 21);
+  auto a = s.add_peer("a");
+  auto d = s.add_peer("d");
+  ASSERT_TRUE(s.wait_online({a, d}));
+  ASSERT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
+  // The request is on its way when the tracker dies.
+  s.start_download(d, "f", "/dl/f");
+  s.net.crash(s.tracker);
+  s.net.run_for(3s);
+  EXPECT_EQ(s.count_notices<DownloadFailed>(d), 0u) << "it waits for the tracker";
+  EXPECT_EQ(s.net.count_records("download_waiting"), 1u);
+  // Back, and empty until a announces the file again: d may hear "no such file" first, and
+  // asks again rather than believing it.
+  s.restart_tracker();
+  const auto done = s.wait_download(d, "f");
+  ASSERT_NE(as<DownloadCompleted>(done), nullptr) << describe(done);
+  EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
+}
+
 TEST(Download, CorruptPeerIsBannedAndDownloadCompletesFromHonestOnes) {
   Swarm s;
   const auto bytes = random_bytes(60 * kTestChunk, 19);

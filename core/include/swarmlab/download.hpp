@@ -48,6 +48,9 @@ struct DownloadConfig {
   /// refresh_interval: a swarm's new sources appear early, while later refreshes stay cheap
   /// for the tracker.
   Duration first_refresh = 500ms;
+  /// After the tracker comes back, how long "no such file" may only mean that its owners have
+  /// not announced it again yet (they reconnect with up to 30 s of backoff, 1 s at first).
+  Duration reannounce_grace = 15s;
   Duration refresh_interval = 5s;
   /// A source that answers no ping for this long, while we wait on it, is dropped.
   Duration stall_timeout = 20s;
@@ -142,7 +145,11 @@ class Download {
   /// Bytes of a frame arrived on `conn`: a source sending a long chunk is alive.
   void on_bytes_arrived(Time now, ConnId conn);
   /// Whether the peer's tracker session is up: owner refreshes wait while it is not.
-  void set_tracker_online(bool online) { tracker_online_ = online; }
+  /// The tracker session came up or went down. A download still locating its file when the
+  /// tracker was lost asks again as soon as it is back, instead of failing.
+  void set_tracker_online(Time now, bool online);
+  /// The peer's tracker session came back at `when` (before this download began).
+  void tracker_came_back(Time when) { tracker_back_at_ = when; }
   /// The connection the peer opened for OpenConnection{source}.
   void bind_connection(const std::string& source, ConnId conn);
   void on_deadline(Time now);
@@ -212,6 +219,8 @@ class Download {
   };
 
   void merge_owners(Time now, const ReplyFileLocation& reply);
+  /// Sources we are connected to that hold a chunk we miss.
+  std::uint32_t serving_sources() const;
   void connect_more(Time now);
   /// Asks free sources for more, then tells every source whether we are interested.
   void schedule(Time now);
@@ -295,6 +304,8 @@ class Download {
   Duration refresh_gap_{};
   bool refresh_pending_ = false;
   bool tracker_online_ = true;
+  bool waiting_for_tracker_ = false;     // locating, and the tracker was lost before it answered
+  std::optional<Time> tracker_back_at_;  // when the tracker session last came back
   Time last_progress_{};
   std::uint64_t bytes_at_last_progress_ = 0;
   double rate_bps_ = 0;

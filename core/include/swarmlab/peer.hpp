@@ -150,6 +150,7 @@ class Peer final : public Node {
     std::optional<Time> deadline;
   };
   std::map<std::string, DownloadTimer> download_timers_;  // one per download, at its deadline
+  std::optional<Time> tracker_regained_at_;               // when the tracker session last came back
 };
 
 }  // namespace swarmlab
