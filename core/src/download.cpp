@@ -172,10 +172,10 @@ void Download::merge_owners(Time now, const ReplyFileLocation& reply) {
     s.has.insert_all(*set);
     // A source that failed before but is still online per the tracker gets another chance:
     // a slow owner whose pongs wait behind chunks on a thin link looks stalled, yet it is
-    // the only one holding some chunks. Each failure in a row doubles the wait before the
-    // next chance: a failure makes the next refresh urgent, so a source that fails as soon
-    // as it is asked (one whose disk cannot read what it announced) would otherwise be
-    // retried, and the tracker asked again, at every round trip.
+    // the only one holding some chunks. Each refusal in a row (other than Busy) doubles the
+    // wait before the next chance: a refusal makes the next refresh urgent, so a source that
+    // refuses as soon as it is asked (one whose disk cannot read what it announced) would
+    // otherwise be retried, and the tracker asked again, at every round trip.
     if (s.state == SourceState::Failed && now - s.failed_at >= retry_wait(s)) {
       s.state = SourceState::Idle;
     }
@@ -401,6 +401,9 @@ void Download::on_message(Time now, ConnId conn, Message m) {
   }
   if (auto* err = std::get_if<ErrorMessage>(&m)) {
     // The source refuses (it no longer holds what we asked, or is overloaded): stop using it.
+    // Busy passes; any other refusal (it does not hold, or cannot read, what it announced)
+    // makes it wait longer for each chance, as each refresh would give it one.
+    if (err->code != ErrorCode::Busy) ++s->refusals;
     drop_source(now, *s, SourceState::Failed, "source refused: " + err->message);
     maybe_refresh(now, true);
     return schedule(now);
@@ -410,7 +413,7 @@ void Download::on_message(Time now, ConnId conn, Message m) {
 void Download::on_block(Time now, Source& s, PeerReplyChunk& reply) {
   const auto i = reply.index;
   s.bytes += reply.data.size();
-  s.failures = 0;
+  s.refusals = 0;
   if (!info_ || i >= chunks_.size()) return;
   const auto size = block_size();
   const auto b = reply.offset / size;

@@ -191,14 +191,15 @@ class Download {
     bool silent = false;      // our requests to it timed out; no more until it is heard
     bool interested = false;  // we told it we want something it holds
     std::uint32_t strikes = 0;
-    std::uint32_t failures = 0;  // in a row: a block from it starts the count again
+    std::uint32_t failures = 0;
+    std::uint32_t refusals = 0;  // other than Busy, in a row: a block from it starts over
     Time failed_at{};
     std::uint64_t bytes = 0;
   };
   /// How long a failed source waits before a refresh may give it another chance.
   static Duration retry_wait(const Source& s) {
-    if (s.failures <= 1) return Duration::zero();
-    const auto doublings = std::min(s.failures - 2, 6u);
+    if (s.refusals <= 1) return Duration::zero();
+    const auto doublings = std::min(s.refusals - 2, 6u);
     return std::min<Duration>(std::chrono::milliseconds(250) * (1 << doublings), 10s);
   }
   struct Ask {
