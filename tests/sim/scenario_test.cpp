@@ -97,7 +97,9 @@ TEST(Scenario, EveryKindOfMistakeNamesTheField) {
   const std::vector<BadCase> cases = {
       {"not JSON", "{ files: }", {}, "not valid JSON"},
       // Found by tests/fuzz/scenario_fuzzer: a number JSON cannot hold threw past the parser.
-      {"number overflow", R"({"seed": 6666666666666666666666666666666666E66666666})", {},
+      {"number overflow",
+       R"({"seed": 6666666666666666666666666666666666E66666666})",
+       {},
        "not valid JSON"},
       {"unknown top-level field", R"({"filez": []})", {}, "filez: unknown field"},
       {"no files", R"({"groups": [{"role": "seeder"}]})", {}, "files: expected"},
