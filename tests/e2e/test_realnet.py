@@ -343,6 +343,14 @@ class Robustness(SwarmTestCase):
 
 
 class BackPressure(SwarmTestCase):
+    def without_asan_quarantine(self):
+        # Under AddressSanitizer (the debug build) freed memory waits in a 256 MiB quarantine
+        # before reuse, which is not what these tests measure: none for the processes they start.
+        saved = os.environ.get("ASAN_OPTIONS")
+        os.environ["ASAN_OPTIONS"] = "quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
+        self.addCleanup(lambda: os.environ.pop("ASAN_OPTIONS") if saved is None
+                        else os.environ.__setitem__("ASAN_OPTIONS", saved))
+
     def rss_kib(self, pid):
         with open(f"/proc/{pid}/status") as f:
             return int(next(l for l in f if l.startswith("VmRSS:")).split()[1])
@@ -382,10 +390,7 @@ class BackPressure(SwarmTestCase):
         # Issue row: a client publishes a file of 500,000 chunks (16 MB of hashes; the tracker
         # never sees data, so they can be made up), pipelines 60 location requests and never
         # reads. Each reply used to copy the hash list: the tracker grew by about a GB.
-        saved = os.environ.get("ASAN_OPTIONS")
-        os.environ["ASAN_OPTIONS"] = "quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
-        self.addCleanup(lambda: os.environ.pop("ASAN_OPTIONS") if saved is None
-                        else os.environ.__setitem__("ASAN_OPTIONS", saved))
+        self.without_asan_quarantine()
         t = self.start_tracker()
         chunks = 500_000
         hashes = b"".join(hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(chunks))
@@ -414,12 +419,7 @@ class BackPressure(SwarmTestCase):
         s.close()
 
     def test_streams_that_declare_huge_frames_cannot_exhaust_memory(self):
-        # Under AddressSanitizer (the debug build) freed memory waits in a 256 MiB quarantine
-        # before reuse, which is not what this measures: no quarantine for these processes.
-        saved = os.environ.get("ASAN_OPTIONS")
-        os.environ["ASAN_OPTIONS"] = "quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
-        self.addCleanup(lambda: os.environ.pop("ASAN_OPTIONS") if saved is None
-                        else os.environ.__setitem__("ASAN_OPTIONS", saved))
+        self.without_asan_quarantine()
         src = self.random_file("f.bin", 4 * MiB)
         t = self.start_tracker()
         port = free_port()
