@@ -49,9 +49,9 @@ TOLERANCE = {
 # asks its nearest owners first and the seed mostly for what they lack, which hides the
 # picker too; random peer choice asks the seed as often as anyone.
 FACTS = [
-    ("scenarios/scarce-seed.json", "strategy.chunk", "rarest-first", "random", [1, 2, 3],
+    ("scenarios/regression/scarce-seed-small.json", "strategy.chunk", "rarest-first", "random", [1, 2, 3],
      ["strategy.peer=random", "strategy.spread_first_copies=false"]),
-    ("scenarios/scarce-seed.json", "strategy.spread_first_copies", "true", "false", [1, 2, 3],
+    ("scenarios/regression/scarce-seed-small.json", "strategy.spread_first_copies", "true", "false", [1, 2, 3],
      ["strategy.chunk=random"]),
     ("scenarios/regression/rtt-small.json", "strategy.peer", "lowest-rtt", "random", [1, 2, 3],
      []),

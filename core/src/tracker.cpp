@@ -221,37 +221,54 @@ void Tracker::list_owners(const FileRecord& f, const std::string& asker, ReplyFi
     order.resize(config_.max_owners_per_reply);
     reply.complete = false;
   }
-  // The most compact entries first, so that one owner with a fragmented chunk set cannot
-  // crowd everyone else out of the frame; it is the one cut short.
   std::vector<OwnerEntry> entries;
   entries.reserve(order.size());
   for (const auto& [peer, chunks] : order) {
     entries.push_back(OwnerEntry{*peer, peers_.at(*peer).address, chunks->ranges()});
   }
+  // Header bytes for the owner list: the limit less room for the rest of the reply. An
+  // entry's cost is bounded from above: every byte of its id escaped as \u00XX, each range
+  // as its digits, a dash and a comma.
+  const std::size_t budget = kMaxHeaderBytes - 4096;
+  auto digits = [](std::uint32_t v) {
+    std::size_t count = 1;
+    for (; v >= 10; v /= 10) ++count;
+    return count;
+  };
+  auto range_cost = [&](const ChunkRange& r) {
+    return digits(r.first) + 1 + (r.first == r.last ? 0 : digits(r.last) + 1);
+  };
+  auto fixed_cost = [](const OwnerEntry& e) {
+    return 6 * e.peer_id.size() + e.address.host.size() + 80;
+  };
+  std::size_t total = 0;
+  for (const auto& e : entries) {
+    total += fixed_cost(e);
+    for (const auto& r : e.chunks) total += range_cost(r);
+  }
+  if (total <= budget) {  // the usual case: everything fits as it is
+    reply.owners = std::move(entries);
+    return;
+  }
+  // The most compact entries first, so that one owner with a fragmented chunk set cannot
+  // crowd everyone else out of the frame; it is the one cut short.
   std::stable_sort(entries.begin(), entries.end(), [](const OwnerEntry& a, const OwnerEntry& b) {
     return a.chunks.size() < b.chunks.size();
   });
-  // Header bytes for the owner list: the limit less room for the rest of the reply.
-  std::size_t budget = kMaxHeaderBytes - 4096;
+  std::size_t left = budget;
   for (auto& e : entries) {
-    if (budget < 256) break;
-    // Worst case for JSON: every byte of the id escaped as \u00XX.
-    const std::size_t fixed = 6 * e.peer_id.size() + e.address.host.size() + 80;
-    std::size_t used = fixed;
+    if (left < 256) break;
+    std::size_t used = fixed_cost(e);
     std::size_t keep = 0;
-    for (; keep < e.chunks.size(); ++keep) {
-      const auto& r = e.chunks[keep];
-      const std::size_t len = std::to_string(r.first).size() + 1 +
-                              (r.first == r.last ? 0 : std::to_string(r.last).size() + 1);
-      if (used + len > budget) break;
-      used += len;
+    for (; keep < e.chunks.size() && used + range_cost(e.chunks[keep]) <= left; ++keep) {
+      used += range_cost(e.chunks[keep]);
     }
     if (keep < e.chunks.size()) {
-      if (keep == 0 && !e.chunks.empty()) break;
+      if (keep == 0) break;
       e.chunks.resize(keep);
       reply.complete = false;
     }
-    budget -= used;
+    left -= used;
     reply.owners.push_back(std::move(e));
   }
   if (reply.owners.size() < entries.size()) reply.complete = false;
