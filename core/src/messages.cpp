@@ -145,12 +145,21 @@ Payload hashes_payload(const FileInfo& f) {
 
 namespace {
 
-FileInfo read_file_info(const Fields& f, const Payload& payload) {
+// A file's name and sizes without its hash list (a location refresh): checked like a whole
+// FileInfo, except for the hashes.
+FileInfo read_file_summary(const Fields& f) {
   FileInfo info;
   info.name = f.swarm_name("name");
   info.size = f.uint("size", UINT64_MAX / 2);
   info.chunk_size = f.u32("chunk_size", kMaxChunkSize);
   info.file_hash = f.digest("file_hash");
+  if (auto s = info.validate_sizes("file"); !s) throw DecodeFailure{s.error()};
+  return info;
+}
+
+// The same with the hash list from the payload, checked against the sizes and the file hash.
+FileInfo read_file_info(const Fields& f, const Payload& payload) {
+  FileInfo info = read_file_summary(f);
   if (payload.is_virtual()) fail(ErrorCode::MalformedFrame, "chunk hashes must be real bytes");
   if (payload.size() % 32 != 0) {
     fail(ErrorCode::MalformedFrame, "payload: chunk hash list of " +
@@ -163,18 +172,6 @@ FileInfo read_file_info(const Fields& f, const Payload& payload) {
     std::memcpy(info.chunk_hashes[i].data(), bytes.data() + 32 * i, 32);
   }
   if (auto s = info.validate("file"); !s) throw DecodeFailure{s.error()};
-  return info;
-}
-
-// A file's name and sizes without its hash list (a location refresh): checked like a whole
-// FileInfo, except for the hashes.
-FileInfo read_file_summary(const Fields& f) {
-  FileInfo info;
-  info.name = f.swarm_name("name");
-  info.size = f.uint("size", UINT64_MAX / 2);
-  info.chunk_size = f.u32("chunk_size", kMaxChunkSize);
-  info.file_hash = f.digest("file_hash");
-  if (auto s = info.validate_sizes("file"); !s) throw DecodeFailure{s.error()};
   return info;
 }
 
