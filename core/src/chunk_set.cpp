@@ -164,18 +164,28 @@ std::vector<std::uint32_t> ChunkSet::indexes() const {
   return out;
 }
 
+namespace {
+// The first index in [from, size) whose bit is `value`, or size; a word at a time, so that
+// listing the ranges of a large, mostly empty or mostly full set costs words, not bits.
+std::uint64_t find_next(const std::vector<std::uint64_t>& words, std::uint64_t size,
+                        std::uint64_t from, bool value) {
+  while (from < size) {
+    const std::uint64_t w = words[from / 64];
+    const std::uint64_t bits = (value ? w : ~w) >> (from % 64);
+    if (bits != 0) return std::min(size, from + static_cast<std::uint64_t>(std::countr_zero(bits)));
+    from = (from / 64 + 1) * 64;
+  }
+  return size;
+}
+}  // namespace
+
 std::vector<ChunkRange> ChunkSet::ranges() const {
   std::vector<ChunkRange> out;
-  std::uint32_t i = 0;
-  while (i < size_) {
-    if (!contains(i)) {
-      ++i;
-      continue;
-    }
-    std::uint32_t j = i;
-    while (j + 1 < size_ && contains(j + 1)) ++j;
-    out.push_back({i, j});
-    i = j + 1;
+  if (count_ == 0) return out;  // a new member of a swarm: listed often, holds nothing
+  for (std::uint64_t i = find_next(words_, size_, 0, true); i < size_;) {
+    const std::uint64_t end = find_next(words_, size_, i, false);
+    out.push_back({static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(end - 1)});
+    i = find_next(words_, size_, end, true);
   }
   return out;
 }

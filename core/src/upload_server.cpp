@@ -51,18 +51,34 @@ std::size_t UploadServer::unchoked() const {
       std::count_if(conns_.begin(), conns_.end(), [](const auto& e) { return e.second.unchoked; }));
 }
 
+std::map<ConnId, UploadServer::Conn>::const_iterator UploadServer::evictable(Time now) const {
+  auto victim = conns_.end();
+  for (auto it = conns_.begin(); it != conns_.end(); ++it) {
+    const Conn& c = it->second;
+    if (c.unchoked || !c.queue.empty() || !c.out.empty()) continue;
+    const bool nameless = c.file.empty() && now - c.accepted >= config_.evict_nameless_after;
+    if (!nameless && now - c.last_heard < config_.evict_silent_after) continue;
+    if (victim == conns_.end() || c.last_heard < victim->second.last_heard) victim = it;
+  }
+  return victim;
+}
+
 bool UploadServer::on_accepted(Time now, ConnId conn) {
   if (config_.max_connections > 0 && conns_.size() >= config_.max_connections) {
-    // Full: a connection that says nothing and is not being served gives way.
-    const auto quiet = quietest();
-    if (quiet != conns_.end() && !quiet->second.unchoked && quiet->second.queue.empty() &&
-        quiet->second.out.empty() && now - quiet->second.last_heard >= config_.evict_silent_after) {
-      send_to(quiet->first, ErrorMessage{0, ErrorCode::Busy,
-                                         "closing a connection that said nothing for " +
-                                             format_duration(now - quiet->second.last_heard) +
-                                             ": another downloader needs it",
-                                         ""});
-      drop(now, quiet->first);
+    // Full: a connection that is no downloader, or says nothing and is not being served,
+    // gives way.
+    if (const auto victim = evictable(now); victim != conns_.end()) {
+      const Conn& v = victim->second;
+      send_to(victim->first,
+              ErrorMessage{0, ErrorCode::Busy,
+                           v.file.empty() ? "closing a connection that named no file in " +
+                                                format_duration(now - v.accepted) +
+                                                ": another downloader needs it"
+                                          : "closing a connection that said nothing for " +
+                                                format_duration(now - v.last_heard) +
+                                                ": another downloader needs it",
+                           ""});
+      drop(now, victim->first);
     }
   }
   if (config_.max_connections > 0 && conns_.size() >= config_.max_connections) {
@@ -76,6 +92,7 @@ bool UploadServer::on_accepted(Time now, ConnId conn) {
   Conn c;
   c.since = now;
   c.last_heard = now;
+  c.accepted = now;
   conns_.emplace(conn, std::move(c));
   return true;
 }

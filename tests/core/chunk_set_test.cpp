@@ -34,6 +34,39 @@ TEST(ChunkSet, RangeFormIsCompact) {
   EXPECT_TRUE(ChunkSet::parse("", 20)->empty());
 }
 
+TEST(ChunkSet, RangesAgreeWithTheBitsAcrossWordBoundaries) {
+  // ranges() skips whole words; compare it with a bit-by-bit walk on sets of every shape.
+  std::uint64_t seed = 42;
+  auto next = [&] {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<std::uint32_t>(seed >> 33);
+  };
+  for (const std::uint32_t size : {1u, 63u, 64u, 65u, 127u, 128u, 129u, 1000u, 4097u}) {
+    for (int shape = 0; shape < 40; ++shape) {
+      ChunkSet s(size);
+      const std::uint32_t density = next() % 5;  // empty, sparse, half, dense, full
+      for (std::uint32_t i = 0; i < size; ++i) {
+        if (density == 4 || (density > 0 && next() % 4 < density)) s.insert(i);
+      }
+      std::vector<ChunkRange> expected;
+      for (std::uint32_t i = 0; i < size; ++i) {
+        if (!s.contains(i)) continue;
+        if (!expected.empty() && expected.back().last + 1 == i) {
+          expected.back().last = i;
+        } else {
+          expected.push_back({i, i});
+        }
+      }
+      const auto got = s.ranges();
+      ASSERT_EQ(got.size(), expected.size()) << "size " << size << " shape " << shape;
+      for (std::size_t k = 0; k < got.size(); ++k) {
+        EXPECT_EQ(got[k].first, expected[k].first);
+        EXPECT_EQ(got[k].last, expected[k].last);
+      }
+    }
+  }
+}
+
 TEST(ChunkSet, RejectsBadSets) {
   const std::pair<const char*, const char*> cases[] = {
       {"0-5,3-8", "overlap"}, {"5,2", "ascending"},  {"0-20", "out of range"},

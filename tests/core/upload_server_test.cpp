@@ -39,8 +39,10 @@ UploadServer server_for_two() {
 
 TEST(UploadServer, SilentConnectionsGiveWayToNewcomersAndTimeOut) {
   auto s = server_for_two();
-  ASSERT_TRUE(s.on_accepted(t0, 1));  // says nothing, ever
-  ASSERT_TRUE(s.on_accepted(t0, 2));  // pings like a downloader
+  ASSERT_TRUE(s.on_accepted(t0, 1));  // names its file, then says nothing, ever
+  ASSERT_TRUE(s.on_accepted(t0, 2));  // names its file and pings like a downloader
+  s.on_message(t0, 1, PeerNotInterested{"f"});
+  s.on_message(t0, 2, PeerNotInterested{"f"});
   EXPECT_TRUE(drain(s).closed.empty());
 
   // Full, and nobody has been silent long: a newcomer is told Busy.
@@ -75,6 +77,35 @@ TEST(UploadServer, SilentConnectionsGiveWayToNewcomersAndTimeOut) {
   EXPECT_EQ(*s.next_deadline(), t0 + 70s);
   EXPECT_TRUE(s.on_accepted(t0 + 42s, 5));
   EXPECT_TRUE(drain(s).closed.empty());
+}
+
+TEST(UploadServer, ConnectionsThatNameNoFileGiveWayWithinSeconds) {
+  // Every downloader names its file as it connects; hundreds of connections that do not (or
+  // only ping) must not keep the real ones out for the ten seconds a downloader may be silent.
+  auto s = server_for_two();
+  ASSERT_TRUE(s.on_accepted(t0, 1));
+  ASSERT_TRUE(s.on_accepted(t0 + 500ms, 2));
+  s.on_message(t0 + 1s, 1, PeerPing{1});
+  s.on_message(t0 + 1s, 2, PeerPing{1});
+  EXPECT_FALSE(s.on_accepted(t0 + 1s, 3));  // too soon to tell
+  auto a = drain(s);
+  EXPECT_EQ(a.closed, std::vector<ConnId>{3});
+
+  // Two seconds after it connected, 1 still named nothing: a newcomer takes its place, even
+  // though 1 pinged a second ago.
+  EXPECT_TRUE(s.on_accepted(t0 + 2s, 4));
+  a = drain(s);
+  EXPECT_EQ(a.closed, std::vector<ConnId>{1});
+  ASSERT_EQ(a.errors.size(), 1u);
+  EXPECT_EQ(a.errors[0], std::make_pair(ConnId{1}, ErrorCode::Busy));
+
+  // 4 is a downloader: it names its file and stays, while 2 gives way to the next newcomer.
+  s.on_message(t0 + 2s, 4, PeerInterested{"f"});
+  EXPECT_TRUE(s.on_accepted(t0 + 4s, 5));
+  a = drain(s);
+  EXPECT_EQ(a.closed, std::vector<ConnId>{2});
+  EXPECT_FALSE(s.on_accepted(t0 + 5s, 6));  // 4 named its file, 5 is new: full
+  EXPECT_EQ(drain(s).closed, std::vector<ConnId>{6});
 }
 
 }  // namespace

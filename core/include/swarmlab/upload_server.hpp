@@ -70,6 +70,10 @@ struct UploadConfig {
   /// When max_connections are taken, a newcomer replaces the connection silent the longest if
   /// it has been silent this long and is not being served (instead of being told Busy).
   Duration evict_silent_after = 10s;
+  /// ... or if it has not named a file this long after it connected. A downloader names its
+  /// file (PEER_INTERESTED or PEER_NOT_INTERESTED) as soon as it connects; a connection that
+  /// has not is no downloader, and hundreds of them must not lock the real ones out for long.
+  Duration evict_nameless_after = 2s;
   /// Requests (blocks) one connection may queue before it is told Busy: above
   /// DownloadConfig::max_inflight_per_peer.
   std::uint32_t max_queued_requests = 256;
@@ -169,6 +173,7 @@ class UploadServer {
     std::uint64_t turn_bytes = 0;  // bytes that left for it since it was unchoked
     Time idle_since{};             // when it last had nothing queued or busy
     Time last_heard{};             // its last message (or its accept)
+    Time accepted{};
   };
   struct Delayed {
     Time due;
@@ -180,6 +185,8 @@ class UploadServer {
   void on_request(Time now, ConnId conn, Conn& c, PeerRequestChunk r);
   /// The connection silent the longest (end() if none).
   std::map<ConnId, Conn>::const_iterator quietest() const;
+  /// The connection a newcomer may replace when all are taken, if any (see evict_*).
+  std::map<ConnId, Conn>::const_iterator evictable(Time now) const;
   /// Closes `conn` from this side and forgets it.
   void drop(Time now, ConnId conn);
   void set_interest(Time now, ConnId conn, Conn& c, const std::string& name, bool interested);
