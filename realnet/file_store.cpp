@@ -151,6 +151,15 @@ StoreResult FileStore::open(const StoreOpen& op) {
                           op.dest + " already exists (use --force to replace it)");
     return r;
   }
+  // A retry within this process: what the failed attempt verified may not be on record yet.
+  if (auto old = find(op.file.name); old && old->dest == op.dest) {
+    std::unique_lock old_lock(old->mutex);
+    if (!old->complete && old->info.file_hash == op.file.file_hash) {
+      const auto snapshot = take_record(*old);
+      old_lock.unlock();
+      store_record(*old, snapshot);
+    }
+  }
   auto entry = std::make_shared<Entry>();
   entry->info = op.file;
   entry->dest = op.dest;

@@ -82,6 +82,17 @@ int main(int argc, char** argv) {
                  "limit; more are told to come back later")
       ->capture_default_str()
       ->check(CLI::Range(0u, 100000u));
+  unsigned retries = swarmlab::PeerConfig{}.download_retries;
+  std::string retry_wait = "10s";
+  app.add_option("--retries", retries,
+                 "a download that loses its last owner (or the tracker) starts again by itself "
+                 "this many times, resuming; 0: fail at once")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 1000000u));
+  app.add_option("--retry-wait", retry_wait,
+                 "wait this long before the first retry (e.g. 10s, 500ms); it doubles with each "
+                 "retry, up to 5 minutes")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
   app.add_option("--log-file", log_file, "also log to FILE, with timestamps");
@@ -129,6 +140,12 @@ int main(int argc, char** argv) {
     if (!rate) return usage_error("--max-upload-rate: " + rate.error().message);
     config.upload.rate_limit_bps = *rate;
   }
+  config.download_retries = retries;
+  auto wait = parse_duration(retry_wait);
+  if (!wait) return usage_error("--retry-wait: " + wait.error().message);
+  if (*wait <= Duration::zero() || *wait > config.retry_wait_max)
+    return usage_error("--retry-wait must be above 0 and at most 5 minutes");
+  config.retry_wait = *wait;
   // "Sent" is "in the kernel's buffer" here, and disk reads and hashing take as long as the
   // wire on a LAN: keep a few chunks under way per downloader, on both sides.
   config.upload.chunks_per_downloader = 4;
@@ -305,6 +322,10 @@ int main(int argc, char** argv) {
               if (terminal) terminal->set_status("");
               say("Download of " + x.file + " failed: " + describe(notice));
               if (x.file == download) shutdown(1);
+            },
+            [&](const DownloadRetrying& x) {
+              if (terminal) terminal->set_status("");
+              say("Download of " + x.file + " failed: " + describe(notice));
             },
         },
         notice);

@@ -70,6 +70,11 @@ void RunMetrics::on_event(const Event& e) {
   } else if (e.type == "download_failed" && self != nullptr) {
     ++self->failures;
     ++failures_;
+  } else if (e.type == "download_retrying" && self != nullptr) {
+    // The attempt that failed was counted above; it is a retry, not a failure of the peer.
+    --self->failures;
+    --failures_;
+    ++retries_;
   } else if (e.type == "verification_failed") {
     ++verification_failures_;
   } else if (e.type == "peer_arrived" && self != nullptr) {
@@ -259,6 +264,7 @@ nlohmann::json RunMetrics::summary(Time end) const {
           {"incomplete", incomplete},
           {"departed", departed_},
           {"download_failures", failures_},
+          {"download_retries", retries_},
           {"verification_failures", verification_failures_},
           {"download_time_s", stats(times)},
           {"bytes_served",

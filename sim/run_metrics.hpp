@@ -82,6 +82,7 @@ class RunMetrics {
   std::vector<std::uint32_t> replication_;  // online copies of each chunk of the first file
   std::uint32_t leechers_ = 0, settled_ = 0, completed_ = 0, departed_ = 0;
   std::uint32_t failures_ = 0, verification_failures_ = 0;
+  std::uint32_t retries_ = 0;  // failed attempts the peer started again
   std::uint64_t chunk_bytes_ = 0, bytes_since_snapshot_ = 0;
   std::uint64_t bytes_from_origin_ = 0, bytes_from_peers_ = 0;
   Time last_snapshot_{};

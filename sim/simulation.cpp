@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 
 #include "sim/ns3_headers.hpp"
@@ -190,6 +191,12 @@ void Simulation::build() {
           static_cast<std::uint64_t>(static_cast<double>(g.up_bps) * s_.upload_limit);
       c.upload.rate_limit_bps =
           static_cast<std::uint64_t>(static_cast<double>(g.up_bps) * s_.seed_upload_limit);
+      // A failed download is retried by the peer itself, as a real one does; the scenario's
+      // retry_after is the wait, kept fixed (no doubling) and with no limit on retries.
+      c.download_retries =
+          g.retry_after > Duration::zero() ? std::numeric_limits<std::uint32_t>::max() : 0;
+      c.retry_wait = g.retry_after;
+      c.retry_wait_max = g.retry_after;
       c.seed = s_.seed * 1'000'003 + peer;
       factory = [c] { return std::make_unique<Peer>(c); };
     }
@@ -272,13 +279,10 @@ void Simulation::on_notice(std::size_t host, const Notify& notify) {
     }
     check_done();
   } else if (std::holds_alternative<DownloadFailed>(notify.notice)) {
+    // Final: the peer's own retries (PeerConfig::download_retries) are spent or cannot help.
     run.downloading = false;
-    if (g.retry_after > Duration::zero()) {
-      ns3::Simulator::Schedule(at(g.retry_after), [this, peer] { start_download(peer); });
-    } else {
-      metrics_.peer_failed(peer);
-      check_done();
-    }
+    metrics_.peer_failed(peer);
+    check_done();
   }
 }
 

@@ -68,7 +68,7 @@ void Download::on_location(Time now, const ReplyFileLocation& reply) {
   if (reply.file.name != info_->name || reply.file.size != info_->size ||
       reply.file.chunk_size != info_->chunk_size || reply.file.file_hash != info_->file_hash) {
     // The name now stands for different content: what we hold cannot be completed.
-    return fail(make_error(ErrorCode::DownloadIncomplete,
+    return fail(make_error(ErrorCode::HashMismatch,
                            "\"" + name_ + "\" was re-published with different content"));
   }
   merge_owners(now, reply);

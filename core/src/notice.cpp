@@ -30,6 +30,11 @@ std::string describe(const Notice& n) {
             return "File " + x.file + " successfully downloaded to " + x.dest + ".";
           },
           [](const DownloadFailed& x) { return x.error.describe(); },
+          [](const DownloadRetrying& x) {
+            return x.error.describe() + "; trying again in " + format_duration(x.wait) +
+                   " (retry " + std::to_string(x.retry) + " of " + std::to_string(x.retries) +
+                   ")";
+          },
       },
       n);
 }

@@ -1,6 +1,7 @@
 #include "swarmlab/peer.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "swarmlab/overloaded.hpp"
 #include "swarmlab/swarm_name.hpp"
@@ -189,12 +190,59 @@ Status Peer::download(Time now, const std::string& name, const std::string& dest
     return make_error(ErrorCode::InvalidArgument,
                       "this peer already holds all of \"" + name + "\"");
   }
+  // Asked for by hand: a fresh count of retries.
+  if (const auto r = retries_.find(name); r != retries_.end()) {
+    cancel_peer_timer(r->second.timer);
+    retries_.erase(r);
+  }
+  start_download(now, name, dest);
+  return {};
+}
+
+void Peer::start_download(Time now, const std::string& name, const std::string& dest) {
   downloads_[name] = std::make_unique<Download>(config_.download, name, dest, rng_);
   with_download(now, name, [&](Download& d) {
     if (tracker_regained_at_) d.tracker_came_back(*tracker_regained_at_);
     d.start(now);
   });
-  return {};
+}
+
+namespace {
+// Failures that another attempt may mend: owners or the tracker come back.
+bool worth_retrying(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::DownloadIncomplete:
+    case ErrorCode::NotFound:
+    case ErrorCode::TrackerNotConnected:
+    case ErrorCode::Timeout:
+    case ErrorCode::Closed:
+    case ErrorCode::Busy:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
+void Peer::on_download_failed(Time now, DownloadFailed failed) {
+  auto& r = retries_[failed.file];
+  if (!worth_retrying(failed.error) || r.done >= config_.download_retries) {
+    retries_.erase(failed.file);
+    return notify(now, std::move(failed));
+  }
+  r.dest = failed.dest;
+  ++r.done;
+  double wait = to_seconds(config_.retry_wait) * std::pow(2.0, r.done - 1);
+  wait = std::min(wait, to_seconds(config_.retry_wait_max)) * (0.8 + 0.4 * rng_.unit());
+  const auto delay = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(wait));
+  r.timer = timer_for(now + delay, {TimerKind::Retry, failed.file});
+  record(now, "download_retrying", {{"file", failed.file},
+                                    {"retry", r.done},
+                                    {"retries", config_.download_retries},
+                                    {"wait_s", wait},
+                                    {"reason", failed.error.describe()}});
+  notify(now, DownloadRetrying{failed.file, failed.dest, failed.error, r.done,
+                               config_.download_retries, delay});
 }
 
 void Peer::set_delay(Time now, Duration delay) {
@@ -213,6 +261,7 @@ void Peer::handle_shutdown(Time now) {
   uploads_.shutdown();
   serve();
   timers_.clear();  // Node::shutdown stops them all
+  retries_.clear();
   record(now, "peer_stopped", {});
 }
 
@@ -312,6 +361,12 @@ void Peer::handle_timer(Time now, TimerId timer) {
     case TimerKind::Download:
       download_timers_.erase(t.name);
       return with_download(now, t.name, [&](Download& d) { d.on_deadline(now); });
+    case TimerKind::Retry: {
+      const auto r = retries_.find(t.name);
+      if (r == retries_.end()) return;
+      r->second.timer = 0;
+      return start_download(now, t.name, r->second.dest);
+    }
   }
 }
 
@@ -432,7 +487,12 @@ void Peer::drive(Time now, Download& d) {
               if (auto it = files_.find(name); it != files_.end()) it->second.complete = true;
             },
             [&](act::Log& x) { record(now, std::move(x.type), std::move(x.fields)); },
-            [&](act::Tell& x) { notify(now, std::move(x.notice)); },
+            [&](act::Tell& x) {
+              if (auto* failed = std::get_if<DownloadFailed>(&x.notice)) {
+                return on_download_failed(now, std::move(*failed));
+              }
+              notify(now, std::move(x.notice));
+            },
         },
         *a);
   }

@@ -209,7 +209,7 @@ TEST(Download, OnlySourceCrashGivesDownloadIncompleteThenResumes) {
   const std::uint32_t n = 64;
   const auto bytes = random_bytes(n * kTestChunk, 17);
   auto a = s.add_peer("a", {4e6, 4e6, 2ms});
-  auto d = s.add_peer("d");
+  auto d = s.add_peer("d", {}, [](PeerConfig& c) { c.download_retries = 0; });
   ASSERT_TRUE(s.wait_online({a, d}));
   ASSERT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
   s.start_download(d, "f", "/dl/f");
@@ -239,6 +239,74 @@ TEST(Download, OnlySourceCrashGivesDownloadIncompleteThenResumes) {
   EXPECT_EQ(as<DownloadCompleted>(done)->resumed_chunks, kept);
   EXPECT_EQ(s.net.store(d).chunks_written - written_before, n - kept);
   EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
+}
+
+TEST(Download, OnlySourceCrashIsRetriedAndTheDownloadFinishesByItself) {
+  // As in any P2P client, a download that lost its last owner starts again by itself when
+  // the owner is back, and fetches only what it misses: no one has to type `download` again.
+  Swarm s;
+  const std::uint32_t n = 64;
+  const auto bytes = random_bytes(n * kTestChunk, 17);
+  auto a = s.add_peer("a", {4e6, 4e6, 2ms});
+  auto d = s.add_peer("d", {}, [](PeerConfig& c) {
+    c.download_retries = 3;
+    c.retry_wait = 10s;
+  });
+  ASSERT_TRUE(s.wait_online({a, d}));
+  ASSERT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
+  s.start_download(d, "f", "/dl/f");
+  ASSERT_TRUE(s.net.run_until([&] { return s.chunks_have(d, "f") >= 16; }));
+  s.net.crash(a);
+  ASSERT_TRUE(s.net.run_until([&] { return s.count_notices<DownloadRetrying>(d, "f") == 1; }));
+  const auto first = *s.last_notice<DownloadRetrying>(d);
+  EXPECT_EQ(first.error.code, ErrorCode::DownloadIncomplete);
+  EXPECT_EQ(first.retry, 1u);
+  EXPECT_EQ(first.retries, 3u);
+  EXPECT_GE(first.wait, 8s);  // 10 s, +-20 %
+  EXPECT_LE(first.wait, 12s);
+  EXPECT_NE(describe(Notice{first}).find("trying again in"), std::string::npos);
+  EXPECT_EQ(s.count_notices<DownloadFailed>(d, "f"), 0u);
+  const auto kept = s.net.store(d).partial_chunks("/dl/f").count();
+  // The owner comes back before the second retry; nobody asks d for anything.
+  s.restart_peer(a);
+  ASSERT_TRUE(s.wait_online({a}));
+  ASSERT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
+  const auto done = s.wait_download(d, "f");
+  ASSERT_NE(as<DownloadCompleted>(done), nullptr) << describe(done);
+  EXPECT_EQ(as<DownloadCompleted>(done)->resumed_chunks, kept);
+  EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
+  EXPECT_FALSE(s.net.records_of("download_retrying").empty());
+}
+
+TEST(Download, RetriesBackOffAndEndInAFailure) {
+  Swarm s;
+  const auto bytes = random_bytes(16 * kTestChunk, 19);
+  auto a = s.add_peer("a", {4e6, 4e6, 2ms});
+  auto d = s.add_peer("d", {}, [](PeerConfig& c) {
+    c.download_retries = 2;
+    c.retry_wait = 10s;
+  });
+  ASSERT_TRUE(s.wait_online({a, d}));
+  ASSERT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
+  s.net.crash(a);  // listed until the tracker notices; gone for good
+  s.start_download(d, "f", "/dl/f");
+  const auto failed = s.wait_download(d, "f", 10'000'000);
+  ASSERT_NE(as<DownloadFailed>(failed), nullptr) << describe(failed);
+  EXPECT_EQ(s.count_notices<DownloadRetrying>(d, "f"), 2u);
+  std::vector<double> waits;
+  for (const auto& r : s.net.records_of("download_retrying")) {
+    waits.push_back(r.fields["wait_s"].get<double>());
+  }
+  ASSERT_EQ(waits.size(), 2u);
+  EXPECT_NEAR(waits[0], 10.0, 2.0);
+  EXPECT_NEAR(waits[1], 20.0, 4.0);  // doubled
+  // The failure is final now; a download asked for by hand counts its retries afresh.
+  s.restart_peer(a);
+  ASSERT_TRUE(s.wait_online({a}));
+  ASSERT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
+  s.start_download(d, "f", "/dl/f");
+  const auto done = s.wait_download(d, "f");
+  ASSERT_NE(as<DownloadCompleted>(done), nullptr) << describe(done);
 }
 
 TEST(Download, TrackerCrashMidDownloadStillCompletes) {
@@ -464,11 +532,12 @@ TEST(Peer, SeedErrorsStayRecognisable) {
   // Path-like names never reach the wire.
   s.net.command<Peer>(lonely, [&](Peer& p, Time now) { st = p.download(now, "../secret", "/x"); });
   EXPECT_EQ(st.error().code, ErrorCode::BadName);
-  // Unknown file.
+  // Unknown file: said at once, and tried again in case its owners announce it.
   s.start_download(a, "nope", "/dl/nope");
-  const auto nf = s.wait_download(a, "nope");
-  ASSERT_NE(as<DownloadFailed>(nf), nullptr) << describe(nf);
-  EXPECT_EQ(as<DownloadFailed>(nf)->error.code, ErrorCode::NotFound);
+  ASSERT_TRUE(s.net.run_until([&] { return s.count_notices<DownloadRetrying>(a, "nope") > 0; }));
+  const auto nf = s.last_notice<DownloadRetrying>(a);
+  ASSERT_TRUE(nf);
+  EXPECT_EQ(nf->error.code, ErrorCode::NotFound);
   // A manual connect to nowhere reports it.
   PeerConfig c2 = s.peer_config("c2");
   c2.tracker.reset();

@@ -158,10 +158,13 @@ class Faults(SwarmTestCase):
         t = self.start_tracker()
         seeder = self.start_seeder(t.port, [src], "seed", extra=self.SLOW)
         out = self.path("f.out")
-        d = self.start_download(t.port, "f.bin", out, "leecher", extra=self.ONE_AT_A_TIME)
+        d = self.start_download(t.port, "f.bin", out, "leecher",
+                                extra=[*self.ONE_AT_A_TIME, "--retries", "1", "--retry-wait", "1s"])
         wait_for(lambda: len(self.chunks(d.events)) >= 20, 60, "20 chunks")
         seeder.kill9()
         self.assertNotEqual(d.wait(60), 0)
+        self.assertIn("trying again in", d.stdout())  # once, then it gives up
+        self.assertIn("(retry 1 of 1)", d.stdout())
         self.assertIn("DownloadIncomplete", d.stdout())
         self.assertIn("chunks have no online owner", d.stdout())
         self.assertTrue(os.path.exists(out + ".part"), "the partial download must be kept")
@@ -177,6 +180,23 @@ class Faults(SwarmTestCase):
         self.assertLess(second, 64, "resume must fetch fewer chunks than the whole file")
         self.assertEqual(second + done["resumed_chunks"], 64)
         self.assertGreaterEqual(done["resumed_chunks"], first - 16)  # the record lags by < 16
+
+    def test_a_download_whose_only_seeder_comes_back_finishes_by_itself(self):
+        src = self.random_file("f.bin", 32 * MiB)  # 64 chunks
+        t = self.start_tracker()
+        seeder = self.start_seeder(t.port, [src], "seed", extra=self.SLOW)
+        out = self.path("f.out")
+        d = self.start_download(t.port, "f.bin", out, "leecher",
+                                extra=[*self.ONE_AT_A_TIME, "--retry-wait", "1s"])
+        wait_for(lambda: len(self.chunks(d.events)) >= 20, 60, "20 chunks")
+        seeder.kill9()
+        wait_for(lambda: "trying again in" in d.stdout(), 30, "word that it will try again")
+        self.assertIsNone(d.popen.poll(), "it waits for the owner instead of exiting")
+        self.start_seeder(t.port, [src], "seed-again")
+        self.assertEqual(d.wait(120), 0, d.stdout() + d.stderr())
+        self.assertEqual(sha256_of(out), sha256_of(src))
+        done = [e for e in read_events(d.events) if e["type"] == "download_completed"][0]
+        self.assertGreaterEqual(done["resumed_chunks"], 20)
 
     def test_a_resume_record_with_wrong_field_types_is_ignored(self):
         src = self.random_file("f.bin", 4 * MiB)

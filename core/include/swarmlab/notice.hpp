@@ -59,9 +59,20 @@ struct DownloadFailed {
   std::uint32_t missing_chunks = 0;
 };
 
-using Notice =
-    std::variant<TrackerConnected, TrackerFailed, PublishDone, PublishFailed, FilesListed,
-                 FilesListFailed, DownloadProgress, DownloadCompleted, DownloadFailed>;
+/// A download failed for want of owners or of the tracker and starts again, by itself, after
+/// `wait`; what it verified is kept. The last failure is a DownloadFailed.
+struct DownloadRetrying {
+  std::string file;
+  std::string dest;
+  Error error;
+  std::uint32_t retry = 0;  // 1 for the first retry
+  std::uint32_t retries = 0;
+  Duration wait{};
+};
+
+using Notice = std::variant<TrackerConnected, TrackerFailed, PublishDone, PublishFailed,
+                            FilesListed, FilesListFailed, DownloadProgress, DownloadCompleted,
+                            DownloadFailed, DownloadRetrying>;
 
 /// The notice as one sentence for a person ("Published a.bin (8.0 MiB, 16 chunks).").
 std::string describe(const Notice& n);

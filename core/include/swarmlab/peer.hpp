@@ -34,6 +34,14 @@ struct PeerConfig {
   Duration reconnect_max = 30s;
   /// Verified chunks are registered with the tracker in batches this far apart.
   Duration register_delay = 200ms;
+  /// A download that fails for want of owners or of the tracker starts again by itself, up
+  /// to this many times (0: never), after a wait that doubles from retry_wait up to
+  /// retry_wait_max (+-20% jitter). It resumes from what it verified; as any P2P client's,
+  /// since owners come back. A failure that a retry cannot mend (the disk, the destination,
+  /// content re-published under the name) is final at once.
+  std::uint32_t download_retries = 5;
+  Duration retry_wait = 10s;
+  Duration retry_wait_max = 300s;
   /// Serving other peers: upload slots, choking, queues (upload_server.hpp).
   UploadConfig upload;
   std::uint64_t seed = 1;
@@ -100,7 +108,7 @@ class Peer final : public Node {
     std::uint32_t offset = 0;  // Read: where the block starts in the chunk
     ConnId conn = 0;           // Read: who asked
   };
-  enum class TimerKind { Tracker, Uploads, Download };
+  enum class TimerKind { Tracker, Uploads, Download, Retry };
   struct PendingTimer {
     TimerKind kind;
     std::string name;  // Download: which one
@@ -127,6 +135,10 @@ class Peer final : public Node {
   template <typename F>
   void with_download(Time now, const std::string& name, F&& input);
   void drive(Time now, Download& d);
+  /// Starts (or starts again) the download `name`; the tracker need not be online.
+  void start_download(Time now, const std::string& name, const std::string& dest);
+  /// A download failed: say so, or arrange its retry.
+  void on_download_failed(Time now, DownloadFailed failed);
   void offer_file(Time now, const FileInfo& file, const ChunkSet& have);
   void offer_chunk(Time now, const std::string& name, std::uint32_t index);
   void withdraw_file(Time now, const std::string& name);
@@ -150,6 +162,12 @@ class Peer final : public Node {
     std::optional<Time> deadline;
   };
   std::map<std::string, DownloadTimer> download_timers_;  // one per download, at its deadline
+  struct Retry {
+    std::string dest;
+    std::uint32_t done = 0;  // retries started so far
+    TimerId timer = 0;       // while waiting for the next
+  };
+  std::map<std::string, Retry> retries_;  // by file, for downloads that failed and may retry
   std::optional<Time> tracker_regained_at_;               // when the tracker session last came back
 };
 
