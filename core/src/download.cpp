@@ -401,9 +401,8 @@ void Download::on_message(Time now, ConnId conn, Message m) {
   }
   if (auto* err = std::get_if<ErrorMessage>(&m)) {
     // The source refuses (it no longer holds what we asked, or is overloaded): stop using it.
-    // Busy passes; any other refusal (it does not hold, or cannot read, what it announced)
-    // makes it wait longer for each chance, as each refresh would give it one.
-    if (err->code != ErrorCode::Busy) ++s->refusals;
+    // Either way it waits longer for each chance in a row, as each refresh would give it one.
+    ++(err->code == ErrorCode::Busy ? s->busy : s->refusals);
     drop_source(now, *s, SourceState::Failed, "source refused: " + err->message);
     maybe_refresh(now, true);
     return schedule(now);
@@ -414,6 +413,7 @@ void Download::on_block(Time now, Source& s, PeerReplyChunk& reply) {
   const auto i = reply.index;
   s.bytes += reply.data.size();
   s.refusals = 0;
+  s.busy = 0;
   if (!info_ || i >= chunks_.size()) return;
   const auto size = block_size();
   const auto b = reply.offset / size;

@@ -110,5 +110,36 @@ TEST(SwarmMechanisms, ASlowOnlySeedThatLeavesEarlyLeavesEveryLeecherComplete) {
   }
 }
 
+TEST(SwarmMechanisms, AFullSourceIsAskedAgainAfterSecondsNotAtEveryRefresh) {
+  // A seed that takes one downloader at a time tells a second one Busy. The second asks again
+  // after 1 s, then 2, 4 and 8 s: a handful of tries in 15 s, where asking at every refresh
+  // (each refusal makes one urgent) was a connection per round trip.
+  Swarm s(7);
+  const auto bytes = random_bytes(64 * kTestChunk, 29);
+  auto origin = s.add_peer("seed", {1e6, 1e6, 2ms}, [](PeerConfig& c) {
+    c.upload.max_connections = 1;
+  });
+  auto first = s.add_peer("first", {100e3, 100e6, 2ms});
+  auto second = s.add_peer("second", {100e3, 100e6, 2ms});
+  ASSERT_TRUE(s.wait_online({origin, first, second}));
+  ASSERT_NE(as<PublishDone>(s.publish(origin, "f", bytes)), nullptr);
+  s.start_download(first, "f", "/dl/f");
+  ASSERT_TRUE(s.net.run_until([&] { return !s.received_by("first", "f").empty(); }));
+  const Time began = s.net.now();
+  s.start_download(second, "f", "/dl/f");
+  s.net.run_for(15s);
+  std::vector<double> refused_at;
+  for (const auto& e : s.net.records_of("source_failed")) {
+    if (e.node != "second" || e.fields["peer"] != "seed") continue;
+    if (e.fields["reason"].get<std::string>().find("already serving") == std::string::npos) continue;
+    refused_at.push_back(to_seconds(e.time - began));
+  }
+  ASSERT_GE(refused_at.size(), 2u) << "it keeps trying";
+  EXPECT_LE(refused_at.size(), 5u);
+  for (std::size_t i = 1; i < refused_at.size(); ++i) {
+    EXPECT_GE(refused_at[i] - refused_at[i - 1], 0.9) << "try " << i;
+  }
+}
+
 }  // namespace
 }  // namespace swarmlab::testing

@@ -193,14 +193,26 @@ class Download {
     std::uint32_t strikes = 0;
     std::uint32_t failures = 0;
     std::uint32_t refusals = 0;  // other than Busy, in a row: a block from it starts over
+    std::uint32_t busy = 0;      // Busy answers in a row: 1 s before the next try, doubling to 8 s
     Time failed_at{};
     std::uint64_t bytes = 0;
   };
   /// How long a failed source waits before a refresh may give it another chance.
   static Duration retry_wait(const Source& s) {
-    if (s.refusals <= 1) return Duration::zero();
-    const auto doublings = std::min(s.refusals - 2, 6u);
-    return std::min<Duration>(std::chrono::milliseconds(250) * (1 << doublings), 10s);
+    Duration wait = Duration::zero();
+    if (s.refusals > 1) {
+      const auto doublings = std::min(s.refusals - 2, 6u);
+      wait = std::min<Duration>(std::chrono::milliseconds(250) * (1 << doublings), 10s);
+    }
+    // A full source frees a place when one of its downloaders finishes or falls silent:
+    // seconds, not round trips. Asking again at every refresh (the refusal makes one urgent)
+    // cost a 300-peer flash crowd 18,000 refused connections, each leaving endpoints that
+    // every packet to its host is matched against.
+    if (s.busy > 0) {
+      const auto doublings = std::min(s.busy - 1, 3u);
+      wait = std::max(wait, Duration{1s} * (1 << doublings));
+    }
+    return wait;
   }
   struct Ask {
     std::string source;
