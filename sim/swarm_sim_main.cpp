@@ -118,10 +118,11 @@ void print_summary(const nlohmann::json& s, const nlohmann::json& run, const std
         num(q["measured"]["mean_seeds"], "%.1f").c_str(),
         num(q["model"]["mean_seeds"], "%.1f").c_str());
   }
-  std::printf("  failures        %u download failures (%u attempts retried), %u verification "
-              "failures\n",
-              s["download_failures"].get<unsigned>(), s["download_retries"].get<unsigned>(),
-              s["verification_failures"].get<unsigned>());
+  std::printf(
+      "  failures        %u download failures (%u attempts retried), %u verification "
+      "failures\n",
+      s["download_failures"].get<unsigned>(), s["download_retries"].get<unsigned>(),
+      s["verification_failures"].get<unsigned>());
   std::printf(
       "  simulator       %.0f events/s, %s simulated per wall second\n",
       run["ns3_events_per_wall_s"].get<double>(),

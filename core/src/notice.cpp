@@ -32,8 +32,7 @@ std::string describe(const Notice& n) {
           [](const DownloadFailed& x) { return x.error.describe(); },
           [](const DownloadRetrying& x) {
             return x.error.describe() + "; trying again in " + format_duration(x.wait) +
-                   " (retry " + std::to_string(x.retry) + " of " + std::to_string(x.retries) +
-                   ")";
+                   " (retry " + std::to_string(x.retry) + " of " + std::to_string(x.retries) + ")";
           },
       },
       n);

@@ -236,11 +236,12 @@ void Peer::on_download_failed(Time now, DownloadFailed failed) {
   wait = std::min(wait, to_seconds(config_.retry_wait_max)) * (0.8 + 0.4 * rng_.unit());
   const auto delay = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(wait));
   r.timer = timer_for(now + delay, {TimerKind::Retry, failed.file});
-  record(now, "download_retrying", {{"file", failed.file},
-                                    {"retry", r.done},
-                                    {"retries", config_.download_retries},
-                                    {"wait_s", wait},
-                                    {"reason", failed.error.describe()}});
+  record(now, "download_retrying",
+         {{"file", failed.file},
+          {"retry", r.done},
+          {"retries", config_.download_retries},
+          {"wait_s", wait},
+          {"reason", failed.error.describe()}});
   notify(now, DownloadRetrying{failed.file, failed.dest, failed.error, r.done,
                                config_.download_retries, delay});
 }

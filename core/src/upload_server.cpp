@@ -70,14 +70,14 @@ bool UploadServer::on_accepted(Time now, ConnId conn) {
     if (const auto victim = evictable(now); victim != conns_.end()) {
       const Conn& v = victim->second;
       send_to(victim->first,
-              ErrorMessage{0, ErrorCode::Busy,
-                           v.file.empty() ? "closing a connection that named no file in " +
-                                                format_duration(now - v.accepted) +
-                                                ": another downloader needs it"
-                                          : "closing a connection that said nothing for " +
-                                                format_duration(now - v.last_heard) +
-                                                ": another downloader needs it",
-                           ""});
+              ErrorMessage{
+                  0, ErrorCode::Busy,
+                  v.file.empty()
+                      ? "closing a connection that named no file in " +
+                            format_duration(now - v.accepted) + ": another downloader needs it"
+                      : "closing a connection that said nothing for " +
+                            format_duration(now - v.last_heard) + ": another downloader needs it",
+                  ""});
       drop(now, victim->first);
     }
   }

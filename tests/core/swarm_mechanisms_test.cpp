@@ -116,9 +116,8 @@ TEST(SwarmMechanisms, AFullSourceIsAskedAgainAfterSecondsNotAtEveryRefresh) {
   // (each refusal makes one urgent) was a connection per round trip.
   Swarm s(7);
   const auto bytes = random_bytes(64 * kTestChunk, 29);
-  auto origin = s.add_peer("seed", {1e6, 1e6, 2ms}, [](PeerConfig& c) {
-    c.upload.max_connections = 1;
-  });
+  auto origin =
+      s.add_peer("seed", {1e6, 1e6, 2ms}, [](PeerConfig& c) { c.upload.max_connections = 1; });
   auto first = s.add_peer("first", {100e3, 100e6, 2ms});
   auto second = s.add_peer("second", {100e3, 100e6, 2ms});
   ASSERT_TRUE(s.wait_online({origin, first, second}));
@@ -131,7 +130,8 @@ TEST(SwarmMechanisms, AFullSourceIsAskedAgainAfterSecondsNotAtEveryRefresh) {
   std::vector<double> refused_at;
   for (const auto& e : s.net.records_of("source_failed")) {
     if (e.node != "second" || e.fields["peer"] != "seed") continue;
-    if (e.fields["reason"].get<std::string>().find("already serving") == std::string::npos) continue;
+    if (e.fields["reason"].get<std::string>().find("already serving") == std::string::npos)
+      continue;
     refused_at.push_back(to_seconds(e.time - began));
   }
   ASSERT_GE(refused_at.size(), 2u) << "it keeps trying";

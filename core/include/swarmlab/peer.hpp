@@ -167,8 +167,8 @@ class Peer final : public Node {
     std::uint32_t done = 0;  // retries started so far
     TimerId timer = 0;       // while waiting for the next
   };
-  std::map<std::string, Retry> retries_;  // by file, for downloads that failed and may retry
-  std::optional<Time> tracker_regained_at_;               // when the tracker session last came back
+  std::map<std::string, Retry> retries_;     // by file, for downloads that failed and may retry
+  std::optional<Time> tracker_regained_at_;  // when the tracker session last came back
 };
 
 }  // namespace swarmlab
