@@ -241,6 +241,14 @@ TEST(Download, OnlySourceCrashGivesDownloadIncompleteThenResumes) {
   EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
 }
 
+// A downloader that retries a failed download `retries` times, the first after 10 s.
+HostId add_retrying_peer(Swarm& s, const std::string& id, std::uint32_t retries) {
+  return s.add_peer(id, {}, [retries](PeerConfig& c) {
+    c.download_retries = retries;
+    c.retry_wait = 10s;
+  });
+}
+
 TEST(Download, OnlySourceCrashIsRetriedAndTheDownloadFinishesByItself) {
   // As in any P2P client, a download that lost its last owner starts again by itself when
   // the owner is back, and fetches only what it misses: no one has to type `download` again.
@@ -248,10 +256,7 @@ TEST(Download, OnlySourceCrashIsRetriedAndTheDownloadFinishesByItself) {
   const std::uint32_t n = 64;
   const auto bytes = random_bytes(n * kTestChunk, 17);
   auto a = s.add_peer("a", {4e6, 4e6, 2ms});
-  auto d = s.add_peer("d", {}, [](PeerConfig& c) {
-    c.download_retries = 3;
-    c.retry_wait = 10s;
-  });
+  auto d = add_retrying_peer(s, "d", 3);
   ASSERT_TRUE(s.wait_online({a, d}));
   ASSERT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
   s.start_download(d, "f", "/dl/f");
@@ -282,10 +287,7 @@ TEST(Download, RetriesBackOffAndEndInAFailure) {
   Swarm s;
   const auto bytes = random_bytes(16 * kTestChunk, 19);
   auto a = s.add_peer("a", {4e6, 4e6, 2ms});
-  auto d = s.add_peer("d", {}, [](PeerConfig& c) {
-    c.download_retries = 2;
-    c.retry_wait = 10s;
-  });
+  auto d = add_retrying_peer(s, "d", 2);
   ASSERT_TRUE(s.wait_online({a, d}));
   ASSERT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
   s.net.crash(a);  // listed until the tracker notices; gone for good
