@@ -6,7 +6,10 @@
 
 A star of N peers (10 seeds at 100 Mbps, leechers at 20/100 Mbps, 5-80 ms) sharing a
 file sized so that every run moves about the same traffic. Prints simulated bytes and
-ns-3 events per wall second, wall time and peak RSS for each combination.
+ns-3 events per wall second, wall time and peak RSS for each combination, and beside them
+the wall time of bench's ns3-star-baseline: the same star and TCP moving the same bytes as
+bulk flows (4 per leecher) with no swarm logic. "x raw" is swarm-sim's wall time over it:
+what our layer (and the traffic a swarm adds: requests, HAVEs, choking) costs over ns-3.
 """
 import argparse
 import json
@@ -43,9 +46,10 @@ def main():
     p.add_argument("--peers", default="100,500,1000")
     p.add_argument("--packets", default="1500B,9000B,64000B")
     p.add_argument("--traffic-mib", type=int, default=2000, help="total payload per run")
+    p.add_argument("--baseline", default=os.path.join(ROOT, "build/release/bench/ns3-star-baseline"))
     args = p.parse_args()
     print(f"{'peers':>6} {'packet':>8} {'wall s':>8} {'sim s':>8} {'MB/wall s':>10} "
-          f"{'events/s':>10} {'peak RSS':>9} {'done':>9}")
+          f"{'events/s':>10} {'peak RSS':>9} {'done':>9} {'raw wall s':>10} {'x raw':>7}")
     with tempfile.TemporaryDirectory() as tmp:
         for peers in [int(x) for x in args.peers.split(",")]:
             for packet in args.packets.split(","):
@@ -67,10 +71,16 @@ def main():
                 with open(os.path.join(out, "summary.json")) as f:
                     summary = json.load(f)
                 rss_note = f"{rss / 1024:.0f} MiB" if rss > before else "<=prev"
+                size_mib = max(1, args.traffic_mib // max(1, peers - 10))
+                raw = subprocess.run([args.baseline, str(peers), str(size_mib << 20),
+                                      packet.rstrip("B")], capture_output=True, text=True)
+                raw_wall = json.loads(raw.stdout)["wall_s"] if raw.returncode == 0 else None
+                raw_note = (f"{raw_wall:>10.2f} {wall / raw_wall:>7.1f}" if raw_wall
+                            else f"{'failed':>10} {'':>7}")
                 print(f"{peers:>6} {packet:>8} {wall:>8.1f} {run['simulated_time_s']:>8.1f} "
                       f"{run['simulated_bytes_per_wall_s'] / 1e6:>10.1f} "
                       f"{run['ns3_events_per_wall_s']:>10.0f} {rss_note:>9} "
-                      f"{summary['completed']:>4}/{summary['leechers']:<4}", flush=True)
+                      f"{summary['completed']:>4}/{summary['leechers']:<4} {raw_note}", flush=True)
     return 0
 
 

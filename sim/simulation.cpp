@@ -13,6 +13,7 @@
 #include "sim/sim_chunk_store.hpp"
 #include "sim/star_topology.hpp"
 #include "sim/swarm_plan.hpp"
+#include "sim/tcp_config.hpp"
 #include "swarmlab/peer.hpp"
 #include "swarmlab/tracker.hpp"
 #include "swarmlab/units.hpp"
@@ -109,11 +110,7 @@ const ChunkSet& Simulation::have(std::size_t peer) const {
   return c != nullptr ? *c : empty_;
 }
 
-// TCP sized to the scenario: segments fill the simulated MTU, and buffers cover the
-// largest bandwidth-delay product without growing far past it (ns-3's buffer bookkeeping
-// costs grow with the window).
 void Simulation::configure_tcp() {
-  const std::uint32_t segment = segment_size(s_);
   std::uint64_t fastest = std::max(s_.tracker.up_bps, s_.tracker.down_bps);
   Duration slowest_delay = s_.tracker.delay;
   for (const auto& g : s_.groups) fastest = std::max({fastest, g.up_bps, g.down_bps});
@@ -121,25 +118,7 @@ void Simulation::configure_tcp() {
   for (const auto& e : s_.link_events) {
     if (e.delay) slowest_delay = std::max(slowest_delay, *e.delay);
   }
-  const double rtt = 4.0 * to_seconds(slowest_delay) + 0.01;  // two access links, both ways
-  const double bdp = static_cast<double>(fastest) / 8.0 * rtt;
-  const auto buffer = static_cast<std::uint32_t>(
-      std::clamp(1.5 * bdp, std::max(65536.0, 8.0 * segment), 4.0 * 1024 * 1024));
-  ns3::Config::SetDefault("ns3::TcpSocket::SegmentSize", ns3::UintegerValue(segment));
-  ns3::Config::SetDefault("ns3::TcpSocket::SndBufSize", ns3::UintegerValue(buffer));
-  // The receive buffer is twice the send buffer and a segment: ns-3 3.37 crashes (a null tx
-  // item in TcpRateLinux::SkbSent, ns-3 issue 991, fixed in 3.41) when a sender with unsent
-  // data has sent exactly the peer's advertised window while a segment is SACKed. The window
-  // is the receive buffer less unread bytes, at most a send buffer since every host reads all
-  // it gets, so it then always exceeds what a sender can hold. Senders are still bounded by
-  // SndBufSize: rates and memory do not change.
-  ns3::Config::SetDefault("ns3::TcpSocket::RcvBufSize", ns3::UintegerValue(2 * buffer + segment));
-  ns3::Config::SetDefault("ns3::Ipv4::WeakEsModel", ns3::BooleanValue(false));
-  // Linux's values rather than ns-3's RFC defaults (1 s minimum RTO, 1-segment initial
-  // window): a connection whose ACKs were dropped behind a peer's own uploads on its uplink
-  // otherwise backs off for tens of seconds, far longer than any real stack would wait.
-  ns3::Config::SetDefault("ns3::TcpSocketBase::MinRto", ns3::TimeValue(ns3::MilliSeconds(200)));
-  ns3::Config::SetDefault("ns3::TcpSocket::DelAckTimeout", ns3::TimeValue(ns3::MilliSeconds(40)));
+  configure_ns3_tcp(segment_size(s_), fastest, slowest_delay);
   ns3::RngSeedManager::SetSeed(1);
   ns3::RngSeedManager::SetRun(s_.seed + 1);
 }

@@ -1,0 +1,33 @@
+#include "sim/tcp_config.hpp"
+
+#include <algorithm>
+
+#include "sim/ns3_headers.hpp"
+
+namespace swarmlab::sim {
+
+// Segments fill the simulated MTU, and buffers cover the largest bandwidth-delay product
+// without growing far past it (ns-3's buffer bookkeeping costs grow with the window).
+void configure_ns3_tcp(std::uint32_t segment, std::uint64_t fastest, Duration slowest_delay) {
+  const double rtt = 4.0 * to_seconds(slowest_delay) + 0.01;  // two access links, both ways
+  const double bdp = static_cast<double>(fastest) / 8.0 * rtt;
+  const auto buffer = static_cast<std::uint32_t>(
+      std::clamp(1.5 * bdp, std::max(65536.0, 8.0 * segment), 4.0 * 1024 * 1024));
+  ns3::Config::SetDefault("ns3::TcpSocket::SegmentSize", ns3::UintegerValue(segment));
+  ns3::Config::SetDefault("ns3::TcpSocket::SndBufSize", ns3::UintegerValue(buffer));
+  // The receive buffer is twice the send buffer and a segment: ns-3 3.37 crashes (a null tx
+  // item in TcpRateLinux::SkbSent, ns-3 issue 991, fixed in 3.41) when a sender with unsent
+  // data has sent exactly the peer's advertised window while a segment is SACKed. The window
+  // is the receive buffer less unread bytes, at most a send buffer since every host reads all
+  // it gets, so it then always exceeds what a sender can hold. Senders are still bounded by
+  // SndBufSize: rates and memory do not change.
+  ns3::Config::SetDefault("ns3::TcpSocket::RcvBufSize", ns3::UintegerValue(2 * buffer + segment));
+  ns3::Config::SetDefault("ns3::Ipv4::WeakEsModel", ns3::BooleanValue(false));
+  // Linux's values rather than ns-3's RFC defaults (1 s minimum RTO, 1-segment initial
+  // window): a connection whose ACKs were dropped behind a peer's own uploads on its uplink
+  // otherwise backs off for tens of seconds, far longer than any real stack would wait.
+  ns3::Config::SetDefault("ns3::TcpSocketBase::MinRto", ns3::TimeValue(ns3::MilliSeconds(200)));
+  ns3::Config::SetDefault("ns3::TcpSocket::DelAckTimeout", ns3::TimeValue(ns3::MilliSeconds(40)));
+}
+
+}  // namespace swarmlab::sim

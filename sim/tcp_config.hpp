@@ -1,0 +1,15 @@
+#pragma once
+// TCP as every simulated host uses it, set as ns-3 defaults before any socket exists: the
+// swarm simulation and the raw ns-3 baseline of bench/ configure it the same way.
+#include <cstdint>
+
+#include "swarmlab/time.hpp"
+
+namespace swarmlab::sim {
+
+/// Segments of `segment` bytes; buffers sized to the largest bandwidth-delay product of a
+/// star whose fastest access link runs at `fastest_bps` and whose slowest has one-way delay
+/// `slowest_delay`.
+void configure_ns3_tcp(std::uint32_t segment, std::uint64_t fastest_bps, Duration slowest_delay);
+
+}  // namespace swarmlab::sim
