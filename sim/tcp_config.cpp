@@ -28,6 +28,14 @@ void configure_ns3_tcp(std::uint32_t segment, std::uint64_t fastest, Duration sl
   // otherwise backs off for tens of seconds, far longer than any real stack would wait.
   ns3::Config::SetDefault("ns3::TcpSocketBase::MinRto", ns3::TimeValue(ns3::MilliSeconds(200)));
   ns3::Config::SetDefault("ns3::TcpSocket::DelAckTimeout", ns3::TimeValue(ns3::MilliSeconds(40)));
+  // No zero-window probes within a run. ns-3 3.37 arms the persist timer whenever a segment
+  // arrives advertising a zero window, even when the sender has nothing left to send, and
+  // TcpSocketBase::PersistTimeout then dereferences the missing tx item (SIGSEGV in
+  // TcpTxItem::GetPacketCopy). Every host reads all it gets, so a zero window is an edge of
+  // closing connections: a 300-peer flash crowd with crashes, a partition and a tracker
+  // restart (tests/sim/flash_crowd_300.json) crashed on it; with probes off it completes.
+  // A connection that did stall would be dropped by the peers' own stall timeouts.
+  ns3::Config::SetDefault("ns3::TcpSocket::PersistTimeout", ns3::TimeValue(ns3::Seconds(3600)));
 }
 
 }  // namespace swarmlab::sim
