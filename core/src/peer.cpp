@@ -492,6 +492,8 @@ void Peer::drive(Time now, Download& d) {
               if (auto* failed = std::get_if<DownloadFailed>(&x.notice)) {
                 return on_download_failed(now, std::move(*failed));
               }
+              // Done: a later failure of this file starts a fresh count of retries.
+              if (std::holds_alternative<DownloadCompleted>(x.notice)) retries_.erase(name);
               notify(now, std::move(x.notice));
             },
         },
