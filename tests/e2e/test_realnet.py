@@ -98,7 +98,10 @@ class Transfers(SwarmTestCase):
     def test_bad_block_sizes_and_upload_rates_are_refused_clearly(self):
         for flag, value, says in [("--block-size", "1KiB", "--block-size must be between 4 KiB and 16 MiB"),
                                   ("--block-size", "lots", "--block-size:"),
-                                  ("--max-upload-rate", "fast", "--max-upload-rate:")]:
+                                  ("--max-upload-rate", "fast", "--max-upload-rate:"),
+                                  ("--retry-wait", "soon", "--retry-wait:"),
+                                  ("--retry-wait", "0s", "--retry-wait must be above 0"),
+                                  ("--retry-wait", "1h", "at most 5 minutes")]:
             r = subprocess.run([PEER, "--tracker", "127.0.0.1:1", "--no-terminal", flag, value],
                                capture_output=True, text=True, timeout=30)
             self.assertEqual(r.returncode, 2, r.stderr)
