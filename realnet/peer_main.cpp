@@ -96,7 +96,13 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
   app.add_option("--log-file", log_file, "also log to FILE, with timestamps");
-  CLI11_PARSE(app, argc, argv);
+  app.set_version_flag("--version", "swarm-peer " SWARMLAB_VERSION);
+  // Usage errors exit 2, as every other refusal of this program does.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   auto usage_error = [](const std::string& msg) {
     std::cerr << "swarm-peer: " << msg << "\n";

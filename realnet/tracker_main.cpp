@@ -26,14 +26,22 @@ int main(int argc, char** argv) {
   bool no_terminal = false;
   app.add_option("--listen", listen,
                  "start at once, listening on ADDR:PORT (e.g. 0.0.0.0:7000, [::]:7000)");
-  app.add_option("--allow", allow, "admit only peers from this address range (CIDR; repeatable)");
+  app.add_option("--allow", allow,
+                 "admit only peers from these address ranges (CIDR, comma-separated or repeated)")
+      ->delimiter(',');
   app.add_flag("--no-terminal", no_terminal,
                "no interactive terminal (service use); stop with SIGINT/SIGTERM");
   app.add_option("--events", events, "write metrics events to FILE (JSON Lines)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
   app.add_option("--log-file", log_file, "also log to FILE, with timestamps");
-  CLI11_PARSE(app, argc, argv);
+  app.set_version_flag("--version", "swarm-tracker " SWARMLAB_VERSION);
+  // Usage errors exit 2, as every other refusal of this program does.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   std::string error;
   if (!setup_logging(log_level, log_file, error)) {

@@ -22,6 +22,12 @@ RunMetrics::RunMetrics(const Scenario& s, const std::vector<PeerPlan>& plans)
     p.arrival = to_seconds(plan.arrival);
     if (!p.seeder) ++leechers_;
     if (p.seeder) ++origin_seeds_;
+    if (!p.seeder) {
+      const auto f = std::find_if(s.files.begin(), s.files.end(), [&](const SharedFile& x) {
+        return x.name == (g.file.empty() ? primary.name : g.file);
+      });
+      bytes_wanted_ += f != s.files.end() ? f->size : 0;
+    }
     by_id_[p.id] = peers_.size();
     peers_.push_back(std::move(p));
   }
@@ -192,7 +198,7 @@ nlohmann::json RunMetrics::summary(Time end) const {
   nlohmann::json peers = nlohmann::json::array();
   std::vector<double> times;
   double last_completion = 0;
-  std::uint32_t incomplete = 0;
+  std::uint32_t incomplete = 0, crashed = 0, left = 0;
   for (const auto& p : peers_) {
     nlohmann::json j = {{"id", p.id},
                         {"group", p.group},
@@ -208,6 +214,8 @@ nlohmann::json RunMetrics::summary(Time end) const {
     if (p.download_time) times.push_back(*p.download_time);
     if (p.completed_at) last_completion = std::max(last_completion, *p.completed_at);
     if (!p.seeder && !p.complete && p.state != "left" && p.state != "crashed") ++incomplete;
+    if (!p.seeder && !p.complete && p.state == "crashed") ++crashed;
+    if (!p.seeder && !p.complete && p.state == "left") ++left;
     peers.push_back(std::move(j));
   }
   const double served = static_cast<double>(bytes_from_origin_ + bytes_from_peers_);
@@ -262,6 +270,8 @@ nlohmann::json RunMetrics::summary(Time end) const {
           {"leechers", leechers_},
           {"completed", completed_},
           {"incomplete", incomplete},
+          {"crashed_unfinished", crashed},
+          {"left_unfinished", left},
           {"departed", departed_},
           {"download_failures", failures_},
           {"download_retries", retries_},

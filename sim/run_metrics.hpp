@@ -52,6 +52,8 @@ class RunMetrics {
   std::uint32_t leechers() const { return leechers_; }
   std::uint32_t completed() const { return completed_; }
   std::uint64_t chunk_bytes() const { return chunk_bytes_; }
+  /// What all planned leechers together download: the file each asks for.
+  std::uint64_t bytes_wanted() const { return bytes_wanted_; }
   bool online(std::size_t peer) const { return peers_.at(peer).online; }
 
   nlohmann::json summary(Time end) const;
@@ -83,7 +85,7 @@ class RunMetrics {
   std::uint32_t leechers_ = 0, settled_ = 0, completed_ = 0, departed_ = 0;
   std::uint32_t failures_ = 0, verification_failures_ = 0;
   std::uint32_t retries_ = 0;  // failed attempts the peer started again
-  std::uint64_t chunk_bytes_ = 0, bytes_since_snapshot_ = 0;
+  std::uint64_t chunk_bytes_ = 0, bytes_since_snapshot_ = 0, bytes_wanted_ = 0;
   std::uint64_t bytes_from_origin_ = 0, bytes_from_peers_ = 0;
   Time last_snapshot_{};
   std::uint64_t last_uplink_bytes_ = 0;

@@ -1,12 +1,17 @@
 #include "sim/scenario.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <set>
 #include <sstream>
 
+#include "swarmlab/messages.hpp"
 #include "swarmlab/swarm_name.hpp"
 #include "swarmlab/units.hpp"
 
@@ -549,7 +554,7 @@ Result<Scenario> parse_scenario(const std::string& text,
   try {
     root = json::parse(text, nullptr, true, /*ignore_comments=*/true);
   } catch (const json::exception& e) {
-    return make_error(ErrorCode::InvalidArgument, std::string("not valid JSON: ") + e.what());
+    return make_error(ErrorCode::InvalidArgument, "not valid JSON: " + json_error_text(e));
   }
   for (const auto& o : overrides) {
     const auto eq = o.find('=');
@@ -566,9 +571,9 @@ Result<Scenario> parse_scenario(const std::string& text,
     try {
       root[*pointer] = value;
     } catch (const json::exception& e) {
-      return make_error(
-          ErrorCode::InvalidArgument,
-          "--set " + o.substr(0, eq) + ": no such place in the scenario (" + e.what() + ")");
+      return make_error(ErrorCode::InvalidArgument, "--set " + o.substr(0, eq) +
+                                                        ": no such place in the scenario (" +
+                                                        json_error_text(e) + ")");
     }
   }
   try {
@@ -579,8 +584,14 @@ Result<Scenario> parse_scenario(const std::string& text,
 }
 
 Result<Scenario> load_scenario(const std::string& path, const std::vector<std::string>& overrides) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    return make_error(ErrorCode::InvalidArgument,
+                      "cannot read scenario file " + path + ": it is a directory");
   std::ifstream in(path);
-  if (!in) return make_error(ErrorCode::NotFound, "cannot read scenario file " + path);
+  if (!in)
+    return make_error(ErrorCode::NotFound,
+                      "cannot read scenario file " + path + ": " + std::strerror(errno));
   std::stringstream text;
   text << in.rdbuf();
   auto s = parse_scenario(text.str(), overrides);
@@ -590,13 +601,36 @@ Result<Scenario> load_scenario(const std::string& path, const std::vector<std::s
 
 namespace {
 
+// The resolved scenario is printed as a person writes it ("32MiB", "20Mbps", "10ms"), in
+// the largest unit that holds the value exactly, so it still reads back as the same value.
+std::string in_largest_unit(std::uint64_t n,
+                            std::initializer_list<std::pair<std::uint64_t, const char*>> units) {
+  for (const auto& [size, name] : units) {
+    if (n >= size && n % size == 0) return std::to_string(n / size) + name;
+  }
+  return {};
+}
 std::string secs(Duration d) {
+  const auto ns = d.count();
+  if (ns > 0) {
+    auto text = in_largest_unit(static_cast<std::uint64_t>(ns), {{3'600'000'000'000, "h"},
+                                                                 {60'000'000'000, "min"},
+                                                                 {1'000'000'000, "s"},
+                                                                 {1'000'000, "ms"},
+                                                                 {1'000, "us"}});
+    if (!text.empty()) return text;
+  }
   std::ostringstream s;
   s << to_seconds(d) << "s";
   return s.str();
 }
 std::string bps(std::uint64_t b) {
-  return std::to_string(b) + "bps";
+  auto text = in_largest_unit(b, {{1'000'000'000, "Gbps"}, {1'000'000, "Mbps"}, {1'000, "Kbps"}});
+  return text.empty() ? std::to_string(b) + "bps" : text;
+}
+std::string bytes(std::uint64_t b) {
+  auto text = in_largest_unit(b, {{1ull << 30, "GiB"}, {1ull << 20, "MiB"}, {1ull << 10, "KiB"}});
+  return text.empty() ? std::to_string(b) + "B" : text;
 }
 
 json delay_json(const DelaySpec& d) {
@@ -627,9 +661,8 @@ json delay_json(const DelaySpec& d) {
 json to_json(const Scenario& s) {
   json files = json::array();
   for (const auto& f : s.files) {
-    files.push_back({{"name", f.name},
-                     {"size", std::to_string(f.size) + "B"},
-                     {"chunk_size", std::to_string(f.chunk_size) + "B"}});
+    files.push_back(
+        {{"name", f.name}, {"size", bytes(f.size)}, {"chunk_size", bytes(f.chunk_size)}});
   }
   json groups = json::array();
   for (const auto& g : s.groups) {
@@ -702,7 +735,7 @@ json to_json(const Scenario& s) {
           {"seed", s.seed},
           {"stop", {{"time", secs(s.stop_time)}, {"when_all_done", s.stop_when_all_done}}},
           {"snapshot_interval", secs(s.snapshot_interval)},
-          {"packet_size", std::to_string(resolve_packet_size(s)) + "B"},
+          {"packet_size", bytes(resolve_packet_size(s))},
           {"record_chunks", s.record_chunks},
           {"files", files},
           {"tracker",
@@ -733,7 +766,7 @@ json to_json(const Scenario& s) {
             {"spread_first_copies", s.upload.spread_first_copies},
             {"upload_limit", s.upload_limit},
             {"seed_upload_limit", s.seed_upload_limit},
-            {"block_size", std::to_string(d.block_size) + "B"}}}};
+            {"block_size", bytes(d.block_size)}}}};
 }
 
 std::uint32_t resolve_packet_size(const Scenario& s) {

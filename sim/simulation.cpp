@@ -361,6 +361,10 @@ void Simulation::tick() {
     p.stop_time_s = to_seconds(s_.stop_time);
     p.done = metrics_.completed();
     p.leechers = metrics_.leechers();
+    if (metrics_.bytes_wanted() > 0) {
+      p.verified_fraction = static_cast<double>(metrics_.chunk_bytes()) /
+                            static_cast<double>(metrics_.bytes_wanted());
+    }
     p.wall_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
     progress_(p);

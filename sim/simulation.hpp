@@ -16,6 +16,7 @@ struct Progress {
   double stop_time_s = 0;
   std::uint32_t done = 0;  // leechers finished, left or crashed
   std::uint32_t leechers = 0;
+  double verified_fraction = 0;  // chunk bytes verified of all the leechers want
   double wall_s = 0;
 };
 

@@ -50,7 +50,8 @@ class ProgressDisplay {
     last_ = p.wall_s;
     const double by_time = p.stop_time_s > 0 ? p.sim_time_s / p.stop_time_s : 0.0;
     const double by_peers = p.leechers > 0 ? static_cast<double>(p.done) / p.leechers : 0.0;
-    const double frac = std::clamp(std::max(by_time, by_peers), 0.0, 1.0);
+    // Bytes verified lead: in a flash crowd nearly every peer finishes in the last seconds.
+    const double frac = std::clamp(std::max({by_time, by_peers, p.verified_fraction}), 0.0, 1.0);
     const std::string eta = frac > 0.01 ? clock_text(p.wall_s * (1 - frac) / frac) : "?";
     char line[256];
     std::snprintf(line, sizeof line, "sim %s / %s · %u/%u peers done · wall %s · ETA %s",
@@ -90,7 +91,15 @@ void print_summary(const nlohmann::json& s, const nlohmann::json& run, const std
               static_cast<unsigned long long>(s["seed"].get<std::uint64_t>()),
               s["completed"].get<unsigned>(), s["leechers"].get<unsigned>(),
               clock_text(s["end_time_s"].get<double>()).c_str());
-  std::printf(" (%s wall).\n", clock_text(run["wall_time_s"].get<double>()).c_str());
+  // Leechers that never finished because they crashed or left are counted apart from the rest.
+  std::string gone;
+  for (const auto& [key, word] :
+       {std::pair{"crashed_unfinished", "crashed"}, std::pair{"left_unfinished", "left"}}) {
+    const auto n = s.value(key, 0u);
+    if (n > 0) gone += "; " + std::to_string(n) + " " + word + " before finishing";
+  }
+  std::printf("%s (%s wall).\n", gone.c_str(),
+              clock_text(run["wall_time_s"].get<double>()).c_str());
   if (dt["count"].get<int>() > 0) {
     std::printf("  download time   mean %s s · median %s s · p95 %s s · max %s s\n",
                 num(dt["mean"], "%.2f").c_str(), num(dt["median"], "%.2f").c_str(),
@@ -344,7 +353,20 @@ int main(int argc, char** argv) {
   validate->add_option("scenario", scenario, "scenario file")->required();
   validate->add_option("--set", sets, "override a field: path.to.field=value (repeatable)");
 
-  CLI11_PARSE(app, argc, argv);
+  app.set_version_flag("--version", "swarm-sim " SWARMLAB_VERSION);
+  // A first word that names no command is said so (CLI11 would only ask for a subcommand).
+  if (argc > 1 && argv[1][0] != '-' &&
+      app.get_subcommands([&](const CLI::App* c) { return c->get_name() == argv[1]; }).empty()) {
+    std::fprintf(stderr, "swarm-sim: unknown command \"%s\" (commands: run, sweep, validate)\n",
+                 argv[1]);
+    return 2;
+  }
+  // Usage errors exit 2, as every other refusal of this program does.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   if (*run) return cmd_run(scenario, seed, sets, out, quiet);
   if (*sweep) return cmd_sweep(scenario, vary, seeds, jobs, out);
   if (*validate) {

@@ -518,8 +518,17 @@ Result<Message> decode_message(const RawFrame& frame) {
   } catch (const DecodeFailure& e) {
     return e.error;
   } catch (const json::exception& e) {
-    return make_error(ErrorCode::MalformedFrame, std::string("header: ") + e.what());
+    return make_error(ErrorCode::MalformedFrame, "header: " + json_error_text(e));
   }
+}
+
+std::string json_error_text(const std::exception& e) {
+  std::string_view what = e.what();
+  if (what.starts_with("[json.exception.")) {
+    if (const auto end = what.find("] "); end != std::string_view::npos)
+      what.remove_prefix(end + 2);
+  }
+  return std::string(what);
 }
 
 std::pair<std::string, std::uint32_t> peek_type_and_req(const std::string& header) {

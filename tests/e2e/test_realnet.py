@@ -12,7 +12,7 @@ import termios
 import time
 import unittest
 
-from harness import (PEER, SwarmTestCase, free_port, read_events, sha256_of, wait_for)
+from harness import (PEER, TRACKER, SwarmTestCase, free_port, read_events, sha256_of, wait_for)
 
 MiB = 1 << 20
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
@@ -168,7 +168,7 @@ class Faults(SwarmTestCase):
         self.assertNotEqual(d.wait(60), 0)
         self.assertIn("trying again in", d.stdout())  # once, then it gives up
         self.assertIn("(retry 1 of 1)", d.stdout())
-        self.assertIn("DownloadIncomplete", d.stdout())
+        self.assertNotIn("DownloadIncomplete", d.stdout())  # internal codes stay internal
         self.assertIn("chunks have no online owner", d.stdout())
         self.assertTrue(os.path.exists(out + ".part"), "the partial download must be kept")
         self.assertFalse(os.path.exists(out))
@@ -312,10 +312,24 @@ class Admission(SwarmTestCase):
         p = self.start([PEER, "--tracker", f"127.0.0.1:{t.port}", "--publish", src, "--no-terminal", "--id", "x"],
                        "outsider")
         self.assertNotEqual(p.wait(30), 0)
-        self.assertIn("Refused", p.stdout())
-        self.assertIn("allow-list", p.stdout())
+        self.assertIn("is not in the tracker's allow-list", p.stdout())
+        self.assertNotIn("Refused:", p.stdout())  # internal codes stay internal
         t2 = self.start_tracker("tracker2", extra=["--allow", "127.0.0.0/8", "--allow", "::1/128"])
         self.start_seeder(t2.port, [src], "insider")
+        # A comma-separated list is the same list.
+        t3 = self.start_tracker("tracker3", extra=["--allow", "10.0.0.0/8,127.0.0.0/8"])
+        self.start_seeder(t3.port, [src], "insider3")
+
+    def test_usage_errors_exit_2_and_version_exits_0(self):
+        for prog, args in [(TRACKER, ["--bogus"]), (PEER, ["--bogus"]), (PEER, ["--tracker"]),
+                           (TRACKER, ["--allow", "10.0.0.0/8,nonsense"])]:
+            r = subprocess.run([prog, *args], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, (prog, args, r.stderr))
+            self.assertTrue(r.stderr.strip(), (prog, args))
+        for prog, name in [(TRACKER, "swarm-tracker"), (PEER, "swarm-peer")]:
+            r = subprocess.run([prog, "--version"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stdout, rf"^{name} \d+\.\d+\.\d+")
 
 
 class Robustness(SwarmTestCase):
@@ -721,7 +735,8 @@ class Terminals(SwarmTestCase):
         out = t.stdout()
         err = t.stderr()
         self.assertIn("list_chunkinfo", out)           # help lists the commands
-        self.assertIn("ServerRunning", err)            # second start
+        self.assertIn("the tracker is already listening", err)  # second start
+        self.assertNotIn("ServerRunning", err)  # internal codes stay internal
         self.assertRegex(out, r"PEER\s+ADDRESS")       # list_peers table
         self.assertRegex(out, r"alice\s+127\.0\.0\.1:\d+")
         self.assertRegex(out, r"doc\.pdf\s+3 MiB\s+6\s+1\s+100%")
@@ -752,8 +767,9 @@ class Terminals(SwarmTestCase):
         p.send("exit")
         self.assertEqual(p.wait(15), 0)
         out = p.stdout()
-        self.assertIn("TrackerNotConnected", out)
-        self.assertIn("AlreadyConnected", out)
+        self.assertIn("connect to a tracker first", out)
+        self.assertNotIn("TrackerNotConnected", out)
+        self.assertIn("already connected to the tracker", out)
         self.assertRegex(out, r"mine\.txt\s+97\.7 KiB\s+1\s+1\s+100%")
         self.assertRegex(out, r"song\.mp3\s+2 MiB\s+4\s+1\s+100%")
         self.assertIn("Replies are now delayed by 5 ms.", out)

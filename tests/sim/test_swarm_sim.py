@@ -210,7 +210,28 @@ class SwarmSimTest(unittest.TestCase):
         missing = subprocess.run([SIM, "run", os.path.join(self.tmp.name, "nope.json")],
                                  capture_output=True, text=True)
         self.assertEqual(missing.returncode, 2)
-        self.assertIn("nope.json", missing.stderr)
+        self.assertIn("nope.json: No such file or directory", missing.stderr)
+
+    def test_commands_are_named_usage_errors_exit_2_and_validate_prints_units(self):
+        frob = subprocess.run([SIM, "frob"], capture_output=True, text=True)
+        self.assertEqual(frob.returncode, 2)
+        self.assertIn('unknown command "frob"', frob.stderr)
+        bogus = subprocess.run([SIM, "run", "--bogus"], capture_output=True, text=True)
+        self.assertEqual(bogus.returncode, 2, bogus.stderr)
+        version = subprocess.run([SIM, "--version"], capture_output=True, text=True)
+        self.assertEqual(version.returncode, 0)
+        self.assertRegex(version.stdout, r"^swarm-sim \d+\.\d+\.\d+")
+        # The resolved scenario reads as a person writes it, and reads back as itself.
+        first = subprocess.run([SIM, "validate", self.scenario(SMALL_FLASH)],
+                               capture_output=True, text=True)
+        self.assertEqual(first.returncode, 0, first.stderr)
+        resolved = json.loads(first.stdout)
+        self.assertRegex(resolved["files"][0]["size"], r"^\d+(KiB|MiB|GiB|B)$")
+        self.assertNotRegex(resolved["groups"][0]["up"], r"^\d{7,}bps$")
+        again = subprocess.run([SIM, "validate", self.scenario(resolved)],
+                               capture_output=True, text=True)
+        self.assertEqual(again.returncode, 0, again.stderr)
+        self.assertEqual(json.loads(again.stdout), resolved)
 
     def test_sweep_runs_every_combination_and_writes_an_index(self):
         body = dict(SMALL_FLASH, name="sweep")

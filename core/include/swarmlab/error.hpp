@@ -46,7 +46,7 @@ struct Error {
   ErrorCode code;
   std::string message;
 
-  /// "DownloadIncomplete: 3 of 128 chunks have no online owner"
+  /// For people: the message ("3 of 128 chunks have no online owner"), or what the code means.
   std::string describe() const;
   friend bool operator==(const Error&, const Error&) = default;
 };

@@ -6,6 +6,7 @@
 // payload, never inside JSON. Unknown header fields are ignored so that later versions can
 // add fields; missing or mistyped fields are errors that name the field.
 #include <cstdint>
+#include <exception>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -222,5 +223,8 @@ nlohmann::json to_json(const FileSummary& f);
 
 /// Best effort: the "type" and "req" of a header, for error replies to a bad frame.
 std::pair<std::string, std::uint32_t> peek_type_and_req(const std::string& header);
+
+/// What a JSON library error says, without its "[json.exception.parse_error.101] " tag.
+std::string json_error_text(const std::exception& e);
 
 }  // namespace swarmlab
