@@ -20,9 +20,10 @@ RunMetrics::RunMetrics(const Scenario& s, const std::vector<PeerPlan>& plans)
     p.seeder = g.role == PeerGroup::Role::Seeder;
     p.complete = p.seeder;
     p.arrival = to_seconds(plan.arrival);
-    if (!p.seeder) ++leechers_;
-    if (p.seeder) ++origin_seeds_;
-    if (!p.seeder) {
+    if (p.seeder) {
+      ++origin_seeds_;
+    } else {
+      ++leechers_;
       const auto f = std::find_if(s.files.begin(), s.files.end(), [&](const SharedFile& x) {
         return x.name == (g.file.empty() ? primary.name : g.file);
       });
@@ -213,9 +214,9 @@ nlohmann::json RunMetrics::summary(Time end) const {
         p.download_time ? nlohmann::json(*p.download_time) : nlohmann::json(nullptr);
     if (p.download_time) times.push_back(*p.download_time);
     if (p.completed_at) last_completion = std::max(last_completion, *p.completed_at);
-    if (!p.seeder && !p.complete && p.state != "left" && p.state != "crashed") ++incomplete;
-    if (!p.seeder && !p.complete && p.state == "crashed") ++crashed;
-    if (!p.seeder && !p.complete && p.state == "left") ++left;
+    if (!p.seeder && !p.complete) {
+      ++(p.state == "crashed" ? crashed : p.state == "left" ? left : incomplete);
+    }
     peers.push_back(std::move(j));
   }
   const double served = static_cast<double>(bytes_from_origin_ + bytes_from_peers_);
