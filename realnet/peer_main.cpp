@@ -210,15 +210,22 @@ int main(int argc, char** argv) {
     grace.expires_after(std::chrono::milliseconds(200));
     grace.async_wait([&](boost::system::error_code) { io.stop(); });
   };
-  signals.async_wait([&](boost::system::error_code ec, int sig) {
-    if (!ec) {
-      if (bar_shown) stdout_lines.write("");  // keep the last bar, end its line
-      bar_shown = false;
-      spdlog::info("{}: stopping; partial downloads are kept and resume next time",
-                   sig == SIGINT ? "SIGINT" : "SIGTERM");
-      shutdown(download.empty() ? 0 : 1);
+  std::function<void(boost::system::error_code, int)> on_signal;
+  on_signal = [&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    if (sig == SIGINT && terminal && terminal->interactive()) {
+      // At the prompt Ctrl-C drops the line being typed, as a shell does; the peer serves on.
+      terminal->interrupt();
+      signals.async_wait(on_signal);
+      return;
     }
-  });
+    if (bar_shown) stdout_lines.write("");  // keep the last bar, end its line
+    bar_shown = false;
+    spdlog::info("{}: stopping; partial downloads are kept and resume next time",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM");
+    shutdown(download.empty() ? 0 : 1);
+  };
+  signals.async_wait(on_signal);
   auto say = [&](const std::string& text) {
     if (terminal) {
       terminal->print(text);
@@ -231,6 +238,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> pending_publish = publish;
   bool download_started = false;
 
+  // Each returns whether the request went out (its answer comes later as a notice).
   auto do_publish = [&](const std::string& path) {
     const auto name = std::filesystem::path(path).filename().string();
     Status st;
@@ -240,6 +248,7 @@ int main(int argc, char** argv) {
       say("Cannot publish " + path + ": " + st.error().describe());
       if (script) shutdown(1);
     }
+    return st.ok();
   };
   auto do_download = [&](const std::string& name, const std::string& dest) {
     // A directory means "into it", under the file's own name (as aria2c -d does).
@@ -252,6 +261,11 @@ int main(int argc, char** argv) {
       say("Cannot download " + name + ": " + st.error().describe());
       if (!download.empty()) shutdown(1);
     }
+    return st.ok();
+  };
+  // A script waiting on a command's answer goes on once it has come (Terminal::await_answer).
+  auto answered = [&](const std::string& what) {
+    if (terminal) terminal->answered(what);
   };
 
   host.on_record([&](const Event& e) {
@@ -259,7 +273,8 @@ int main(int argc, char** argv) {
     // Only built when shown: arguments are evaluated before spdlog looks at the level.
     if (spdlog::should_log(spdlog::level::debug)) spdlog::debug("{}", e.to_json().dump());
     if (e.type == "tracker_lost")
-      spdlog::warn("lost the tracker ({}); reconnecting", e.fields.value("reason", ""));
+      spdlog::warn("lost the tracker ({}){}", e.fields.value("reason", ""),
+                   e.fields.value("reconnecting", true) ? "; reconnecting" : "");
     if (e.type == "tracker_regained") spdlog::info("back with the tracker");
     if (e.type == "tracker_unreachable")
       spdlog::warn("cannot reach the tracker at {} ({}); trying again in {:.0f} s",
@@ -273,6 +288,7 @@ int main(int argc, char** argv) {
         Overloaded{
             [&](const TrackerConnected&) {
               say(describe(notice));
+              answered("connect");
               for (const auto& p : pending_publish) do_publish(p);
               pending_publish.clear();
               if (!download.empty() && !download_started) {
@@ -282,11 +298,16 @@ int main(int argc, char** argv) {
             },
             [&](const TrackerFailed&) {
               say("Tracker: " + describe(notice));
+              answered("connect");
               if (script) shutdown(1);
             },
-            [&](const PublishDone&) { say(describe(notice)); },
-            [&](const PublishFailed&) {
+            [&](const PublishDone& x) {
+              say(describe(notice));
+              answered("publish " + x.file);
+            },
+            [&](const PublishFailed& x) {
               say("Publish failed: " + describe(notice));
+              answered("publish " + x.file);
               if (script) shutdown(1);
             },
             [&](const FilesListed& x) {
@@ -304,8 +325,12 @@ int main(int argc, char** argv) {
                   (x.omitted > 0
                        ? "\n(" + std::to_string(x.omitted) + " more files did not fit in one reply)"
                        : ""));
+              answered("list_files");
             },
-            [&](const FilesListFailed&) { say("list_files failed: " + describe(notice)); },
+            [&](const FilesListFailed&) {
+              say("list_files failed: " + describe(notice));
+              answered("list_files");
+            },
             [&](const DownloadProgress& p) {
               if (terminal && terminal->interactive() && tty_out) {
                 terminal->set_status(progress_bar(p));
@@ -322,11 +347,13 @@ int main(int argc, char** argv) {
             [&](const DownloadCompleted& x) {
               if (terminal) terminal->set_status("");
               say(describe(notice));
+              answered("download " + x.file);
               if (x.file == download && !seed) shutdown(0);
             },
             [&](const DownloadFailed& x) {
               if (terminal) terminal->set_status("");
               say("Download of " + x.file + " failed: " + describe(notice));
+              answered("download " + x.file);
               if (x.file == download) shutdown(1);
             },
             [&](const DownloadRetrying& x) {
@@ -346,17 +373,24 @@ int main(int argc, char** argv) {
       if (!at) return t.print(at.error().message);
       Status st;
       host.command([&](Time now) { st = peer.connect_tracker(now, *at); });
-      if (!st.ok()) t.print(st.error().describe());
+      if (!st.ok()) return t.print(st.error().describe());
+      t.await_answer("connect", std::chrono::seconds(30));
     });
-    t.add("publish", "<path>", "share a local file (named by its file name)", 1, 1,
-          [&](const Terminal::Args& a) { do_publish(a[0]); });
+    t.add("publish", "<path>", "share a local file (named by its file name; \"quote\" spaces)", 1,
+          1, [&](const Terminal::Args& a) {
+            if (do_publish(a[0]))
+              t.await_answer("publish " + std::filesystem::path(a[0]).filename().string());
+          });
     t.add("list_files", "", "show the files the tracker lists", 0, 0, [&](const Terminal::Args&) {
       Status st;
       host.command([&](Time now) { st = peer.list_files(now); });
-      if (!st.ok()) t.print(st.error().describe());
+      if (!st.ok()) return t.print(st.error().describe());
+      t.await_answer("list_files", std::chrono::seconds(30));
     });
     t.add("download", "<name> <dest>", "download a file to a local path (a directory: into it)", 2,
-          2, [&](const Terminal::Args& a) { do_download(a[0], a[1]); });
+          2, [&](const Terminal::Args& a) {
+            if (do_download(a[0], a[1])) t.await_answer("download " + a[0]);
+          });
     t.add("set_delay", "<ms>", "delay this peer's replies (to try RTT-based choice)", 1, 1,
           [&](const Terminal::Args& a) {
             char* end = nullptr;
@@ -387,9 +421,22 @@ int main(int argc, char** argv) {
             if (!files.empty()) out += "\n" + files.render();
             t.print(out);
           });
-    t.add("exit", "", "leave the swarm and quit", 0, 0,
-          [&](const Terminal::Args&) { shutdown(0); });
-    t.on_end = [&] { shutdown(0); };
+    // Leaving mid-download loses nothing, and says so.
+    auto leave = [&] {
+      for (const auto& d : peer.downloads()) {
+        if (d.phase == Download::Phase::Completed || d.phase == Download::Phase::Failed) continue;
+        if (d.bytes_have == 0) {
+          t.print("Download of " + d.name + " stopped before its first chunk.");
+          continue;
+        }
+        t.print("Download of " + d.name + " stopped at " + format_size(d.bytes_have) + " of " +
+                format_size(d.bytes_total) + "; the partial file " + d.dest +
+                " is kept, and the same download command resumes it.");
+      }
+      shutdown(0);
+    };
+    t.add("exit", "", "leave the swarm and quit", 0, 0, [&](const Terminal::Args&) { leave(); });
+    t.on_end = leave;
     t.start();
     t.print("swarm-peer " + config.peer_id + " serving on " + bound->to_string() +
             (tracker.empty()

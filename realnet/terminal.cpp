@@ -19,7 +19,8 @@ Terminal::Terminal(boost::asio::io_context& io, std::string prompt, LineWriter& 
       out_(out),
       input_(io, ::dup(STDIN_FILENO)),
       prompt_(std::move(prompt)),
-      interactive_(::isatty(STDIN_FILENO) != 0) {
+      interactive_(::isatty(STDIN_FILENO) != 0),
+      await_timer_(io) {
   add("help", "", "list the commands", 0, 0, [this](const Args&) { print_help(); });
 }
 
@@ -47,6 +48,7 @@ void Terminal::start() {
 void Terminal::stop() {
   if (!running_) return;
   running_ = false;
+  await_timer_.cancel();
   boost::system::error_code ec;
   input_.cancel(ec);
   input_.close(ec);
@@ -95,7 +97,8 @@ void Terminal::read_line() {
             buffer_.consume(buffer_.size());
             execute(rest);
           }
-          if (on_end) on_end();
+          input_ended_ = true;
+          if (awaited_.empty() && on_end) on_end();
           return;
         }
         std::string line(
@@ -104,8 +107,32 @@ void Terminal::read_line() {
         buffer_.consume(n);
         while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
         execute(line);
-        if (running_) read_line();
+        if (running_ && awaited_.empty()) read_line();
       });
+}
+
+void Terminal::await_answer(const std::string& what, std::optional<std::chrono::seconds> limit) {
+  if (interactive_ || !running_) return;
+  awaited_ = what;
+  if (!limit) return;
+  await_timer_.expires_after(*limit);
+  await_timer_.async_wait([this, what, s = limit->count()](boost::system::error_code ec) {
+    if (ec || awaited_ != what) return;
+    print("No answer to " + what + " after " + std::to_string(s) + " s; going on.");
+    answered(what);
+  });
+}
+
+void Terminal::answered(const std::string& what) {
+  if (awaited_.empty() || awaited_ != what) return;
+  awaited_.clear();
+  await_timer_.cancel();
+  // Not from inside the notice that answered: the next line runs on a fresh handler.
+  boost::asio::post(io_, [this] {
+    if (!running_ || !awaited_.empty()) return;
+    if (!input_ended_) return read_line();
+    if (on_end) on_end();
+  });
 }
 
 Terminal::Args Terminal::split(const std::string& line) {
@@ -186,6 +213,13 @@ void Terminal::print(const std::string& text) {
   rl_point = point;
   rl_redisplay();
   std::free(saved);
+}
+
+void Terminal::interrupt() {
+  if (!interactive_ || !running_) return;
+  rl_replace_line("", 0);
+  rl_point = 0;
+  print("(Ctrl-C clears the line; type exit to quit)");
 }
 
 void Terminal::set_status(const std::string& status) {

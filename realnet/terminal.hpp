@@ -2,8 +2,10 @@
 // The interactive terminal of the original design, on the io_context thread: readline line
 // editing and history when stdin is a terminal (its callback interface, so the network keeps
 // running while the user types), plain line reading from a pipe or script otherwise.
+#include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,8 @@ class Terminal {
            std::size_t min_args, std::size_t max_args, Handler handler);
   void start();
   void stop();
+  /// Ctrl-C at the prompt: drops the line being typed.
+  void interrupt();
   /// Prints a line without disturbing what the user is typing.
   void print(const std::string& text);
   /// A live status (the progress bar) shown in front of the prompt; "" removes it.
@@ -37,6 +41,14 @@ class Terminal {
   bool interactive() const { return interactive_; }
   /// Called when input ends (Ctrl-D, end of script).
   std::function<void()> on_end;
+
+  /// From a command's handler: the command is answered later (by the tracker, the swarm), and
+  /// a script's next line waits for answered(what), or for `limit` if set, so piped commands
+  /// run as if typed one after another's answer. At a prompt the user decides: no effect.
+  void await_answer(const std::string& what,
+                    std::optional<std::chrono::seconds> limit = std::nullopt);
+  /// The answer to `what` has come (said before the script goes on).
+  void answered(const std::string& what);
 
   /// Splits a command line into words; "double quotes" group words with spaces.
   static Args split(const std::string& line);
@@ -62,6 +74,9 @@ class Terminal {
   bool interactive_;
   bool running_ = false;
   bool in_command_ = false;  // inside a command typed at the readline prompt
+  std::string awaited_;      // what the script waits for before its next line; "" if nothing
+  boost::asio::steady_timer await_timer_;
+  bool input_ended_ = false;  // the script ended: after its last answer, on_end
   std::map<std::string, Command> commands_;
   std::vector<std::string> order_;
 };

@@ -106,7 +106,12 @@ int main(int argc, char** argv) {
       return false;
     }
     host.start();
-    const std::string said = "Tracker listening on " + bound->to_string();
+    std::string said = "Tracker listening on " + bound->to_string();
+    // Who may join, said where the operator looks: a forgotten range shows up at once.
+    if (!allow.empty()) {
+      said += "; admitting only peers from ";
+      for (std::size_t i = 0; i < allow.size(); ++i) said += (i > 0 ? ", " : "") + allow[i];
+    }
     if (terminal) {
       terminal->print(said);
     } else {

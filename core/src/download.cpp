@@ -78,9 +78,7 @@ void Download::on_location(Time now, const ReplyFileLocation& reply) {
   // An incomplete answer (a sample of a large swarm) cannot say that nobody holds a chunk.
   if (const auto orphaned = missing_without_owner(); orphaned > 0 && owners_complete_) {
     return fail(make_error(ErrorCode::DownloadIncomplete,
-                           std::to_string(orphaned) + " of " +
-                               std::to_string(info_->chunk_count()) +
-                               " chunks have no online owner; " + std::to_string(have_.count()) +
+                           no_owner_text(orphaned) + "; " + std::to_string(have_.count()) +
                                " verified chunks are kept for a later download to resume"));
   }
   connect_more(now);
@@ -790,6 +788,23 @@ void Download::strike(Time now, const std::string& source_id, std::uint32_t chun
     maybe_refresh(now, true);
     connect_more(now);
   }
+}
+
+std::string Download::no_owner_text(std::uint32_t orphaned) const {
+  std::string text = std::to_string(orphaned) + " of " + std::to_string(info_->chunk_count()) +
+                     " chunks have no online owner";
+  // Owners this download banned still hold them: say so, or "no owner" reads as a tracker
+  // or network problem when the cause is a source that sent corrupt data.
+  std::vector<std::string> banned;
+  for (const auto& [id, s] : sources_) {
+    if (s.state == SourceState::Banned && s.has.has_any_missing_from(have_)) banned.push_back(id);
+  }
+  if (banned.empty()) return text;
+  text += " other than ";
+  for (std::size_t i = 0; i < banned.size(); ++i) {
+    text += (i == 0 ? "" : i + 1 == banned.size() ? " and " : ", ") + banned[i];
+  }
+  return text + ", banned for sending corrupt chunks";
 }
 
 std::uint32_t Download::missing_without_owner() {

@@ -106,11 +106,19 @@ void Tracker::handle(Time now, ConnId conn, Session& s, RequestRegistry m) {
                                   "this connection is already registered as " + *s.peer_id),
                        "REQUEST_REGISTRY");
   }
-  // A peer that re-registers after losing its connection replaces its stale session.
+  // A peer that re-registers after losing its connection replaces its stale session. If the
+  // old session is in fact another live peer started with the same id, it is told why it is
+  // off the tracker (and stops reconnecting) instead of the two pushing each other off.
   if (const auto old = peers_.find(m.peer_id); old != peers_.end()) {
     const ConnId old_conn = old->second.conn;
-    drop_peer(now, m.peer_id, "replaced by a new connection");
+    const auto old_address = old->second.address.to_string();
+    drop_peer(now, m.peer_id, "replaced by a new connection from " + s.remote.to_string());
     if (sessions_.count(old_conn) != 0) {
+      send(old_conn, ErrorMessage{0, ErrorCode::NameTaken,
+                                  "another peer registered as \"" + m.peer_id + "\" from " +
+                                      s.remote.host + ", so this one (" + old_address +
+                                      ") is off the tracker; give each peer its own id",
+                                  "REQUEST_REGISTRY"});
       close(old_conn);
       sessions_.erase(old_conn);
     }

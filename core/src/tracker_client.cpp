@@ -125,7 +125,7 @@ void TrackerClient::lost(Time now, std::string_view why, bool explained) {
   auto pending = std::move(pending_);
   pending_.clear();
   for (const auto& [req, p] : pending) act(act::Unanswered{p.kind, p.name});
-  if (was_online) log("tracker_lost", {{"reason", why}});
+  if (was_online) log("tracker_lost", {{"reason", why}, {"reconnecting", reconnect_ && !stopped_}});
   if (never_online && !reconnect_) {
     if (explained) return;
     act(act::Failed{make_error(
@@ -158,10 +158,12 @@ void TrackerClient::on_message(Time now, Message m) {
     const auto it = pending_.find(err->req);
     if (err->req == 0 || it == pending_.end()) {
       log("tracker_error", {{"code", to_string(err->code)}, {"message", err->message}});
-      if (err->code == ErrorCode::Refused) {
+      // Refused (not on the allow-list), or pushed off by a peer registering with our id:
+      // trying again would not help, or would push that one off in turn.
+      if (err->code == ErrorCode::Refused || err->code == ErrorCode::NameTaken) {
         act(act::Failed{e});
-        reconnect_ = false;  // being refused again would not help
-        lost(now, "refused", true);
+        reconnect_ = false;
+        lost(now, err->code == ErrorCode::Refused ? "refused" : "id taken", true);
       }
       return;
     }

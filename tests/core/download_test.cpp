@@ -378,6 +378,25 @@ TEST(Download, CorruptPeerIsBannedAndDownloadCompletesFromHonestOnes) {
   EXPECT_EQ(senders(s.received_by("d", "f")), (std::set<std::string>{"honest"}));
 }
 
+TEST(Download, WhenOnlyABannedPeerHoldsWhatIsMissingTheFailureSaysSo) {
+  Swarm s;
+  const auto bytes = random_bytes(8 * kTestChunk, 23);
+  auto liar = s.add_peer("liar");
+  auto d = s.add_peer("d");
+  ASSERT_TRUE(s.wait_online({liar, d}));
+  ASSERT_NE(as<PublishDone>(s.publish(liar, "f", bytes)), nullptr);
+  s.net.store(liar).corrupt_reads = true;
+  s.start_download(d, "f", "/dl/f");
+  const auto done = s.wait_download(d, "f");
+  const auto* failed = as<DownloadFailed>(done);
+  ASSERT_NE(failed, nullptr) << describe(done);
+  EXPECT_GE(s.net.records_of("peer_banned").size(), 1u);  // once per attempt: retries start over
+  EXPECT_NE(failed->error.message.find("have no online owner other than liar, banned for sending "
+                                       "corrupt chunks"),
+            std::string::npos)
+      << failed->error.message;
+}
+
 TEST(Download, EndGameDoesNotWaitForAHundredTimesSlowerSource) {
   auto finish_time = [](bool end_game) {
     Swarm s;

@@ -75,6 +75,27 @@ TEST(Tracker, AllowListRefusesOtherAddresses) {
   EXPECT_EQ(s.net.records_of("peer_refused").size(), 1u);  // refused once: it does not retry
 }
 
+TEST(Tracker, ASecondPeerWithTheSameIdTakesOverAndTheFirstIsToldWhy) {
+  Swarm s;
+  auto first = s.add_peer("twin", {}, {}, "10.0.1.20");
+  ASSERT_TRUE(s.wait_online({first}));
+  // A restart of a crashed peer looks the same to the tracker: the newcomer wins.
+  auto second = s.add_peer("twin", {}, {}, "10.0.1.30");
+  ASSERT_TRUE(s.wait_online({second}));
+  s.net.run_for(60s);
+  EXPECT_EQ(s.peer(second).tracker_state(), Peer::TrackerState::Online);
+  EXPECT_NE(s.peer(first).tracker_state(), Peer::TrackerState::Online);
+  const auto err = s.last_notice<TrackerFailed>(first);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->error.code, ErrorCode::NameTaken);
+  EXPECT_NE(err->error.describe().find("another peer registered as \"twin\" from 10.0.1.30"),
+            std::string::npos)
+      << err->error.describe();
+  // The first does not come back to push the second off in turn.
+  EXPECT_EQ(s.net.records_of("peer_joined").size(), 2u);
+  ASSERT_EQ(s.trk().peers().size(), 1u);
+}
+
 TEST(Tracker, DropsPeersThatDisconnectOrFallSilent) {
   Swarm s;
   auto a = s.add_peer("a");

@@ -5,6 +5,7 @@ import os
 import re
 import select
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -319,6 +320,25 @@ class Admission(SwarmTestCase):
         # A comma-separated list is the same list.
         t3 = self.start_tracker("tracker3", extra=["--allow", "10.0.0.0/8,127.0.0.0/8"])
         self.start_seeder(t3.port, [src], "insider3")
+        # The operator sees at start whom the tracker admits.
+        self.assertIn("admitting only peers from 10.0.0.0/8, 127.0.0.0/8", t3.stdout())
+        self.assertIn("admitting only peers from 127.0.0.0/8, ::1/128", t2.stdout())
+
+    def test_a_second_peer_with_the_same_id_is_named_to_the_first(self):
+        t = self.start_tracker()
+        first = self.start([PEER, "--tracker", f"127.0.0.1:{t.port}", "--listen", "127.0.0.1:0", "--no-terminal",
+                            "--id", "twin"], "first")
+        wait_for(lambda: "Connected to the tracker" in first.stdout(), 15, "the first peer")
+        second = self.start([PEER, "--tracker", f"127.0.0.1:{t.port}", "--listen", "127.0.0.1:0", "--no-terminal",
+                             "--id", "twin"], "second")
+        # The first is told why it is off the tracker, and stops instead of pushing back.
+        self.assertEqual(first.wait(15), 1)
+        self.assertIn('another peer registered as "twin" from 127.0.0.1', first.stdout())
+        self.assertIn("give each peer its own id", first.stdout())
+        self.assertNotIn("reconnecting", first.stderr())
+        time.sleep(1)
+        self.assertIsNone(second.popen.poll())
+        self.assertNotIn("lost the tracker", second.stderr())
 
     def test_usage_errors_exit_2_and_version_exits_0(self):
         for prog, args in [(TRACKER, ["--bogus"]), (PEER, ["--bogus"]), (PEER, ["--tracker"]),
@@ -779,6 +799,50 @@ class Terminals(SwarmTestCase):
         self.assertIn("Unknown command 'frobnicate'", out)
         self.assertEqual(sha256_of(self.path("song-copy.mp3")), sha256_of(src))
 
+    def test_a_piped_script_runs_like_typing_each_command_after_its_answer(self):
+        tracker = self.start_tracker()
+        src = self.random_file("my song.mp3", 3 * MiB)
+        self.start_seeder(tracker.port, [src], "bob", extra=("--delay", "50"))
+        mine = self.random_file("field notes.txt", 50000)
+        into = self.path("inbox")
+        os.mkdir(into)
+        # All of it written at once, and stdin closed: nothing waits between the lines.
+        script = "\n".join([
+            f"connect 127.0.0.1 {tracker.port}",
+            "list_files",
+            f'publish "{mine}"',
+            "list_files",
+            f'download "my song.mp3" {into}',
+            "status",
+            "exit",
+        ]) + "\n"
+        p = self.start([PEER, "--id", "carol", "--listen", "127.0.0.1:0"], "carol", stdin=subprocess.PIPE)
+        p.popen.stdin.write(script.encode())
+        p.popen.stdin.close()
+        self.assertEqual(p.wait(60), 0, p.stderr())
+        out = p.stdout()
+        self.assertNotIn("connect to a tracker first", out)
+        # Each answer before the next command's: the first listing has only bob's file, the
+        # second also ours, and status comes after the download finished.
+        connected = out.index("Connected to the tracker")
+        first_list = out.index("my song.mp3", connected)
+        published = out.index("Published field notes.txt")
+        self.assertNotIn("field notes.txt", out[first_list:published])
+        self.assertRegex(out[published:], r"field notes\.txt\s+48\.8 KiB\s+1\s+1\s+100%")
+        done = out.index("File my song.mp3 successfully downloaded to " + os.path.join(into, "my song.mp3"))
+        self.assertRegex(out[done:], r"Tracker: online; listening on 127\.0\.0\.1:\d+ as carol")
+        self.assertEqual(sha256_of(os.path.join(into, "my song.mp3")), sha256_of(src))
+
+    def test_a_piped_connect_to_nowhere_is_reported_before_the_next_line(self):
+        p = self.start([PEER, "--id", "dora", "--listen", "127.0.0.1:0"], "dora", stdin=subprocess.PIPE)
+        p.popen.stdin.write(f"connect 127.0.0.1 {free_port()}\nlist_files\nexit\n".encode())
+        p.popen.stdin.close()
+        self.assertEqual(p.wait(60), 0, p.stderr())
+        out = p.stdout()
+        failed = out.index("Tracker: ")
+        self.assertIn("connect to a tracker first", out[failed:])
+
+
 
 class PseudoTerminal(SwarmTestCase):
     def test_a_scripted_download_on_a_terminal_shows_a_live_bar(self):
@@ -846,6 +910,59 @@ class PseudoTerminal(SwarmTestCase):
             self.assertNotRegex(out, r"peer> (status|bogus)(?!\r\n)")
             os.write(master, b"exit\r")
             self.assertEqual(proc.wait(timeout=15), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            os.close(master)
+
+
+    def test_ctrl_c_clears_the_line_and_exit_mid_download_says_what_is_kept(self):
+        import pty
+        t = self.start_tracker()
+        src = self.random_file("big.iso", 8 * MiB)
+        # Replies held back 500 ms each: the download is still running when we leave.
+        self.start_seeder(t.port, [src], "seed", extra=("--delay", "500"))
+        master, slave = pty.openpty()
+        proc = subprocess.Popen([PEER, "--id", "erin", "--listen", "127.0.0.1:0"], stdin=slave, stdout=slave,
+                                stderr=slave, cwd=self.dir)
+        os.close(slave)
+        buf = b""
+
+        def read_until(text, timeout=15, pattern=None):
+            nonlocal buf
+            deadline = time.monotonic() + timeout
+
+            def seen():
+                if pattern is not None:
+                    return re.search(pattern, buf.decode(errors="replace"))
+                return text.encode() in buf
+            while not seen() and time.monotonic() < deadline:
+                if select.select([master], [], [], 0.2)[0]:
+                    try:
+                        buf += os.read(master, 4096)
+                    except OSError:
+                        break
+            return buf.decode(errors="replace")
+        try:
+            read_until("peer> ")
+            os.write(master, f"connect 127.0.0.1 {t.port}\r".encode())
+            read_until("Connected to the tracker")
+            os.write(master, f"download big.iso {self.path('big.out')}\r".encode())
+            read_until("", timeout=30, pattern=r"\]\s+[1-9]\d*%")  # the live bar, past its first chunk
+            os.write(master, b"half-typed")
+            read_until("half-typed")
+            os.kill(proc.pid, signal.SIGINT)
+            out = read_until("type exit to quit")
+            self.assertIn("Ctrl-C clears the line", out)
+            self.assertIsNone(proc.poll(), "Ctrl-C at the prompt must not end the peer")
+            os.write(master, b"exit\r")
+            self.assertEqual(proc.wait(timeout=15), 0)
+            out = read_until("resumes it.", timeout=2)
+            # The half-typed words were dropped, not run as a command on Enter.
+            self.assertNotIn("Unknown command 'half-typedexit'", out)
+            self.assertRegex(out, r"Download of big\.iso stopped at [\d.]+ [KM]iB of 8 MiB; the partial file "
+                                  + re.escape(self.path("big.out")) + r" is kept, and the same download command resumes it\.")
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -274,6 +274,8 @@ class Download {
   void strike(Time now, const std::string& source_id, std::uint32_t chunk, std::string_view why);
   void maybe_refresh(Time now, bool urgent);
   std::uint32_t missing_without_owner();
+  /// "N of M chunks have no online owner", naming the banned sources that hold some of them.
+  std::string no_owner_text(std::uint32_t orphaned) const;
   void finalize(Time now);
   void fail(Error error);
   void close_all_sources();
