@@ -263,6 +263,21 @@ int main(int argc, char** argv) {
     }
     return st.ok();
   };
+  // The prompt's live status: every running download, named (set_status).
+  std::map<std::string, DownloadProgress> bars;
+  auto show_bars = [&](const std::string& file, const DownloadProgress* p) {
+    if (!terminal) return;
+    if (p != nullptr) {
+      bars[file] = *p;
+    } else {
+      bars.erase(file);
+    }
+    std::vector<DownloadProgress> all;
+    for (const auto& [name, b] : bars) all.push_back(b);
+    // Room left on the line for the prompt and some typing.
+    const auto width = static_cast<std::size_t>(std::max(20, Terminal::width() - 24));
+    terminal->set_status(prompt_status(all, width));
+  };
   // A script waiting on a command's answer goes on once it has come (Terminal::await_answer).
   auto answered = [&](const std::string& what) {
     if (terminal) terminal->answered(what);
@@ -333,7 +348,7 @@ int main(int argc, char** argv) {
             },
             [&](const DownloadProgress& p) {
               if (terminal && terminal->interactive() && tty_out) {
-                terminal->set_status(progress_bar(p));
+                show_bars(p.file, &p);
               } else if (!terminal && tty_out) {
                 stdout_lines.write("\r" + p.file + " " + progress_bar(p) + "\033[K",
                                    /*skippable=*/true, /*end_line=*/false);
@@ -345,19 +360,19 @@ int main(int argc, char** argv) {
               }
             },
             [&](const DownloadCompleted& x) {
-              if (terminal) terminal->set_status("");
+              show_bars(x.file, nullptr);
               say(describe(notice));
               answered("download " + x.file);
               if (x.file == download && !seed) shutdown(0);
             },
             [&](const DownloadFailed& x) {
-              if (terminal) terminal->set_status("");
+              show_bars(x.file, nullptr);
               say("Download of " + x.file + " failed: " + describe(notice));
               answered("download " + x.file);
               if (x.file == download) shutdown(1);
             },
             [&](const DownloadRetrying& x) {
-              if (terminal) terminal->set_status("");
+              show_bars(x.file, nullptr);
               say("Download of " + x.file + " failed: " + describe(notice));
             },
         },
@@ -367,6 +382,14 @@ int main(int argc, char** argv) {
   if (!script) {
     terminal = std::make_unique<Terminal>(io, "peer> ", stdout_lines);
     auto& t = *terminal;
+    t.keep_history(history_path("peer"));
+    if (t.interactive()) {
+      print_console_log_through([&](const std::string& line) {
+        if (!terminal || !terminal->prompting()) return false;
+        terminal->print(line);
+        return true;
+      });
+    }
     t.add("connect", "<ip> <port>", "connect to the tracker", 2, 2, [&](const Terminal::Args& a) {
       auto at = Endpoint::parse((a[0].find(':') != std::string::npos ? "[" + a[0] + "]" : a[0]) +
                                 ":" + a[1]);
@@ -404,20 +427,34 @@ int main(int argc, char** argv) {
           [&](const Terminal::Args&) {
             std::string out = "Tracker: " + std::string(to_string(peer.tracker_state())) +
                               "; listening on " + bound->to_string() + " as " + config.peer_id;
+            // Counts and a strip a few dozen columns wide, never one range per gap: a
+            // half-done download of a big file has hundreds of them.
             TextTable table({{"DOWNLOAD"},
                              {"STATE"},
-                             {"PROGRESS", TextTable::Align::Right},
+                             {"CHUNKS", TextTable::Align::Right},
+                             {"DONE", TextTable::Align::Right},
+                             {"RATE", TextTable::Align::Right},
                              {"SOURCES", TextTable::Align::Right},
                              {"DESTINATION"}});
+            auto pct = [](std::uint64_t part, std::uint64_t whole) {
+              return std::to_string(whole == 0 ? 0 : part * 100 / whole) + "%";
+            };
             for (const auto& d : peer.downloads()) {
               table.add_row({d.name, std::string(to_string(d.phase)),
                              std::to_string(d.chunks_have) + "/" + std::to_string(d.chunks_total),
+                             pct(d.bytes_have, d.bytes_total), format_rate(d.rate_bps),
                              std::to_string(d.sources), d.dest});
             }
             if (!table.empty()) out += "\n" + table.render();
-            TextTable files({{"OFFERED"}, {"SIZE", TextTable::Align::Right}, {"CHUNKS HELD"}});
-            for (const auto& f : peer.held_files())
-              files.add_row({f.info.name, format_size(f.info.size), f.have.to_ranges()});
+            TextTable files({{"OFFERED"},
+                             {"SIZE", TextTable::Align::Right},
+                             {"HELD", TextTable::Align::Right},
+                             {"CHUNKS (# held, + some, . none)"}});
+            for (const auto& f : peer.held_files()) {
+              files.add_row({f.info.name, format_size(f.info.size),
+                             std::to_string(f.have.count()) + "/" + std::to_string(f.have.size()),
+                             chunk_strip(f.have, 32)});
+            }
             if (!files.empty()) out += "\n" + files.render();
             t.print(out);
           });

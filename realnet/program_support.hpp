@@ -9,7 +9,9 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -83,6 +85,47 @@ inline bool setup_logging(const std::string& level, const std::string& file, std
   logger->set_level(lvl);
   spdlog::set_default_logger(logger);
   return true;
+}
+
+/// The console's log lines through `print` while it takes them (returns true), else to
+/// stderr as before: at a readline prompt a line written straight to stderr lands on the
+/// prompt and the half-typed command, which Terminal::print lifts and puts back. `print` runs
+/// on the thread that logs (all logging here is on the io_context thread).
+class PrintingSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  PrintingSink(std::function<bool(const std::string&)> print, spdlog::sink_ptr otherwise)
+      : print_(std::move(print)), otherwise_(std::move(otherwise)) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t text;
+    formatter_->format(msg, text);
+    std::string line(text.data(), text.size());
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+    if (!print_(line)) otherwise_->log(msg);
+  }
+  void flush_() override { otherwise_->flush(); }
+
+ private:
+  std::function<bool(const std::string&)> print_;
+  spdlog::sink_ptr otherwise_;
+};
+
+/// Where a terminal keeps its history: $SWARMLAB_HISTORY_DIR (empty: nowhere), else $HOME.
+inline std::string history_path(const std::string& program) {
+  const char* dir = std::getenv("SWARMLAB_HISTORY_DIR");
+  if (dir == nullptr) dir = std::getenv("HOME");
+  if (dir == nullptr || *dir == '\0') return "";
+  return std::string(dir) + "/.swarm-" + program + "_history";
+}
+
+/// Puts a PrintingSink in front of the console sink that setup_logging made.
+inline void print_console_log_through(std::function<bool(const std::string&)> print) {
+  auto& sinks = spdlog::default_logger()->sinks();
+  if (sinks.empty()) return;
+  auto sink = std::make_shared<PrintingSink>(std::move(print), sinks.front());
+  sink->set_pattern("%l: %v");
+  sinks.front() = sink;
 }
 
 }  // namespace swarmlab::realnet

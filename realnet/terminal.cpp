@@ -2,10 +2,12 @@
 
 #include <readline/history.h>
 #include <readline/readline.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 namespace swarmlab::realnet {
@@ -38,6 +40,8 @@ void Terminal::start() {
   running_ = true;
   if (interactive_) {
     g_terminal = this;
+    rl_attempted_completion_function = &Terminal::complete;
+    if (!history_file_.empty()) read_history(history_file_.c_str());  // none yet is fine
     rl_callback_handler_install(prompt_.c_str(), &Terminal::on_readline);
     wait_readable();
   } else {
@@ -54,6 +58,9 @@ void Terminal::stop() {
   input_.close(ec);
   if (interactive_) {
     rl_callback_handler_remove();
+    if (!history_file_.empty() && write_history(history_file_.c_str()) == 0) {
+      history_truncate_file(history_file_.c_str(), 1000);
+    }
     g_terminal = nullptr;
     std::cout << std::endl;
   }
@@ -66,6 +73,27 @@ void Terminal::wait_readable() {
                       rl_callback_read_char();  // may call on_readline, which may stop us
                       if (running_) wait_readable();
                     });
+}
+
+char** Terminal::complete(const char* text, int start, int) {
+  if (start > 0) return nullptr;  // readline's own file-name completion
+  return rl_completion_matches(text, &Terminal::command_names);
+}
+
+char* Terminal::command_names(const char* text, int state) {
+  static std::vector<std::string> matches;
+  static std::size_t next = 0;
+  if (state == 0) {
+    matches.clear();
+    next = 0;
+    if (g_terminal == nullptr) return nullptr;
+    const std::string prefix(text);
+    for (const auto& name : g_terminal->order_) {
+      if (name.compare(0, prefix.size(), prefix) == 0) matches.push_back(name);
+    }
+  }
+  if (next >= matches.size()) return nullptr;
+  return ::strdup(matches[next++].c_str());  // readline frees it
 }
 
 void Terminal::on_readline(char* line) {
@@ -213,6 +241,12 @@ void Terminal::print(const std::string& text) {
   rl_point = point;
   rl_redisplay();
   std::free(saved);
+}
+
+int Terminal::width() {
+  winsize ws{};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  return 80;
 }
 
 void Terminal::interrupt() {

@@ -30,6 +30,9 @@ class Terminal {
   /// arguments ("<ip> <port>"); `help` is the one-line description.
   void add(const std::string& name, const std::string& usage, const std::string& help,
            std::size_t min_args, std::size_t max_args, Handler handler);
+  /// At a prompt: history read from `path` at start and saved there at the end (the last
+  /// 1000 lines), so arrow-up and Ctrl-R reach earlier sessions. "" keeps none.
+  void keep_history(std::string path) { history_file_ = std::move(path); }
   void start();
   void stop();
   /// Ctrl-C at the prompt: drops the line being typed.
@@ -39,6 +42,10 @@ class Terminal {
   /// A live status (the progress bar) shown in front of the prompt; "" removes it.
   void set_status(const std::string& status);
   bool interactive() const { return interactive_; }
+  /// Showing a readline prompt now (what is printed must lift it).
+  bool prompting() const { return interactive_ && running_; }
+  /// Columns of the terminal on stdout (80 when it cannot tell).
+  static int width();
   /// Called when input ends (Ctrl-D, end of script).
   std::function<void()> on_end;
 
@@ -64,12 +71,16 @@ class Terminal {
   void execute(const std::string& line);
   void print_help();
   static void on_readline(char* line);
+  /// Tab: command names for the first word, file names after it.
+  static char** complete(const char* text, int start, int end);
+  static char* command_names(const char* text, int state);
 
   boost::asio::io_context& io_;
   LineWriter& out_;
   boost::asio::posix::stream_descriptor input_;
   boost::asio::streambuf buffer_;
   std::string prompt_;
+  std::string history_file_;
   std::string status_;
   bool interactive_;
   bool running_ = false;

@@ -1,5 +1,7 @@
 #include "swarmlab/notice.hpp"
 
+#include <cstdio>
+
 #include "swarmlab/overloaded.hpp"
 #include "swarmlab/units.hpp"
 
@@ -27,7 +29,18 @@ std::string describe(const Notice& n) {
                    std::to_string(x.total_chunks) + " chunks.";
           },
           [](const DownloadCompleted& x) {
-            return "File " + x.file + " successfully downloaded to " + x.dest + ".";
+            // The sentence of the original design, then what a user compares runs by.
+            std::string text = "File " + x.file + " successfully downloaded to " + x.dest + ".";
+            const double s = to_seconds(x.duration);
+            if (x.bytes == 0 || s <= 0) return text;
+            char rate[32];
+            std::snprintf(rate, sizeof rate, "%.1f MiB/s",
+                          static_cast<double>(x.bytes) / s / (1024.0 * 1024.0));
+            text += " " + format_size(x.bytes) + " in " + format_duration(x.duration) + " (" + rate;
+            if (x.resumed_chunks > 0) {
+              text += "; " + std::to_string(x.resumed_chunks) + " chunks kept from before";
+            }
+            return text + ").";
           },
           [](const DownloadFailed& x) { return x.error.describe(); },
           [](const DownloadRetrying& x) {

@@ -27,7 +27,10 @@ TEST(Download, FromOneSourceBytesIdentical) {
   const auto done = s.wait_download(b, "video.mkv");
   ASSERT_TRUE(done);
   ASSERT_NE(as<DownloadCompleted>(done), nullptr) << describe(done);
-  EXPECT_EQ(describe(done), "File video.mkv successfully downloaded to /home/b/video.mkv.");
+  // The original design's sentence, then size, time and mean rate (fake clock: exact).
+  EXPECT_EQ(describe(done),
+            "File video.mkv successfully downloaded to /home/b/video.mkv. 593.0 KiB in 87.9 ms "
+            "(6.6 MiB/s).");
   const auto* got = s.net.store(b).file("/home/b/video.mkv");
   ASSERT_NE(got, nullptr);
   EXPECT_EQ(*got, bytes);

@@ -830,7 +830,10 @@ class Terminals(SwarmTestCase):
         self.assertNotIn("field notes.txt", out[first_list:published])
         self.assertRegex(out[published:], r"field notes\.txt\s+48\.8 KiB\s+1\s+1\s+100%")
         done = out.index("File my song.mp3 successfully downloaded to " + os.path.join(into, "my song.mp3"))
+        self.assertRegex(out[done:], r"^File [^\n]*\. 3 MiB in [\d.]+ m?s \([\d.]+ MiB/s\)\.")
         self.assertRegex(out[done:], r"Tracker: online; listening on 127\.0\.0\.1:\d+ as carol")
+        # status: counts and a strip, not one range per gap.
+        self.assertRegex(out[done:], r"my song\.mp3\s+3 MiB\s+6/6\s+######")
         self.assertEqual(sha256_of(os.path.join(into, "my song.mp3")), sha256_of(src))
 
     def test_a_piped_connect_to_nowhere_is_reported_before_the_next_line(self):
@@ -879,7 +882,8 @@ class PseudoTerminal(SwarmTestCase):
         import pty
         import select
         master, slave = pty.openpty()
-        proc = subprocess.Popen([PEER, "--id", "dave"], stdin=slave, stdout=slave, stderr=slave, cwd=self.dir)
+        proc = subprocess.Popen([PEER, "--id", "dave"], stdin=slave, stdout=slave, stderr=slave, cwd=self.dir,
+                                env=dict(os.environ, SWARMLAB_HISTORY_DIR=self.dir))
         os.close(slave)
         try:
             def read_until(text, timeout=15):
@@ -920,12 +924,12 @@ class PseudoTerminal(SwarmTestCase):
     def test_ctrl_c_clears_the_line_and_exit_mid_download_says_what_is_kept(self):
         import pty
         t = self.start_tracker()
-        src = self.random_file("big.iso", 8 * MiB)
-        # Replies held back 500 ms each: the download is still running when we leave.
-        self.start_seeder(t.port, [src], "seed", extra=("--delay", "500"))
+        src = self.random_file("big.iso", 16 * MiB)
+        # Replies held back 2 s each: the download is still running when we leave.
+        self.start_seeder(t.port, [src], "seed", extra=("--delay", "2000"))
         master, slave = pty.openpty()
         proc = subprocess.Popen([PEER, "--id", "erin", "--listen", "127.0.0.1:0"], stdin=slave, stdout=slave,
-                                stderr=slave, cwd=self.dir)
+                                stderr=slave, cwd=self.dir, env=dict(os.environ, SWARMLAB_HISTORY_DIR=self.dir))
         os.close(slave)
         buf = b""
 
@@ -949,7 +953,7 @@ class PseudoTerminal(SwarmTestCase):
             os.write(master, f"connect 127.0.0.1 {t.port}\r".encode())
             read_until("Connected to the tracker")
             os.write(master, f"download big.iso {self.path('big.out')}\r".encode())
-            read_until("", timeout=30, pattern=r"\]\s+[1-9]\d*%")  # the live bar, past its first chunk
+            read_until("", timeout=30, pattern=r"[^\d.][1-9]\d?% ")  # the bar, past its first chunks
             os.write(master, b"half-typed")
             read_until("half-typed")
             os.kill(proc.pid, signal.SIGINT)
@@ -961,8 +965,70 @@ class PseudoTerminal(SwarmTestCase):
             out = read_until("resumes it.", timeout=2)
             # The half-typed words were dropped, not run as a command on Enter.
             self.assertNotIn("Unknown command 'half-typedexit'", out)
-            self.assertRegex(out, r"Download of big\.iso stopped at [\d.]+ [KM]iB of 8 MiB; the partial file "
+            self.assertRegex(out, r"Download of big\.iso stopped at [\d.]+ [KM]iB of 16 MiB; the partial file "
                                   + re.escape(self.path("big.out")) + r" is kept, and the same download command resumes it\.")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            os.close(master)
+
+
+    def test_log_lines_lift_the_prompt_tab_completes_and_history_outlives_the_session(self):
+        import pty
+
+        def session():
+            master, slave = pty.openpty()
+            proc = subprocess.Popen([TRACKER], stdin=slave, stdout=slave, stderr=slave, cwd=self.dir,
+                                    env=dict(os.environ, SWARMLAB_HISTORY_DIR=self.dir))
+            os.close(slave)
+            return master, proc
+        buf = b""
+
+        def read_until(master, pattern, timeout=15):
+            nonlocal buf
+            deadline = time.monotonic() + timeout
+            while not re.search(pattern, buf.decode(errors="replace")) and time.monotonic() < deadline:
+                if select.select([master], [], [], 0.2)[0]:
+                    try:
+                        buf += os.read(master, 4096)
+                    except OSError:
+                        break
+            return buf.decode(errors="replace")
+        master, proc = session()
+        try:
+            read_until(master, r"tracker> ")
+            os.write(master, b"start 127.0.0.1 0\r")
+            port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", read_until(master, r"listening on .*:\d+")).group(1))
+            os.write(master, b"list_")  # half-typed when the peer joins
+            read_until(master, r"list_$")
+            self.start_seeder(port, [self.random_file("x.bin", 1000)], "alice")
+            out = read_until(master, r"peer alice joined[^\n]*\r\n[^\n]*tracker> list_")
+            # The log line took the prompt's place, and the prompt came back with the typing.
+            self.assertRegex(out, r"\r\x1b\[K(\x1b\[[0-9;]*m)?info(\x1b\[m)?: peer alice joined from 127\.0\.0\.1:\d+\r\n"
+                                  r"[^\n]*tracker> list_")
+            os.write(master, b"p\t\r")  # list_p + Tab: list_peers
+            out = read_until(master, r"alice\s+127\.0\.0\.1:\d+")
+            self.assertRegex(out, r"PEER\s+ADDRESS")
+            os.write(master, b"exit\r")
+            self.assertEqual(proc.wait(timeout=15), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            os.close(master)
+        with open(os.path.join(self.dir, ".swarm-tracker_history")) as f:
+            self.assertEqual([line.strip() for line in f.read().split("\n")[:3]],
+                             ["start 127.0.0.1 0", "list_peers", "exit"])
+        # A new session reaches the old lines with the up arrow.
+        buf = b""
+        master, proc = session()
+        try:
+            read_until(master, r"tracker> ")
+            os.write(master, b"\x1b[A\x1b[A")
+            self.assertRegex(read_until(master, r"list_peers"), r"list_peers")
+            os.write(master, b"\x15exit\r")  # Ctrl-U clears the recalled line
+            self.assertEqual(proc.wait(timeout=15), 0)
         finally:
             if proc.poll() is None:
                 proc.kill()
