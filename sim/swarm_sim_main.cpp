@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -189,9 +190,106 @@ std::string safe_name(std::string s) {
   return s;
 }
 
+// Mean and sample standard deviation of what the runs of one variant measured.
+struct Spread {
+  std::vector<double> values;
+  std::string text(const char* format) const {
+    if (values.empty()) return "-";
+    double mean = 0;
+    for (const auto v : values) mean += v;
+    mean /= static_cast<double>(values.size());
+    char buf[64];
+    if (values.size() == 1) {
+      std::snprintf(buf, sizeof buf, format, mean);
+      return buf;
+    }
+    double var = 0;
+    for (const auto v : values) var += (v - mean) * (v - mean);
+    const double sd = std::sqrt(var / static_cast<double>(values.size() - 1));
+    std::string out;
+    std::snprintf(buf, sizeof buf, format, mean);
+    out = buf;
+    std::snprintf(buf, sizeof buf, format, sd);
+    return out + " ± " + buf;
+  }
+};
+
+// The table a sweep ends with: one row per variant, mean ± spread across its seeds.
+void print_variant_table(const nlohmann::json& index) {
+  struct Row {
+    std::size_t runs = 0, ok = 0;
+    std::uint64_t completed = 0, leechers = 0;
+    Spread mean, p95, ratio, origin;
+  };
+  std::vector<std::string> order;
+  std::map<std::string, Row> rows;
+  for (const auto& e : index) {
+    std::string variant;
+    for (const auto& p : e["params"])
+      variant += (variant.empty() ? "" : " ") + p.get<std::string>();
+    if (variant.empty()) variant = "(scenario as written)";
+    if (rows.count(variant) == 0) order.push_back(variant);
+    auto& r = rows[variant];
+    ++r.runs;
+    if (e["exit_status"] != 0 || !e.contains("completed")) continue;
+    ++r.ok;
+    r.completed += e["completed"].get<std::uint64_t>();
+    r.leechers += e["leechers"].get<std::uint64_t>();
+    const auto& dt = e["download_time_s"];
+    if (dt.is_object() && dt.contains("mean")) r.mean.values.push_back(dt["mean"]);
+    if (dt.is_object() && dt.contains("p95")) r.p95.values.push_back(dt["p95"]);
+    if (e["kumar_ross_ratio"].is_number()) r.ratio.values.push_back(e["kumar_ross_ratio"]);
+    if (e["origin_share"].is_number())
+      r.origin.values.push_back(100.0 * e["origin_share"].get<double>());
+  }
+  std::vector<std::vector<std::string>> table = {
+      {"variant", "runs", "completed", "mean (s)", "p95 (s)", "T / T_min", "origin %"}};
+  for (const auto& v : order) {
+    const auto& r = rows[v];
+    table.push_back({v, std::to_string(r.ok) + "/" + std::to_string(r.runs),
+                     std::to_string(r.completed) + "/" + std::to_string(r.leechers),
+                     r.mean.text("%.2f"), r.p95.text("%.2f"), r.ratio.text("%.3f"),
+                     r.origin.text("%.1f")});
+  }
+  std::vector<std::size_t> width(table[0].size(), 0);
+  // Columns measured in characters; "±" is one character of two bytes.
+  auto length = [](const std::string& s) {
+    std::size_t n = 0;
+    for (const unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+  };
+  for (const auto& row : table) {
+    for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], length(row[c]));
+  }
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    std::string line;
+    for (std::size_t c = 0; c < table[i].size(); ++c) {
+      const auto pad = std::string(width[c] - length(table[i][c]), ' ');
+      line += (c == 0 ? table[i][c] + pad : "  " + pad + table[i][c]);
+    }
+    std::printf("%s\n", line.c_str());
+    if (i == 0) {
+      std::size_t total = 0;
+      for (const auto w : width) total += w + 2;
+      std::printf("%s\n", std::string(total - 2, '-').c_str());
+    }
+  }
+  std::printf("(mean ± standard deviation across seeds)\n");
+}
+
+// Whether `dir` already holds a finished run of exactly `wanted` (a resumed sweep skips it).
+bool already_done(const std::string& dir, const Scenario& wanted) {
+  std::ifstream summary(dir + "/summary.json"), written(dir + "/scenario.json");
+  if (!summary || !written) return false;
+  const auto s = nlohmann::json::parse(summary, nullptr, false);
+  const auto w = nlohmann::json::parse(written, nullptr, false);
+  return !s.is_discarded() && !w.is_discarded() && w == to_json(wanted);
+}
+
 int cmd_sweep(const std::string& path, const std::vector<std::string>& vary,
-              const std::string& seeds_text, unsigned jobs, std::string out) {
-  auto base = load_scenario(path);
+              const std::vector<std::string>& base_sets, const std::string& seeds_text,
+              unsigned jobs, std::string out) {
+  auto base = load_scenario(path, base_sets);
   if (!base) {
     std::fprintf(stderr, "swarm-sim: %s\n", base.error().message.c_str());
     return 2;
@@ -220,9 +318,10 @@ int cmd_sweep(const std::string& path, const std::vector<std::string>& vary,
     combos = std::move(next);
   }
   struct Job {
-    std::vector<std::string> sets;
+    std::vector<std::string> sets;  // the varied fields only
     std::uint64_t seed;
     std::string dir;
+    bool done = false;  // finished by an earlier run of this sweep
   };
   std::vector<Job> all;
   if (out.empty()) out = "runs/" + base->name + "-sweep";
@@ -232,24 +331,42 @@ int cmd_sweep(const std::string& path, const std::vector<std::string>& vary,
       for (const auto& s : c) name += safe_name(s) + "_";
       name += "seed" + std::to_string(seed);
       // Validate before starting anything: a typo fails at once, not after an hour.
-      auto sets = c;
+      auto sets = base_sets;
+      sets.insert(sets.end(), c.begin(), c.end());
       sets.push_back("seed=" + std::to_string(seed));
-      if (auto ok = load_scenario(path, sets); !ok) {
+      auto ok = load_scenario(path, sets);
+      if (!ok) {
         std::fprintf(stderr, "swarm-sim: %s\n", ok.error().message.c_str());
         return 2;
       }
-      all.push_back(Job{c, seed, out + "/" + name});
+      const auto dir = out + "/" + name;
+      all.push_back(Job{c, seed, dir, already_done(dir, *ok)});
     }
   }
-  std::fprintf(stderr, "sweep: %zu runs, %u at a time, into %s\n", all.size(), jobs, out.c_str());
-  std::map<pid_t, std::size_t> running;
   std::vector<int> status(all.size(), -1);
-  std::size_t next = 0, finished = 0;
+  std::size_t skipped = 0;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (all[i].done) status[i] = 0;
+    skipped += all[i].done ? 1 : 0;
+  }
+  std::fprintf(stderr, "sweep: %zu runs, %u at a time, into %s", all.size(), jobs, out.c_str());
+  if (skipped > 0) std::fprintf(stderr, " (%zu already done there, kept)", skipped);
+  std::fprintf(stderr, "\n");
+  std::map<pid_t, std::size_t> running;
+  std::size_t next = 0, finished = skipped;
   while (finished < all.size()) {
     while (running.size() < jobs && next < all.size()) {
+      if (all[next].done) {
+        ++next;
+        continue;
+      }
       const auto& j = all[next];
       std::vector<std::string> args = {"swarm-sim", "run", path,     "--quiet",
                                        "--out",     j.dir, "--seed", std::to_string(j.seed)};
+      for (const auto& s : base_sets) {
+        args.push_back("--set");
+        args.push_back(s);
+      }
       for (const auto& s : j.sets) {
         args.push_back("--set");
         args.push_back(s);
@@ -300,10 +417,18 @@ int cmd_sweep(const std::string& path, const std::vector<std::string>& vary,
       entry["download_time_s"] = dt;
       entry["origin_share"] = s["bytes_served"]["origin_share"];
       entry["kumar_ross_ratio"] = s["kumar_ross"]["ratio"];
+      // Milliseconds and four significant digits of a ratio: what a run can tell apart.
+      auto fixed = [](const nlohmann::json& v, int digits) {
+        if (!v.is_number()) return std::string();
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.*f", digits, v.get<double>());
+        return std::string(buf);
+      };
       csv << entry["dir"].get<std::string>() << ',' << all[i].seed << ",\"" << params << "\","
-          << s["completed"] << ',' << s["leechers"] << ',' << dt.value("mean", 0.0) << ','
-          << dt.value("p95", 0.0) << ',' << dt.value("max", 0.0) << ','
-          << s["bytes_served"]["origin_share"] << ',' << s["kumar_ross"]["ratio"] << ",ok\n";
+          << s["completed"] << ',' << s["leechers"] << ',' << fixed(dt.value("mean", 0.0), 3) << ','
+          << fixed(dt.value("p95", 0.0), 3) << ',' << fixed(dt.value("max", 0.0), 3) << ','
+          << fixed(s["bytes_served"]["origin_share"], 4) << ','
+          << fixed(s["kumar_ross"]["ratio"], 4) << ",ok\n";
     } else {
       ++failed;
       csv << entry["dir"].get<std::string>() << ',' << all[i].seed << ",\"" << params
@@ -312,6 +437,7 @@ int cmd_sweep(const std::string& path, const std::vector<std::string>& vary,
     index.push_back(entry);
   }
   std::ofstream(out + "/index.json") << index.dump(2) << '\n';
+  print_variant_table(index);
   std::printf("Sweep of %zu runs written to %s (index.json, index.csv)%s\n", all.size(),
               out.c_str(), failed ? "" : ".");
   if (failed) {
@@ -347,7 +473,10 @@ int main(int argc, char** argv) {
   sweep->add_option("--jobs", jobs, "runs at once")
       ->capture_default_str()
       ->check(CLI::Range(1u, 64u));
-  sweep->add_option("--out", out, "folder for the runs and index (default runs/<name>-sweep)");
+  sweep->add_option("--set", sets, "override a field in every run: path.to.field=value");
+  sweep->add_option("--out", out,
+                    "folder for the runs and index (default runs/<name>-sweep); runs already "
+                    "finished there with the same scenario are kept, not run again");
 
   auto* validate = app.add_subcommand("validate", "check a scenario and print it resolved");
   validate->add_option("scenario", scenario, "scenario file")->required();
@@ -368,7 +497,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (*run) return cmd_run(scenario, seed, sets, out, quiet);
-  if (*sweep) return cmd_sweep(scenario, vary, seeds, jobs, out);
+  if (*sweep) return cmd_sweep(scenario, vary, sets, seeds, jobs, out);
   if (*validate) {
     auto s = load_scenario(scenario, sets);
     if (!s) {

@@ -238,10 +238,27 @@ class SwarmSimTest(unittest.TestCase):
         body["groups"] = [SMALL_FLASH["groups"][0], dict(SMALL_FLASH["groups"][1], count=5)]
         path = self.scenario(body)
         out = os.path.join(self.tmp.name, "sweep")
-        proc = subprocess.run([SIM, "sweep", path, "--vary", "strategy.chunk=rarest-first,random",
-                               "--seeds", "1..2", "--jobs", "2", "--out", out],
-                              capture_output=True, text=True, timeout=600)
+        sweep = [SIM, "sweep", path, "--vary", "strategy.chunk=rarest-first,random", "--seeds", "1..2",
+                 "--jobs", "2", "--out", out, "--set", "strategy.upload_slots=3"]
+        proc = subprocess.run(sweep, capture_output=True, text=True, timeout=600)
         self.assertEqual(proc.returncode, 0, proc.stderr)
+        # One row per variant, mean ± spread across the seeds.
+        self.assertRegex(proc.stdout, r"strategy\.chunk=rarest-first\s+2/2\s+10/10\s+[\d.]+ ± [\d.]+")
+        self.assertRegex(proc.stdout, r"strategy\.chunk=random\s+2/2\s+10/10\s+[\d.]+ ± [\d.]+")
+        with open(os.path.join(out, "index.csv")) as f:
+            rows = f.read().splitlines()[1:]
+        self.assertEqual(len(rows), 4)
+        for row in rows:  # milliseconds and ratios at four decimals, not 17 digits
+            self.assertRegex(row, r',5,5,\d+\.\d{3},\d+\.\d{3},\d+\.\d{3},\d\.\d{4},\d+\.\d{4},ok$')
+        # Run again: the finished runs are kept, not run again; a different --set reruns.
+        again = subprocess.run(sweep, capture_output=True, text=True, timeout=600)
+        self.assertEqual(again.returncode, 0, again.stderr)
+        self.assertIn("(4 already done there, kept)", again.stderr)
+        self.assertNotIn("1/4 done", again.stderr)
+        changed = subprocess.run(sweep[:-1] + ["strategy.upload_slots=2"], capture_output=True, text=True,
+                                 timeout=600)
+        self.assertEqual(changed.returncode, 0, changed.stderr)
+        self.assertNotIn("already done", changed.stderr)
         with open(os.path.join(out, "index.json")) as f:
             index = json.load(f)
         self.assertEqual(len(index), 4)
@@ -251,8 +268,9 @@ class SwarmSimTest(unittest.TestCase):
             self.assertEqual(e["exit_status"], 0)
             self.assertEqual(e["completed"], 5)
             with open(os.path.join(out, e["dir"], "scenario.json")) as f:
-                chunk = json.load(f)["strategy"]["chunk"]
-            self.assertEqual("strategy.chunk=" + chunk, e["params"][0])
+                strategy = json.load(f)["strategy"]
+            self.assertEqual("strategy.chunk=" + strategy["chunk"], e["params"][0])
+            self.assertEqual(strategy["upload_slots"], 2)  # --set reaches every run
 
     def test_sweep_refuses_bad_arguments_before_running_anything(self):
         path = self.scenario(SMALL_FLASH)
