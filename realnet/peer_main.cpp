@@ -414,6 +414,79 @@ int main(int argc, char** argv) {
           2, [&](const Terminal::Args& a) {
             if (do_download(a[0], a[1])) t.await_answer("download " + a[0]);
           });
+    // What this peer holds of `name` and the file's size (0, 0 if nothing).
+    auto held_bytes = [&](const std::string& name) -> std::pair<std::uint64_t, std::uint64_t> {
+      for (const auto& f : peer.held_files()) {
+        if (f.info.name != name) continue;
+        std::uint64_t bytes = 0;
+        for (const auto i : f.have.indexes()) bytes += f.info.chunk_length(i);
+        return {bytes, f.info.size};
+      }
+      return {0, 0};
+    };
+    // One download at a time, as any client does: pause keeps serving what it holds, cancel
+    // stops that too; neither deletes anything, and resume (or download) continues it.
+    auto stop = [&](const std::string& name, bool withdraw) {
+      DownloadStatus was;
+      for (const auto& d : peer.downloads()) {
+        if (d.name == name) was = d;
+      }
+      // A download resumed a moment ago has not counted what it kept yet.
+      if (was.bytes_have == 0) std::tie(was.bytes_have, was.bytes_total) = held_bytes(name);
+      Status st;
+      host.command([&](Time now) { st = peer.stop_download(now, name, withdraw); });
+      if (!st.ok()) return t.print(st.error().describe());
+      show_bars(name, nullptr);
+      answered("download " + name);
+      const std::string kept = was.bytes_have == 0
+                                   ? std::string("nothing was verified yet")
+                                   : format_size(was.bytes_have) + " of " +
+                                         format_size(was.bytes_total) + " verified are kept in " +
+                                         was.dest + ".part";
+      t.print((withdraw ? "Cancelled " : "Paused ") + name + ": " + kept + "; " +
+              (withdraw
+                   ? "no longer offered to others. Delete it, or resume " + name + " to continue."
+                   : "still offered to others. resume " + name + " continues."));
+    };
+    t.add("pause", "<name>", "stop a download where it is (what it holds is still served)", 1, 1,
+          [&](const Terminal::Args& a) { stop(a[0], false); });
+    t.add("cancel", "<name>", "stop a download and stop serving it (the partial file stays)", 1, 1,
+          [&](const Terminal::Args& a) { stop(a[0], true); });
+    t.add("resume", "<name>", "continue a paused, cancelled or failed download", 1, 1,
+          [&](const Terminal::Args& a) {
+            std::optional<std::string> dest;
+            for (const auto& d : peer.downloads()) {
+              if (d.name == a[0] && d.phase != Download::Phase::Completed) dest = d.dest;
+            }
+            if (!dest) return t.print("No paused download of " + a[0] + " to resume.");
+            if (do_download(a[0], *dest)) t.await_answer("download " + a[0]);
+          });
+    t.add("peers", "", "show the sources of each download, with their rates and round trips", 0, 0,
+          [&](const Terminal::Args&) {
+            std::string out;
+            for (const auto& d : peer.downloads()) {
+              if (d.connected.empty()) continue;
+              TextTable table({{d.name + " FROM"},
+                               {"ADDRESS"},
+                               {"RATE", TextTable::Align::Right},
+                               {"RECEIVED", TextTable::Align::Right},
+                               {"RTT", TextTable::Align::Right},
+                               {"ASKED", TextTable::Align::Right},
+                               {"MAY ASK"}});
+              for (const auto& s : d.connected) {
+                table.add_row({s.id, s.address.to_string(), format_rate(s.rate_bps),
+                               format_size(s.bytes), s.rtt ? format_duration(*s.rtt) : "-",
+                               std::to_string(s.in_flight), s.unchoked ? "yes" : "no (choked)"});
+              }
+              out += (out.empty() ? "" : "\n") + table.render();
+            }
+            const auto serving = peer.uploading();
+            out += (out.empty() ? "" : "\n") + std::string("Serving ") +
+                   std::to_string(serving.connections) + " downloader" +
+                   (serving.connections == 1 ? "" : "s") + ", " + std::to_string(serving.unchoked) +
+                   " of them now.";
+            t.print(out);
+          });
     t.add("set_delay", "<ms>", "delay this peer's replies (to try RTT-based choice)", 1, 1,
           [&](const Terminal::Args& a) {
             char* end = nullptr;
@@ -460,8 +533,9 @@ int main(int argc, char** argv) {
           });
     // Leaving mid-download loses nothing, and says so.
     auto leave = [&] {
-      for (const auto& d : peer.downloads()) {
+      for (auto d : peer.downloads()) {
         if (d.phase == Download::Phase::Completed || d.phase == Download::Phase::Failed) continue;
+        if (d.bytes_have == 0) std::tie(d.bytes_have, d.bytes_total) = held_bytes(d.name);
         if (d.bytes_have == 0) {
           t.print("Download of " + d.name + " stopped before its first chunk.");
           continue;

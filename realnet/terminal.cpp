@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -22,7 +23,8 @@ Terminal::Terminal(boost::asio::io_context& io, std::string prompt, LineWriter& 
       input_(io, ::dup(STDIN_FILENO)),
       prompt_(std::move(prompt)),
       interactive_(::isatty(STDIN_FILENO) != 0),
-      await_timer_(io) {
+      await_timer_(io),
+      resized_(io) {
   add("help", "", "list the commands", 0, 0, [this](const Args&) { print_help(); });
 }
 
@@ -43,6 +45,8 @@ void Terminal::start() {
     rl_attempted_completion_function = &Terminal::complete;
     if (!history_file_.empty()) read_history(history_file_.c_str());  // none yet is fine
     rl_callback_handler_install(prompt_.c_str(), &Terminal::on_readline);
+    resized_.add(SIGWINCH);
+    wait_resize();
     wait_readable();
   } else {
     read_line();
@@ -54,6 +58,7 @@ void Terminal::stop() {
   running_ = false;
   await_timer_.cancel();
   boost::system::error_code ec;
+  resized_.cancel(ec);
   input_.cancel(ec);
   input_.close(ec);
   if (interactive_) {
@@ -64,6 +69,16 @@ void Terminal::stop() {
     g_terminal = nullptr;
     std::cout << std::endl;
   }
+}
+
+// A resized window: readline redraws the prompt line for the new width, or the old bar and
+// the prompt overwrite each other.
+void Terminal::wait_resize() {
+  resized_.async_wait([this](boost::system::error_code ec, int) {
+    if (ec || !running_) return;
+    rl_resize_terminal();
+    wait_resize();
+  });
 }
 
 void Terminal::wait_readable() {

@@ -87,6 +87,8 @@ class Terminal {
   bool in_command_ = false;  // inside a command typed at the readline prompt
   std::string awaited_;      // what the script waits for before its next line; "" if nothing
   boost::asio::steady_timer await_timer_;
+  boost::asio::signal_set resized_;  // SIGWINCH at a prompt
+  void wait_resize();
   bool input_ended_ = false;  // the script ended: after its last answer, on_end
   std::map<std::string, Command> commands_;
   std::vector<std::string> order_;

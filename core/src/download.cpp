@@ -21,6 +21,8 @@ std::string_view to_string(Download::Phase p) {
       return "completed";
     case Download::Phase::Failed:
       return "failed";
+    case Download::Phase::Stopped:
+      return "paused";
   }
   return "?";
 }
@@ -874,6 +876,13 @@ void Download::report_progress(Time now) {
   if (window > 0) {
     const double sample = static_cast<double>(bytes_have_ - bytes_at_last_progress_) * 8 / window;
     rate_bps_ = rate_bps_ > 0 ? 0.5 * rate_bps_ + 0.5 * sample : sample;
+    // Each source's recent rate likewise (the peers view): what arrived, not how fast one
+    // chunk came once asked, which on a LAN says little.
+    for (auto& [id, s] : sources_) {
+      const double got = static_cast<double>(s.bytes - s.bytes_at_last_progress) * 8 / window;
+      s.recent_bps = s.recent_bps > 0 ? 0.5 * s.recent_bps + 0.5 * got : got;
+      s.bytes_at_last_progress = s.bytes;
+    }
   }
   last_progress_ = now;
   bytes_at_last_progress_ = bytes_have_;
@@ -949,6 +958,14 @@ void Download::close_all_sources() {
   }
 }
 
+void Download::stop([[maybe_unused]] Time now) {
+  if (finished()) return;
+  deadline_.reset();
+  close_all_sources();
+  phase_ = Phase::Stopped;
+  log("download_paused", {{"file", name_}, {"chunks", have_.count()}});
+}
+
 void Download::abort([[maybe_unused]] Time now) {
   deadline_.reset();
   close_all_sources();
@@ -970,7 +987,12 @@ DownloadStatus Download::status() const {
   st.bytes_have = bytes_have_;
   st.bytes_total = info_ ? info_->size : 0;
   st.rate_bps = rate_bps_;
-  for (const auto& [id, s] : sources_) st.sources += s.state == SourceState::Ready ? 1 : 0;
+  for (const auto& [id, s] : sources_) {
+    if (s.state != SourceState::Ready) continue;
+    ++st.sources;
+    st.connected.push_back(
+        {s.id, s.address, s.srtt, s.recent_bps, s.bytes, s.inflight, s.unchoked});
+  }
   return st;
 }
 

@@ -246,6 +246,29 @@ void Peer::on_download_failed(Time now, DownloadFailed failed) {
                                config_.download_retries, delay});
 }
 
+Status Peer::stop_download(Time now, const std::string& name, bool withdraw) {
+  const auto it = downloads_.find(name);
+  const auto r = retries_.find(name);
+  const bool running = it != downloads_.end() && !it->second->finished();
+  if (!running && r == retries_.end()) {
+    return make_error(ErrorCode::NotFound, "no download of \"" + name + "\" is under way");
+  }
+  if (r != retries_.end()) {
+    cancel_peer_timer(r->second.timer);
+    retries_.erase(r);
+  }
+  if (running) {
+    it->second->stop(now);
+    drive(now, *it->second);
+  }
+  if (!running) record(now, "download_paused", {{"file", name}});  // a running one says so
+  if (withdraw) {
+    withdraw_file(now, name);
+    record(now, "download_cancelled", {{"file", name}});
+  }
+  return {};
+}
+
 void Peer::set_delay(Time now, Duration delay) {
   config_.upload.reply_delay = delay;
   uploads_.set_delay(delay);

@@ -207,6 +207,47 @@ TEST(Download, RequestsToASilentSourceAreAskedElsewhereBeforeTheStallTimeout) {
   EXPECT_LT(s.net.now() - silenced, PeerConfig{}.download.stall_timeout);
 }
 
+TEST(Download, PauseKeepsWhatIsVerifiedAndResumeFetchesOnlyTheRest) {
+  Swarm s;
+  const std::uint32_t n = 64;
+  const auto bytes = random_bytes(n * kTestChunk, 24);
+  auto a = s.add_peer("a", {4e6, 4e6, 2ms});
+  auto d = s.add_peer("d");
+  auto e = s.add_peer("e");
+  ASSERT_TRUE(s.wait_online({a, d, e}));
+  ASSERT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
+  EXPECT_EQ(s.peer(d).stop_download(s.net.now(), "f", false).error().code, ErrorCode::NotFound);
+  s.start_download(d, "f", "/dl/f");
+  ASSERT_TRUE(s.net.run_until([&] { return s.chunks_have(d, "f") >= 16; }));
+  ASSERT_TRUE(s.peer(d).stop_download(s.net.now(), "f", false).ok());
+  s.net.run_for(5s);
+  // Paused: nothing more arrives, nothing is told as a failure, the status says so.
+  const auto kept = s.net.store(d).partial_chunks("/dl/f").count();
+  EXPECT_GE(kept, 16u);
+  EXPECT_LT(kept, n);
+  EXPECT_EQ(s.count_notices<DownloadFailed>(d), 0u);
+  ASSERT_EQ(s.peer(d).downloads().size(), 1u);
+  EXPECT_EQ(s.peer(d).downloads()[0].phase, Download::Phase::Stopped);
+  // ... and its chunks are still offered: e can fetch them from d too.
+  const auto& held = s.peer(d).held_files();
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].have.count(), kept);
+  // Resumed: only what was missing is fetched.
+  const auto written_before = s.net.store(d).chunks_written;
+  ASSERT_TRUE(s.peer(d).download(s.net.now(), "f", "/dl/f").ok());
+  ASSERT_NE(as<DownloadCompleted>(s.wait_download(d, "f")), nullptr);
+  EXPECT_EQ(s.net.store(d).chunks_written - written_before, n - kept);
+  EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
+  // A cancel also stops offering what was fetched.
+  s.start_download(e, "f", "/dl/f");
+  ASSERT_TRUE(s.net.run_until([&] { return s.chunks_have(e, "f") >= 8; }));
+  ASSERT_TRUE(s.peer(e).stop_download(s.net.now(), "f", true).ok());
+  s.net.run_for(5s);
+  EXPECT_TRUE(s.peer(e).held_files().empty());
+  for (const auto& f : s.trk().files()) EXPECT_EQ(f.owners, 2u) << "e is no longer an owner";
+  EXPECT_EQ(s.count_notices<DownloadFailed>(e), 0u);
+}
+
 TEST(Download, OnlySourceCrashGivesDownloadIncompleteThenResumes) {
   Swarm s;
   const std::uint32_t n = 64;

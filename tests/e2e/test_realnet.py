@@ -933,14 +933,14 @@ class PseudoTerminal(SwarmTestCase):
         os.close(slave)
         buf = b""
 
-        def read_until(text, timeout=15, pattern=None):
+        def read_until(text, timeout=15, pattern=None, since=0):
             nonlocal buf
             deadline = time.monotonic() + timeout
 
             def seen():
                 if pattern is not None:
-                    return re.search(pattern, buf.decode(errors="replace"))
-                return text.encode() in buf
+                    return re.search(pattern, buf[since:].decode(errors="replace"))
+                return text.encode() in buf[since:]
             while not seen() and time.monotonic() < deadline:
                 if select.select([master], [], [], 0.2)[0]:
                     try:
@@ -960,6 +960,28 @@ class PseudoTerminal(SwarmTestCase):
             out = read_until("type exit to quit")
             self.assertIn("Ctrl-C clears the line", out)
             self.assertIsNone(proc.poll(), "Ctrl-C at the prompt must not end the peer")
+            # The peers view, then pause, status, resume and cancel of the running download.
+            os.write(master, b"peers\r")
+            out = read_until("", pattern=r"Serving \d+ downloaders?")
+            self.assertRegex(out, r"big\.iso FROM\s+ADDRESS\s+RATE\s+RECEIVED\s+RTT")
+            self.assertRegex(out, r"seed\s+127\.0\.0\.1:\d+\s+[\d.]+ [kM]?bps\s+[\d.]+ [KM]iB\s+[\d.]+ m?s")
+            os.write(master, b"pause big.iso\r")
+            out = read_until("continues.")
+            self.assertRegex(out, r"Paused big\.iso: [\d.]+ [KM]iB of 16 MiB verified are kept in "
+                                  + re.escape(self.path("big.out")) + r"\.part; still offered to others")
+            os.write(master, b"status\r")
+            self.assertRegex(read_until("", pattern=r"big\.iso\s+paused"), r"big\.iso\s+paused\s+\d+/32")
+            os.write(master, b"pause big.iso\r")
+            self.assertIn('no download of "big.iso" is under way', read_until("is under way"))
+            mark = len(buf)
+            os.write(master, b"resume big.iso\r")
+            read_until("", pattern=r"[^\d.][1-9]\d?% ", since=mark)
+            os.write(master, b"cancel big.iso\r")
+            self.assertRegex(read_until("to continue."),
+                             r"Cancelled big\.iso: [\d.]+ [KM]iB of 16 MiB verified are kept in .*no longer offered")
+            mark = len(buf)
+            os.write(master, b"resume big.iso\r")
+            read_until("", pattern=r"[^\d.][1-9]\d?% ", since=mark)  # going again
             os.write(master, b"exit\r")
             self.assertEqual(proc.wait(timeout=15), 0)
             out = read_until("resumes it.", timeout=2)

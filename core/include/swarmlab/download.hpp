@@ -130,7 +130,8 @@ struct DownloadStatus;
 
 class Download {
  public:
-  enum class Phase { Locating, Opening, Running, Finalizing, Completed, Failed };
+  /// Stopped: paused by the user (stop()); download() again resumes it.
+  enum class Phase { Locating, Opening, Running, Finalizing, Completed, Failed, Stopped };
 
   /// `rng` is the owning peer's generator (one stream per peer keeps runs reproducible).
   Download(const DownloadConfig& config, std::string name, std::string dest, Rng& rng);
@@ -157,6 +158,8 @@ class Download {
   void on_finalized(Time now, const StoreResult& result);
   /// The peer is shutting down: close everything, keep what is verified.
   void abort(Time now);
+  /// Paused by the user: as abort, in phase Stopped (no DownloadFailed is told).
+  void stop(Time now);
 
   std::optional<DownloadAction> poll_action();
   /// When the download next wants on_deadline; nullopt once it is finished.
@@ -164,7 +167,9 @@ class Download {
 
   DownloadStatus status() const;
   Phase phase() const { return phase_; }
-  bool finished() const { return phase_ == Phase::Completed || phase_ == Phase::Failed; }
+  bool finished() const {
+    return phase_ == Phase::Completed || phase_ == Phase::Failed || phase_ == Phase::Stopped;
+  }
   const std::string& name() const { return name_; }
   bool owns(ConnId conn) const { return conn_to_source_.count(conn) != 0; }
 
@@ -196,6 +201,8 @@ class Download {
     std::uint32_t busy = 0;      // Busy answers in a row: 1 s before the next try, doubling to 8 s
     Time failed_at{};
     std::uint64_t bytes = 0;
+    std::uint64_t bytes_at_last_progress = 0;
+    double recent_bps = 0;  // bits/s, smoothed over progress reports
   };
   /// How long a failed source waits before a refresh may give it another chance.
   static Duration retry_wait(const Source& s) {
@@ -341,6 +348,17 @@ struct DownloadStatus {
   std::uint32_t sources = 0;  // connected and answering
   double rate_bps = 0;        // recent goodput, bits per second
   std::optional<Error> error;
+  /// The sources connected now (the peers view).
+  struct Source {
+    std::string id;
+    Endpoint address;
+    std::optional<Duration> rtt;  // smoothed ping round trip
+    double rate_bps = 0;          // recent rate of its deliveries
+    std::uint64_t bytes = 0;      // received from it in this download
+    std::uint32_t in_flight = 0;  // blocks asked and not yet in
+    bool unchoked = false;        // it lets us ask
+  };
+  std::vector<Source> connected;
 };
 
 std::string_view to_string(Download::Phase p);

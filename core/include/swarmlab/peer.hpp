@@ -65,6 +65,11 @@ class Peer final : public Node {
   /// Errors now: TrackerNotConnected, InProgress (that file is downloading), BadName,
   /// InvalidArgument (this peer already holds the whole file).
   Status download(Time now, const std::string& name, const std::string& dest);
+  /// Stops the download `name` (running, or waiting to retry) where it is: what it verified
+  /// stays on disk, and download() to the same destination resumes it. `withdraw` also stops
+  /// offering its chunks to others (a cancel); else they stay offered (a pause).
+  /// Errors now: NotFound (no such download under way).
+  Status stop_download(Time now, const std::string& name, bool withdraw);
   void set_delay(Time now, Duration delay);
   /// The address to advertise, once the driver knows its listening port. Before on_start.
   void set_listen(const Endpoint& listen) { config_.listen = listen; }
@@ -79,6 +84,11 @@ class Peer final : public Node {
     bool complete = false;
   };
   std::vector<HeldFile> held_files() const;
+  struct Uploading {
+    std::size_t connections = 0;  // downloaders connected to this peer
+    std::size_t unchoked = 0;     // ... that may ask now
+  };
+  Uploading uploading() const { return {uploads_.connections(), uploads_.unchoked()}; }
   const PeerConfig& config() const { return config_; }
 
  private:
