@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   std::string tracker, listen = "0.0.0.0:0", download, output, events, log_level = "info", log_file,
                        id;
   std::string chunk_strategy = "rarest-first", peer_strategy = "lowest-rtt", chunk_size = "512KiB",
-              max_upload_rate, block_size = "512KiB";
+              max_upload_rate, max_download_rate, block_size = "512KiB";
   std::vector<std::string> publish;
   bool seed = false, force = false, no_terminal = false;
   unsigned delay_ms = 0, per_peer = 0, total = 0;
@@ -77,6 +77,9 @@ int main(int argc, char** argv) {
   app.add_option("--max-upload-rate", max_upload_rate,
                  "upload at most this fast, e.g. 8Mbps or 1MB/s (default: no limit); a little "
                  "under the uplink keeps this peer's own downloads quick");
+  app.add_option("--max-download-rate", max_download_rate,
+                 "download each file at most this fast, e.g. 20Mbps (default: no limit); the "
+                 "requests are paced, so sources send no faster");
   app.add_option("--max-uploads", max_upload_connections,
                  "downloaders connected at once (a few of them are served at a time), 0 for no "
                  "limit; more are told to come back later")
@@ -145,6 +148,11 @@ int main(int argc, char** argv) {
     auto rate = parse_rate(max_upload_rate);
     if (!rate) return usage_error("--max-upload-rate: " + rate.error().message);
     config.upload.rate_limit_bps = *rate;
+  }
+  if (!max_download_rate.empty()) {
+    auto rate = parse_rate(max_download_rate);
+    if (!rate) return usage_error("--max-download-rate: " + rate.error().message);
+    config.download.rate_limit_bps = *rate;
   }
   config.download_retries = retries;
   auto wait = parse_duration(retry_wait);

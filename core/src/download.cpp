@@ -636,6 +636,7 @@ void Download::request_more(Time now) {
   auto total = inflight_total();
   std::vector<Source*> askable = free;
   while (total < most && !askable.empty()) {
+    if (!rate_allows(now)) return;
     Source* s = pick_free_owner(askable, std::nullopt, nullptr);
     std::optional<std::pair<std::uint32_t, std::uint32_t>> next = next_block_for(*s);
     if (!next) {
@@ -665,6 +666,7 @@ void Download::request_more(Time now) {
     for (std::uint32_t b = 0; b < p.blocks.size() && !free.empty(); ++b) {
       auto& block = p.blocks[b];
       if (block.in || block.asks.size() != 1) continue;
+      if (!rate_allows(now)) return;
       Source* second = pick_free_owner(free, i, &block.asks.front().source);
       if (second == nullptr) continue;
       send_request(now, i, b, *second);
@@ -713,6 +715,7 @@ Download::Source* Download::pick_free_owner(const std::vector<Source*>& free,
 void Download::send_request(Time now, std::uint32_t chunk, std::uint32_t block, Source& s) {
   const auto size = block_size();
   send_to(s.conn, PeerRequestChunk{name_, chunk, block * size, block_length(chunk, block)});
+  if (config_.rate_limit_bps > 0) request_tokens_ -= block_length(chunk, block);
   Partial& p = start_chunk(chunk);
   p.blocks[block].asks.push_back(Ask{s.id, now});
   ++p.asks;
@@ -830,7 +833,25 @@ void Download::maybe_refresh(Time now, bool urgent) {
   act(act::AskOwners{!info_ || std::uint64_t{info_->chunk_count()} * 32 <= kMaxHeaderBytes});
 }
 
+bool Download::rate_allows(Time now) {
+  if (config_.rate_limit_bps == 0) return true;
+  const double rate = static_cast<double>(config_.rate_limit_bps) / 8;  // bytes/s
+  // A quarter second of allowance at most: short bursts after a pause, no flood.
+  request_tokens_ =
+      std::min(rate * 0.25, request_tokens_ + rate * to_seconds(now - request_tokens_at_));
+  request_tokens_at_ = now;
+  if (request_tokens_ >= 0) return true;
+  const auto wait =
+      std::chrono::duration_cast<Duration>(std::chrono::duration<double>(-request_tokens_ / rate));
+  paced_until_ = now + std::max(wait, Duration(1));
+  return false;
+}
+
 void Download::on_deadline(Time now) {
+  if (paced_until_ && now >= *paced_until_) {
+    paced_until_.reset();
+    schedule(now);
+  }
   if (!deadline_ || now < *deadline_) return;
   deadline_.reset();
   if (phase_ == Phase::Locating && !finished()) return maybe_refresh(now, true);  // asking again

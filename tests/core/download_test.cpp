@@ -248,6 +248,28 @@ TEST(Download, PauseKeepsWhatIsVerifiedAndResumeFetchesOnlyTheRest) {
   EXPECT_EQ(s.count_notices<DownloadFailed>(e), 0u);
 }
 
+TEST(Download, ADownloadRateLimitHoldsTheDownloadToIt) {
+  auto finish = [](std::uint64_t limit) {
+    Swarm s;
+    const auto bytes = random_bytes(128 * kTestChunk, 25);  // 2 MiB
+    auto a = s.add_peer("a", {100e6, 100e6, 2ms});
+    auto d = s.add_peer("d", {100e6, 100e6, 2ms},
+                        [&](PeerConfig& c) { c.download.rate_limit_bps = limit; });
+    EXPECT_TRUE(s.wait_online({a, d}));
+    EXPECT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
+    const Time start = s.net.now();
+    s.start_download(d, "f", "/dl/f");
+    EXPECT_NE(as<DownloadCompleted>(s.wait_download(d, "f")), nullptr);
+    EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
+    return to_seconds(s.net.now() - start);
+  };
+  const double free = finish(0);
+  const double limited = finish(4'000'000);  // 2 MiB at 4 Mbit/s: 4.2 s
+  EXPECT_LT(free, 1.0);
+  EXPECT_GT(limited, 4.2 * 0.9);
+  EXPECT_LT(limited, 4.2 * 1.15);
+}
+
 TEST(Download, OnlySourceCrashGivesDownloadIncompleteThenResumes) {
   Swarm s;
   const std::uint32_t n = 64;

@@ -96,10 +96,24 @@ class Transfers(SwarmTestCase):
         self.assertEqual(sum(served.values()), 4 * 16 * MiB)
         self.assertLess(served.get("seed", 0), 2 * 16 * MiB, f"served: {served}")
 
+    def test_a_download_rate_limit_is_never_exceeded(self):
+        t = self.start_tracker()
+        src = self.random_file("f.bin", 4 * MiB)
+        self.start_seeder(t.port, [src], "seed")
+        began = time.monotonic()
+        d = self.start_download(t.port, "f.bin", self.path("f.out"), "slowpoke",
+                                extra=("--max-download-rate", "16Mbps"))
+        self.assertEqual(d.wait(60), 0, d.stderr())
+        # 4 MiB at 16 Mbit/s is 2.1 s; a quarter second of allowance may come at once. (Only
+        # the floor is checked: a busy machine can make it slower, never faster.)
+        self.assertGreater(time.monotonic() - began, 1.8)
+        self.assertEqual(sha256_of(self.path("f.out")), sha256_of(src))
+
     def test_bad_block_sizes_and_upload_rates_are_refused_clearly(self):
         for flag, value, says in [("--block-size", "1KiB", "--block-size must be between 4 KiB and 16 MiB"),
                                   ("--block-size", "lots", "--block-size:"),
                                   ("--max-upload-rate", "fast", "--max-upload-rate:"),
+                                  ("--max-download-rate", "12 apples", "--max-download-rate:"),
                                   ("--retry-wait", "soon", "--retry-wait:"),
                                   ("--retry-wait", "0s", "--retry-wait must be above 0"),
                                   ("--retry-wait", "1h", "at most 5 minutes")]:

@@ -61,6 +61,9 @@ struct DownloadConfig {
   Duration tick_interval = 500ms;
   Duration progress_interval = 1s;
   bool end_game = true;
+  /// Most this download receives, bits/s (0: no limit): its requests are paced to it, so
+  /// sources send no faster and the rest of the link stays free for other traffic.
+  std::uint64_t rate_limit_bps = 0;
 };
 
 /// What a download asks of the peer that owns it: data the peer drains after every call into
@@ -163,7 +166,10 @@ class Download {
 
   std::optional<DownloadAction> poll_action();
   /// When the download next wants on_deadline; nullopt once it is finished.
-  std::optional<Time> next_deadline() const { return deadline_; }
+  std::optional<Time> next_deadline() const {
+    if (!paced_until_) return deadline_;
+    return deadline_ ? std::min(*deadline_, *paced_until_) : paced_until_;
+  }
 
   DownloadStatus status() const;
   Phase phase() const { return phase_; }
@@ -321,6 +327,13 @@ class Download {
   bool owner_counts_dirty_ = true;
   RarestFirstIndex rarest_;       // rebuilt with owner_counts_, for the rarest-first strategy
   std::optional<Time> deadline_;  // the next tick, while running
+  // rate_limit_bps: bytes the limit lets us ask for now (negative: in debt for the last
+  // request), and when asking may go on.
+  double request_tokens_ = 0;
+  Time request_tokens_at_{};
+  std::optional<Time> paced_until_;
+  /// Whether the rate limit lets another request out now; if not, sets paced_until_.
+  bool rate_allows(Time now);
   Time started_{};
   Time last_refresh_{};
   Duration refresh_gap_{};
