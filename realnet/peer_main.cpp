@@ -407,10 +407,14 @@ int main(int argc, char** argv) {
       if (!st.ok()) return t.print(st.error().describe());
       t.await_answer("connect", std::chrono::seconds(30));
     });
-    t.add("publish", "<path>", "share a local file (named by its file name; \"quote\" spaces)", 1,
-          1, [&](const Terminal::Args& a) {
-            if (do_publish(a[0]))
-              t.await_answer("publish " + std::filesystem::path(a[0]).filename().string());
+    // One path, so words split at spaces are joined back: `publish my notes.txt` works, and
+    // "quotes" keep runs of spaces.
+    t.add("publish", "<path>", "share a local file (named by its file name)", 1, 64,
+          [&](const Terminal::Args& a) {
+            std::string path;
+            for (const auto& w : a) path += (path.empty() ? "" : " ") + w;
+            if (do_publish(path))
+              t.await_answer("publish " + std::filesystem::path(path).filename().string());
           });
     t.add("list_files", "", "show the files the tracker lists", 0, 0, [&](const Terminal::Args&) {
       Status st;

@@ -818,6 +818,7 @@ class Terminals(SwarmTestCase):
         src = self.random_file("my song.mp3", 3 * MiB)
         self.start_seeder(tracker.port, [src], "bob", extra=("--delay", "50"))
         mine = self.random_file("field notes.txt", 50000)
+        self.random_file("loose ends.txt", 1000)
         into = self.path("inbox")
         os.mkdir(into)
         # All of it written at once, and stdin closed: nothing waits between the lines.
@@ -826,6 +827,7 @@ class Terminals(SwarmTestCase):
             "list_files",
             f'publish "{mine}"',
             "list_files",
+            f"publish {self.path('loose ends.txt')}",  # unquoted: one path all the same
             f'download "my song.mp3" {into}',
             "status",
             "exit",
@@ -843,6 +845,7 @@ class Terminals(SwarmTestCase):
         published = out.index("Published field notes.txt")
         self.assertNotIn("field notes.txt", out[first_list:published])
         self.assertRegex(out[published:], r"field notes\.txt\s+48\.8 KiB\s+1\s+1\s+100%")
+        self.assertIn("Published loose ends.txt", out)
         done = out.index("File my song.mp3 successfully downloaded to " + os.path.join(into, "my song.mp3"))
         self.assertRegex(out[done:], r"^File [^\n]*\. 3 MiB in [\d.]+ m?s \([\d.]+ MiB/s\)\.")
         self.assertRegex(out[done:], r"Tracker: online; listening on 127\.0\.0\.1:\d+ as carol")
