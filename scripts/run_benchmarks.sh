@@ -4,3 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 /usr/bin/python3 bench/loopback_throughput.py
 /usr/bin/python3 bench/sim_scale.py
+build/release/bench/tracker-load --peers 10000 --rate 110000 --duration 60
