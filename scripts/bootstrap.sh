@@ -16,6 +16,7 @@ packages=(
   python3 python3-matplotlib  # analysis/ plots
   clang-format
   clang libclang-rt-14-dev  # libFuzzer and the sanitizers' runtimes for tests/fuzz
+  slurmctld slurmd slurm-client munge  # sweep --on slurm's test runs a private Slurm
 )
 
 missing=()

@@ -2,19 +2,24 @@
 //
 //   swarm-sim run SCENARIO [--seed N] [--set field=value ...] [--out DIR] [--quiet]
 //   swarm-sim sweep SCENARIO --vary field=v1,v2 [--vary ...] [--seeds 1..5] [--jobs 2]
-//                   [--out DIR]
+//                   [--set ...] [--out DIR] [--on slurm [--partition P] [--time T]]
+//   swarm-sim sweep-status DIR [--wait]        (a sweep submitted to Slurm)
 //   swarm-sim validate SCENARIO [--set ...]   (prints the resolved scenario)
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sim/scenario.hpp"
@@ -277,6 +282,14 @@ void print_variant_table(const nlohmann::json& index) {
   std::printf("(mean ± standard deviation across seeds)\n");
 }
 
+// One run of a sweep.
+struct Job {
+  std::vector<std::string> sets;  // the varied fields only
+  std::uint64_t seed;
+  std::string dir;
+  bool done = false;  // finished by an earlier run of this sweep
+};
+
 // Whether `dir` already holds a finished run of exactly `wanted` (a resumed sweep skips it).
 bool already_done(const std::string& dir, const Scenario& wanted) {
   std::ifstream summary(dir + "/summary.json"), written(dir + "/scenario.json");
@@ -286,9 +299,286 @@ bool already_done(const std::string& dir, const Scenario& wanted) {
   return !s.is_discarded() && !w.is_discarded() && w == to_json(wanted);
 }
 
+// The index of a sweep (index.json, index.csv) from its run folders, and its table. Returns
+// the number of runs that failed (status != 0 or no summary).
+int write_index(const std::string& out, const std::vector<Job>& all,
+                const std::vector<int>& status) {
+  nlohmann::json index = nlohmann::json::array();
+  std::ofstream csv(out + "/index.csv");
+  csv << "dir,seed,params,completed,leechers,mean_s,p95_s,max_s,origin_share,kr_ratio,status\n";
+  int failed = 0;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    nlohmann::json entry = {{"dir", fs::path(all[i].dir).filename().string()},
+                            {"seed", all[i].seed},
+                            {"params", all[i].sets},
+                            {"exit_status", status[i]}};
+    std::ifstream in(all[i].dir + "/summary.json");
+    nlohmann::json s = nlohmann::json::parse(in, nullptr, false);
+    std::string params;
+    for (const auto& p : all[i].sets) params += (params.empty() ? "" : " ") + p;
+    if (status[i] == 0 && !s.is_discarded()) {
+      const auto& dt = s["download_time_s"];
+      entry["completed"] = s["completed"];
+      entry["leechers"] = s["leechers"];
+      entry["download_time_s"] = dt;
+      entry["origin_share"] = s["bytes_served"]["origin_share"];
+      entry["kumar_ross_ratio"] = s["kumar_ross"]["ratio"];
+      // Milliseconds and four significant digits of a ratio: what a run can tell apart.
+      auto fixed = [](const nlohmann::json& v, int digits) {
+        if (!v.is_number()) return std::string();
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.*f", digits, v.get<double>());
+        return std::string(buf);
+      };
+      csv << entry["dir"].get<std::string>() << ',' << all[i].seed << ",\"" << params << "\","
+          << s["completed"] << ',' << s["leechers"] << ',' << fixed(dt.value("mean", 0.0), 3) << ','
+          << fixed(dt.value("p95", 0.0), 3) << ',' << fixed(dt.value("max", 0.0), 3) << ','
+          << fixed(s["bytes_served"]["origin_share"], 4) << ','
+          << fixed(s["kumar_ross"]["ratio"], 4) << ",ok\n";
+    } else {
+      ++failed;
+      csv << entry["dir"].get<std::string>() << ',' << all[i].seed << ",\"" << params
+          << "\",,,,,,,,failed\n";
+    }
+    index.push_back(entry);
+  }
+  std::ofstream(out + "/index.json") << index.dump(2) << '\n';
+  print_variant_table(index);
+  std::printf("Sweep of %zu runs written to %s (index.json, index.csv)%s\n", all.size(),
+              out.c_str(), failed ? "" : ".");
+  if (failed) std::printf(": %d runs failed.\n", failed);
+  return failed;
+}
+
+// ---- sweeps on a Slurm cluster ----------------------------------------------------------
+// The runs go out as one job array: task t runs one `swarm-sim run`, writing its run folder
+// under the sweep folder on a path every node shares. slurm/job.json remembers which run is
+// which task of which job, so `sweep-status` can tell done, waiting and failed runs apart and
+// write the same index as a local sweep. Nothing of Slurm reaches the simulation itself.
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (const char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Runs a program, returning its exit status and what it wrote to stdout.
+std::pair<int, std::string> run_program(const std::vector<std::string>& args) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) return {-1, ""};
+  const pid_t pid = fork();
+  if (pid < 0) return {-1, ""};
+  if (pid == 0) {
+    ::dup2(pipe_fds[1], STDOUT_FILENO);
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  ::close(pipe_fds[1]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) > 0;) {
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(pipe_fds[0]);
+  int ws = 0;
+  ::waitpid(pid, &ws, 0);
+  return {WIFEXITED(ws) ? WEXITSTATUS(ws) : 128, text};
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return nullptr;
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  return j.is_discarded() ? nlohmann::json(nullptr) : j;
+}
+
+int submit_to_slurm(const std::string& path, const std::vector<std::string>& base_sets,
+                    const std::vector<Job>& all, const std::string& out,
+                    const std::string& partition, const std::string& time_limit) {
+  std::error_code ec;
+  fs::create_directories(out + "/slurm", ec);
+  if (ec) {
+    std::fprintf(stderr, "swarm-sim: cannot create %s/slurm: %s\n", out.c_str(),
+                 ec.message().c_str());
+    return 1;
+  }
+  // Absolute paths: the tasks run wherever Slurm starts them.
+  const auto self = fs::read_symlink("/proc/self/exe").string();
+  const auto scenario = fs::absolute(path).string();
+  const auto job_file = out + "/slurm/job.json";
+  nlohmann::json job = read_json_file(job_file);
+  if (!job.is_object()) job = {{"runs", nlohmann::json::array()}};
+  job["scenario"] = scenario;
+  job["sets"] = base_sets;
+  std::map<std::string, nlohmann::json> previous;  // by run folder: its earlier job and task
+  for (const auto& r : job["runs"]) previous[r.value("dir", "")] = r;
+  std::vector<std::size_t> todo;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (!all[i].done) todo.push_back(i);
+  }
+  nlohmann::json runs = nlohmann::json::array();
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const auto name = fs::path(all[i].dir).filename().string();
+    nlohmann::json r = previous.count(name) != 0 ? previous[name] : nlohmann::json::object();
+    r["dir"] = name;
+    r["seed"] = all[i].seed;
+    r["params"] = all[i].sets;
+    runs.push_back(r);
+  }
+  if (todo.empty()) {
+    job["runs"] = runs;
+    std::ofstream(job_file) << job.dump(2) << '\n';
+    std::printf("Nothing to submit: all %zu runs in %s are done.\n", all.size(), out.c_str());
+    std::vector<int> status(all.size(), 0);
+    return write_index(out, all, status) == 0 ? 0 : 1;
+  }
+  const auto script_path = out + "/slurm/tasks.sh";
+  {
+    std::ofstream script(script_path);
+    script << "#!/bin/bash\n# One swarm-sim run per array task (swarm-sim sweep --on slurm).\n"
+           << "case \"$SLURM_ARRAY_TASK_ID\" in\n";
+    for (std::size_t t = 0; t < todo.size(); ++t) {
+      const auto& j = all[todo[t]];
+      script << "  " << t << ") exec " << shell_quote(self) << " run " << shell_quote(scenario)
+             << " --quiet --out " << shell_quote(fs::absolute(j.dir).string()) << " --seed "
+             << j.seed;
+      for (const auto& s : base_sets) script << " --set " << shell_quote(s);
+      for (const auto& s : j.sets) script << " --set " << shell_quote(s);
+      script << " ;;\n";
+    }
+    script << "  *) echo \"no run for array task $SLURM_ARRAY_TASK_ID\" >&2; exit 2 ;;\nesac\n";
+  }
+  const auto logs = fs::absolute(out + "/slurm").string();
+  std::vector<std::string> args = {"sbatch",
+                                   "--parsable",
+                                   "--job-name=swarmlab-sweep",
+                                   "--array=0-" + std::to_string(todo.size() - 1),
+                                   "--output=" + logs + "/task-%A_%a.out",
+                                   "--error=" + logs + "/task-%A_%a.err"};
+  if (!partition.empty()) args.push_back("--partition=" + partition);
+  if (!time_limit.empty()) args.push_back("--time=" + time_limit);
+  args.push_back(fs::absolute(script_path).string());
+  const auto [code, said] = run_program(args);
+  if (code == 127) {
+    std::fprintf(stderr, "swarm-sim: --on slurm needs sbatch (Slurm's client) on PATH\n");
+    return 1;
+  }
+  const auto job_id = said.substr(0, said.find_first_of(";\n"));
+  if (code != 0 || job_id.empty()) {
+    std::fprintf(stderr, "swarm-sim: sbatch refused the sweep (exit %d); see its message above\n",
+                 code);
+    return 1;
+  }
+  for (std::size_t t = 0; t < todo.size(); ++t) {
+    runs[todo[t]]["job"] = job_id;
+    runs[todo[t]]["task"] = t;
+  }
+  job["runs"] = runs;
+  std::ofstream(job_file) << job.dump(2) << '\n';
+  std::printf("Submitted %zu runs as Slurm job array %s", todo.size(), job_id.c_str());
+  if (todo.size() < all.size()) std::printf(" (%zu already done, kept)", all.size() - todo.size());
+  std::printf(".\nFollow it with: swarm-sim sweep-status %s --wait\n", out.c_str());
+  return 0;
+}
+
+// The last lines of a task's stderr, for a failure report.
+std::string tail_of(const std::string& path, std::size_t lines) {
+  std::ifstream in(path);
+  std::deque<std::string> last;
+  for (std::string line; std::getline(in, line);) {
+    last.push_back(line);
+    if (last.size() > lines) last.pop_front();
+  }
+  std::string out;
+  for (const auto& l : last) out += "    " + l + "\n";
+  return out;
+}
+
+int cmd_sweep_status(const std::string& out, bool wait) {
+  const auto job = read_json_file(out + "/slurm/job.json");
+  if (!job.is_object() || !job.contains("runs")) {
+    std::fprintf(stderr, "swarm-sim: %s is not a sweep submitted to Slurm (no slurm/job.json)\n",
+                 out.c_str());
+    return 2;
+  }
+  std::vector<Job> all;
+  for (const auto& r : job["runs"]) {
+    all.push_back(Job{r.value("params", std::vector<std::string>{}), r.value("seed", 0ull),
+                      out + "/" + r.value("dir", std::string()), false});
+  }
+  std::string last_line;
+  while (true) {
+    // What Slurm still holds: "JOB_TASK STATE" per array task not yet finished.
+    std::map<std::string, std::string> queued;
+    const auto [code, listing] = run_program({"squeue", "-h", "-r", "-o", "%i %T"});
+    if (code != 0) {
+      std::fprintf(stderr, "swarm-sim: squeue failed (exit %d): is Slurm reachable?\n", code);
+      return 1;
+    }
+    std::istringstream lines(listing);
+    for (std::string id, state; lines >> id >> state;) queued[id] = state;
+    std::size_t done = 0, running = 0, pending = 0;
+    std::vector<std::size_t> failed;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      const auto& r = job["runs"][i];
+      const bool finished = read_json_file(all[i].dir + "/summary.json").is_object();
+      all[i].done = finished;
+      if (finished) {
+        ++done;
+        continue;
+      }
+      const auto id =
+          r.value("job", std::string()) + "_" + std::to_string(r.value("task", std::size_t{0}));
+      const auto q = queued.find(id);
+      if (q == queued.end()) {
+        failed.push_back(i);
+      } else if (q->second == "RUNNING" || q->second == "COMPLETING") {
+        ++running;
+      } else {
+        ++pending;
+      }
+    }
+    char line[160];
+    std::snprintf(line, sizeof line,
+                  "sweep-status: %zu/%zu done, %zu running, %zu waiting, %zu failed", done,
+                  all.size(), running, pending, failed.size());
+    if (line != last_line) std::fprintf(stderr, "%s\n", line);
+    last_line = line;
+    if (wait && running + pending > 0) {
+      std::this_thread::sleep_for(std::chrono::seconds(2));
+      continue;
+    }
+    for (const auto i : failed) {
+      const auto& r = job["runs"][i];
+      std::printf("FAILED %s (Slurm job %s, task %zu)\n%s", all[i].dir.c_str(),
+                  r.value("job", std::string("?")).c_str(), r.value("task", std::size_t{0}),
+                  tail_of(out + "/slurm/task-" + r.value("job", std::string()) + "_" +
+                              std::to_string(r.value("task", std::size_t{0})) + ".err",
+                          5)
+                      .c_str());
+    }
+    if (running + pending > 0) return 0;  // not over yet: no index
+    std::vector<int> status(all.size());
+    for (std::size_t i = 0; i < all.size(); ++i) status[i] = all[i].done ? 0 : 1;
+    const int bad = write_index(out, all, status);
+    if (bad > 0) {
+      std::printf(
+          "The same sweep command with --on slurm submits the failed runs again, alone "
+          "(runs already done are kept).\n");
+    }
+    return bad == 0 ? 0 : 1;
+  }
+}
+
 int cmd_sweep(const std::string& path, const std::vector<std::string>& vary,
               const std::vector<std::string>& base_sets, const std::string& seeds_text,
-              unsigned jobs, std::string out) {
+              unsigned jobs, std::string out, const std::string& on, const std::string& partition,
+              const std::string& time_limit) {
   auto base = load_scenario(path, base_sets);
   if (!base) {
     std::fprintf(stderr, "swarm-sim: %s\n", base.error().message.c_str());
@@ -317,12 +607,6 @@ int cmd_sweep(const std::string& path, const std::vector<std::string>& vary,
     }
     combos = std::move(next);
   }
-  struct Job {
-    std::vector<std::string> sets;  // the varied fields only
-    std::uint64_t seed;
-    std::string dir;
-    bool done = false;  // finished by an earlier run of this sweep
-  };
   std::vector<Job> all;
   if (out.empty()) out = "runs/" + base->name + "-sweep";
   for (const auto& c : combos) {
@@ -343,6 +627,7 @@ int cmd_sweep(const std::string& path, const std::vector<std::string>& vary,
       all.push_back(Job{c, seed, dir, already_done(dir, *ok)});
     }
   }
+  if (on == "slurm") return submit_to_slurm(path, base_sets, all, out, partition, time_limit);
   std::vector<int> status(all.size(), -1);
   std::size_t skipped = 0;
   for (std::size_t i = 0; i < all.size(); ++i) {
@@ -396,55 +681,7 @@ int cmd_sweep(const std::string& path, const std::vector<std::string>& vary,
                  all[it->second].dir.c_str(), status[it->second] == 0 ? "" : ", FAILED");
     running.erase(it);
   }
-  // The index: one entry per run with its parameters and headline metrics.
-  nlohmann::json index = nlohmann::json::array();
-  std::ofstream csv(out + "/index.csv");
-  csv << "dir,seed,params,completed,leechers,mean_s,p95_s,max_s,origin_share,kr_ratio,status\n";
-  int failed = 0;
-  for (std::size_t i = 0; i < all.size(); ++i) {
-    nlohmann::json entry = {{"dir", fs::path(all[i].dir).filename().string()},
-                            {"seed", all[i].seed},
-                            {"params", all[i].sets},
-                            {"exit_status", status[i]}};
-    std::ifstream in(all[i].dir + "/summary.json");
-    nlohmann::json s = nlohmann::json::parse(in, nullptr, false);
-    std::string params;
-    for (const auto& p : all[i].sets) params += (params.empty() ? "" : " ") + p;
-    if (status[i] == 0 && !s.is_discarded()) {
-      const auto& dt = s["download_time_s"];
-      entry["completed"] = s["completed"];
-      entry["leechers"] = s["leechers"];
-      entry["download_time_s"] = dt;
-      entry["origin_share"] = s["bytes_served"]["origin_share"];
-      entry["kumar_ross_ratio"] = s["kumar_ross"]["ratio"];
-      // Milliseconds and four significant digits of a ratio: what a run can tell apart.
-      auto fixed = [](const nlohmann::json& v, int digits) {
-        if (!v.is_number()) return std::string();
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.*f", digits, v.get<double>());
-        return std::string(buf);
-      };
-      csv << entry["dir"].get<std::string>() << ',' << all[i].seed << ",\"" << params << "\","
-          << s["completed"] << ',' << s["leechers"] << ',' << fixed(dt.value("mean", 0.0), 3) << ','
-          << fixed(dt.value("p95", 0.0), 3) << ',' << fixed(dt.value("max", 0.0), 3) << ','
-          << fixed(s["bytes_served"]["origin_share"], 4) << ','
-          << fixed(s["kumar_ross"]["ratio"], 4) << ",ok\n";
-    } else {
-      ++failed;
-      csv << entry["dir"].get<std::string>() << ',' << all[i].seed << ",\"" << params
-          << "\",,,,,,,,failed\n";
-    }
-    index.push_back(entry);
-  }
-  std::ofstream(out + "/index.json") << index.dump(2) << '\n';
-  print_variant_table(index);
-  std::printf("Sweep of %zu runs written to %s (index.json, index.csv)%s\n", all.size(),
-              out.c_str(), failed ? "" : ".");
-  if (failed) {
-    std::printf(": %d runs failed.\n", failed);
-    return 1;
-  }
-  return 0;
+  return write_index(out, all, status) == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -474,6 +711,20 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1u, 64u));
   sweep->add_option("--set", sets, "override a field in every run: path.to.field=value");
+  std::string on = "local", partition, time_limit;
+  sweep
+      ->add_option("--on", on,
+                   "where the runs go: local (a pool of --jobs processes) or slurm "
+                   "(one job array; follow it with sweep-status)")
+      ->check(CLI::IsMember({"local", "slurm"}))
+      ->capture_default_str();
+  sweep->add_option("--partition", partition, "with --on slurm: the partition to submit to");
+  sweep->add_option("--time", time_limit, "with --on slurm: each run's time limit (e.g. 30:00)");
+  auto* status_cmd = app.add_subcommand(
+      "sweep-status", "progress of a sweep submitted to Slurm; its index once it is over");
+  status_cmd->add_option("dir", out, "the sweep folder")->required();
+  bool wait = false;
+  status_cmd->add_flag("--wait", wait, "wait until every run has finished or failed");
   sweep->add_option("--out", out,
                     "folder for the runs and index (default runs/<name>-sweep); runs already "
                     "finished there with the same scenario are kept, not run again");
@@ -486,8 +737,10 @@ int main(int argc, char** argv) {
   // A first word that names no command is said so (CLI11 would only ask for a subcommand).
   if (argc > 1 && argv[1][0] != '-' &&
       app.get_subcommands([&](const CLI::App* c) { return c->get_name() == argv[1]; }).empty()) {
-    std::fprintf(stderr, "swarm-sim: unknown command \"%s\" (commands: run, sweep, validate)\n",
-                 argv[1]);
+    std::fprintf(
+        stderr,
+        "swarm-sim: unknown command \"%s\" (commands: run, sweep, sweep-status, validate)\n",
+        argv[1]);
     return 2;
   }
   // Usage errors exit 2, as every other refusal of this program does.
@@ -497,7 +750,8 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (*run) return cmd_run(scenario, seed, sets, out, quiet);
-  if (*sweep) return cmd_sweep(scenario, vary, sets, seeds, jobs, out);
+  if (*sweep) return cmd_sweep(scenario, vary, sets, seeds, jobs, out, on, partition, time_limit);
+  if (*status_cmd) return cmd_sweep_status(out, wait);
   if (*validate) {
     auto s = load_scenario(scenario, sets);
     if (!s) {
