@@ -329,7 +329,10 @@ int main(int argc, char** argv) {
               answered("publish " + x.file);
             },
             [&](const PublishFailed& x) {
-              say("Publish failed: " + describe(notice));
+              // "Cannot publish PATH: why", said once.
+              auto text = describe(notice);
+              if (!text.empty()) text[0] = static_cast<char>(std::toupper(text[0]));
+              say(text);
               answered("publish " + x.file);
               if (script) shutdown(1);
             },

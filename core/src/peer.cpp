@@ -434,8 +434,14 @@ void Peer::handle_store_done(Time now, StoreOpId op, StoreResult result) {
         publishing_.erase(p.name);
         const auto e = result.status.ok() ? make_error(ErrorCode::IoError, "no file information")
                                           : result.status.error();
-        notify(now,
-               PublishFailed{p.name, Error{e.code, "cannot publish " + path + ": " + e.message}});
+        // "cannot publish P: cannot open P: No such file" says P twice: keep the cause only.
+        std::string why = e.message;
+        for (const auto* verb : {"cannot open ", "cannot read ", "cannot stat "}) {
+          const auto said = verb + path + ": ";
+          if (why.rfind(said, 0) == 0) why = why.substr(said.size());
+        }
+        if (why.rfind(path + " is ", 0) == 0) why = why.substr(path.size() + 4);  // "P is not"
+        notify(now, PublishFailed{p.name, Error{e.code, "cannot publish " + path + ": " + why}});
         return;
       }
       files_[p.name] = LocalFile{*file, ChunkSet::full(file->chunk_count()), true};

@@ -828,6 +828,7 @@ class Terminals(SwarmTestCase):
             f'publish "{mine}"',
             "list_files",
             f"publish {self.path('loose ends.txt')}",  # unquoted: one path all the same
+            f"publish {self.path('missing.txt')}",
             f'download "my song.mp3" {into}',
             "status",
             "exit",
@@ -846,6 +847,9 @@ class Terminals(SwarmTestCase):
         self.assertNotIn("field notes.txt", out[first_list:published])
         self.assertRegex(out[published:], r"field notes\.txt\s+48\.8 KiB\s+1\s+1\s+100%")
         self.assertIn("Published loose ends.txt", out)
+        # Said once, the cause after the path, no internal code and no "cannot open" echo.
+        self.assertIn(f"Cannot publish {self.path('missing.txt')}: No such file or directory", out)
+        self.assertNotIn("cannot open", out)
         done = out.index("File my song.mp3 successfully downloaded to " + os.path.join(into, "my song.mp3"))
         self.assertRegex(out[done:], r"^File [^\n]*\. 3 MiB in [\d.]+ m?s \([\d.]+ MiB/s\)\.")
         self.assertRegex(out[done:], r"Tracker: online; listening on 127\.0\.0\.1:\d+ as carol")
