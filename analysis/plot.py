@@ -504,6 +504,23 @@ def _figure(image, caption):
             f"</figure>")
 
 
+def write_page(out, title, body, width_px=1000):
+    """report.html in `out`: `body` (HTML) under a heading, in the style every report shares."""
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;max-width:{width_px}px;margin:2em auto;color:#222}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
+th{{background:#f3f3f3}}td:first-child{{text-align:left}}img{{max-width:100%}}</style></head>
+<body><h1>{html.escape(title)}</h1>
+{body}
+</body></html>
+"""
+    path = os.path.join(out, "report.html")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(page)
+    return path
+
+
 def write_report(runs, overlaid, per_run, rows, out, notes=()):
     """report.html: the table, the overlaid figures, then each run's under its label."""
     cells = lambda r, tag: "".join(f"<{tag}>{html.escape(v)}</{tag}>" for v in r)  # noqa: E731
@@ -522,22 +539,10 @@ def write_report(runs, overlaid, per_run, rows, out, notes=()):
             figures += f"<h3>{html.escape(label)}</h3>" + "".join(
                 _figure(i, f"{i}: {label}") for i in images)
     notes_html = "".join(f"<p>{html.escape(n)}</p>" for n in notes)
-    page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>swarmlab report</title>
-<style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
-th{{background:#f3f3f3}}td:first-child{{text-align:left}}img{{max-width:100%}}</style></head>
-<body><h1>swarmlab report</h1>
-<p>Runs: {", ".join(html.escape(r.path) for r in runs)}</p>
-<h2>Summary</h2>{table}
-<p>{"<br>".join(kr_notes)}</p>
-<h2>Figures</h2>{notes_html}{figures}
-</body></html>
-"""
-    path = os.path.join(out, "report.html")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(page)
-    return path
+    body = (f'<p>Runs: {", ".join(html.escape(r.path) for r in runs)}</p>\n'
+            f'<h2>Summary</h2>{table}\n<p>{"<br>".join(kr_notes)}</p>\n'
+            f'<h2>Figures</h2>{notes_html}{figures}')
+    return write_page(out, "swarmlab report", body)
 
 
 def main(argv=None):

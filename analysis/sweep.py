@@ -29,7 +29,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plot import param_labels, text_table  # noqa: E402
+from plot import param_labels, text_table, write_page  # noqa: E402
 from swarmlab_runs import RunError  # noqa: E402
 
 import matplotlib  # noqa: E402
@@ -449,22 +449,9 @@ def write_report(folder, rows, images, notes_text, out):
     figures = "".join(f'<figure><img src="{html.escape(i)}" alt="{html.escape(i)}"></figure>'
                       for i in images)
     notes_html = "".join(f"<p>{html.escape(n).replace(chr(10), '<br>')}</p>" for n in notes_text)
-    page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>swarmlab sweep</title>
-<style>body{{font-family:sans-serif;max-width:1300px;margin:2em auto;color:#222}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
-th{{background:#f3f3f3}}td:first-child{{text-align:left}}img{{max-width:100%}}</style></head>
-<body><h1>swarmlab sweep</h1>
-<p>Sweep: {html.escape(folder)}</p>
-<h2>Variants</h2>{table}
-<p>{html.escape(TABLE_NOTE)}</p>{notes_html}
-<h2>Figures</h2>{figures}
-</body></html>
-"""
-    path = os.path.join(out, "report.html")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(page)
-    return path
+    body = (f"<p>Sweep: {html.escape(folder)}</p>\n<h2>Variants</h2>{table}\n"
+            f"<p>{html.escape(TABLE_NOTE)}</p>{notes_html}\n<h2>Figures</h2>{figures}")
+    return write_page(out, "swarmlab sweep", body, width_px=1300)
 
 
 def main(argv=None):

@@ -394,13 +394,7 @@ int main(int argc, char** argv) {
     terminal = std::make_unique<Terminal>(io, "peer> ", stdout_lines);
     auto& t = *terminal;
     t.keep_history(history_path("peer"));
-    if (t.interactive()) {
-      print_console_log_through([&](const std::string& line) {
-        if (!terminal || !terminal->prompting()) return false;
-        terminal->print(line);
-        return true;
-      });
-    }
+    t.take_console_log();
     t.add("connect", "<ip> <port>", "connect to the tracker", 2, 2, [&](const Terminal::Args& a) {
       auto at = Endpoint::parse((a[0].find(':') != std::string::npos ? "[" + a[0] + "]" : a[0]) +
                                 ":" + a[1]);

@@ -106,6 +106,9 @@ class PrintingSink : public spdlog::sinks::base_sink<std::mutex> {
   }
   void flush_() override { otherwise_->flush(); }
 
+ public:
+  const spdlog::sink_ptr& otherwise() const { return otherwise_; }
+
  private:
   std::function<bool(const std::string&)> print_;
   spdlog::sink_ptr otherwise_;
@@ -126,6 +129,13 @@ inline void print_console_log_through(std::function<bool(const std::string&)> pr
   auto sink = std::make_shared<PrintingSink>(std::move(print), sinks.front());
   sink->set_pattern("%l: %v");
   sinks.front() = sink;
+}
+
+/// Undoes print_console_log_through: the console sink logs to stderr again.
+inline void give_back_console_log() {
+  auto& sinks = spdlog::default_logger()->sinks();
+  if (sinks.empty()) return;
+  if (auto* p = dynamic_cast<PrintingSink*>(sinks.front().get())) sinks.front() = p->otherwise();
 }
 
 }  // namespace swarmlab::realnet

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <iostream>
 
+#include "realnet/program_support.hpp"
+
 namespace swarmlab::realnet {
 namespace {
 // readline's callback interface takes a plain function: it reaches the one terminal here.
@@ -30,6 +32,17 @@ Terminal::Terminal(boost::asio::io_context& io, std::string prompt, LineWriter& 
 
 Terminal::~Terminal() {
   stop();
+  if (took_log_) give_back_console_log();
+}
+
+void Terminal::take_console_log() {
+  if (!interactive_ || took_log_) return;
+  took_log_ = true;
+  print_console_log_through([this](const std::string& line) {
+    if (!prompting()) return false;
+    print(line);
+    return true;
+  });
 }
 
 void Terminal::add(const std::string& name, const std::string& usage, const std::string& help,

@@ -35,6 +35,9 @@ class Terminal {
   void keep_history(std::string path) { history_file_ = std::move(path); }
   void start();
   void stop();
+  /// At a prompt, the console's log lines come through print() (they would land on the
+  /// prompt and the typing otherwise), until this terminal is destroyed.
+  void take_console_log();
   /// Ctrl-C at the prompt: drops the line being typed.
   void interrupt();
   /// Prints a line without disturbing what the user is typing.
@@ -89,7 +92,8 @@ class Terminal {
   boost::asio::steady_timer await_timer_;
   boost::asio::signal_set resized_;  // SIGWINCH at a prompt
   void wait_resize();
-  bool input_ended_ = false;  // the script ended: after its last answer, on_end
+  bool input_ended_ = false;
+  bool took_log_ = false;  // take_console_log()  // the script ended: after its last answer, on_end
   std::map<std::string, Command> commands_;
   std::vector<std::string> order_;
 };

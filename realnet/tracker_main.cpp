@@ -144,13 +144,7 @@ int main(int argc, char** argv) {
     terminal = std::make_unique<Terminal>(io, "tracker> ", stdout_lines);
     auto& t = *terminal;
     t.keep_history(history_path("tracker"));
-    if (t.interactive()) {
-      print_console_log_through([&](const std::string& line) {
-        if (!terminal || !terminal->prompting()) return false;
-        terminal->print(line);
-        return true;
-      });
-    }
+    t.take_console_log();
     t.add("start", "<ip> <port>", "start listening for peers", 2, 2, [&](const Terminal::Args& a) {
       auto at = Endpoint::parse((a[0].find(':') != std::string::npos ? "[" + a[0] + "]" : a[0]) +
                                 ":" + a[1]);

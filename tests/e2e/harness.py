@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -98,6 +99,52 @@ class Proc:
         self.err.close()
 
 
+class PtyProc:
+    """A program on a pseudo-terminal, as a person runs it: readline sees a terminal.
+
+    What it prints accumulates in .buf; read_until() waits for a text or a pattern (in what
+    came after `since`, a len(buf) taken earlier). History goes to the test's folder.
+    """
+
+    def __init__(self, args, workdir):
+        import pty
+        self.master, slave = pty.openpty()
+        self.popen = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, cwd=workdir,
+                                      env=dict(os.environ, SWARMLAB_HISTORY_DIR=workdir))
+        os.close(slave)
+        self.pid = self.popen.pid
+        self.buf = b""
+
+    def type(self, keys):
+        os.write(self.master, keys.encode() if isinstance(keys, str) else keys)
+
+    def read_until(self, text="", pattern=None, timeout=15, since=0):
+        def seen():
+            got = self.buf[since:]
+            if pattern is not None:
+                return re.search(pattern, got.decode(errors="replace"))
+            return text.encode() in got
+        deadline = time.monotonic() + timeout
+        while not seen() and time.monotonic() < deadline:
+            if select.select([self.master], [], [], 0.2)[0]:
+                try:
+                    self.buf += os.read(self.master, 4096)
+                except OSError:
+                    break
+        return self.buf.decode(errors="replace")
+
+    def wait(self, timeout):
+        return self.popen.wait(timeout=timeout)
+
+    def stop(self):
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(timeout=10)
+        if self.master is not None:
+            os.close(self.master)
+            self.master = None
+
+
 class SwarmTestCase(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="swarmlab-e2e-")
@@ -119,6 +166,11 @@ class SwarmTestCase(unittest.TestCase):
 
     def start(self, args, name, stdin=None, stdout=None):
         p = Proc(args, self.dir, name, stdin, stdout)
+        self.procs.append(p)
+        return p
+
+    def start_pty(self, args):
+        p = PtyProc(args, self.dir)
         self.procs.append(p)
         return p
 

@@ -900,184 +900,103 @@ class PseudoTerminal(SwarmTestCase):
         self.assertEqual(sha256_of(out), sha256_of(src))
 
     def test_readline_terminal_on_a_pty(self):
-        import pty
-        import select
-        master, slave = pty.openpty()
-        proc = subprocess.Popen([PEER, "--id", "dave"], stdin=slave, stdout=slave, stderr=slave, cwd=self.dir,
-                                env=dict(os.environ, SWARMLAB_HISTORY_DIR=self.dir))
-        os.close(slave)
-        try:
-            def read_until(text, timeout=15):
-                buf = b""
-                deadline = time.monotonic() + timeout
-                while text.encode() not in buf and time.monotonic() < deadline:
-                    ready, _, _ = select.select([master], [], [], 0.2)
-                    if ready:
-                        try:
-                            buf += os.read(master, 4096)
-                        except OSError:
-                            break
-                return buf.decode(errors="replace")
-            self.assertIn("peer> ", read_until("peer> "))
-            os.write(master, b"?\r")
-            out = read_until("same as help")
-            self.assertIn("download <name> <dest>", out)
-            self.assertIn("set_delay <ms>", out)
-            # What a command prints is followed by a fresh prompt, not by the command's line
-            # drawn again after it ("...as dave\r\npeer> status" then "peer> "). The typed
-            # line's own echo ends with the Enter's "\r\n".
-            os.write(master, b"status\r")
-            os.write(master, b"bogus\r")
-            os.write(master, b"help\r")
-            out = read_until("same as help")
-            self.assertIn("as dave", out)
-            self.assertIn("Unknown command 'bogus'", out)
-            self.assertNotRegex(out, r"peer> (status|bogus)(?!\r\n)")
-            os.write(master, b"exit\r")
-            self.assertEqual(proc.wait(timeout=15), 0)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            os.close(master)
-
+        p = self.start_pty([PEER, "--id", "dave"])
+        self.assertIn("peer> ", p.read_until("peer> "))
+        mark = len(p.buf)
+        p.type("?\r")
+        out = p.read_until("same as help", since=mark)
+        self.assertIn("download <name> <dest>", out)
+        self.assertIn("set_delay <ms>", out)
+        # What a command prints is followed by a fresh prompt, not by the command's line
+        # drawn again after it ("...as dave\r\npeer> status" then "peer> "). The typed
+        # line's own echo ends with the Enter's "\r\n".
+        mark = len(p.buf)
+        p.type("status\r")
+        p.type("bogus\r")
+        p.type("help\r")
+        out = p.read_until("same as help", since=mark)[mark:]
+        self.assertIn("as dave", out)
+        self.assertIn("Unknown command 'bogus'", out)
+        self.assertNotRegex(out, r"peer> (status|bogus)(?!\r\n)")
+        p.type("exit\r")
+        self.assertEqual(p.wait(15), 0)
 
     def test_ctrl_c_clears_the_line_and_exit_mid_download_says_what_is_kept(self):
-        import pty
         t = self.start_tracker()
         src = self.random_file("big.iso", 16 * MiB)
         # Replies held back 2 s each: the download is still running when we leave.
         self.start_seeder(t.port, [src], "seed", extra=("--delay", "2000"))
-        master, slave = pty.openpty()
-        proc = subprocess.Popen([PEER, "--id", "erin", "--listen", "127.0.0.1:0"], stdin=slave, stdout=slave,
-                                stderr=slave, cwd=self.dir, env=dict(os.environ, SWARMLAB_HISTORY_DIR=self.dir))
-        os.close(slave)
-        buf = b""
-
-        def read_until(text, timeout=15, pattern=None, since=0):
-            nonlocal buf
-            deadline = time.monotonic() + timeout
-
-            def seen():
-                if pattern is not None:
-                    return re.search(pattern, buf[since:].decode(errors="replace"))
-                return text.encode() in buf[since:]
-            while not seen() and time.monotonic() < deadline:
-                if select.select([master], [], [], 0.2)[0]:
-                    try:
-                        buf += os.read(master, 4096)
-                    except OSError:
-                        break
-            return buf.decode(errors="replace")
-        try:
-            read_until("peer> ")
-            os.write(master, f"connect 127.0.0.1 {t.port}\r".encode())
-            read_until("Connected to the tracker")
-            os.write(master, f"download big.iso {self.path('big.out')}\r".encode())
-            read_until("", timeout=30, pattern=r"[^\d.][1-9]\d?% ")  # the bar, past its first chunks
-            os.write(master, b"half-typed")
-            read_until("half-typed")
-            os.kill(proc.pid, signal.SIGINT)
-            out = read_until("type exit to quit")
-            self.assertIn("Ctrl-C clears the line", out)
-            self.assertIsNone(proc.poll(), "Ctrl-C at the prompt must not end the peer")
-            # The peers view, then pause, status, resume and cancel of the running download.
-            os.write(master, b"peers\r")
-            out = read_until("", pattern=r"Serving \d+ downloaders?")
-            self.assertRegex(out, r"big\.iso FROM\s+ADDRESS\s+RATE\s+RECEIVED\s+RTT")
-            self.assertRegex(out, r"seed\s+127\.0\.0\.1:\d+\s+[\d.]+ [kM]?bps\s+[\d.]+ [KM]iB\s+[\d.]+ m?s")
-            os.write(master, b"pause big.iso\r")
-            out = read_until("continues.")
-            self.assertRegex(out, r"Paused big\.iso: [\d.]+ [KM]iB of 16 MiB verified are kept in "
-                                  + re.escape(self.path("big.out")) + r"\.part; still offered to others")
-            os.write(master, b"status\r")
-            self.assertRegex(read_until("", pattern=r"big\.iso\s+paused"), r"big\.iso\s+paused\s+\d+/32")
-            os.write(master, b"pause big.iso\r")
-            self.assertIn('no download of "big.iso" is under way', read_until("is under way"))
-            mark = len(buf)
-            os.write(master, b"resume big.iso\r")
-            read_until("", pattern=r"[^\d.][1-9]\d?% ", since=mark)
-            os.write(master, b"cancel big.iso\r")
-            self.assertRegex(read_until("to continue."),
-                             r"Cancelled big\.iso: [\d.]+ [KM]iB of 16 MiB verified are kept in .*no longer offered")
-            mark = len(buf)
-            os.write(master, b"resume big.iso\r")
-            read_until("", pattern=r"[^\d.][1-9]\d?% ", since=mark)  # going again
-            os.write(master, b"exit\r")
-            self.assertEqual(proc.wait(timeout=15), 0)
-            out = read_until("resumes it.", timeout=2)
-            # The half-typed words were dropped, not run as a command on Enter.
-            self.assertNotIn("Unknown command 'half-typedexit'", out)
-            self.assertRegex(out, r"Download of big\.iso stopped at [\d.]+ [KM]iB of 16 MiB; the partial file "
-                                  + re.escape(self.path("big.out")) + r" is kept, and the same download command resumes it\.")
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            os.close(master)
-
+        p = self.start_pty([PEER, "--id", "erin", "--listen", "127.0.0.1:0"])
+        progress = r"[^\d.][1-9]\d?% "  # the bar, past its first chunks
+        p.read_until("peer> ")
+        p.type(f"connect 127.0.0.1 {t.port}\r")
+        p.read_until("Connected to the tracker")
+        p.type(f"download big.iso {self.path('big.out')}\r")
+        p.read_until(pattern=progress, timeout=30)
+        p.type("half-typed")
+        p.read_until("half-typed")
+        os.kill(p.pid, signal.SIGINT)
+        out = p.read_until("type exit to quit")
+        self.assertIn("Ctrl-C clears the line", out)
+        self.assertIsNone(p.popen.poll(), "Ctrl-C at the prompt must not end the peer")
+        # The peers view, then pause, status, resume and cancel of the running download.
+        p.type("peers\r")
+        out = p.read_until(pattern=r"Serving \d+ downloaders?")
+        self.assertRegex(out, r"big\.iso FROM\s+ADDRESS\s+RATE\s+RECEIVED\s+RTT")
+        self.assertRegex(out, r"seed\s+127\.0\.0\.1:\d+\s+[\d.]+ [kM]?bps\s+[\d.]+ [KM]iB\s+[\d.]+ m?s")
+        p.type("pause big.iso\r")
+        out = p.read_until("continues.")
+        self.assertRegex(out, r"Paused big\.iso: [\d.]+ [KM]iB of 16 MiB verified are kept in "
+                              + re.escape(self.path("big.out")) + r"\.part; still offered to others")
+        p.type("status\r")
+        self.assertRegex(p.read_until(pattern=r"big\.iso\s+paused"), r"big\.iso\s+paused\s+\d+/32")
+        p.type("pause big.iso\r")
+        self.assertIn('no download of "big.iso" is under way', p.read_until("is under way"))
+        mark = len(p.buf)
+        p.type("resume big.iso\r")
+        p.read_until(pattern=progress, since=mark)
+        p.type("cancel big.iso\r")
+        self.assertRegex(p.read_until("to continue."),
+                         r"Cancelled big\.iso: [\d.]+ [KM]iB of 16 MiB verified are kept in .*no longer offered")
+        mark = len(p.buf)
+        p.type("resume big.iso\r")
+        p.read_until(pattern=progress, since=mark)  # going again
+        p.type("exit\r")
+        self.assertEqual(p.wait(15), 0)
+        out = p.read_until("resumes it.", timeout=2)
+        # The half-typed words were dropped, not run as a command on Enter.
+        self.assertNotIn("Unknown command 'half-typedexit'", out)
+        self.assertRegex(out, r"Download of big\.iso stopped at [\d.]+ [KM]iB of 16 MiB; the partial file "
+                              + re.escape(self.path("big.out")) + r" is kept, and the same download command resumes it\.")
 
     def test_log_lines_lift_the_prompt_tab_completes_and_history_outlives_the_session(self):
-        import pty
-
-        def session():
-            master, slave = pty.openpty()
-            proc = subprocess.Popen([TRACKER], stdin=slave, stdout=slave, stderr=slave, cwd=self.dir,
-                                    env=dict(os.environ, SWARMLAB_HISTORY_DIR=self.dir))
-            os.close(slave)
-            return master, proc
-        buf = b""
-
-        def read_until(master, pattern, timeout=15):
-            nonlocal buf
-            deadline = time.monotonic() + timeout
-            while not re.search(pattern, buf.decode(errors="replace")) and time.monotonic() < deadline:
-                if select.select([master], [], [], 0.2)[0]:
-                    try:
-                        buf += os.read(master, 4096)
-                    except OSError:
-                        break
-            return buf.decode(errors="replace")
-        master, proc = session()
-        try:
-            read_until(master, r"tracker> ")
-            os.write(master, b"start 127.0.0.1 0\r")
-            port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", read_until(master, r"listening on .*:\d+")).group(1))
-            os.write(master, b"list_")  # half-typed when the peer joins
-            read_until(master, r"list_$")
-            self.start_seeder(port, [self.random_file("x.bin", 1000)], "alice")
-            out = read_until(master, r"peer alice joined[^\n]*\r\n[^\n]*tracker> list_")
-            # The log line took the prompt's place, and the prompt came back with the typing.
-            self.assertRegex(out, r"\r\x1b\[K(\x1b\[[0-9;]*m)?info(\x1b\[m)?: peer alice joined from 127\.0\.0\.1:\d+\r\n"
-                                  r"[^\n]*tracker> list_")
-            os.write(master, b"p\t\r")  # list_p + Tab: list_peers
-            out = read_until(master, r"alice\s+127\.0\.0\.1:\d+")
-            self.assertRegex(out, r"PEER\s+ADDRESS")
-            os.write(master, b"exit\r")
-            self.assertEqual(proc.wait(timeout=15), 0)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            os.close(master)
+        p = self.start_pty([TRACKER])
+        p.read_until("tracker> ")
+        p.type("start 127.0.0.1 0\r")
+        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)",
+                             p.read_until(pattern=r"listening on .*:\d+")).group(1))
+        p.type("list_")  # half-typed when the peer joins
+        p.read_until(pattern=r"list_$")
+        self.start_seeder(port, [self.random_file("x.bin", 1000)], "alice")
+        out = p.read_until(pattern=r"peer alice joined[^\n]*\r\n[^\n]*tracker> list_")
+        # The log line took the prompt's place, and the prompt came back with the typing.
+        self.assertRegex(out, r"\r\x1b\[K(\x1b\[[0-9;]*m)?info(\x1b\[m)?: peer alice joined from 127\.0\.0\.1:\d+\r\n"
+                              r"[^\n]*tracker> list_")
+        p.type("p\t\r")  # list_p + Tab: list_peers
+        out = p.read_until(pattern=r"alice\s+127\.0\.0\.1:\d+")
+        self.assertRegex(out, r"PEER\s+ADDRESS")
+        p.type("exit\r")
+        self.assertEqual(p.wait(15), 0)
         with open(os.path.join(self.dir, ".swarm-tracker_history")) as f:
             self.assertEqual([line.strip() for line in f.read().split("\n")[:3]],
                              ["start 127.0.0.1 0", "list_peers", "exit"])
         # A new session reaches the old lines with the up arrow.
-        buf = b""
-        master, proc = session()
-        try:
-            read_until(master, r"tracker> ")
-            os.write(master, b"\x1b[A\x1b[A")
-            self.assertRegex(read_until(master, r"list_peers"), r"list_peers")
-            os.write(master, b"\x15exit\r")  # Ctrl-U clears the recalled line
-            self.assertEqual(proc.wait(timeout=15), 0)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            os.close(master)
-
+        again = self.start_pty([TRACKER])
+        again.read_until("tracker> ")
+        again.type(b"\x1b[A\x1b[A")
+        self.assertRegex(again.read_until("list_peers"), r"list_peers")
+        again.type(b"\x15exit\r")  # Ctrl-U clears the recalled line
+        self.assertEqual(again.wait(15), 0)
 
 if __name__ == "__main__":
     unittest.main()
