@@ -435,7 +435,8 @@ int main(int argc, char** argv) {
     };
     // One download at a time, as any client does: pause keeps serving what it holds, cancel
     // stops that too; neither deletes anything, and resume (or download) continues it.
-    auto stop = [&](const std::string& name, bool withdraw) {
+    // The commands outlive this block: lambdas defined in it are captured by value.
+    auto stop = [&, held_bytes](const std::string& name, bool withdraw) {
       DownloadStatus was;
       for (const auto& d : peer.downloads()) {
         if (d.name == name) was = d;
@@ -458,9 +459,9 @@ int main(int argc, char** argv) {
                    : "still offered to others. resume " + name + " continues."));
     };
     t.add("pause", "<name>", "stop a download where it is (what it holds is still served)", 1, 1,
-          [&](const Terminal::Args& a) { stop(a[0], false); });
+          [&, stop](const Terminal::Args& a) { stop(a[0], false); });
     t.add("cancel", "<name>", "stop a download and stop serving it (the partial file stays)", 1, 1,
-          [&](const Terminal::Args& a) { stop(a[0], true); });
+          [&, stop](const Terminal::Args& a) { stop(a[0], true); });
     t.add("resume", "<name>", "continue a paused, cancelled or failed download", 1, 1,
           [&](const Terminal::Args& a) {
             std::optional<std::string> dest;
@@ -541,7 +542,7 @@ int main(int argc, char** argv) {
             t.print(out);
           });
     // Leaving mid-download loses nothing, and says so.
-    auto leave = [&] {
+    auto leave = [&, held_bytes] {
       for (auto d : peer.downloads()) {
         if (d.phase == Download::Phase::Completed || d.phase == Download::Phase::Failed) continue;
         if (d.bytes_have == 0) std::tie(d.bytes_have, d.bytes_total) = held_bytes(d.name);
@@ -555,7 +556,8 @@ int main(int argc, char** argv) {
       }
       shutdown(0);
     };
-    t.add("exit", "", "leave the swarm and quit", 0, 0, [&](const Terminal::Args&) { leave(); });
+    t.add("exit", "", "leave the swarm and quit", 0, 0,
+          [&, leave](const Terminal::Args&) { leave(); });
     t.on_end = leave;
     t.start();
     t.print("swarm-peer " + config.peer_id + " serving on " + bound->to_string() +
