@@ -715,7 +715,7 @@ Download::Source* Download::pick_free_owner(const std::vector<Source*>& free,
 void Download::send_request(Time now, std::uint32_t chunk, std::uint32_t block, Source& s) {
   const auto size = block_size();
   send_to(s.conn, PeerRequestChunk{name_, chunk, block * size, block_length(chunk, block)});
-  if (config_.rate_limit_bps > 0) request_tokens_ -= block_length(chunk, block);
+  request_pace_.take(block_length(chunk, block));
   Partial& p = start_chunk(chunk);
   p.blocks[block].asks.push_back(Ask{s.id, now});
   ++p.asks;
@@ -834,17 +834,9 @@ void Download::maybe_refresh(Time now, bool urgent) {
 }
 
 bool Download::rate_allows(Time now) {
-  if (config_.rate_limit_bps == 0) return true;
-  const double rate = static_cast<double>(config_.rate_limit_bps) / 8;  // bytes/s
   // A quarter second of allowance at most: short bursts after a pause, no flood.
-  request_tokens_ =
-      std::min(rate * 0.25, request_tokens_ + rate * to_seconds(now - request_tokens_at_));
-  request_tokens_at_ = now;
-  if (request_tokens_ >= 0) return true;
-  const auto wait =
-      std::chrono::duration_cast<Duration>(std::chrono::duration<double>(-request_tokens_ / rate));
-  paced_until_ = now + std::max(wait, Duration(1));
-  return false;
+  paced_until_ = request_pace_.wait_until(now, config_.rate_limit_bps, 250ms);
+  return !paced_until_;
 }
 
 void Download::on_deadline(Time now) {

@@ -390,7 +390,7 @@ void UploadServer::pump_reads(Time now) {
     }
     c.out.push_back({r.index, r.offset, r.length});  // the length on_request settled
     c.out_bytes += r.length;
-    tokens_ -= static_cast<double>(r.length);
+    pace_.take(r.length);
     ++reads_in_progress_;
     act(act::ReadChunk{it->first, std::move(r.name), r.index, r.offset, r.length});
   }
@@ -402,19 +402,10 @@ bool UploadServer::rate_allows(Time now) {
     limit = limit == 0 ? config_.downloading_rate_limit_bps
                        : std::min(limit, config_.downloading_rate_limit_bps);
   }
-  if (limit == 0) {
-    tokens_at_ = now;
-    return true;
-  }
-  const double rate = static_cast<double>(limit) / 8;  // bytes/s
-  tokens_ = std::min(rate * to_seconds(config_.rate_burst),
-                     tokens_ + rate * to_seconds(now - tokens_at_));
-  tokens_at_ = now;
-  if (tokens_ >= 0) return true;
   // In debt for the last block: the next read waits until the debt is paid.
-  const auto wait =
-      std::chrono::duration_cast<Duration>(std::chrono::duration<double>(-tokens_ / rate));
-  next_pump_ = now + std::max(wait, Duration(1));
+  const auto at = pace_.wait_until(now, limit, config_.rate_burst);
+  if (!at) return true;
+  next_pump_ = at;
   return false;
 }
 

@@ -17,6 +17,7 @@
 #include "swarmlab/peer_picker.hpp"
 #include "swarmlab/rarest_first_index.hpp"
 #include "swarmlab/rng.hpp"
+#include "swarmlab/token_bucket.hpp"
 
 namespace swarmlab {
 
@@ -327,10 +328,8 @@ class Download {
   bool owner_counts_dirty_ = true;
   RarestFirstIndex rarest_;       // rebuilt with owner_counts_, for the rarest-first strategy
   std::optional<Time> deadline_;  // the next tick, while running
-  // rate_limit_bps: bytes the limit lets us ask for now (negative: in debt for the last
-  // request), and when asking may go on.
-  double request_tokens_ = 0;
-  Time request_tokens_at_{};
+  // rate_limit_bps: requests are paced by the bytes they ask for; asking goes on then.
+  TokenBucket request_pace_;
   std::optional<Time> paced_until_;
   /// Whether the rate limit lets another request out now; if not, sets paced_until_.
   bool rate_allows(Time now);

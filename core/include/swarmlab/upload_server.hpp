@@ -18,6 +18,7 @@
 #include "swarmlab/chunk_set.hpp"
 #include "swarmlab/effects.hpp"
 #include "swarmlab/messages.hpp"
+#include "swarmlab/token_bucket.hpp"
 
 namespace swarmlab {
 
@@ -235,8 +236,7 @@ class UploadServer {
   ConnId next_turn_ = 0;  // round-robin position among connections with queued requests
   std::optional<Time> next_rechoke_;
   bool downloading_ = false;
-  double tokens_ = 0;  // bytes the rate limit lets out now; negative: in debt
-  Time tokens_at_{};
+  TokenBucket pace_;               // the rate limit's
   std::optional<Time> next_pump_;  // when the rate limit lets the next block out
 };
 
