@@ -246,6 +246,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> pending_publish = publish;
   bool download_started = false;
 
+  // A script (commands piped in) exits 1 if any of its commands failed, as a shell's would
+  // with set -e in mind: the output says which.
+  bool a_command_failed = false;
   // Each returns whether the request went out (its answer comes later as a notice).
   auto do_publish = [&](const std::string& path) {
     const auto name = std::filesystem::path(path).filename().string();
@@ -254,6 +257,7 @@ int main(int argc, char** argv) {
         [&](Time now) { st = peer.publish(now, std::filesystem::absolute(path).string(), name); });
     if (!st.ok()) {
       say("Cannot publish " + path + ": " + st.error().describe());
+      a_command_failed = true;
       if (script) shutdown(1);
     }
     return st.ok();
@@ -267,6 +271,7 @@ int main(int argc, char** argv) {
     host.command([&](Time now) { st = peer.download(now, name, path.string()); });
     if (!st.ok()) {
       say("Cannot download " + name + ": " + st.error().describe());
+      a_command_failed = true;
       if (!download.empty()) shutdown(1);
     }
     return st.ok();
@@ -321,6 +326,7 @@ int main(int argc, char** argv) {
             },
             [&](const TrackerFailed&) {
               say("Tracker: " + describe(notice));
+              a_command_failed = true;
               answered("connect");
               if (script) shutdown(1);
             },
@@ -330,6 +336,7 @@ int main(int argc, char** argv) {
             },
             [&](const PublishFailed& x) {
               // "Cannot publish PATH: why", said once.
+              a_command_failed = true;
               auto text = describe(notice);
               if (!text.empty()) text[0] = static_cast<char>(std::toupper(text[0]));
               say(text);
@@ -355,6 +362,7 @@ int main(int argc, char** argv) {
             },
             [&](const FilesListFailed&) {
               say("list_files failed: " + describe(notice));
+              a_command_failed = true;
               answered("list_files");
             },
             [&](const DownloadProgress& p) {
@@ -379,6 +387,7 @@ int main(int argc, char** argv) {
             [&](const DownloadFailed& x) {
               show_bars(x.file, nullptr);
               say("Download of " + x.file + " failed: " + describe(notice));
+              a_command_failed = true;
               answered("download " + x.file);
               if (x.file == download) shutdown(1);
             },
@@ -401,7 +410,10 @@ int main(int argc, char** argv) {
       if (!at) return t.print(at.error().message);
       Status st;
       host.command([&](Time now) { st = peer.connect_tracker(now, *at); });
-      if (!st.ok()) return t.print(st.error().describe());
+      if (!st.ok()) {
+        a_command_failed = true;
+        return t.print(st.error().describe());
+      }
       t.await_answer("connect", std::chrono::seconds(30));
     });
     // One path, so words split at spaces are joined back: `publish my notes.txt` works, and
@@ -416,7 +428,10 @@ int main(int argc, char** argv) {
     t.add("list_files", "", "show the files the tracker lists", 0, 0, [&](const Terminal::Args&) {
       Status st;
       host.command([&](Time now) { st = peer.list_files(now); });
-      if (!st.ok()) return t.print(st.error().describe());
+      if (!st.ok()) {
+        a_command_failed = true;
+        return t.print(st.error().describe());
+      }
       t.await_answer("list_files", std::chrono::seconds(30));
     });
     t.add("download", "<name> <dest>", "download a file to a local path (a directory: into it)", 2,
@@ -445,7 +460,10 @@ int main(int argc, char** argv) {
       if (was.bytes_have == 0) std::tie(was.bytes_have, was.bytes_total) = held_bytes(name);
       Status st;
       host.command([&](Time now) { st = peer.stop_download(now, name, withdraw); });
-      if (!st.ok()) return t.print(st.error().describe());
+      if (!st.ok()) {
+        a_command_failed = true;
+        return t.print(st.error().describe());
+      }
       show_bars(name, nullptr);
       answered("download " + name);
       const std::string kept = was.bytes_have == 0
@@ -552,9 +570,9 @@ int main(int argc, char** argv) {
         }
         t.print("Download of " + d.name + " stopped at " + format_size(d.bytes_have) + " of " +
                 format_size(d.bytes_total) + "; the partial file " + d.dest +
-                " is kept, and the same download command resumes it.");
+                ".part is kept, and the same download command resumes it.");
       }
-      shutdown(0);
+      shutdown(a_command_failed && !t.interactive() ? 1 : 0);
     };
     t.add("exit", "", "leave the swarm and quit", 0, 0,
           [&, leave](const Terminal::Args&) { leave(); });

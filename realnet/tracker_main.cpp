@@ -127,9 +127,18 @@ int main(int argc, char** argv) {
     host.stop();
     io.stop();
   };
-  signals.async_wait([&](boost::system::error_code ec, int) {
-    if (!ec) shutdown();
-  });
+  std::function<void(boost::system::error_code, int)> on_signal;
+  on_signal = [&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    if (sig == SIGINT && terminal && terminal->interactive()) {
+      // As at the peer's prompt: Ctrl-C drops the typed line; exit stops the tracker.
+      terminal->interrupt();
+      signals.async_wait(on_signal);
+      return;
+    }
+    shutdown();
+  };
+  signals.async_wait(on_signal);
 
   if (!listen.empty()) {
     auto at = Endpoint::parse(listen);

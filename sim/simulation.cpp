@@ -391,6 +391,11 @@ Result<RunResult> Simulation::run() {
     if (!f) return make_error(ErrorCode::IoError, "cannot write " + out_ + "/" + name);
     return {};
   };
+  // A folder that held an earlier run: its summary must not pass for this run's until this
+  // one writes its own (a resumed sweep takes a summary as "done").
+  std::error_code ignored;
+  std::filesystem::remove(out_ + "/summary.json", ignored);
+  std::filesystem::remove(out_ + "/run.json", ignored);
   std::ofstream scenario_file;
   if (auto s = open(scenario_file, "scenario.json"); !s) return s.error();
   scenario_file << to_json(s_).dump(2) << '\n';

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -337,6 +338,8 @@ int write_index(const std::string& out, const std::vector<Job>& all,
           << fixed(s["kumar_ross"]["ratio"], 4) << ",ok\n";
     } else {
       ++failed;
+      // Exited 0 without a summary is a failure too, for every reader of index.json.
+      if (status[i] == 0) entry["exit_status"] = 1;
       csv << entry["dir"].get<std::string>() << ',' << all[i].seed << ",\"" << params
           << "\",,,,,,,,failed\n";
     }
@@ -344,9 +347,9 @@ int write_index(const std::string& out, const std::vector<Job>& all,
   }
   std::ofstream(out + "/index.json") << index.dump(2) << '\n';
   print_variant_table(index);
-  std::printf("Sweep of %zu runs written to %s (index.json, index.csv)%s\n", all.size(),
-              out.c_str(), failed ? "" : ".");
-  if (failed) std::printf(": %d runs failed.\n", failed);
+  std::printf("Sweep of %zu runs written to %s (index.json, index.csv)", all.size(), out.c_str());
+  if (failed > 0) std::printf("; %d of them failed", failed);
+  std::printf(".\n");
   return failed;
 }
 
@@ -390,6 +393,27 @@ std::pair<int, std::string> run_program(const std::vector<std::string>& args) {
   return {WIFEXITED(ws) ? WEXITSTATUS(ws) : 128, text};
 }
 
+// The array tasks Slurm still holds, "JOB_TASK" -> state; nullopt if squeue cannot say (a
+// busy controller answers the next time).
+std::optional<std::map<std::string, std::string>> queued_tasks() {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const auto [code, listing] = run_program({"squeue", "-h", "-r", "-o", "%i %T"});
+    if (code == 0) {
+      std::map<std::string, std::string> queued;
+      std::istringstream lines(listing);
+      for (std::string id, state; lines >> id >> state;) queued[id] = state;
+      return queued;
+    }
+    if (code == 127) break;
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
+  return std::nullopt;
+}
+
+std::string task_id(const nlohmann::json& run) {
+  return run.value("job", std::string()) + "_" + std::to_string(run.value("task", std::size_t{0}));
+}
+
 nlohmann::json read_json_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) return nullptr;
@@ -417,9 +441,26 @@ int submit_to_slurm(const std::string& path, const std::vector<std::string>& bas
   job["sets"] = base_sets;
   std::map<std::string, nlohmann::json> previous;  // by run folder: its earlier job and task
   for (const auto& r : job["runs"]) previous[r.value("dir", "")] = r;
+  // A run an earlier submission still has queued or running is not sent twice: two tasks
+  // would write one folder.
+  std::optional<std::map<std::string, std::string>> queued;
+  if (!previous.empty()) queued = queued_tasks();
   std::vector<std::size_t> todo;
+  std::size_t still_queued = 0;
   for (std::size_t i = 0; i < all.size(); ++i) {
-    if (!all[i].done) todo.push_back(i);
+    if (all[i].done) continue;
+    const auto name = fs::path(all[i].dir).filename().string();
+    if (queued && previous.count(name) != 0 && previous[name].contains("job") &&
+        queued->count(task_id(previous[name])) != 0) {
+      ++still_queued;
+      continue;
+    }
+    todo.push_back(i);
+  }
+  if (still_queued > 0) {
+    std::printf(
+        "%zu runs are still queued or running from an earlier submission; not sent again.\n",
+        still_queued);
   }
   nlohmann::json runs = nlohmann::json::array();
   for (std::size_t i = 0; i < all.size(); ++i) {
@@ -433,6 +474,11 @@ int submit_to_slurm(const std::string& path, const std::vector<std::string>& bas
   if (todo.empty()) {
     job["runs"] = runs;
     std::ofstream(job_file) << job.dump(2) << '\n';
+    if (still_queued > 0) {
+      std::printf("Nothing new to submit; follow it with: swarm-sim sweep-status %s --wait\n",
+                  out.c_str());
+      return 0;
+    }
     std::printf("Nothing to submit: all %zu runs in %s are done.\n", all.size(), out.c_str());
     std::vector<int> status(all.size(), 0);
     return write_index(out, all, status) == 0 ? 0 : 1;
@@ -444,12 +490,15 @@ int submit_to_slurm(const std::string& path, const std::vector<std::string>& bas
            << "case \"$SLURM_ARRAY_TASK_ID\" in\n";
     for (std::size_t t = 0; t < todo.size(); ++t) {
       const auto& j = all[todo[t]];
-      script << "  " << t << ") exec " << shell_quote(self) << " run " << shell_quote(scenario)
+      script << "  " << t << ") " << shell_quote(self) << " run " << shell_quote(scenario)
              << " --quiet --out " << shell_quote(fs::absolute(j.dir).string()) << " --seed "
              << j.seed;
       for (const auto& s : base_sets) script << " --set " << shell_quote(s);
       for (const auto& s : j.sets) script << " --set " << shell_quote(s);
-      script << " ;;\n";
+      // How it ended, beside its log: a run whose summary a shared folder has not shown yet
+      // is not taken for a failure.
+      script << "\n     s=$?; echo $s > " << shell_quote(fs::absolute(out + "/slurm").string())
+             << "/exit-${SLURM_ARRAY_JOB_ID}_" << t << "; exit $s ;;\n";
     }
     script << "  *) echo \"no run for array task $SLURM_ARRAY_TASK_ID\" >&2; exit 2 ;;\nesac\n";
   }
@@ -512,36 +561,40 @@ int cmd_sweep_status(const std::string& out, bool wait) {
                       out + "/" + r.value("dir", std::string()), false});
   }
   std::string last_line;
+  std::vector<int> grace(all.size(), 0);  // polls a run that exited 0 waited for its summary
   while (true) {
     // What Slurm still holds: "JOB_TASK STATE" per array task not yet finished.
-    std::map<std::string, std::string> queued;
-    const auto [code, listing] = run_program({"squeue", "-h", "-r", "-o", "%i %T"});
-    if (code != 0) {
-      std::fprintf(stderr, "swarm-sim: squeue failed (exit %d): is Slurm reachable?\n", code);
+    const auto queued = queued_tasks();
+    if (!queued) {
+      std::fprintf(stderr, "swarm-sim: squeue failed three times: is Slurm reachable?\n");
       return 1;
     }
-    std::istringstream lines(listing);
-    for (std::string id, state; lines >> id >> state;) queued[id] = state;
     std::size_t done = 0, running = 0, pending = 0;
     std::vector<std::size_t> failed;
     for (std::size_t i = 0; i < all.size(); ++i) {
       const auto& r = job["runs"][i];
-      const bool finished = read_json_file(all[i].dir + "/summary.json").is_object();
-      all[i].done = finished;
-      if (finished) {
+      all[i].done = false;
+      // A task still queued is not done, whatever an earlier run left in its folder.
+      const auto q = r.contains("job") ? queued->find(task_id(r)) : queued->end();
+      if (q != queued->end()) {
+        ++(q->second == "RUNNING" || q->second == "COMPLETING" ? running : pending);
+        continue;
+      }
+      if (read_json_file(all[i].dir + "/summary.json").is_object()) {
+        all[i].done = true;
         ++done;
         continue;
       }
-      const auto id =
-          r.value("job", std::string()) + "_" + std::to_string(r.value("task", std::size_t{0}));
-      const auto q = queued.find(id);
-      if (q == queued.end()) {
-        failed.push_back(i);
-      } else if (q->second == "RUNNING" || q->second == "COMPLETING") {
+      // Gone from the queue without a summary: failed, unless it exited 0 and the shared
+      // folder has not shown its summary yet (a minute's grace).
+      std::ifstream exit_file(out + "/slurm/exit-" + task_id(r));
+      int code = -1;
+      exit_file >> code;
+      if (code == 0 && wait && grace[i]++ < 30) {
         ++running;
-      } else {
-        ++pending;
+        continue;
       }
+      failed.push_back(i);
     }
     char line[160];
     std::snprintf(line, sizeof line,
@@ -562,7 +615,7 @@ int cmd_sweep_status(const std::string& out, bool wait) {
                           5)
                       .c_str());
     }
-    if (running + pending > 0) return 0;  // not over yet: no index
+    if (running + pending > 0) return failed.empty() ? 0 : 1;  // not over yet: no index
     std::vector<int> status(all.size());
     for (std::size_t i = 0; i < all.size(); ++i) status[i] = all[i].done ? 0 : 1;
     const int bad = write_index(out, all, status);

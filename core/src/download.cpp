@@ -204,6 +204,7 @@ void Download::on_opened(Time now, const StoreResult& result) {
     chunks_[i] = ChunkState::Have;
     bytes_have_ += info_->chunk_length(i);
   }
+  resumed_bytes_ = bytes_have_;
   owner_counts_dirty_ = true;  // counted per chunk of chunks_, which has only now its size
   phase_ = Phase::Running;
   act(act::OfferFile{*info_, have_});
@@ -930,7 +931,8 @@ void Download::on_finalized(Time now, const StoreResult& result) {
                              {"bytes", info_->size},
                              {"resumed_chunks", resumed_chunks_},
                              {"sources_used", used}});
-  act(act::Tell{DownloadCompleted{name_, dest_, now - started_, info_->size, resumed_chunks_}});
+  act(act::Tell{DownloadCompleted{name_, dest_, now - started_, info_->size, resumed_chunks_,
+                                  info_->size - resumed_bytes_}});
 }
 
 void Download::fail(Error error) {
@@ -939,6 +941,7 @@ void Download::fail(Error error) {
   phase_ = Phase::Failed;
   error_ = error;
   deadline_.reset();
+  paced_until_.reset();
   close_all_sources();
   if (had_started && error.code == ErrorCode::DownloadIncomplete) act(act::WithdrawFile{});
   const std::uint32_t missing = info_ ? info_->chunk_count() - have_.count() : 0;
@@ -976,11 +979,13 @@ void Download::stop([[maybe_unused]] Time now) {
   deadline_.reset();
   close_all_sources();
   phase_ = Phase::Stopped;
+  paced_until_.reset();
   log("download_paused", {{"file", name_}, {"chunks", have_.count()}});
 }
 
 void Download::abort([[maybe_unused]] Time now) {
   deadline_.reset();
+  paced_until_.reset();
   close_all_sources();
   if (!finished()) {
     phase_ = Phase::Failed;

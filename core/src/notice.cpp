@@ -34,8 +34,9 @@ std::string describe(const Notice& n) {
             const double s = to_seconds(x.duration);
             if (x.bytes == 0 || s <= 0) return text;
             char rate[32];
+            // The rate of what this attempt fetched, not of chunks kept from before.
             std::snprintf(rate, sizeof rate, "%.1f MiB/s",
-                          static_cast<double>(x.bytes) / s / (1024.0 * 1024.0));
+                          static_cast<double>(x.fetched) / s / (1024.0 * 1024.0));
             text += " " + format_size(x.bytes) + " in " + format_duration(x.duration) + " (" + rate;
             if (x.resumed_chunks > 0) {
               text += "; " + std::to_string(x.resumed_chunks) + " chunks kept from before";

@@ -98,6 +98,13 @@ void Peer::talk_to_tracker(Time now) {
                 with_download(now, x.name, [&](Download& d) { d.on_location_failed(now, e); });
               } else if (x.kind == TrackerRequest::FilesList) {
                 notify(now, FilesListFailed{e});
+              } else if (x.kind == TrackerRequest::Publish) {
+                // Still offered, and announced again on reconnect; whoever waits hears why.
+                notify(now, PublishFailed{x.name, make_error(ErrorCode::TrackerNotConnected,
+                                                             "cannot publish " + x.name +
+                                                                 ": lost the tracker before it "
+                                                                 "answered; it is announced again "
+                                                                 "when the tracker is back")});
               }
             },
             [&](act::Log& x) { record(now, std::move(x.type), std::move(x.fields)); },
@@ -250,7 +257,14 @@ Status Peer::stop_download(Time now, const std::string& name, bool withdraw) {
   const auto it = downloads_.find(name);
   const auto r = retries_.find(name);
   const bool running = it != downloads_.end() && !it->second->finished();
-  if (!running && r == retries_.end()) {
+  const bool paused = it != downloads_.end() && it->second->phase() == Download::Phase::Stopped;
+  if (running && it->second->phase() == Download::Phase::Finalizing) {
+    // Every chunk is in; the file is being flushed and renamed: stopping now would leave a
+    // finished file that a resume could not take.
+    return make_error(ErrorCode::InProgress,
+                      "\"" + name + "\" has every chunk and is being written out");
+  }
+  if (!running && r == retries_.end() && !(withdraw && paused)) {
     return make_error(ErrorCode::NotFound, "no download of \"" + name + "\" is under way");
   }
   if (r != retries_.end()) {

@@ -96,17 +96,19 @@ class Transfers(SwarmTestCase):
         self.assertEqual(sum(served.values()), 4 * 16 * MiB)
         self.assertLess(served.get("seed", 0), 2 * 16 * MiB, f"served: {served}")
 
-    def test_a_download_rate_limit_is_never_exceeded(self):
+    def test_a_download_rate_limit_holds_the_download_to_it(self):
         t = self.start_tracker()
-        src = self.random_file("f.bin", 4 * MiB)
+        src = self.random_file("f.bin", 8 * MiB)
         self.start_seeder(t.port, [src], "seed")
-        began = time.monotonic()
         d = self.start_download(t.port, "f.bin", self.path("f.out"), "slowpoke",
-                                extra=("--max-download-rate", "16Mbps"))
+                                extra=("--max-download-rate", "8Mbps"))
         self.assertEqual(d.wait(60), 0, d.stderr())
-        # 4 MiB at 16 Mbit/s is 2.1 s; a quarter second of allowance may come at once. (Only
-        # the floor is checked: a busy machine can make it slower, never faster.)
-        self.assertGreater(time.monotonic() - began, 1.8)
+        # 8 MiB at 8 Mbit/s is 8.4 s, less at most the quarter second of allowance and the
+        # one 512 KiB request asked ahead of its tokens (0.5 s). Only the floor is checked: a
+        # busy machine can make it slower, never faster (unlimited, it takes well under 1 s).
+        done = [e for e in read_events(d.events) if e["type"] == "download_completed"]
+        self.assertEqual(len(done), 1)
+        self.assertGreater(done[0]["duration"], 7.6)
         self.assertEqual(sha256_of(self.path("f.out")), sha256_of(src))
 
     def test_bad_block_sizes_and_upload_rates_are_refused_clearly(self):
@@ -799,7 +801,7 @@ class Terminals(SwarmTestCase):
         p.send("download")
         p.send("frobnicate")
         p.send("exit")
-        self.assertEqual(p.wait(15), 0)
+        self.assertEqual(p.wait(15), 1)  # some of the commands above failed, on purpose
         out = p.stdout()
         self.assertIn("connect to a tracker first", out)
         self.assertNotIn("TrackerNotConnected", out)
@@ -836,7 +838,9 @@ class Terminals(SwarmTestCase):
         p = self.start([PEER, "--id", "carol", "--listen", "127.0.0.1:0"], "carol", stdin=subprocess.PIPE)
         p.popen.stdin.write(script.encode())
         p.popen.stdin.close()
-        self.assertEqual(p.wait(60), 0, p.stderr())
+        # One command (the publish of a missing file) failed: the script exits 1, as scripts
+        # need to tell.
+        self.assertEqual(p.wait(60), 1, p.stderr())
         out = p.stdout()
         self.assertNotIn("connect to a tracker first", out)
         # Each answer before the next command's: the first listing has only bob's file, the
@@ -861,7 +865,7 @@ class Terminals(SwarmTestCase):
         p = self.start([PEER, "--id", "dora", "--listen", "127.0.0.1:0"], "dora", stdin=subprocess.PIPE)
         p.popen.stdin.write(f"connect 127.0.0.1 {free_port()}\nlist_files\nexit\n".encode())
         p.popen.stdin.close()
-        self.assertEqual(p.wait(60), 0, p.stderr())
+        self.assertEqual(p.wait(60), 1, p.stderr())
         out = p.stdout()
         failed = out.index("Tracker: ")
         self.assertIn("connect to a tracker first", out[failed:])
@@ -943,7 +947,7 @@ class PseudoTerminal(SwarmTestCase):
         p.type("peers\r")
         out = p.read_until(pattern=r"Serving \d+ downloaders?")
         self.assertRegex(out, r"big\.iso FROM\s+ADDRESS\s+RATE\s+RECEIVED\s+RTT")
-        self.assertRegex(out, r"seed\s+127\.0\.0\.1:\d+\s+[\d.]+ [kM]?bps\s+[\d.]+ [KM]iB\s+[\d.]+ m?s")
+        self.assertRegex(out, r"seed\s+127\.0\.0\.1:\d+\s+[\d.]+ [KMG]?bps\s+[\d.]+ [KM]iB\s+[\d.]+ m?s")
         p.type("pause big.iso\r")
         out = p.read_until("continues.")
         self.assertRegex(out, r"Paused big\.iso: [\d.]+ [KM]iB of 16 MiB verified are kept in "
@@ -965,9 +969,9 @@ class PseudoTerminal(SwarmTestCase):
         self.assertEqual(p.wait(15), 0)
         out = p.read_until("resumes it.", timeout=2)
         # The half-typed words were dropped, not run as a command on Enter.
-        self.assertNotIn("Unknown command 'half-typedexit'", out)
+        self.assertNotIn("half-typedpeers", out)
         self.assertRegex(out, r"Download of big\.iso stopped at [\d.]+ [KM]iB of 16 MiB; the partial file "
-                              + re.escape(self.path("big.out")) + r" is kept, and the same download command resumes it\.")
+                              + re.escape(self.path("big.out")) + r"\.part is kept, and the same download command resumes it\.")
 
     def test_log_lines_lift_the_prompt_tab_completes_and_history_outlives_the_session(self):
         p = self.start_pty([TRACKER])

@@ -128,6 +128,15 @@ PartitionName=sweeps Nodes=ALL Default=YES MaxTime=INFINITE State=UP
             return "(no log)"
 
     def stop(self):
+        # Jobs first: a task's slurmstepd outlives slurmd by design.
+        if len(self.procs) == 3 and all(p.poll() is None for p in self.procs):
+            subprocess.run(["scancel", "--full", "-u", "root"], env=self.env, capture_output=True, timeout=30)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                q = subprocess.run(["squeue", "-h"], env=self.env, capture_output=True, text=True, timeout=30)
+                if q.returncode != 0 or not q.stdout.strip():
+                    break
+                time.sleep(0.5)
         for p in reversed(self.procs):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -142,7 +151,8 @@ class SlurmSweep(unittest.TestCase):
     slurm = None
 
     def run_sim(self, *args, env=None):
-        return subprocess.run([SIM, *args], capture_output=True, text=True, timeout=300,
+        # Well under ctest's 300 s, so that a hang still ends in stop() below.
+        return subprocess.run([SIM, *args], capture_output=True, text=True, timeout=90,
                               env=env or self.slurm.env)
 
     def test_a_sweep_on_slurm_equals_the_local_one_and_failed_runs_go_again_alone(self):
@@ -200,6 +210,8 @@ class SlurmSweep(unittest.TestCase):
 
 
 def main():
+    # ctest's timeout sends SIGTERM: end through finally, which stops the daemons.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     root = tempfile.mkdtemp(prefix="swarmlab-slurm-")
     slurm = Slurm(root)
     try:

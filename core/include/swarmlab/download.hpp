@@ -345,6 +345,7 @@ class Download {
   double rate_bps_ = 0;
   std::uint64_t bytes_have_ = 0;
   std::uint32_t resumed_chunks_ = 0;
+  std::uint64_t resumed_bytes_ = 0;  // of those chunks
   std::uint64_t next_nonce_ = 1;
 };
 

@@ -51,6 +51,7 @@ struct DownloadCompleted {
   Duration duration{};
   std::uint64_t bytes = 0;
   std::uint32_t resumed_chunks = 0;  // verified by an earlier attempt
+  std::uint64_t fetched = 0;         // bytes this attempt fetched (the rest were kept)
 };
 struct DownloadFailed {
   std::string file;
