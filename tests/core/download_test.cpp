@@ -248,6 +248,23 @@ TEST(Download, PauseKeepsWhatIsVerifiedAndResumeFetchesOnlyTheRest) {
   EXPECT_EQ(s.count_notices<DownloadFailed>(e), 0u);
 }
 
+TEST(Download, APausedDownloadCanBeCancelledAndIsNoLongerOffered) {
+  Swarm s;
+  const auto bytes = random_bytes(64 * kTestChunk, 26);
+  auto a = s.add_peer("a", {4e6, 4e6, 2ms});
+  auto d = s.add_peer("d");
+  ASSERT_TRUE(s.wait_online({a, d}));
+  ASSERT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
+  s.start_download(d, "f", "/dl/f");
+  ASSERT_TRUE(s.net.run_until([&] { return s.chunks_have(d, "f") >= 8; }));
+  ASSERT_TRUE(s.peer(d).stop_download(s.net.now(), "f", false).ok());
+  EXPECT_EQ(s.peer(d).stop_download(s.net.now(), "f", false).error().code, ErrorCode::NotFound);
+  ASSERT_TRUE(s.peer(d).stop_download(s.net.now(), "f", true).ok());
+  s.net.run_for(2s);
+  EXPECT_TRUE(s.peer(d).held_files().empty());
+  EXPECT_GE(s.net.store(d).partial_chunks("/dl/f").count(), 8u);  // nothing deleted
+}
+
 TEST(Download, ADownloadRateLimitHoldsTheDownloadToIt) {
   auto finish = [](std::uint64_t limit) {
     Swarm s;
