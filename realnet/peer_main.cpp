@@ -202,7 +202,9 @@ int main(int argc, char** argv) {
   std::unique_ptr<Terminal> terminal;
   const bool tty_out = ::isatty(STDOUT_FILENO) != 0;
   bool bar_shown = false;  // a script's live bar on a terminal, redrawn in place
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  // At a prompt the terminal takes Ctrl-C (it clears the line); elsewhere it stops the peer.
+  boost::asio::signal_set signals(io, SIGTERM);
+  if (script || !Terminal::would_prompt()) signals.add(SIGINT);
   boost::asio::steady_timer grace(io);
   bool stopping = false;
   auto shutdown = [&](int code) {
@@ -218,22 +220,14 @@ int main(int argc, char** argv) {
     grace.expires_after(std::chrono::milliseconds(200));
     grace.async_wait([&](boost::system::error_code) { io.stop(); });
   };
-  std::function<void(boost::system::error_code, int)> on_signal;
-  on_signal = [&](boost::system::error_code ec, int sig) {
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
-    if (sig == SIGINT && terminal && terminal->interactive()) {
-      // At the prompt Ctrl-C drops the line being typed, as a shell does; the peer serves on.
-      terminal->interrupt();
-      signals.async_wait(on_signal);
-      return;
-    }
     if (bar_shown) stdout_lines.write("");  // keep the last bar, end its line
     bar_shown = false;
     spdlog::info("{}: stopping; partial downloads are kept and resume next time",
                  sig == SIGINT ? "SIGINT" : "SIGTERM");
     shutdown(download.empty() ? 0 : 1);
-  };
-  signals.async_wait(on_signal);
+  });
   auto say = [&](const std::string& text) {
     if (terminal) {
       terminal->print(text);

@@ -24,9 +24,9 @@ Terminal::Terminal(boost::asio::io_context& io, std::string prompt, LineWriter& 
       out_(out),
       input_(io, ::dup(STDIN_FILENO)),
       prompt_(std::move(prompt)),
-      interactive_(::isatty(STDIN_FILENO) != 0),
+      interactive_(would_prompt()),
       await_timer_(io),
-      resized_(io) {
+      prompt_signals_(io) {
   add("help", "", "list the commands", 0, 0, [this](const Args&) { print_help(); });
 }
 
@@ -58,8 +58,9 @@ void Terminal::start() {
     rl_attempted_completion_function = &Terminal::complete;
     if (!history_file_.empty()) read_history(history_file_.c_str());  // none yet is fine
     rl_callback_handler_install(prompt_.c_str(), &Terminal::on_readline);
-    resized_.add(SIGWINCH);
-    wait_resize();
+    prompt_signals_.add(SIGWINCH);
+    prompt_signals_.add(SIGINT);
+    wait_prompt_signal();
     wait_readable();
   } else {
     read_line();
@@ -71,7 +72,7 @@ void Terminal::stop() {
   running_ = false;
   await_timer_.cancel();
   boost::system::error_code ec;
-  resized_.cancel(ec);
+  prompt_signals_.cancel(ec);
   input_.cancel(ec);
   input_.close(ec);
   if (interactive_) {
@@ -85,12 +86,16 @@ void Terminal::stop() {
 }
 
 // A resized window: readline redraws the prompt line for the new width, or the old bar and
-// the prompt overwrite each other.
-void Terminal::wait_resize() {
-  resized_.async_wait([this](boost::system::error_code ec, int) {
+// the prompt overwrite each other. Ctrl-C: interrupt().
+void Terminal::wait_prompt_signal() {
+  prompt_signals_.async_wait([this](boost::system::error_code ec, int sig) {
     if (ec || !running_) return;
-    rl_resize_terminal();
-    wait_resize();
+    if (sig == SIGINT) {
+      interrupt();
+    } else {
+      rl_resize_terminal();
+    }
+    wait_prompt_signal();
   });
 }
 
@@ -275,6 +280,10 @@ int Terminal::width() {
   winsize ws{};
   if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
   return 80;
+}
+
+bool Terminal::would_prompt() {
+  return ::isatty(STDIN_FILENO) != 0;
 }
 
 void Terminal::interrupt() {

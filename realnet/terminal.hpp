@@ -38,6 +38,8 @@ class Terminal {
   /// At a prompt, the console's log lines come through print() (they would land on the
   /// prompt and the typing otherwise), until this terminal is destroyed.
   void take_console_log();
+  /// Whether a terminal on stdin would prompt (readline): then it takes Ctrl-C itself.
+  static bool would_prompt();
   /// Ctrl-C at the prompt: drops the line being typed.
   void interrupt();
   /// Prints a line without disturbing what the user is typing.
@@ -90,8 +92,10 @@ class Terminal {
   bool in_command_ = false;  // inside a command typed at the readline prompt
   std::string awaited_;      // what the script waits for before its next line; "" if nothing
   boost::asio::steady_timer await_timer_;
-  boost::asio::signal_set resized_;  // SIGWINCH at a prompt
-  void wait_resize();
+  // At a prompt: SIGWINCH (redraw for the new width) and SIGINT (Ctrl-C drops the typed line,
+  // as a shell's does; the program goes on). Programs leave SIGINT to the terminal then.
+  boost::asio::signal_set prompt_signals_;
+  void wait_prompt_signal();
   bool input_ended_ = false;
   bool took_log_ = false;  // take_console_log()  // the script ended: after its last answer, on_end
   std::map<std::string, Command> commands_;

@@ -120,25 +120,18 @@ int main(int argc, char** argv) {
     return true;
   };
 
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  // At a prompt the terminal takes Ctrl-C (it clears the line); elsewhere it stops the tracker.
+  boost::asio::signal_set signals(io, SIGTERM);
+  if (no_terminal || !Terminal::would_prompt()) signals.add(SIGINT);
   auto shutdown = [&] {
     signals.cancel();
     if (terminal) terminal->stop();
     host.stop();
     io.stop();
   };
-  std::function<void(boost::system::error_code, int)> on_signal;
-  on_signal = [&](boost::system::error_code ec, int sig) {
-    if (ec) return;
-    if (sig == SIGINT && terminal && terminal->interactive()) {
-      // As at the peer's prompt: Ctrl-C drops the typed line; exit stops the tracker.
-      terminal->interrupt();
-      signals.async_wait(on_signal);
-      return;
-    }
-    shutdown();
-  };
-  signals.async_wait(on_signal);
+  signals.async_wait([&](boost::system::error_code ec, int) {
+    if (!ec) shutdown();
+  });
 
   if (!listen.empty()) {
     auto at = Endpoint::parse(listen);
