@@ -35,5 +35,7 @@
 #include <ns3/string.h>
 #include <ns3/tag.h>
 #include <ns3/tcp-socket-factory.h>
+#include <ns3/tcp-socket-state.h>
 #include <ns3/traffic-control-helper.h>
+#include <ns3/traffic-control-layer.h>
 #include <ns3/uinteger.h>

@@ -181,6 +181,15 @@ void Ns3Host::DoStore(const Op& op) {
 
 void Ns3Host::Watch(ns3::Ptr<ns3::Socket> socket, ConnId id) {
   by_socket_[ns3::PeekPointer(socket)] = id;
+  // Counted for run.json: how often TCP, not the swarm, decided what went on the wire.
+  socket->TraceConnectWithoutContext(
+      "CongState",
+      ns3::Callback<void, ns3::TcpSocketState::TcpCongState_t, ns3::TcpSocketState::TcpCongState_t>(
+          [this](ns3::TcpSocketState::TcpCongState_t, ns3::TcpSocketState::TcpCongState_t now) {
+            if (observer_ == nullptr) return;
+            if (now == ns3::TcpSocketState::CA_LOSS) observer_->on_tcp_recovery(index_, true);
+            if (now == ns3::TcpSocketState::CA_RECOVERY) observer_->on_tcp_recovery(index_, false);
+          }));
   // How much of what we handed TCP it has sent: lets Pump cut writes where TCP will cut
   // segments (see Pump).
   socket->TraceConnectWithoutContext(

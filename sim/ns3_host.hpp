@@ -32,6 +32,9 @@ class HostObserver {
   virtual void on_notice(std::size_t host, const Notify& n) = 0;
   /// Payload bytes this host handed to TCP for frames that carry a payload.
   virtual void on_payload_sent(std::size_t host, std::uint64_t bytes) = 0;
+  /// One of this host's TCP connections entered loss recovery: after a retransmission
+  /// timeout (`timeout`) or duplicate acknowledgements (fast retransmit).
+  virtual void on_tcp_recovery(std::size_t host, bool timeout) = 0;
 
  protected:
   ~HostObserver() = default;

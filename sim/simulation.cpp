@@ -54,6 +54,9 @@ class Simulation final : public HostObserver {
   void on_record(std::size_t host, const Event& e) override;
   void on_notice(std::size_t host, const Notify& n) override;
   void on_payload_sent(std::size_t, std::uint64_t bytes) override { payload_sent_ += bytes; }
+  void on_tcp_recovery(std::size_t, bool timeout) override {
+    ++(timeout ? tcp_timeouts_ : tcp_fast_recoveries_);
+  }
 
  private:
   struct PeerRun {
@@ -100,6 +103,7 @@ class Simulation final : public HostObserver {
   std::set<std::string> published_;
   std::ofstream events_, csv_;
   std::uint64_t events_written_ = 0, payload_sent_ = 0;
+  std::uint64_t tcp_timeouts_ = 0, tcp_fast_recoveries_ = 0;
   ChunkSet empty_;
   std::chrono::steady_clock::time_point wall_start_;
   bool stopping_ = false;
@@ -426,6 +430,10 @@ Result<RunResult> Simulation::run() {
       {"simulated_bytes_per_wall_s", wall > 0 ? static_cast<double>(payload_sent_) / wall : 0.0},
       {"chunk_bytes_verified", metrics_.chunk_bytes()},
       {"events_written", events_written_},
+      {"tcp_timeouts", tcp_timeouts_},
+      {"tcp_fast_recoveries", tcp_fast_recoveries_},
+      {"queue_drops",
+       {{"packets", topo_.queue_drops().packets}, {"bytes", topo_.queue_drops().bytes}}},
       {"packet_size", resolve_packet_size(s_)}};
   std::ofstream summary_file, run_file;
   if (auto s = open(summary_file, "summary.json"); !s) return s.error();

@@ -44,6 +44,12 @@ class StarTopology {
   /// Bytes leaf `i` has put on its uplink so far, headers included (what the link carried,
   /// not what the swarm meant to send): the numerator of uplink utilisation.
   std::uint64_t uplink_bytes(std::size_t i) const { return uplink_bytes_.at(i); }
+  struct Drops {
+    std::uint64_t packets = 0;
+    std::uint64_t bytes = 0;
+  };
+  /// Packets the access links' queues dropped (full), both directions, all links.
+  const Drops& queue_drops() const { return drops_; }
 
  private:
   struct Leaf {
@@ -63,6 +69,7 @@ class StarTopology {
   bool built_ = false;
   // By leaf; sized once in build(), as the devices' traces hold the elements' addresses.
   std::vector<std::uint64_t> uplink_bytes_;
+  Drops drops_;
 };
 
 }  // namespace swarmlab::sim
