@@ -49,8 +49,10 @@ TOLERANCE = {
 # asks its nearest owners first and the seed mostly for what they lack, which hides the
 # picker too; random peer choice asks the seed as often as anyone.
 FACTS = [
-    ("scenarios/regression/scarce-seed-small.json", "strategy.chunk", "rarest-first", "random", [1, 2, 3],
-     ["strategy.peer=random", "strategy.spread_first_copies=false"]),
+    # Ten seeds: the picker's effect here (3.7 % over seeds 1-10) is smaller than the spread
+    # between seeds, and three seeds alone were a coin toss (13.17 s against 13.17 s).
+    ("scenarios/regression/scarce-seed-small.json", "strategy.chunk", "rarest-first", "random",
+     list(range(1, 11)), ["strategy.peer=random", "strategy.spread_first_copies=false"]),
     ("scenarios/regression/scarce-seed-small.json", "strategy.spread_first_copies", "true", "false", [1, 2, 3],
      ["strategy.chunk=random"]),
     ("scenarios/regression/rtt-small.json", "strategy.peer", "lowest-rtt", "random", [1, 2, 3],
