@@ -351,6 +351,7 @@ void parse_strategy(const json& v, const std::string& path, DownloadConfig& d, U
   }
   f.integer("inflight_per_peer", d.max_inflight_per_peer, 1, 1024);
   f.integer("inflight_total", d.max_inflight_total, 1, 65536);
+  f.integer("end_game_chunks", d.end_game_chunks, 0, 1000000);
   f.integer("max_sources", d.max_sources, 1, 1024);
   f.integer("max_strikes", d.max_strikes, 1, 1000);
   f.duration("ping_interval", d.ping_interval);
@@ -758,6 +759,7 @@ json to_json(const Scenario& s) {
             {"stall_timeout", secs(d.stall_timeout)},
             {"request_timeout", secs(d.request_timeout)},
             {"end_game", d.end_game},
+            {"end_game_chunks", d.end_game_chunks},
             {"max_upload_connections", s.upload.max_connections},
             {"upload_slots", s.upload.slots},
             {"optimistic_slot", s.upload.optimistic_slot},

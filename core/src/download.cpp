@@ -660,6 +660,24 @@ void Download::request_more(Time now) {
                    [](ChunkState c) { return c == ChunkState::Missing; }) &&
       std::none_of(free.begin(), free.end(), [&](Source* s) { return next_block_for(*s); });
   if (!all_asked) return;
+  // Twins cost: a block already on its way from the first source is sent twice. So a block
+  // gets one only near the end (the last end_game_chunks chunks' worth of blocks), or when a
+  // free source would bring it sooner than the source it waits on.
+  std::uint64_t left = 0;
+  for (const auto& [i, p] : partial_) {
+    if (chunks_[i] == ChunkState::Requested) left += p.blocks.size() - p.in;
+  }
+  const bool near_end =
+      left <= static_cast<std::uint64_t>(config_.end_game_chunks) * blocks_per_chunk_;
+  std::map<std::string, std::vector<Time>> asked;  // by source, sorted: its queue for us
+  if (!near_end) {
+    for (const auto& [i, p] : partial_) {
+      for (const auto& block : p.blocks) {
+        for (const auto& ask : block.asks) asked[ask.source].push_back(ask.sent);
+      }
+    }
+    for (auto& [id, times] : asked) std::sort(times.begin(), times.end());
+  }
   const auto size = block_size();
   for (auto& [i, p] : partial_) {
     if (free.empty()) break;
@@ -670,12 +688,30 @@ void Download::request_more(Time now) {
       if (!rate_allows(now)) return;
       Source* second = pick_free_owner(free, i, &block.asks.front().source);
       if (second == nullptr) continue;
+      if (!near_end) {
+        const auto& ask = block.asks.front();
+        const auto& queue = asked[ask.source];
+        const auto ahead = static_cast<std::uint32_t>(
+            std::lower_bound(queue.begin(), queue.end(), ask.sent) - queue.begin());
+        if (!twin_would_win(*second, sources_.at(ask.source), ahead)) continue;
+      }
       send_request(now, i, b, *second);
       log("endgame_request",
           {{"file", name_}, {"index", i}, {"offset", b * size}, {"peer", second->id}});
       refresh_free();
     }
   }
+}
+
+bool Download::twin_would_win(const Source& free, const Source& first, std::uint32_t ahead) const {
+  if (free.throughput <= 0 || first.throughput <= 0) return false;  // no basis to judge
+  // From `first`: after the blocks asked of it before this one, at its rate to us. From
+  // `free`: after a round trip and what it was asked for already.
+  const double block = block_size();
+  const double from_first = (ahead + 1) * block / first.throughput;
+  const double rtt = free.srtt ? to_seconds(*free.srtt) : 0.0;
+  const double from_free = rtt + (free.inflight + 1) * block / free.throughput;
+  return from_free < from_first;
 }
 
 std::optional<std::pair<std::uint32_t, std::uint32_t>> Download::next_block_for(const Source& s) {

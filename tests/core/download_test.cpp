@@ -508,6 +508,34 @@ TEST(Download, EndGameDoesNotWaitForAHundredTimesSlowerSource) {
   EXPECT_LT(with * 1.5, without) << "with " << with << " s, without " << without << " s";
 }
 
+TEST(Download, EndGameTwinsBlocksOnlyNearTheEndOrWhereAnotherOwnerWouldBeSooner) {
+  // Pipelines deep enough to ask for the whole file at once: the end-game starts at once.
+  // Twinning every block then would send most of the file twice; two equal owners only need
+  // twins for the last few chunks, and for blocks queued behind more than the other owner has.
+  auto twins = [](std::uint32_t end_game_chunks) {
+    Swarm s;
+    const auto bytes = random_bytes(64 * kTestChunk, 22);
+    auto a = s.add_peer("a", {10e6, 100e6, 1ms});
+    auto b = s.add_peer("b", {10e6, 100e6, 1ms});
+    auto d = s.add_peer("d", {100e6, 100e6, 1ms}, [&](PeerConfig& c) {
+      c.download.min_inflight_per_peer = 64;
+      c.download.max_inflight_per_peer = 64;
+      c.download.end_game_chunks = end_game_chunks;
+    });
+    EXPECT_TRUE(s.wait_online({a, b, d}));
+    EXPECT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
+    EXPECT_NE(as<PublishDone>(s.publish(b, "f", bytes)), nullptr);
+    s.start_download(d, "f", "/dl/f");
+    EXPECT_NE(as<DownloadCompleted>(s.wait_download(d, "f")), nullptr);
+    EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
+    return s.net.records_of("endgame_request").size();
+  };
+  const auto gated = twins(4);
+  const auto every = twins(1000000);
+  EXPECT_GT(gated, 0u);
+  EXPECT_LT(gated * 3, every) << gated << " twins gated, " << every << " twinning every block";
+}
+
 TEST(Download, RequestForAFileThePeerCannotHaveGetsAnError) {
   Swarm s;
   auto a = s.add_peer("a");
