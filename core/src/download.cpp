@@ -433,6 +433,10 @@ void Download::on_block(Time now, Source& s, PeerReplyChunk& reply) {
   // Asked or not (a request a CHOKE took back, or an end-game twin), a block we still miss is
   // worth keeping: the bytes have crossed the link already.
   if (chunks_[i] == ChunkState::Have || chunks_[i] == ChunkState::Verifying) return;
+  // ... except for a chunk that must now come whole from one source we chose: a stray block
+  // (a twin sent before its cancel arrived) from another would leave it with blocks from two
+  // senders that only they could complete.
+  if (!asked && one_source_.contains(i)) return;
   if (!aligned || reply.data.size() != block_length(i, b)) {
     if (!asked) return;
     return strike(now, s.id, i, "wrong block offset or length");
@@ -565,7 +569,16 @@ void Download::requeue_from(const std::string& source_id) {
   for (const auto& [i, p] : partial_) {
     if (p.asks > 0) chunks.push_back(i);
   }
-  for (const auto i : chunks) remove_asks(i, std::nullopt, source_id);
+  for (const auto i : chunks) {
+    remove_asks(i, std::nullopt, source_id);
+    // A one-source chunk only its sender may finish: with the sender gone, start it over.
+    const auto it = partial_.find(i);
+    if (it != partial_.end() && one_source_.contains(i) && it->second.asks == 0 &&
+        chunks_[i] == ChunkState::Requested) {
+      partial_.erase(it);
+      chunks_[i] = ChunkState::Missing;
+    }
+  }
   sources_.at(source_id).inflight = 0;
 }
 
