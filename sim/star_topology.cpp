@@ -95,6 +95,12 @@ void StarTopology::build() {
   auto routing = ns3::CreateObject<StarRouting>();
   router_ip->SetRoutingProtocol(routing);
 
+  const auto count_drop = ns3::MakeBoundCallback(
+      +[](Drops* d, ns3::Ptr<const ns3::Packet> p) {
+        ++d->packets;
+        d->bytes += p->GetSize();
+      },
+      &drops_);
   ns3::PointToPointHelper p2p;
   p2p.SetDeviceAttribute("Mtu", ns3::UintegerValue(mtu_));
   ns3::TrafficControlHelper tc;
@@ -111,23 +117,12 @@ void StarTopology::build() {
             +[](std::uint64_t* total, ns3::Ptr<const ns3::Packet> p) { *total += p->GetSize(); },
             &uplink_bytes_[i]));
     for (const auto& dev : {leaf.leaf_dev, leaf.router_dev}) {
-      dev->GetQueue()->TraceConnectWithoutContext("Drop",
-                                                  ns3::MakeBoundCallback(
-                                                      +[](Drops* d, ns3::Ptr<const ns3::Packet> p) {
-                                                        ++d->packets;
-                                                        d->bytes += p->GetSize();
-                                                      },
-                                                      &drops_));
+      dev->GetQueue()->TraceConnectWithoutContext("Drop", count_drop);
     }
     // With no queue disc, a packet that finds its device's queue stopped (less than an MTU of
     // room) is dropped by the node's traffic-control layer, not by the queue.
-    leaf.node->GetObject<ns3::TrafficControlLayer>()->TraceConnectWithoutContext(
-        "TcDrop", ns3::MakeBoundCallback(
-                      +[](Drops* d, ns3::Ptr<const ns3::Packet> p) {
-                        ++d->packets;
-                        d->bytes += p->GetSize();
-                      },
-                      &drops_));
+    leaf.node->GetObject<ns3::TrafficControlLayer>()->TraceConnectWithoutContext("TcDrop",
+                                                                                 count_drop);
     leaf.leaf_dev->SetDataRate(ns3::DataRate(leaf.link.up_bps));
     leaf.router_dev->SetDataRate(ns3::DataRate(leaf.link.down_bps));
     leaf.leaf_dev->GetQueue()->SetMaxSize(
