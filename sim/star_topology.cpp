@@ -101,6 +101,14 @@ void StarTopology::build() {
         d->bytes += p->GetSize();
       },
       &drops_);
+  // With no queue disc, a packet that finds its device's queue stopped (less than an MTU of
+  // room) is dropped by the node's traffic-control layer, not by the queue: the leaves' own
+  // packets, and the router's forwarded ones.
+  for (auto& leaf : leaves_) {
+    leaf.node->GetObject<ns3::TrafficControlLayer>()->TraceConnectWithoutContext("TcDrop",
+                                                                                 count_drop);
+  }
+  router_->GetObject<ns3::TrafficControlLayer>()->TraceConnectWithoutContext("TcDrop", count_drop);
   ns3::PointToPointHelper p2p;
   p2p.SetDeviceAttribute("Mtu", ns3::UintegerValue(mtu_));
   ns3::TrafficControlHelper tc;
@@ -119,10 +127,6 @@ void StarTopology::build() {
     for (const auto& dev : {leaf.leaf_dev, leaf.router_dev}) {
       dev->GetQueue()->TraceConnectWithoutContext("Drop", count_drop);
     }
-    // With no queue disc, a packet that finds its device's queue stopped (less than an MTU of
-    // room) is dropped by the node's traffic-control layer, not by the queue.
-    leaf.node->GetObject<ns3::TrafficControlLayer>()->TraceConnectWithoutContext("TcDrop",
-                                                                                 count_drop);
     leaf.leaf_dev->SetDataRate(ns3::DataRate(leaf.link.up_bps));
     leaf.router_dev->SetDataRate(ns3::DataRate(leaf.link.down_bps));
     leaf.leaf_dev->GetQueue()->SetMaxSize(
