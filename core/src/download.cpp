@@ -292,7 +292,7 @@ void Download::update_interest(Source& s, bool always) {
   if (want == s.interested && !always) return;
   s.interested = want;
   if (want) {
-    send_to(s.conn, PeerInterested{name_});
+    send_to(s.conn, PeerInterested{name_, have_.count()});
   } else {
     send_to(s.conn, PeerNotInterested{name_});
   }
@@ -799,6 +799,10 @@ void Download::on_written(Time now, std::uint32_t index, const StoreResult& resu
     const auto bytes = info_->chunk_length(index);
     bytes_have_ += bytes;
     for (auto& [id, src] : sources_) {
+      // Every source hears how far along we are (it serves those furthest behind first).
+      if (src.conn != 0 && (src.state == SourceState::Pinging || src.state == SourceState::Ready)) {
+        send_to(src.conn, PeerHave{name_, index});
+      }
       if (src.interested) update_interest(src);
     }
     log("chunk_received", sender_fields({{"file", name_}, {"index", index}, {"bytes", bytes}}));

@@ -302,9 +302,14 @@ Payload encode_fields(json& j, const PeerCancelChunk& m) {
   return {};
 }
 template <typename M>
-requires(std::is_same_v<M, PeerInterested> || std::is_same_v<M, PeerNotInterested> ||
-         std::is_same_v<M, PeerUnchoke>) Payload encode_fields(json& j, const M& m) {
+requires(std::is_same_v<M, PeerNotInterested> || std::is_same_v<M, PeerUnchoke>) Payload
+    encode_fields(json& j, const M& m) {
   j["name"] = m.name;
+  return {};
+}
+Payload encode_fields(json& j, const PeerInterested& m) {
+  j["name"] = m.name;
+  if (m.have > 0) j["have"] = m.have;
   return {};
 }
 Payload encode_fields(json& j, const PeerChoke& m) {
@@ -456,7 +461,9 @@ Message decode_typed(std::string_view type, const Fields& f, const RawFrame& fra
     if (f.has("offset")) m.offset = f.u32("offset");
     return m;
   }
-  if (type == Tag<PeerInterested>::name) return PeerInterested{f.swarm_name("name")};
+  if (type == Tag<PeerInterested>::name) {
+    return PeerInterested{f.swarm_name("name"), f.optional_u32("have", 0)};
+  }
   if (type == Tag<PeerNotInterested>::name) return PeerNotInterested{f.swarm_name("name")};
   if (type == Tag<PeerUnchoke>::name) return PeerUnchoke{f.swarm_name("name")};
   if (type == Tag<PeerChoke>::name) return PeerChoke{f.swarm_name("name"), f.ranges("dropped")};

@@ -120,7 +120,15 @@ void UploadServer::on_message(Time now, ConnId conn, Message m) {
   if (auto* ping = std::get_if<PeerPing>(&m)) return reply(now, conn, PeerPong{ping->nonce}, false);
   if (auto* req = std::get_if<PeerRequestChunk>(&m))
     return on_request(now, conn, c, std::move(*req));
-  if (auto* i = std::get_if<PeerInterested>(&m)) return set_interest(now, conn, c, i->name, true);
+  if (auto* i = std::get_if<PeerInterested>(&m)) {
+    c.holds = i->have;
+    return set_interest(now, conn, c, i->name, true);
+  }
+  // The downloader verified a chunk: it is that much further along.
+  if (auto* have = std::get_if<PeerHave>(&m)) {
+    if (have->name == c.file) ++c.holds;
+    return;
+  }
   if (auto* n = std::get_if<PeerNotInterested>(&m))
     return set_interest(now, conn, c, n->name, false);
   if (auto* cancel = std::get_if<PeerCancelChunk>(&m)) {
@@ -242,13 +250,14 @@ void UploadServer::choke(Time now, ConnId conn, Conn& c) {
 
 void UploadServer::fill_slots(Time now) {
   std::uint32_t open = 0, regular = 0;
-  std::vector<std::pair<std::tuple<std::uint64_t, Time, ConnId>, Conn*>> waiting;
+  std::vector<std::pair<std::tuple<std::pair<std::uint32_t, std::uint64_t>, Time, ConnId>, Conn*>>
+      waiting;
   for (auto& [conn, c] : conns_) {
     if (c.unchoked) {
       ++open;
       regular += c.optimistic ? 0 : 1;
     } else if (c.interested) {
-      waiting.push_back({{c.served, c.since, conn}, &c});
+      waiting.push_back({{rank(c), c.since, conn}, &c});
     }
   }
   std::sort(waiting.begin(), waiting.end(),
@@ -262,25 +271,25 @@ void UploadServer::fill_slots(Time now) {
   }
 }
 
-// Every rechoke_interval: the downloaders served least so far get the regular slots (an
-// unchoked one that asked nothing for a while counts as served most), and the one that waited
-// longest among the rest gets the optimistic slot. Over a download, every interested
+// Every rechoke_interval: the downloaders furthest behind (then served least so far) get the
+// regular slots (an unchoked one that asked nothing for a while counts last), and the one that
+// waited longest among the rest gets the optimistic slot. Over a download, every interested
 // downloader gets its turn, and a newcomer's turn comes first.
 void UploadServer::rechoke(Time now) {
   if (config_.turn_chunks > 0) return end_idle_turns(now);
   struct Rank {
     bool idle;
-    std::uint64_t served;
+    std::pair<std::uint32_t, std::uint64_t> rank;
     Time since;
     ConnId conn;
-    auto key() const { return std::tie(idle, served, since, conn); }
+    auto key() const { return std::tie(idle, rank, since, conn); }
   };
   std::vector<Rank> ranks;
   for (auto& [conn, c] : conns_) {
     if (!c.interested) continue;
     const bool idle = c.unchoked && c.queue.empty() && c.out.empty() &&
                       now - std::max(c.idle_since, c.since) >= config_.rechoke_interval / 2;
-    ranks.push_back({idle, c.served, c.since, conn});
+    ranks.push_back({idle, rank(c), c.since, conn});
   }
   if (ranks.empty()) {
     next_rechoke_.reset();
@@ -320,9 +329,9 @@ bool UploadServer::someone_waits() const {
                      [](const auto& e) { return e.second.interested && !e.second.unchoked; });
 }
 
-bool UploadServer::someone_served_less(std::uint64_t served) const {
+bool UploadServer::someone_ranks_before(const Conn& than) const {
   return std::any_of(conns_.begin(), conns_.end(), [&](const auto& e) {
-    return e.second.interested && !e.second.unchoked && e.second.served < served;
+    return e.second.interested && !e.second.unchoked && rank(e.second) < rank(than);
   });
 }
 
@@ -462,9 +471,10 @@ void UploadServer::on_sent(Time now, ConnId conn) {
   if (c.out.empty() && c.queue.empty()) c.idle_since = now;
   const auto turn = config_.turn_chunks * chunk_size(c.file);
   if (c.unchoked && turn > 0 && c.turn_bytes >= turn) {
-    // Its turn is over: the slot goes to whoever was served least, which may be it again.
+    // Its turn is over: the slot goes to whoever ranks first (furthest behind, then served
+    // least), which may be it again.
     c.turn_bytes = 0;
-    if (someone_served_less(c.served)) {
+    if (someone_ranks_before(c)) {
       choke(now, conn, c);
       fill_slots(now);
     }

@@ -55,6 +55,7 @@ TEST(Messages, EveryMessageRoundTrips) {
       PeerCancelChunk{"data.bin", 1, std::nullopt},
       PeerCancelChunk{"data.bin", 1, 65536},
       PeerInterested{"data.bin"},
+      PeerInterested{"data.bin", 17},
       PeerNotInterested{"data.bin"},
       PeerUnchoke{"data.bin"},
       PeerChoke{"data.bin", {}},

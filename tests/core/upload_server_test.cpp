@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <utility>
 #include <vector>
 
 namespace swarmlab::testing {
@@ -106,6 +107,91 @@ TEST(UploadServer, ConnectionsThatNameNoFileGiveWayWithinSeconds) {
   EXPECT_EQ(a.closed, std::vector<ConnId>{2});
   EXPECT_FALSE(s.on_accepted(t0 + 5s, 6));  // 4 named its file, 5 is new: full
   EXPECT_EQ(drain(s).closed, std::vector<ConnId>{6});
+}
+
+// One slot, three downloaders waiting; each turn is one chunk. Serves the whole chunk to
+// `conn` (its reads and their departure) and returns who is unchoked next.
+struct OneSlotSeed {
+  FileInfo file;
+  ChunkSet have;
+  UploadServer server;
+
+  explicit OneSlotSeed(bool behind_first)
+      : file(make_file_info("f", 4 * 1024, 1024, std::vector<Digest>(4))),
+        have(4),
+        server(config(behind_first), [this](const std::string& name) {
+          return name == "f" ? UploadServer::Offered{&file, &have} : UploadServer::Offered{};
+        }) {
+    for (std::uint32_t i = 0; i < 4; ++i) have.insert(i);
+  }
+  static UploadConfig config(bool behind_first) {
+    UploadConfig c;
+    c.slots = 1;
+    c.optimistic_slot = false;
+    c.turn_chunks = 1;
+    c.spread_first_copies = false;
+    c.behind_first = behind_first;
+    return c;
+  }
+  /// The connections unchoked by what the server did since the last call.
+  std::vector<ConnId> unchoked() {
+    std::vector<ConnId> out;
+    while (auto a = server.poll_action()) {
+      if (auto* m = std::get_if<act::SendMessage>(&*a)) {
+        if (std::holds_alternative<PeerUnchoke>(m->message)) out.push_back(m->conn);
+      }
+      if (auto* r = std::get_if<act::ReadChunk>(&*a)) reads.push_back(*r);
+    }
+    return out;
+  }
+  std::vector<ConnId> serve_chunk(Time now, ConnId conn) {
+    server.on_message(now, conn, PeerRequestChunk{"f", 0, 0, 0});
+    std::vector<ConnId> next = unchoked();
+    EXPECT_EQ(reads.size(), 1u);
+    for (auto r : std::exchange(reads, {})) {
+      server.on_read(now, r.conn, r.name, r.index, r.offset,
+                     StoreResult::done(Payload::from_vector(std::vector<std::uint8_t>(r.length))));
+    }
+    for (auto c : unchoked()) next.push_back(c);
+    server.on_sent(now, conn);
+    for (auto c : unchoked()) next.push_back(c);
+    return next;
+  }
+  std::vector<act::ReadChunk> reads;
+};
+
+TEST(UploadServer, ASlotGoesToTheDownloaderFurthestBehind) {
+  for (const bool behind_first : {true, false}) {
+    SCOPED_TRACE(behind_first ? "behind first" : "served least first");
+    OneSlotSeed seed(behind_first);
+    auto& s = seed.server;
+    for (ConnId c : {1, 2, 3}) ASSERT_TRUE(s.on_accepted(t0, c));
+    s.on_message(t0, 1, PeerInterested{"f", 3});  // the slot is free: it is 1's at once
+    s.on_message(t0, 2, PeerInterested{"f", 3});
+    s.on_message(t0, 3, PeerInterested{"f", 1});
+    EXPECT_EQ(seed.unchoked(), std::vector<ConnId>{1});
+
+    // 1's turn ends with its chunk. 3 holds the fewest chunks; 2 was served as little and
+    // waited as long, and comes first only when holdings do not count.
+    EXPECT_EQ(seed.serve_chunk(t0 + 1s, 1), std::vector<ConnId>{behind_first ? 3u : 2u});
+    if (!behind_first) continue;
+    // 3 verified that chunk (2 now) and 2 got two elsewhere (5): 3 is still furthest behind
+    // and keeps the slot for another turn ...
+    s.on_message(t0 + 1s, 3, PeerHave{"f", 0});
+    s.on_message(t0 + 1s, 2, PeerHave{"f", 1});
+    s.on_message(t0 + 1s, 2, PeerHave{"f", 2});
+    EXPECT_TRUE(seed.serve_chunk(t0 + 2s, 3).empty());
+    // ... after which it holds as many as 1, which was served less: 1 is next.
+    s.on_message(t0 + 2s, 3, PeerHave{"f", 1});
+    EXPECT_EQ(seed.serve_chunk(t0 + 3s, 3), std::vector<ConnId>{1});
+    // 1 verified its chunk and one from elsewhere, 3 two from elsewhere: all three hold 5,
+    // and 2, served least, has its turn at last.
+    s.on_message(t0 + 3s, 1, PeerHave{"f", 0});
+    s.on_message(t0 + 3s, 1, PeerHave{"f", 3});
+    s.on_message(t0 + 3s, 3, PeerHave{"f", 2});
+    s.on_message(t0 + 3s, 3, PeerHave{"f", 3});
+    EXPECT_EQ(seed.serve_chunk(t0 + 4s, 1), std::vector<ConnId>{2});
+  }
 }
 
 }  // namespace

@@ -154,6 +154,8 @@ struct PeerCancelChunk {
 /// interested downloaders.
 struct PeerInterested {
   std::string name;
+  /// Chunks of the file the downloader holds: owners serve those furthest behind first.
+  std::uint32_t have = 0;
   friend bool operator==(const PeerInterested&, const PeerInterested&) = default;
 };
 /// Downloader -> owner: "nothing you hold is of use to me any more"; frees its upload slot.
@@ -176,7 +178,8 @@ struct PeerChoke {
   friend bool operator==(const PeerChoke&, const PeerChoke&) = default;
 };
 /// Owner -> every interested downloader of `name`: "I now hold chunk `index`" (fresher than the
-/// tracker's owner map).
+/// tracker's owner map). Downloader -> every source it is connected to: the same, so the
+/// source knows how far along the downloader is (UploadConfig::behind_first).
 struct PeerHave {
   std::string name;
   std::uint32_t index = 0;

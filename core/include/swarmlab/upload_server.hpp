@@ -37,6 +37,12 @@ struct UploadConfig {
     if (upload_bps == 0) return 4;
     return static_cast<std::uint32_t>(std::clamp<std::uint64_t>(upload_bps / slot_bps, 1, 64));
   }
+  /// Free slots and ended turns go to the interested downloader that holds the fewest chunks
+  /// (as it said: PEER_INTERESTED and its PEER_HAVEs), then to the one served least. The
+  /// last completion is what a flash crowd waits for: a downloader that fell behind (fewer
+  /// owners took it, a slower path) catches up instead of finishing last. False: served least
+  /// first, each source fair only among its own downloaders.
+  bool behind_first = true;
   /// One more slot that goes to a newcomer at once (its first chunk makes it a source), or in
   /// turn to whoever waited longest.
   bool optimistic_slot = true;
@@ -158,6 +164,7 @@ class UploadServer {
     bool optimistic = false;
     Time since{};  // when it was last choked or unchoked
     std::uint64_t served = 0;
+    std::uint32_t holds = 0;  // chunks of `file` it said it holds
     std::deque<PeerRequestChunk> queue;
     /// Blocks being read, delayed or on their way out, in order. At most a chunk's worth: the
     /// link carries about one chunk per unchoked downloader, so each chunk leaves as soon as
@@ -193,14 +200,18 @@ class UploadServer {
   void set_interest(Time now, ConnId conn, Conn& c, const std::string& name, bool interested);
   void unchoke(Time now, ConnId conn, Conn& c, bool optimistic);
   void choke(Time now, ConnId conn, Conn& c);
-  /// Fills free slots with the interested downloaders served least so far.
+  /// Fills free slots with the interested downloaders that rank first (rank()).
   void fill_slots(Time now);
   void rechoke(Time now);
   /// Turns by chunks: chokes downloaders that hold a slot and ask nothing, if others wait.
   void end_idle_turns(Time now);
   bool someone_waits() const;
-  /// An interested downloader, choked, that was served less than `served`.
-  bool someone_served_less(std::uint64_t served) const;
+  /// Who gets a slot first, lowest first: by chunks held (behind_first), then bytes served.
+  std::pair<std::uint32_t, std::uint64_t> rank(const Conn& c) const {
+    return {config_.behind_first ? c.holds : 0, c.served};
+  }
+  /// An interested downloader, choked, that ranks before `than`.
+  bool someone_ranks_before(const Conn& than) const;
   void pump_reads(Time now);
   /// Whether the rate limit lets another block out now; if not, sets next_pump_.
   bool rate_allows(Time now);
