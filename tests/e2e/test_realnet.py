@@ -472,7 +472,7 @@ class BackPressure(SwarmTestCase):
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         s.connect(("127.0.0.1", t.port))
-        s.sendall(frame('{"type":"REQUEST_REGISTRY","req":1,"version":4,"peer_id":"hoarder",'
+        s.sendall(frame('{"type":"REQUEST_REGISTRY","req":1,"version":5,"peer_id":"hoarder",'
                         '"listen":{"host":"","port":1}}'))
         s.sendall(frame('{"type":"REQUEST_TO_PUBLISH","req":2,"name":"huge.bin","size":%d,'
                         '"chunk_size":4096,"file_hash":"%s"}' % (chunks * 4096, file_hash), hashes))
@@ -594,7 +594,7 @@ class BackPressure(SwarmTestCase):
         hashes = b"".join(hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(chunks))
         hoarder = socket.create_connection(("127.0.0.1", t.port), timeout=10)
         self.addCleanup(hoarder.close)
-        hoarder.sendall(frame('{"type":"REQUEST_REGISTRY","req":1,"version":4,"peer_id":"hoarder",'
+        hoarder.sendall(frame('{"type":"REQUEST_REGISTRY","req":1,"version":5,"peer_id":"hoarder",'
                               '"listen":{"host":"","port":1}}'))
         hoarder.sendall(frame('{"type":"REQUEST_TO_PUBLISH","req":2,"name":"huge.bin","size":%d,'
                               '"chunk_size":4096,"file_hash":"%s"}'
@@ -620,7 +620,7 @@ class BackPressure(SwarmTestCase):
 
         def unread_locations(target, i):  # registers, asks four times, never reads
             c = connect(target, rcvbuf=4096)
-            c.sendall(frame('{"type":"REQUEST_REGISTRY","req":1,"version":4,"peer_id":"h%d",'
+            c.sendall(frame('{"type":"REQUEST_REGISTRY","req":1,"version":5,"peer_id":"h%d",'
                             '"listen":{"host":"","port":1}}' % i))
             for r in range(4):
                 c.sendall(frame('{"type":"REQUEST_FILE_LOCATION","req":%d,"name":"huge.bin"}'

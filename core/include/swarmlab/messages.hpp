@@ -24,7 +24,8 @@ namespace swarmlab {
 
 /// 2: owners choke and unchoke downloaders, and send HAVEs (PEER_INTERESTED and the rest).
 /// 3: PEER_REJECT_CHUNK. 4: requests, replies and cancels name a block (offset, length) of a chunk.
-constexpr std::uint32_t kProtocolVersion = 4;
+/// 5: downloaders tell their sources what they hold (PEER_INTERESTED `have`, PEER_HAVE).
+constexpr std::uint32_t kProtocolVersion = 5;
 /// Longest peer id a node may choose.
 constexpr std::size_t kMaxPeerIdBytes = 64;
 
