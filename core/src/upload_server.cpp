@@ -121,12 +121,18 @@ void UploadServer::on_message(Time now, ConnId conn, Message m) {
   if (auto* req = std::get_if<PeerRequestChunk>(&m))
     return on_request(now, conn, c, std::move(*req));
   if (auto* i = std::get_if<PeerInterested>(&m)) {
+    if (i->name != c.file) {
+      c.sent_whole = 0;
+      c.sent_of.clear();
+    }
     c.holds = i->have;
     return set_interest(now, conn, c, i->name, true);
   }
   // The downloader verified a chunk: it is that much further along.
   if (auto* have = std::get_if<PeerHave>(&m)) {
-    if (have->name == c.file) ++c.holds;
+    if (have->name != c.file) return;
+    c.sent_of.erase(have->index);
+    if (c.holds < UINT32_MAX) ++c.holds;
     return;
   }
   if (auto* n = std::get_if<PeerNotInterested>(&m))
@@ -468,6 +474,14 @@ void UploadServer::on_sent(Time now, ConnId conn) {
   c.out.pop_front();
   c.out_bytes -= sent.bytes;
   c.turn_bytes += sent.bytes;
+  if (const auto* file = held_(c.file).file; file != nullptr && config_.behind_first) {
+    auto& bytes = c.sent_of[sent.index];
+    bytes += sent.bytes;
+    if (bytes >= file->chunk_length(sent.index)) {
+      c.sent_of.erase(sent.index);
+      if (c.sent_whole < UINT32_MAX) ++c.sent_whole;
+    }
+  }
   if (c.out.empty() && c.queue.empty()) c.idle_since = now;
   const auto turn = config_.turn_chunks * chunk_size(c.file);
   if (c.unchoked && turn > 0 && c.turn_bytes >= turn) {

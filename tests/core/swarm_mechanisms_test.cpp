@@ -15,7 +15,7 @@ double seconds_per_chunk(double bps) {
 
 TEST(SwarmMechanisms, ANewcomerToABusySeedGetsItsFirstChunkWithinAFewChunkTimes) {
   // 10 downloaders keep a 2 Mbit/s seed busy; an 11th arrives later. The seed serves 3 of them
-  // at a time (2 slots + 1 optimistic), one chunk each on the link, and the one served least
+  // at a time (2 slots + 1 optimistic), one chunk each on the link, and the one furthest behind
   // goes next: the newcomer waits for a few chunks, not behind all that the others asked for
   // (with 64 slots it waits 20 chunk times).
   Swarm s(5);
@@ -31,7 +31,7 @@ TEST(SwarmMechanisms, ANewcomerToABusySeedGetsItsFirstChunkWithinAFewChunkTimes)
   s.net.run_until([&] { return s.net.count_records("tracker_connected") == 12; });
   ASSERT_NE(as<PublishDone>(s.publish(origin, "f", bytes)), nullptr);
   for (int i = 0; i < 10; ++i) s.start_download(leechers[i], "f", "/dl/f");
-  // Once each has had its first chunk, a newcomer (served least) is next in line.
+  // Once each has had its first chunk, a newcomer (holding nothing) is next in line.
   ASSERT_TRUE(s.net.run_until([&] {
     for (int i = 0; i < 10; ++i) {
       if (s.received_by("l" + std::to_string(i), "f").empty()) return false;
@@ -107,6 +107,45 @@ TEST(SwarmMechanisms, ASlowOnlySeedThatLeavesEarlyLeavesEveryLeecherComplete) {
   for (auto h : leechers) {
     ASSERT_NE(s.net.store(h).file("/dl/f"), nullptr);
     EXPECT_EQ(*s.net.store(h).file("/dl/f"), bytes);
+  }
+}
+
+TEST(SwarmMechanisms, ASeedServesTheDownloaderFurthestBehindFirst) {
+  // A seed with one slot and one-chunk turns. "ahead" resumes holding 24 of 32 chunks,
+  // "behind" holds nothing. Told by PEER_INTERESTED how much each holds, the seed serves
+  // "behind" turn after turn until it has about caught up, so "ahead" finishes its last 8
+  // chunks only then; served-least alternates between the two, and "ahead" finishes while
+  // "behind" has about 10. Their uplinks are slow, so most chunks come from the seed.
+  for (const bool behind_first : {true, false}) {
+    SCOPED_TRACE(behind_first ? "behind first" : "served least first");
+    Swarm s(9);
+    const std::uint32_t n = 32;
+    const auto bytes = random_bytes(n * kTestChunk, 29);
+    auto origin = s.add_peer("seed", {4e6, 4e6, 2ms}, [&](PeerConfig& c) {
+      c.upload.slots = 1;
+      c.upload.optimistic_slot = false;
+      c.upload.turn_chunks = 1;
+      c.upload.spread_first_copies = false;
+      c.upload.behind_first = behind_first;
+    });
+    auto ahead = s.add_peer("ahead", {200e3, 100e6, 2ms});
+    auto behind = s.add_peer("behind", {200e3, 100e6, 2ms});
+    ASSERT_TRUE(s.wait_online({origin, ahead, behind}));
+    ASSERT_NE(as<PublishDone>(s.publish(origin, "f", bytes)), nullptr);
+    const auto info = s.peer(origin).held_files().at(0).info;
+    ChunkSet first_24(n);
+    for (std::uint32_t i = 0; i < 24; ++i) first_24.insert(i);
+    s.net.store(ahead).put_partial("/dl/f", info, bytes, first_24);
+    s.start_download(ahead, "f", "/dl/f");
+    s.start_download(behind, "f", "/dl/f");
+    ASSERT_NE(as<DownloadCompleted>(s.wait_download(ahead, "f")), nullptr);
+    const auto caught_up = s.received_by("behind", "f").size();
+    if (behind_first) {
+      EXPECT_GE(caught_up, 22u);
+    } else {
+      EXPECT_LE(caught_up, 12u);
+    }
+    EXPECT_NE(as<DownloadCompleted>(s.wait_download(behind, "f")), nullptr);
   }
 }
 

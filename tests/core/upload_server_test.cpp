@@ -144,8 +144,8 @@ struct OneSlotSeed {
     }
     return out;
   }
-  std::vector<ConnId> serve_chunk(Time now, ConnId conn) {
-    server.on_message(now, conn, PeerRequestChunk{"f", 0, 0, 0});
+  std::vector<ConnId> serve_chunk(Time now, ConnId conn, std::uint32_t index = 0) {
+    server.on_message(now, conn, PeerRequestChunk{"f", index, 0, 0});
     std::vector<ConnId> next = unchoked();
     EXPECT_EQ(reads.size(), 1u);
     for (auto r : std::exchange(reads, {})) {
@@ -192,6 +192,24 @@ TEST(UploadServer, ASlotGoesToTheDownloaderFurthestBehind) {
     s.on_message(t0 + 3s, 3, PeerHave{"f", 3});
     EXPECT_EQ(seed.serve_chunk(t0 + 4s, 1), std::vector<ConnId>{2});
   }
+}
+
+TEST(UploadServer, UnderstatingWhatItHoldsBuysADownloaderNoMoreThanWhatItGotHere) {
+  // 1 says it holds nothing and never confirms a chunk; 2 honestly holds 2. Each chunk the
+  // server sends 1 counts for 1 anyway, so after two of them 2 has its turn: a liar ranks no
+  // better than a downloader that holds only what it got here.
+  OneSlotSeed seed(true);
+  auto& s = seed.server;
+  for (ConnId c : {1, 2}) ASSERT_TRUE(s.on_accepted(t0, c));
+  s.on_message(t0, 1, PeerInterested{"f", 0});
+  s.on_message(t0, 2, PeerInterested{"f", 2});
+  EXPECT_EQ(seed.unchoked(), std::vector<ConnId>{1});
+  EXPECT_TRUE(seed.serve_chunk(t0 + 1s, 1, 0).empty());  // 1 of 2: still behind
+  EXPECT_EQ(seed.serve_chunk(t0 + 2s, 1, 1), std::vector<ConnId>{2});
+  // 2 verifies its chunk (3): 1, at 2, is behind again.
+  EXPECT_TRUE(seed.serve_chunk(t0 + 3s, 2, 2).empty());
+  s.on_message(t0 + 3s, 2, PeerHave{"f", 2});
+  EXPECT_EQ(seed.serve_chunk(t0 + 4s, 2, 3), std::vector<ConnId>{1});
 }
 
 }  // namespace

@@ -46,7 +46,8 @@ struct UploadConfig {
   /// One more slot that goes to a newcomer at once (its first chunk makes it a source), or in
   /// turn to whoever waited longest.
   bool optimistic_slot = true;
-  /// How often the unchoked set is chosen again: the downloaders served least so far go first.
+  /// How often the unchoked set is chosen again: the downloaders that rank first (behind_first)
+  /// go first.
   Duration rechoke_interval = 2s;
   /// When > 0, a downloader's turn ends after this many chunks' worth of blocks have left for
   /// it (if others wait), instead of at every rechoke_interval: turns follow the link's speed.
@@ -164,7 +165,12 @@ class UploadServer {
     bool optimistic = false;
     Time since{};  // when it was last choked or unchoked
     std::uint64_t served = 0;
-    std::uint32_t holds = 0;  // chunks of `file` it said it holds
+    /// Chunks of `file` it said it holds (PEER_INTERESTED, then a PEER_HAVE each), and the
+    /// chunks this server sent it whole. It ranks by the larger: a downloader that understates
+    /// what it holds ranks no better than one that holds only what it got here.
+    std::uint32_t holds = 0;
+    std::uint32_t sent_whole = 0;
+    std::map<std::uint32_t, std::uint32_t> sent_of;  // bytes sent of chunks not yet whole
     std::deque<PeerRequestChunk> queue;
     /// Blocks being read, delayed or on their way out, in order. At most a chunk's worth: the
     /// link carries about one chunk per unchoked downloader, so each chunk leaves as soon as
@@ -208,7 +214,7 @@ class UploadServer {
   bool someone_waits() const;
   /// Who gets a slot first, lowest first: by chunks held (behind_first), then bytes served.
   std::pair<std::uint32_t, std::uint64_t> rank(const Conn& c) const {
-    return {config_.behind_first ? c.holds : 0, c.served};
+    return {config_.behind_first ? std::max(c.holds, c.sent_whole) : 0, c.served};
   }
   /// An interested downloader, choked, that ranks before `than`.
   bool someone_ranks_before(const Conn& than) const;
