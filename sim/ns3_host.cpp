@@ -17,6 +17,18 @@ Endpoint from_ns3(const ns3::Address& a) {
   return Endpoint{host.str(), inet.GetPort()};
 }
 
+// A socket this host let go of still receives until the peer learns of the close, which
+// waits behind whatever we had left to send (a Close with unsent data only sends its FIN once
+// the data is out: tens of seconds behind a slow uplink). Its bytes are read and dropped, as a
+// kernel accepts them for a closed descriptor. Left unread they would shrink the window the
+// peer sees until its bytes in flight fill it exactly, and ns-3 3.37 then builds a zero-length
+// segment and crashes in TcpRateLinux::SkbSent (ns-3 issue 991, TcpTxBuffer::NextSeg's
+// `m_sentSize <= rWnd`, fixed in 3.41 by commit 13c1b9b63).
+void DiscardReceived(ns3::Ptr<ns3::Socket> socket) {
+  while (socket->Recv()) {
+  }
+}
+
 }  // namespace
 
 ns3::TypeId Ns3Host::GetTypeId() {
@@ -264,6 +276,7 @@ void Ns3Host::OnConnectFailed(ns3::Ptr<ns3::Socket> socket) {
 
 void Ns3Host::OnAccept(ns3::Ptr<ns3::Socket> socket, const ns3::Address& from) {
   if (!node_) {
+    socket->SetRecvCallback(ns3::MakeCallback(&DiscardReceived));
     socket->Close();
     return;
   }
@@ -345,7 +358,7 @@ ns3::Ptr<ns3::Socket> Ns3Host::Release(ConnId id) {
   auto it = conns_.find(id);
   if (it == conns_.end()) return nullptr;
   auto socket = it->second.socket;
-  socket->SetRecvCallback(ns3::MakeNullCallback<void, ns3::Ptr<ns3::Socket>>());
+  socket->SetRecvCallback(ns3::MakeCallback(&DiscardReceived));
   socket->SetSendCallback(ns3::MakeNullCallback<void, ns3::Ptr<ns3::Socket>, std::uint32_t>());
   socket->SetCloseCallbacks(ns3::MakeNullCallback<void, ns3::Ptr<ns3::Socket>>(),
                             ns3::MakeNullCallback<void, ns3::Ptr<ns3::Socket>>());

@@ -19,8 +19,9 @@ void configure_ns3_tcp(std::uint32_t segment, std::uint64_t fastest, Duration sl
   // item in TcpRateLinux::SkbSent, ns-3 issue 991, fixed in 3.41) when a sender with unsent
   // data has sent exactly the peer's advertised window while a segment is SACKed. The window
   // is the receive buffer less unread bytes, at most a send buffer since every host reads all
-  // it gets, so it then always exceeds what a sender can hold. Senders are still bounded by
-  // SndBufSize: rates and memory do not change.
+  // it gets (sockets it closed included: Ns3Host drops what they receive), so it then always
+  // exceeds what a sender can hold. Senders are still bounded by SndBufSize: rates and memory
+  // do not change.
   ns3::Config::SetDefault("ns3::TcpSocket::RcvBufSize", ns3::UintegerValue(2 * buffer + segment));
   ns3::Config::SetDefault("ns3::Ipv4::WeakEsModel", ns3::BooleanValue(false));
   // Linux's retransmission timeout, srtt + max(200 ms, 4 rttvar), rather than ns-3's
@@ -37,9 +38,10 @@ void configure_ns3_tcp(std::uint32_t segment, std::uint64_t fastest, Duration sl
   // No zero-window probes within a run. ns-3 3.37 arms the persist timer whenever a segment
   // arrives advertising a zero window, even when the sender has nothing left to send, and
   // TcpSocketBase::PersistTimeout then dereferences the missing tx item (SIGSEGV in
-  // TcpTxItem::GetPacketCopy). Every host reads all it gets, so a zero window is an edge of
-  // closing connections: a 300-peer flash crowd with crashes, a partition and a tracker
-  // restart (tests/sim/flash_crowd_300.json) crashed on it; with probes off it completes.
+  // TcpTxItem::GetPacketCopy). The zero windows came from sockets a host had closed and no
+  // longer read (a 300-peer flash crowd with crashes, a partition and a tracker restart,
+  // tests/sim/flash_crowd_300.json, crashed on one); those are now read to the end, so this is
+  // a second line of defence.
   // A connection that did stall would be dropped by the peers' own stall timeouts.
   ns3::Config::SetDefault("ns3::TcpSocket::PersistTimeout", ns3::TimeValue(ns3::Seconds(3600)));
 }
