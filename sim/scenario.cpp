@@ -325,6 +325,7 @@ void parse_strategy(const json& v, const std::string& path, DownloadConfig& d, U
   f.integer("upload_slots", u.slots, 0, 1024);
   f.boolean("optimistic_slot", u.optimistic_slot);
   f.duration("rechoke_interval", u.rechoke_interval);
+  f.duration("upload_out_time", u.out_time);
   f.integer("turn_chunks", u.turn_chunks, 0, 1000);
   f.boolean("spread_first_copies", u.spread_first_copies);
   f.boolean("behind_first", u.behind_first);
@@ -765,6 +766,7 @@ json to_json(const Scenario& s) {
             {"upload_slots", s.upload.slots},
             {"optimistic_slot", s.upload.optimistic_slot},
             {"rechoke_interval", secs(s.upload.rechoke_interval)},
+            {"upload_out_time", secs(s.upload.out_time)},
             {"turn_chunks", s.upload.turn_chunks},
             {"spread_first_copies", s.upload.spread_first_copies},
             {"behind_first", s.upload.behind_first},

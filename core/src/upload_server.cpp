@@ -381,10 +381,8 @@ void UploadServer::pump_reads(Time now) {
     // Round-robin over connections, so one greedy downloader cannot starve the others.
     auto has_work = [&](const auto& entry) {
       const Conn& c = entry.second;
-      // A file no longer offered gets budget for one read, which fails and says so.
-      return (c.unchoked || c.finishing > 0) && !c.queue.empty() &&
-             c.out_bytes < std::max<std::uint64_t>(
-                               1, config_.chunks_per_downloader * chunk_size(c.queue.front().name));
+      if (!(c.unchoked || c.finishing > 0) || c.queue.empty()) return false;
+      return c.out_bytes < out_budget(c.queue.front());
     };
     auto it = std::find_if(conns_.upper_bound(next_turn_), conns_.end(), has_work);
     if (it == conns_.end()) it = std::find_if(conns_.begin(), conns_.end(), has_work);
@@ -409,6 +407,18 @@ void UploadServer::pump_reads(Time now) {
     ++reads_in_progress_;
     act(act::ReadChunk{it->first, std::move(r.name), r.index, r.offset, r.length});
   }
+}
+
+std::uint64_t UploadServer::out_budget(const PeerRequestChunk& next) const {
+  // A file no longer offered gets budget for one read, which fails and says so.
+  std::uint64_t budget =
+      std::max<std::uint64_t>(1, config_.chunks_per_downloader * chunk_size(next.name));
+  if (config_.upload_bps > 0 && config_.out_time > Duration::zero()) {
+    const auto time = static_cast<std::uint64_t>(static_cast<double>(config_.upload_bps) / 8.0 *
+                                                 to_seconds(config_.out_time));
+    budget = std::min(budget, std::max<std::uint64_t>(time, 2 * std::uint64_t{next.length}));
+  }
+  return budget;
 }
 
 bool UploadServer::rate_allows(Time now) {

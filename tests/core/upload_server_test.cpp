@@ -212,5 +212,48 @@ TEST(UploadServer, UnderstatingWhatItHoldsBuysADownloaderNoMoreThanWhatItGotHere
   EXPECT_EQ(seed.serve_chunk(t0 + 4s, 2, 3), std::vector<ConnId>{1});
 }
 
+TEST(UploadServer, AThinUplinkReadsAheadOnlyAQuarterSecondSoQueuedBlocksCanBeCancelled) {
+  // One 64 KiB-block chunk of 512 KiB asked for whole. A 100 Mbit/s uplink takes it all at
+  // once (a chunk per downloader); a 1 Mbit/s one reads two blocks (a quarter second is less),
+  // and a cancel then takes back blocks that have not left.
+  auto reads_ahead = [](std::uint64_t upload_bps) {
+    FileInfo file = make_file_info("f", 512 * 1024, 512 * 1024, std::vector<Digest>(1));
+    ChunkSet have(1);
+    have.insert(0);
+    UploadConfig c;
+    c.upload_bps = upload_bps;
+    c.spread_first_copies = false;
+    UploadServer s(c, [&](const std::string& name) {
+      return name == "f" ? UploadServer::Offered{&file, &have} : UploadServer::Offered{};
+    });
+    EXPECT_TRUE(s.on_accepted(t0, 1));
+    s.on_message(t0, 1, PeerInterested{"f", 0});
+    for (std::uint32_t b = 0; b < 8; ++b)
+      s.on_message(t0, 1, PeerRequestChunk{"f", 0, b * 65536, 65536});
+    std::vector<std::uint32_t> offsets;
+    auto take_reads = [&] {
+      while (auto a = s.poll_action()) {
+        if (auto* r = std::get_if<act::ReadChunk>(&*a)) {
+          offsets.push_back(r->offset);
+          s.on_read(t0, r->conn, r->name, r->index, r->offset,
+                    StoreResult::done(Payload::from_vector(std::vector<std::uint8_t>(r->length))));
+        }
+      }
+    };
+    take_reads();
+    const auto first = offsets.size();
+    // The downloader moved its last five blocks elsewhere; then one block leaves.
+    for (std::uint32_t b = 3; b < 8; ++b) s.on_message(t0, 1, PeerCancelChunk{"f", 0, b * 65536});
+    s.on_sent(t0 + 1s, 1);
+    take_reads();
+    return std::make_pair(first, offsets);
+  };
+  const auto [fast_first, fast] = reads_ahead(100'000'000);
+  EXPECT_EQ(fast_first, 8u);
+  const auto [thin_first, thin] = reads_ahead(1'000'000);
+  EXPECT_EQ(thin_first, 2u);
+  // After one block left, the next one still asked for is read, and none that were cancelled.
+  EXPECT_EQ(thin, (std::vector<std::uint32_t>{0, 65536, 131072}));
+}
 }  // namespace
 }  // namespace swarmlab::testing

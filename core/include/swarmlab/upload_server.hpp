@@ -57,6 +57,11 @@ struct UploadConfig {
   /// (Send::report_sent). 1 on a link the host reports at the wire (ns-3); a host that reports
   /// when the kernel took the bytes (Asio) keeps the next reads under way meanwhile with 2.
   std::uint32_t chunks_per_downloader = 1;
+  /// With upload_bps known, also at most this much of the uplink's time (and at least two
+  /// blocks): what is still queued here can be cancelled by a downloader that moved it to a
+  /// faster source, and its pings do not wait behind seconds of data. A 1 Mbit/s uplink
+  /// would otherwise hold a 512 KiB chunk (4 s) per downloader that no cancel could take back.
+  Duration out_time = 250ms;
   /// While this peer is an origin of a file (it held all of it when the first request came),
   /// has not sent every chunk once and has downloaders waiting for a slot (its upload is what
   /// the swarm waits for), a request for a chunk it already sent is rejected
@@ -219,6 +224,9 @@ class UploadServer {
   /// An interested downloader, choked, that ranks before `than`.
   bool someone_ranks_before(const Conn& than) const;
   void pump_reads(Time now);
+  /// Bytes one downloader may have between read and sent when `next` is its next request
+  /// (chunks_per_downloader, out_time).
+  std::uint64_t out_budget(const PeerRequestChunk& next) const;
   /// Whether the rate limit lets another block out now; if not, sets next_pump_.
   bool rate_allows(Time now);
   /// Whether to answer `conn`'s request for a block of `index` with PeerRejectChunk: this peer
