@@ -432,7 +432,10 @@ void Download::on_block(Time now, Source& s, PeerReplyChunk& reply) {
   s.last_delivery = now;
   // Asked or not (a request a CHOKE took back, or an end-game twin), a block we still miss is
   // worth keeping: the bytes have crossed the link already.
-  if (chunks_[i] == ChunkState::Have || chunks_[i] == ChunkState::Verifying) return;
+  if (chunks_[i] == ChunkState::Have || chunks_[i] == ChunkState::Verifying) {
+    duplicate_bytes_ += reply.data.size();
+    return;
+  }
   // ... except for a chunk that must now come whole from one source we chose: a stray block
   // (a twin sent before its cancel arrived) from another would leave it with blocks from two
   // senders that only they could complete.
@@ -443,7 +446,10 @@ void Download::on_block(Time now, Source& s, PeerReplyChunk& reply) {
   }
   Partial& p = start_chunk(i);
   Block& block = p.blocks[b];
-  if (block.in) return;
+  if (block.in) {
+    duplicate_bytes_ += reply.data.size();
+    return;
+  }
   block.in = true;
   block.data = std::move(reply.data);
   block.from = s.id;
@@ -666,65 +672,133 @@ void Download::request_more(Time now) {
   }
   refresh_free();
   if (!config_.end_game || free.empty()) return;
-  // End-game: nothing is left to ask for for the first time, so ask a second owner for each
-  // block still in flight; the first copy in wins and the other request is cancelled.
+  // End-game: nothing is left to ask for for the first time, so ask a second owner for
+  // blocks still in flight; the first copy in wins and the other request is cancelled. (Not
+  // while a chunk nobody was asked for waits on sources that choked us: in a swarm short of
+  // seed upload that is most of the time, and regression/scarce-seed-small was 5 % slower.)
   const bool all_asked =
       std::none_of(chunks_.begin(), chunks_.end(),
                    [](ChunkState c) { return c == ChunkState::Missing; }) &&
       std::none_of(free.begin(), free.end(), [&](Source* s) { return next_block_for(*s); });
   if (!all_asked) return;
   // Twins cost: a block already on its way from the first source is sent twice. So a block
-  // gets one only near the end (the last end_game_chunks chunks' worth of blocks), or when a
-  // free source would bring it sooner than the source it waits on.
+  // gets one only when a free source would bring it in half the time, or near the end (the
+  // last end_game_chunks chunks' worth of blocks) when there is nothing to judge by.
   std::uint64_t left = 0;
   for (const auto& [i, p] : partial_) {
     if (chunks_[i] == ChunkState::Requested) left += p.blocks.size() - p.in;
   }
   const bool near_end =
       left <= static_cast<std::uint64_t>(config_.end_game_chunks) * blocks_per_chunk_;
-  std::map<std::string, std::vector<Time>> asked;  // by source, sorted: its queue for us
-  if (!near_end) {
-    for (const auto& [i, p] : partial_) {
-      for (const auto& block : p.blocks) {
-        for (const auto& ask : block.asks) asked[ask.source].push_back(ask.sent);
-      }
+  // By source, in the order asked: its queue for us.
+  std::map<std::string, std::vector<std::pair<std::uint64_t, Time>>> asked;
+  for (const auto& [i, p] : partial_) {
+    for (const auto& block : p.blocks) {
+      if (block.in) continue;
+      for (const auto& ask : block.asks) asked[ask.source].emplace_back(ask.seq, ask.sent);
     }
-    for (auto& [id, times] : asked) std::sort(times.begin(), times.end());
   }
-  const auto size = block_size();
-  for (auto& [i, p] : partial_) {
-    if (free.empty()) break;
+  for (auto& [id, queue] : asked) std::sort(queue.begin(), queue.end());
+  // Every block in flight that may get help, and when it is expected from those asked for it
+  // (the soonest of them; none if one of them has given nothing to judge by yet).
+  struct Stuck {
+    std::uint32_t chunk;
+    std::uint32_t block;
+    std::optional<double> waiting;
+    std::uint32_t behind;  // blocks asked before it of its only source
+  };
+  std::vector<Stuck> stuck;
+  for (const auto& [i, p] : partial_) {
     if (chunks_[i] != ChunkState::Requested || one_source_.contains(i)) continue;
-    for (std::uint32_t b = 0; b < p.blocks.size() && !free.empty(); ++b) {
-      auto& block = p.blocks[b];
-      if (block.in || block.asks.size() != 1) continue;
-      if (!rate_allows(now)) return;
-      Source* second = pick_free_owner(free, i, &block.asks.front().source);
-      if (second == nullptr) continue;
-      if (!near_end) {
-        const auto& ask = block.asks.front();
+    for (std::uint32_t b = 0; b < p.blocks.size(); ++b) {
+      const auto& block = p.blocks[b];
+      if (block.in || block.asks.empty() || block.asks.size() >= kMostAsksPerBlock) continue;
+      Stuck x{i, b, std::nullopt, 0};
+      bool known = true;
+      for (const auto& ask : block.asks) {
         const auto& queue = asked[ask.source];
-        const auto ahead = static_cast<std::uint32_t>(
-            std::lower_bound(queue.begin(), queue.end(), ask.sent) - queue.begin());
-        if (!twin_would_win(*second, sources_.at(ask.source), ahead)) continue;
+        x.behind = static_cast<std::uint32_t>(
+            std::lower_bound(queue.begin(), queue.end(), std::make_pair(ask.seq, ask.sent)) -
+            queue.begin());
+        const auto eta =
+            expected_wait(now, sources_.at(ask.source), x.behind, queue.front().second);
+        known = known && eta.has_value();
+        if (eta && (!x.waiting || *eta < *x.waiting)) x.waiting = eta;
       }
-      send_request(now, i, b, *second);
-      log("endgame_request",
-          {{"file", name_}, {"index", i}, {"offset", b * size}, {"peer", second->id}});
-      refresh_free();
+      if (!known) x.waiting.reset();
+      stuck.push_back(x);
     }
+  }
+  // The block expected last gets help first.
+  std::stable_sort(stuck.begin(), stuck.end(), [](const Stuck& a, const Stuck& b) {
+    return a.waiting.value_or(-1.0) > b.waiting.value_or(-1.0);
+  });
+  const auto size = block_size();
+  for (const auto& x : stuck) {
+    if (free.empty()) break;
+    if (!rate_allows(now)) return;
+    auto& block = partial_.at(x.chunk).blocks[x.block];
+    // The free owner, not asked for it yet, that would bring it soonest.
+    Source* second = nullptr;
+    std::optional<double> soonest;
+    std::vector<Source*> unknown;  // free owners that have sent us nothing to judge by
+    for (Source* s : free) {
+      if (!s->has.contains(x.chunk) || s->rejected.contains(x.chunk) ||
+          std::any_of(block.asks.begin(), block.asks.end(),
+                      [&](const Ask& a) { return a.source == s->id; }))
+        continue;
+      const auto eta = expected_wait(now, *s, s->inflight, now);
+      if (!eta) {
+        unknown.push_back(s);
+      } else if (!soonest || *eta < *soonest) {
+        second = s;
+        soonest = eta;
+      }
+    }
+    const bool much_sooner = second != nullptr && x.waiting && *soonest < 0.5 * *x.waiting;
+    if (much_sooner && block.asks.size() == 1 && x.behind > 0 && !block.asks.front().moved) {
+      // Still queued behind others at its only source, so not sent yet: it moves, and the
+      // first source is told to drop it. No byte of it is sent twice.
+      const Ask first = block.asks.front();
+      send_request(now, x.chunk, x.block, *second);
+      block.asks.back().moved = true;
+      remove_asks(x.chunk, x.block, first.source);
+      if (const auto& from = sources_.at(first.source); from.conn != 0) {
+        send_to(from.conn, PeerCancelChunk{name_, x.chunk, x.block * size});
+      }
+      log("request_moved", {{"file", name_},
+                            {"index", x.chunk},
+                            {"offset", x.block * size},
+                            {"from", first.source},
+                            {"peer", second->id}});
+      refresh_free();
+      continue;
+    }
+    bool twin = much_sooner;
+    if (!twin && near_end && block.asks.size() == 1 && (!x.waiting || second == nullptr)) {
+      if (second == nullptr) second = pick_free_owner(unknown, std::nullopt, nullptr);
+      twin = second != nullptr;
+    }
+    if (!twin) continue;
+    send_request(now, x.chunk, x.block, *second);
+    log("endgame_request",
+        {{"file", name_}, {"index", x.chunk}, {"offset", x.block * size}, {"peer", second->id}});
+    refresh_free();
   }
 }
 
-bool Download::twin_would_win(const Source& free, const Source& first, std::uint32_t ahead) const {
-  if (free.throughput <= 0 || first.throughput <= 0) return false;  // no basis to judge
-  // From `first`: after the blocks asked of it before this one, at its rate to us. From
-  // `free`: after a round trip and what it was asked for already.
-  const double block = block_size();
-  const double from_first = (ahead + 1) * block / first.throughput;
-  const double rtt = free.srtt ? to_seconds(*free.srtt) : 0.0;
-  const double from_free = rtt + (free.inflight + 1) * block / free.throughput;
-  return from_free < from_first;
+std::optional<double> Download::expected_wait(Time now, const Source& s, std::uint32_t ahead,
+                                              Time asked_since) const {
+  // A block's time at its rate to us; a source that has sent nothing for longer than that
+  // while asked is judged by its silence instead: a source whose link or queue stalled does
+  // not keep the blocks asked of it on the strength of its past rate. A source that never
+  // sent us anything is judged by its silence alone, once asked.
+  const double quiet =
+      s.inflight > 0 ? to_seconds(now - std::max(s.last_delivery, asked_since)) : 0.0;
+  if (s.throughput <= 0 && quiet <= 0) return std::nullopt;  // nothing to judge by
+  const double per_block = std::max(s.throughput > 0 ? block_size() / s.throughput : 0.0, quiet);
+  const double rtt = s.srtt ? to_seconds(*s.srtt) : 0.0;
+  return rtt + (ahead + 1) * per_block;
 }
 
 std::optional<std::pair<std::uint32_t, std::uint32_t>> Download::next_block_for(const Source& s) {
@@ -767,7 +841,7 @@ void Download::send_request(Time now, std::uint32_t chunk, std::uint32_t block, 
   send_to(s.conn, PeerRequestChunk{name_, chunk, block * size, block_length(chunk, block)});
   request_pace_.take(block_length(chunk, block));
   Partial& p = start_chunk(chunk);
-  p.blocks[block].asks.push_back(Ask{s.id, now});
+  p.blocks[block].asks.push_back(Ask{s.id, now, next_ask_++});
   ++p.asks;
   ++s.inflight;
 }
@@ -983,7 +1057,8 @@ void Download::on_finalized(Time now, const StoreResult& result) {
                              {"duration", secs},
                              {"bytes", info_->size},
                              {"resumed_chunks", resumed_chunks_},
-                             {"sources_used", used}});
+                             {"sources_used", used},
+                             {"duplicate_bytes", duplicate_bytes_}});
   act(act::Tell{DownloadCompleted{name_, dest_, now - started_, info_->size, resumed_chunks_,
                                   info_->size - resumed_bytes_}});
 }

@@ -536,6 +536,38 @@ TEST(Download, EndGameTwinsBlocksOnlyNearTheEndOrWhereAnotherOwnerWouldBeSooner)
   EXPECT_LT(gated * 3, every) << gated << " twins gated, " << every << " twinning every block";
 }
 
+TEST(Download, BlocksQueuedAtAThinSourceMoveToAFasterOneInsteadOfComingTwice) {
+  // A deep pipeline gives the thin source (100 kbit/s: 1.3 s per 16 KiB chunk) eight chunks at
+  // once. Those still queued behind others there are moved to the fast source, and the thin
+  // one is told to drop them: the download ends in about the fast source's time, and the thin
+  // source sends no more than what it had started.
+  Swarm s;
+  const auto bytes = random_bytes(64 * kTestChunk, 23);
+  auto fast = s.add_peer("fast", {10e6, 100e6, 1ms});
+  auto thin = s.add_peer("thin", {100e3, 100e6, 1ms});
+  auto d = s.add_peer("d", {100e6, 100e6, 1ms}, [](PeerConfig& c) {
+    c.download.min_inflight_per_peer = 8;
+    c.download.peer_strategy = PeerStrategy::Random;
+  });
+  ASSERT_TRUE(s.wait_online({fast, thin, d}));
+  ASSERT_NE(as<PublishDone>(s.publish(thin, "f", bytes)), nullptr);
+  ASSERT_NE(as<PublishDone>(s.publish(fast, "f", bytes)), nullptr);
+  const Time start = s.net.now();
+  s.start_download(d, "f", "/dl/f");
+  ASSERT_NE(as<DownloadCompleted>(s.wait_download(d, "f")), nullptr);
+  EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
+  const double took = to_seconds(s.net.now() - start);
+  const auto moved = s.net.records_of("request_moved");
+  EXPECT_GE(moved.size(), 4u);
+  for (const auto& m : moved) EXPECT_EQ(m.fields["from"], "thin");
+  const auto done = s.net.records_of("download_completed");
+  ASSERT_EQ(done.size(), 1u);
+  // The thin source's first chunk or two may cross with their cancel; the rest never leave.
+  EXPECT_LE(done[0].fields["duplicate_bytes"].get<std::uint64_t>(), 2u * kTestChunk);
+  // 1 MiB at 10 Mbit/s is 0.84 s; waiting on the thin queue would take over 10 s.
+  EXPECT_LT(took, 1.5) << took << " s";
+}
+
 TEST(Download, RequestForAFileThePeerCannotHaveGetsAnError) {
   Swarm s;
   auto a = s.add_peer("a");

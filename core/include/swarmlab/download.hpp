@@ -237,6 +237,8 @@ class Download {
   struct Ask {
     std::string source;
     Time sent;
+    std::uint64_t seq = 0;  // order of asking: asks sent at the same instant still queue
+    bool moved = false;     // it was moved here from a slower source, and stays
   };
   struct Block {
     std::vector<Ask> asks;  // more than one only in the end-game
@@ -258,9 +260,12 @@ class Download {
   /// Asks free sources for more, then tells every source whether we are interested.
   void schedule(Time now);
   void request_more(Time now);
-  /// End-game: whether `free`, asked for a block that waits at `first` behind `ahead` others
-  /// asked of it, would likely bring it sooner (from both sources' rates to us).
-  bool twin_would_win(const Source& free, const Source& first, std::uint32_t ahead) const;
+  /// End-game: seconds until a block asked of `s` arrives, `ahead` blocks asked of it before
+  /// it and the oldest of those asked at `asked_since`; none before `s` has sent anything.
+  std::optional<double> expected_wait(Time now, const Source& s, std::uint32_t ahead,
+                                      Time asked_since) const;
+  /// A block is asked of at most this many sources at once (the first and end-game twins).
+  static constexpr std::size_t kMostAsksPerBlock = 4;
   /// The first block nobody was asked for of a chunk in progress that `s` may send.
   std::optional<std::pair<std::uint32_t, std::uint32_t>> next_block_for(const Source& s);
   void send_request(Time now, std::uint32_t chunk, std::uint32_t block, Source& s);
@@ -330,6 +335,8 @@ class Download {
   /// unknown, so their next copy comes whole from one source, which then answers for it.
   ChunkSet one_source_;
   std::uint32_t blocks_per_chunk_ = 1;
+  std::uint64_t next_ask_ = 0;
+  std::uint64_t duplicate_bytes_ = 0;      // blocks that arrived when we had them already
   std::uint32_t verifying_ = 0;            // chunks_ in state Verifying
   std::map<std::string, Source> sources_;  // by peer id; ordered for determinism
   std::map<ConnId, std::string> conn_to_source_;
