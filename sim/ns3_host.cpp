@@ -19,11 +19,11 @@ Endpoint from_ns3(const ns3::Address& a) {
 
 // A socket this host let go of still receives until the peer learns of the close, which
 // waits behind whatever we had left to send (a Close with unsent data only sends its FIN once
-// the data is out: tens of seconds behind a slow uplink). Its bytes are read and dropped, as a
-// kernel accepts them for a closed descriptor. Left unread they would shrink the window the
-// peer sees until its bytes in flight fill it exactly, and ns-3 3.37 then builds a zero-length
-// segment and crashes in TcpRateLinux::SkbSent (ns-3 issue 991, TcpTxBuffer::NextSeg's
-// `m_sentSize <= rWnd`, fixed in 3.41 by commit 13c1b9b63).
+// the data is out: tens of seconds behind a slow uplink). Its bytes are read and dropped
+// (Linux would answer them with a reset; either way they are lost). Left unread they would
+// shrink the window the peer sees until its bytes in flight fill it exactly, and ns-3 3.37
+// then builds a zero-length segment and crashes in TcpRateLinux::SkbSent (ns-3 issue 991,
+// TcpTxBuffer::NextSeg's `m_sentSize <= rWnd`, fixed in 3.41 by commit 13c1b9b63).
 void DiscardReceived(ns3::Ptr<ns3::Socket> socket) {
   while (socket->Recv()) {
   }

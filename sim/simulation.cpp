@@ -221,7 +221,9 @@ void Simulation::build() {
 }
 
 void Simulation::write_event(const Event& e) {
-  if (!s_.record_chunks && (e.type == "chunk_received" || e.type == "endgame_request")) return;
+  if (!s_.record_chunks &&
+      (e.type == "chunk_received" || e.type == "endgame_request" || e.type == "request_moved"))
+    return;
   events_ << e.to_json().dump() << '\n';
   ++events_written_;
 }

@@ -62,11 +62,11 @@ struct DownloadConfig {
   Duration tick_interval = 500ms;
   Duration progress_interval = 1s;
   bool end_game = true;
-  /// The end-game asks a second owner for every block in flight only once fewer than this many
-  /// chunks' worth of blocks are missing; before that, only for blocks that a free owner would
-  /// bring sooner than the one they wait on. Twins of blocks already on their way are bytes
-  /// sent twice: asking for every one as soon as all are asked cost poisson-churn 18 % of its
-  /// payload, since a 32-chunk file is all asked for within a second of starting.
+  /// The end-game moves or twins a block in flight when a free owner would bring it in half the
+  /// time; once fewer than this many chunks' worth of blocks are missing, a block also gets one
+  /// twin when there is nothing to judge the owners by yet. Twins of blocks already on their
+  /// way are bytes sent twice: asking for every one as soon as all are asked cost
+  /// poisson-churn 18 % of its payload, since a 32-chunk file is all asked for within a second.
   std::uint32_t end_game_chunks = 4;
   /// Most this download receives, bits/s (0: no limit): its requests are paced to it, so
   /// sources send no faster and the rest of the link stays free for other traffic.
@@ -238,7 +238,7 @@ class Download {
     std::string source;
     Time sent;
     std::uint64_t seq = 0;  // order of asking: asks sent at the same instant still queue
-    bool moved = false;     // it was moved here from a slower source, and stays
+    bool moved = false;     // moved here from a slower source: not moved again (twins may come)
   };
   struct Block {
     std::vector<Ask> asks;  // more than one only in the end-game
