@@ -757,8 +757,9 @@ void Download::request_more(Time now) {
     }
     const bool much_sooner = second != nullptr && x.waiting && *soonest < 0.5 * *x.waiting;
     if (much_sooner && block.asks.size() == 1 && x.behind > 0 && !block.asks.front().moved) {
-      // Still queued behind others at its only source, so not sent yet: it moves, and the
-      // first source is told to drop it. No byte of it is sent twice.
+      // Queued behind others at its only source, so probably not sent yet: it moves, and the
+      // first source is told to drop it. If the source had read it already (it reads a little
+      // ahead), it still comes, and counts as a duplicate.
       const Ask first = block.asks.front();
       send_request(now, x.chunk, x.block, *second);
       block.asks.back().moved = true;
