@@ -323,6 +323,8 @@ void parse_strategy(const json& v, const std::string& path, DownloadConfig& d, U
   Fields f(v, path);
   f.integer("max_upload_connections", u.max_connections, 0, 100000);
   f.integer("upload_slots", u.slots, 0, 1024);
+  f.integer("upload_hearings", u.hearings, 0, 1024);
+  f.rate("upload_slot_rate", u.slot_bps);
   f.boolean("optimistic_slot", u.optimistic_slot);
   f.duration("rechoke_interval", u.rechoke_interval);
   f.duration("upload_out_time", u.out_time);
@@ -764,6 +766,8 @@ json to_json(const Scenario& s) {
             {"end_game_chunks", d.end_game_chunks},
             {"max_upload_connections", s.upload.max_connections},
             {"upload_slots", s.upload.slots},
+            {"upload_hearings", s.upload.hearings},
+            {"upload_slot_rate", bps(s.upload.slot_bps)},
             {"optimistic_slot", s.upload.optimistic_slot},
             {"rechoke_interval", secs(s.upload.rechoke_interval)},
             {"upload_out_time", secs(s.upload.out_time)},

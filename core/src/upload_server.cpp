@@ -30,6 +30,11 @@ std::optional<Time> UploadServer::next_deadline() const {
     const Time due = quiet->second.last_heard + config_.idle_timeout;
     if (!t || due < *t) t = due;
   }
+  for (const auto& [conn, c] : conns_) {
+    if (!c.hearing) continue;
+    const Time due = c.accepted + config_.evict_nameless_after;
+    if (!t || due < *t) t = due;
+  }
   return t;
 }
 
@@ -63,38 +68,85 @@ std::map<ConnId, UploadServer::Conn>::const_iterator UploadServer::evictable(Tim
   return victim;
 }
 
+void UploadServer::refuse(Time now, ConnId conn, std::string why) {
+  send_to(conn, ErrorMessage{0, ErrorCode::Busy, std::move(why), ""});
+  drop(now, conn);
+}
+
 bool UploadServer::on_accepted(Time now, ConnId conn) {
-  if (config_.max_connections > 0 && conns_.size() >= config_.max_connections) {
+  const auto full = [&] {
+    return config_.max_connections > 0 && conns_.size() - hearings() >= config_.max_connections;
+  };
+  if (full()) {
     // Full: a connection that is no downloader, or says nothing and is not being served,
     // gives way.
     if (const auto victim = evictable(now); victim != conns_.end()) {
       const Conn& v = victim->second;
-      send_to(victim->first,
-              ErrorMessage{
-                  0, ErrorCode::Busy,
-                  v.file.empty()
-                      ? "closing a connection that named no file in " +
-                            format_duration(now - v.accepted) + ": another downloader needs it"
-                      : "closing a connection that said nothing for " +
-                            format_duration(now - v.last_heard) + ": another downloader needs it",
-                  ""});
-      drop(now, victim->first);
+      refuse(now, victim->first,
+             v.file.empty()
+                 ? "closing a connection that named no file in " +
+                       format_duration(now - v.accepted) + ": another downloader needs it"
+                 : "closing a connection that said nothing for " +
+                       format_duration(now - v.last_heard) + ": another downloader needs it");
     }
   }
-  if (config_.max_connections > 0 && conns_.size() >= config_.max_connections) {
-    send_to(conn, ErrorMessage{0, ErrorCode::Busy,
-                               "already serving " + std::to_string(conns_.size()) +
-                                   " downloaders; try again later",
-                               ""});
-    act(act::CloseConnection{conn});
-    return false;
+  bool hearing = false;
+  if (full()) {
+    end_hearings(now);
+    if (hearings() >= config_.hearings) {
+      send_to(conn, ErrorMessage{0, ErrorCode::Busy,
+                                 "already serving " + std::to_string(conns_.size()) +
+                                     " downloaders; try again later",
+                                 ""});
+      act(act::CloseConnection{conn});
+      return false;
+    }
+    hearing = true;
   }
   Conn c;
   c.since = now;
   c.last_heard = now;
   c.accepted = now;
+  c.hearing = hearing;
   conns_.emplace(conn, std::move(c));
   return true;
+}
+
+void UploadServer::hear(Time now, ConnId conn, Conn& c) {
+  const auto holds = [](const Conn& o) { return std::max(o.holds, o.sent_whole); };
+  // The downloader furthest along; of equals, one not being served loses the least.
+  auto victim = conns_.end();
+  for (auto it = conns_.begin(); it != conns_.end(); ++it) {
+    const Conn& o = it->second;
+    if (o.hearing || o.file != c.file) continue;
+    if (victim == conns_.end() || holds(o) > holds(victim->second) ||
+        (holds(o) == holds(victim->second) && victim->second.unchoked && !o.unchoked)) {
+      victim = it;
+    }
+  }
+  if (victim != conns_.end() && 2 * std::uint64_t{holds(c)} < holds(victim->second)) {
+    refuse(now, victim->first,
+           "closing this connection for a downloader further behind (it holds " +
+               std::to_string(holds(c)) + " chunks, this one " +
+               std::to_string(holds(victim->second)) + "); try again later");
+    c.hearing = false;
+    return set_interest(now, conn, c, c.file, true);
+  }
+  refuse(now, conn,
+         "already serving " + std::to_string(conns_.size() - hearings()) +
+             " downloaders, none twice as far along as you; try again later");
+}
+
+void UploadServer::end_hearings(Time now) {
+  std::vector<ConnId> over;
+  for (const auto& [conn, c] : conns_) {
+    if (c.hearing && now - c.accepted >= config_.evict_nameless_after) over.push_back(conn);
+  }
+  for (const ConnId conn : over) {
+    refuse(now, conn,
+           "already serving " + std::to_string(conns_.size() - hearings()) +
+               " downloaders; try again later");
+  }
 }
 
 void UploadServer::on_closed(Time now, ConnId conn) {
@@ -126,6 +178,10 @@ void UploadServer::on_message(Time now, ConnId conn, Message m) {
       c.sent_of.clear();
     }
     c.holds = i->have;
+    if (c.hearing) {
+      c.file = i->name;
+      return hear(now, conn, c);
+    }
     return set_interest(now, conn, c, i->name, true);
   }
   // The downloader verified a chunk: it is that much further along.
@@ -135,8 +191,14 @@ void UploadServer::on_message(Time now, ConnId conn, Message m) {
     if (c.holds < UINT32_MAX) ++c.holds;
     return;
   }
-  if (auto* n = std::get_if<PeerNotInterested>(&m))
+  if (auto* n = std::get_if<PeerNotInterested>(&m)) {
+    if (c.hearing) {
+      return refuse(now, conn,
+                    "already serving " + std::to_string(conns_.size() - hearings()) +
+                        " downloaders; try again later");
+    }
     return set_interest(now, conn, c, n->name, false);
+  }
   if (auto* cancel = std::get_if<PeerCancelChunk>(&m)) {
     std::erase_if(c.queue, [&](const PeerRequestChunk& r) {
       return r.name == cancel->name && r.index == cancel->index &&
@@ -513,6 +575,7 @@ void UploadServer::on_have(Time, const std::string& name, std::uint32_t index) {
 }
 
 void UploadServer::on_deadline(Time now) {
+  end_hearings(now);
   if (config_.idle_timeout > Duration::zero()) {
     for (auto quiet = quietest();
          quiet != conns_.end() && now - quiet->second.last_heard >= config_.idle_timeout;

@@ -109,6 +109,57 @@ TEST(UploadServer, ConnectionsThatNameNoFileGiveWayWithinSeconds) {
   EXPECT_EQ(drain(s).closed, std::vector<ConnId>{6});
 }
 
+TEST(UploadServer, AHeardNewcomerHoldingLittleTakesThePlaceOfTheDownloaderFurthestAlong) {
+  UploadConfig config;
+  config.max_connections = 2;
+  config.hearings = 1;
+  config.evict_nameless_after = 2s;
+  UploadServer s(config, [](const std::string&) { return UploadServer::Offered{}; });
+  ASSERT_TRUE(s.on_accepted(t0, 1));
+  ASSERT_TRUE(s.on_accepted(t0, 2));
+  s.on_message(t0, 1, PeerInterested{"f", 6});
+  s.on_message(t0, 2, PeerInterested{"f", 2});
+  s.on_message(t0 + 1s, 2, PeerHave{"f", 9});  // 2 now holds 3
+  drain(s);
+
+  // Full, nothing evictable: a newcomer is heard out instead of being refused at once.
+  ASSERT_TRUE(s.on_accepted(t0 + 1s, 3));
+  EXPECT_TRUE(drain(s).closed.empty());
+  // Only one hearing at a time: the next newcomer is refused.
+  EXPECT_FALSE(s.on_accepted(t0 + 1s, 4));
+  EXPECT_EQ(drain(s).closed, std::vector<ConnId>{4});
+  // 3 holds nothing; 1 holds six chunks: 1 makes way, told why, and 3 stays as a downloader.
+  s.on_message(t0 + 1s, 3, PeerInterested{"f", 0});
+  auto a = drain(s);
+  EXPECT_EQ(a.closed, std::vector<ConnId>{1});
+  ASSERT_EQ(a.errors.size(), 1u);
+  EXPECT_EQ(a.errors[0], std::make_pair(ConnId{1}, ErrorCode::Busy));
+  EXPECT_EQ(s.connections(), 2u);
+
+  // Next, one that holds two: 2 holds three, not twice as many, so the newcomer goes.
+  ASSERT_TRUE(s.on_accepted(t0 + 2s, 5));
+  s.on_message(t0 + 2s, 5, PeerInterested{"f", 2});
+  a = drain(s);
+  EXPECT_EQ(a.closed, std::vector<ConnId>{5});
+  ASSERT_EQ(a.errors.size(), 1u);
+  EXPECT_EQ(a.errors[0], std::make_pair(ConnId{5}, ErrorCode::Busy));
+
+  // One that wants nothing here goes at once; one that names nothing goes when its hearing
+  // ends, at the deadline the server asks for, and never holds a place meanwhile.
+  ASSERT_TRUE(s.on_accepted(t0 + 3s, 6));
+  s.on_message(t0 + 3s, 6, PeerNotInterested{"f"});
+  EXPECT_EQ(drain(s).closed, std::vector<ConnId>{6});
+  ASSERT_TRUE(s.on_accepted(t0 + 4s, 7));
+  s.on_message(t0 + 5s, 7, PeerPing{1});
+  s.on_deadline(t0 + 5s);  // the periodic rechoke, due long ago
+  drain(s);
+  ASSERT_TRUE(s.next_deadline());
+  EXPECT_EQ(*s.next_deadline(), t0 + 6s);
+  s.on_deadline(t0 + 6s);
+  EXPECT_EQ(drain(s).closed, std::vector<ConnId>{7});
+  EXPECT_EQ(s.connections(), 2u);
+}
+
 // One slot, three downloaders waiting; each turn is one chunk. Serves the whole chunk to
 // `conn` (its reads and their departure) and returns who is unchoked next.
 struct OneSlotSeed {

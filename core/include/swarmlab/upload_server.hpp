@@ -83,6 +83,16 @@ struct UploadConfig {
   /// When max_connections are taken, a newcomer replaces the connection silent the longest if
   /// it has been silent this long and is not being served (instead of being told Busy).
   Duration evict_silent_after = 10s;
+  /// When max_connections are taken and nothing is evictable, a newcomer may still be heard
+  /// out (at most this many at once, each for evict_nameless_after): if the chunks it says it
+  /// holds are fewer than half of what the connected downloader furthest along holds, that one
+  /// is closed (Busy) to make way; otherwise the newcomer is. In a flash crowd the first peers
+  /// to connect take every connection of every early source, and the peers that hold nothing
+  /// reach nobody who could give them a first chunk while the early ones trade among
+  /// themselves. Off (0) by default: it shortens that ramp, but where uplinks differ it closes
+  /// fast uploaders' connections for slow newcomers and costs more than it saves
+  /// (docs/models.md, "Hearings").
+  std::uint32_t hearings = 0;
   /// ... or if it has not named a file this long after it connected. A downloader names its
   /// file (PEER_INTERESTED or PEER_NOT_INTERESTED) as soon as it connects; a connection that
   /// has not is no downloader, and hundreds of them must not lock the real ones out for long.
@@ -193,6 +203,8 @@ class UploadServer {
     Time idle_since{};             // when it last had nothing queued or busy
     Time last_heard{};             // its last message (or its accept)
     Time accepted{};
+    /// Accepted beyond max_connections: it stays only if it makes way (UploadConfig::hearings).
+    bool hearing = false;
   };
   struct Delayed {
     Time due;
@@ -208,6 +220,17 @@ class UploadServer {
   std::map<ConnId, Conn>::const_iterator evictable(Time now) const;
   /// Closes `conn` from this side and forgets it.
   void drop(Time now, ConnId conn);
+  /// Tells `conn` it is Busy (`why`) and drops it.
+  void refuse(Time now, ConnId conn, std::string why);
+  /// A newcomer on a hearing named its file and what it holds: it takes the place of the
+  /// downloader furthest along, or goes (UploadConfig::hearings).
+  void hear(Time now, ConnId conn, Conn& c);
+  /// Hearings that ran past evict_nameless_after end in a refusal.
+  void end_hearings(Time now);
+  std::size_t hearings() const {
+    return static_cast<std::size_t>(std::count_if(conns_.begin(), conns_.end(),
+                                                  [](const auto& e) { return e.second.hearing; }));
+  }
   void set_interest(Time now, ConnId conn, Conn& c, const std::string& name, bool interested);
   void unchoke(Time now, ConnId conn, Conn& c, bool optimistic);
   void choke(Time now, ConnId conn, Conn& c);
