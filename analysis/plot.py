@@ -467,6 +467,8 @@ def summary_rows(runs):
                      "T / T_min": fmt(h["kr_ratio"], ".3f"),
                      "uplink use": fmt(((run.summary or {}).get("uplinks") or {}).get("utilisation"),
                                        ".1%"),
+                     "first copy / F/u_s": fmt(((run.summary or {}).get("first_copy") or {}).get("ratio"),
+                                              ".2f"),
                      "failures": str(h["failures"])})
     return rows
 

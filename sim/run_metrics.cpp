@@ -12,6 +12,7 @@ RunMetrics::RunMetrics(const Scenario& s, const std::vector<PeerPlan>& plans)
   const auto& primary = s.files.front();
   primary_chunks_ = static_cast<std::uint32_t>(chunk_count_for(primary.size, primary.chunk_size));
   replication_.assign(primary_chunks_, 0);
+  copied_.assign(primary_chunks_, false);
   for (const auto& plan : plans) {
     const auto& g = s.groups[plan.group];
     PeerOutcome p;
@@ -50,6 +51,12 @@ void RunMetrics::on_event(const Event& e) {
     const auto from = e.fields.value("from", std::string{});
     self->bytes_received += bytes;
     chunk_bytes_ += bytes;
+    if (const auto index = e.fields.value("index", std::uint64_t{UINT64_MAX});
+        !self->seeder && e.fields.value("file", std::string{}) == scenario_.files.front().name &&
+        index < copied_.size() && !copied_[index]) {
+      copied_[index] = true;
+      if (++copied_count_ == primary_chunks_) first_copy_out_ = to_seconds(e.time);
+    }
     bytes_since_snapshot_ += bytes;
     auto credit = [&](const std::string& id, std::uint64_t n) {
       if (const auto src = by_id_.find(id); src != by_id_.end()) {
@@ -158,6 +165,16 @@ RunMetrics::Snapshot RunMetrics::snapshot(Time now, const Wire& wire) {
   last_up_capacity_bps_ = wire.up_capacity_bps;
   bytes_since_snapshot_ = 0;
   last_uplink_bytes_ = wire.uplink_bytes;
+  if (!origin_window_closed_) {
+    if (first_arrival_ < 0) {
+      origin_bytes_at_arrival_ = wire.origin_uplink_bytes;
+    } else {
+      origin_capacity_bits_ += last_origin_capacity_bps_ * dt;
+      origin_window_bytes_ = wire.origin_uplink_bytes - origin_bytes_at_arrival_;
+    }
+    origin_window_closed_ = first_copy_out_.has_value();
+  }
+  last_origin_capacity_bps_ = wire.origin_up_capacity_bps;
   last_snapshot_ = now;
   return s;
 }
@@ -264,6 +281,21 @@ nlohmann::json RunMetrics::summary(Time end) const {
       {"wire_per_verified_byte", chunk_bytes_ > 0 ? static_cast<double>(last_uplink_bytes_) /
                                                         static_cast<double>(chunk_bytes_)
                                                   : 0.0}};
+  // The origin's uplink is all the swarm has until every chunk has reached a leecher once.
+  // The soonest it can be out: the file once through the origin seeds' uplinks.
+  const double origin_alone_s =
+      bound_.seed_up_bps > 0 ? bound_.file_bits / bound_.seed_up_bps : 0.0;
+  nlohmann::json first_copy = {
+      {"out_s", first_copy_out_ ? nlohmann::json(*first_copy_out_) : nlohmann::json(nullptr)},
+      {"origin_alone_s", origin_alone_s},
+      {"ratio",
+       first_copy_out_ && origin_alone_s > 0
+           ? nlohmann::json((*first_copy_out_ - std::max(0.0, first_arrival_)) / origin_alone_s)
+           : nlohmann::json(nullptr)},
+      {"origin_utilisation",
+       origin_window_closed_ && origin_capacity_bits_ > 0
+           ? nlohmann::json(static_cast<double>(origin_window_bytes_) * 8.0 / origin_capacity_bits_)
+           : nlohmann::json(nullptr)}};
   return {{"scenario", scenario_.name},
           {"seed", scenario_.seed},
           {"end_time_s", to_seconds(end)},
@@ -285,6 +317,7 @@ nlohmann::json RunMetrics::summary(Time end) const {
           {"kumar_ross", kr},
           {"qiu_srikant", fluid},
           {"uplinks", uplinks},
+          {"first_copy", first_copy},
           {"peers", peers}};
 }
 

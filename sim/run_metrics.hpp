@@ -40,8 +40,10 @@ class RunMetrics {
   };
   /// What the links did since the last snapshot: known to the simulation, not to the events.
   struct Wire {
-    std::uint64_t uplink_bytes = 0;  // running total over the peers' uplinks
-    double up_capacity_bps = 0;      // online peers' uplink rates now
+    std::uint64_t uplink_bytes = 0;         // running total over the peers' uplinks
+    double up_capacity_bps = 0;             // online peers' uplink rates now
+    std::uint64_t origin_uplink_bytes = 0;  // ... over the origin seeds' uplinks
+    double origin_up_capacity_bps = 0;      // online origin seeds' uplink rates now
   };
   Snapshot snapshot(Time now, const Wire& wire);
   static std::string csv_header();
@@ -92,6 +94,15 @@ class RunMetrics {
   double last_up_capacity_bps_ = 0;
   double up_capacity_bits_ = 0;  // what the online peers' uplinks could have carried so far
   double first_arrival_ = -1;
+  // Until every chunk of the first file has reached a leecher (the first copy is out): when,
+  // and what the origin seeds' uplinks carried and could have carried meanwhile, counted from
+  // the first leecher's arrival to the first snapshot after.
+  std::vector<bool> copied_;
+  std::uint32_t copied_count_ = 0;
+  std::optional<double> first_copy_out_;
+  bool origin_window_closed_ = false;
+  std::uint64_t origin_bytes_at_arrival_ = 0, origin_window_bytes_ = 0;
+  double last_origin_capacity_bps_ = 0, origin_capacity_bits_ = 0;
   // Time averages over the snapshots since the first leecher arrived (fluid-model check).
   double sum_seeds_ = 0, sum_leechers_ = 0;
   std::uint32_t averaged_snapshots_ = 0, origin_seeds_ = 0;

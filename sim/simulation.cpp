@@ -353,8 +353,15 @@ void Simulation::apply(const LinkEvent& e) {
 RunMetrics::Wire Simulation::wire() const {
   RunMetrics::Wire w;
   for (std::size_t p = 0; p < plans_.size(); ++p) {
-    w.uplink_bytes += topo_.uplink_bytes(host_of(p));
-    if (metrics_.online(p)) w.up_capacity_bps += static_cast<double>(topo_.link(host_of(p)).up_bps);
+    const auto bytes = topo_.uplink_bytes(host_of(p));
+    const auto capacity =
+        metrics_.online(p) ? static_cast<double>(topo_.link(host_of(p)).up_bps) : 0.0;
+    w.uplink_bytes += bytes;
+    w.up_capacity_bps += capacity;
+    if (group_of(p).role == PeerGroup::Role::Seeder) {
+      w.origin_uplink_bytes += bytes;
+      w.origin_up_capacity_bps += capacity;
+    }
   }
   return w;
 }

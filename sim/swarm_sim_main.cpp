@@ -124,6 +124,16 @@ void print_summary(const nlohmann::json& s, const nlohmann::json& run, const std
         num(u["utilisation"].get<double>() * 100, "%.1f%%").c_str(),
         num(u["wire_per_verified_byte"], "%.3f").c_str());
   }
+  if (const auto& f = s["first_copy"]; f.is_object() && f["out_s"].is_number()) {
+    std::printf(
+        "  first copy      every chunk reached a leecher by %s s (%s x the file once "
+        "through the origin uplinks); origin uplinks %s used until then\n",
+        num(f["out_s"], "%.2f").c_str(),
+        f["ratio"].is_number() ? num(f["ratio"], "%.2f").c_str() : "-",
+        f["origin_utilisation"].is_number()
+            ? num(f["origin_utilisation"].get<double>() * 100, "%.1f%%").c_str()
+            : "(not measured)");
+  }
   if (const auto& q = s["qiu_srikant"]; q.is_object()) {
     std::printf(
         "  fluid model     mean download %s s (model %s s), leechers %s (%s), seeds %s (%s)\n",

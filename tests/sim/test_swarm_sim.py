@@ -114,6 +114,16 @@ class SwarmSimTest(unittest.TestCase):
             self.assertLessEqual(up["utilisation"], 1.0, up)
             self.assertAlmostEqual(kr["ratio"], up["wire_per_verified_byte"] / up["utilisation"],
                                    delta=0.02 * kr["ratio"])
+            # The first copy cannot be out before the file has gone once through the origin's
+            # uplink, nor after the last leecher finished; the origin's uplink carried part of
+            # its capacity meanwhile.
+            first = self.summary(run)["first_copy"]
+            self.assertAlmostEqual(first["origin_alone_s"], kr["file_bits"] / kr["seed_up_bps"])
+            self.assertGreaterEqual(first["out_s"], first["origin_alone_s"], first)
+            self.assertLessEqual(first["out_s"], kr["last_completion_s"], first)
+            self.assertAlmostEqual(first["ratio"], first["out_s"] / first["origin_alone_s"])
+            self.assertGreater(first["origin_utilisation"], 0.2, first)
+            self.assertLessEqual(first["origin_utilisation"], 1.0, first)
 
     def test_a_chunk_slower_than_the_request_timeout_is_not_asked_twice(self):
         # 512 KiB at 0.5 Mbps takes over 8 s, twice the request timeout: the bytes arriving
