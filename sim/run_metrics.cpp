@@ -169,7 +169,9 @@ RunMetrics::Snapshot RunMetrics::snapshot(Time now, const Wire& wire) {
     if (first_arrival_ < 0) {
       origin_bytes_at_arrival_ = wire.origin_uplink_bytes;
     } else {
-      origin_capacity_bits_ += last_origin_capacity_bps_ * dt;
+      // From the first arrival on: nobody could ask the origin anything before it.
+      const double from = std::max(to_seconds(last_snapshot_), first_arrival_);
+      origin_capacity_bits_ += last_origin_capacity_bps_ * std::max(0.0, s.t - from);
       origin_window_bytes_ = wire.origin_uplink_bytes - origin_bytes_at_arrival_;
     }
     origin_window_closed_ = first_copy_out_.has_value();

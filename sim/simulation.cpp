@@ -358,7 +358,9 @@ RunMetrics::Wire Simulation::wire() const {
         metrics_.online(p) ? static_cast<double>(topo_.link(host_of(p)).up_bps) : 0.0;
     w.uplink_bytes += bytes;
     w.up_capacity_bps += capacity;
-    if (group_of(p).role == PeerGroup::Role::Seeder) {
+    // The origin of the first file (the one the summary's models and first copy are about).
+    if (const auto& g = group_of(p);
+        g.role == PeerGroup::Role::Seeder && (g.file.empty() || g.file == s_.files.front().name)) {
       w.origin_uplink_bytes += bytes;
       w.origin_up_capacity_bps += capacity;
     }

@@ -126,8 +126,9 @@ void print_summary(const nlohmann::json& s, const nlohmann::json& run, const std
   }
   if (const auto& f = s["first_copy"]; f.is_object() && f["out_s"].is_number()) {
     std::printf(
-        "  first copy      every chunk reached a leecher by %s s (%s x the file once "
-        "through the origin uplinks); origin uplinks %s used until then\n",
+        "  first copy      every chunk reached a leecher at t=%s s (%s x the file's time "
+        "through the origin uplinks, counted from the first arrival); origin uplinks %s used "
+        "until then\n",
         num(f["out_s"], "%.2f").c_str(),
         f["ratio"].is_number() ? num(f["ratio"], "%.2f").c_str() : "-",
         f["origin_utilisation"].is_number()

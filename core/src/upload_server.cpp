@@ -60,7 +60,8 @@ std::map<ConnId, UploadServer::Conn>::const_iterator UploadServer::evictable(Tim
   auto victim = conns_.end();
   for (auto it = conns_.begin(); it != conns_.end(); ++it) {
     const Conn& c = it->second;
-    if (c.unchoked || !c.queue.empty() || !c.out.empty()) continue;
+    // A hearing holds no place (end_hearings closes it in time).
+    if (c.hearing || c.unchoked || !c.queue.empty() || !c.out.empty()) continue;
     const bool nameless = c.file.empty() && now - c.accepted >= config_.evict_nameless_after;
     if (!nameless && now - c.last_heard < config_.evict_silent_after) continue;
     if (victim == conns_.end() || c.last_heard < victim->second.last_heard) victim = it;
@@ -95,7 +96,7 @@ bool UploadServer::on_accepted(Time now, ConnId conn) {
     end_hearings(now);
     if (hearings() >= config_.hearings) {
       send_to(conn, ErrorMessage{0, ErrorCode::Busy,
-                                 "already serving " + std::to_string(conns_.size()) +
+                                 "already serving " + std::to_string(conns_.size() - hearings()) +
                                      " downloaders; try again later",
                                  ""});
       act(act::CloseConnection{conn});
@@ -113,6 +114,11 @@ bool UploadServer::on_accepted(Time now, ConnId conn) {
 }
 
 void UploadServer::hear(Time now, ConnId conn, Conn& c) {
+  // A place came free while it waited: it takes that one.
+  if (conns_.size() - hearings() < config_.max_connections) {
+    c.hearing = false;
+    return set_interest(now, conn, c, c.file, true);
+  }
   const auto holds = [](const Conn& o) { return std::max(o.holds, o.sent_whole); };
   // The downloader furthest along; of equals, one not being served loses the least.
   auto victim = conns_.end();
@@ -125,12 +131,14 @@ void UploadServer::hear(Time now, ConnId conn, Conn& c) {
     }
   }
   if (victim != conns_.end() && 2 * std::uint64_t{holds(c)} < holds(victim->second)) {
-    refuse(now, victim->first,
-           "closing this connection for a downloader further behind (it holds " +
-               std::to_string(holds(c)) + " chunks, this one " +
-               std::to_string(holds(victim->second)) + "); try again later");
+    const ConnId gone = victim->first;
+    const std::string why = "closing this connection for a downloader further behind (it holds " +
+                            std::to_string(holds(c)) + " chunks, this one " +
+                            std::to_string(holds(victim->second)) + "); try again later";
+    // The newcomer first: if the one that goes held a slot, the newcomer ranks for it.
     c.hearing = false;
-    return set_interest(now, conn, c, c.file, true);
+    set_interest(now, conn, c, c.file, true);
+    return refuse(now, gone, why);
   }
   refuse(now, conn,
          "already serving " + std::to_string(conns_.size() - hearings()) +

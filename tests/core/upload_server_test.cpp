@@ -114,7 +114,18 @@ TEST(UploadServer, AHeardNewcomerHoldingLittleTakesThePlaceOfTheDownloaderFurthe
   config.max_connections = 2;
   config.hearings = 1;
   config.evict_nameless_after = 2s;
+  config.slots = 2;
+  config.optimistic_slot = false;
   UploadServer s(config, [](const std::string&) { return UploadServer::Offered{}; });
+  auto unchoked = [&s] {
+    std::vector<ConnId> out;
+    while (auto a = s.poll_action()) {
+      if (auto* m = std::get_if<act::SendMessage>(&*a);
+          m != nullptr && std::holds_alternative<PeerUnchoke>(m->message))
+        out.push_back(m->conn);
+    }
+    return out;
+  };
   ASSERT_TRUE(s.on_accepted(t0, 1));
   ASSERT_TRUE(s.on_accepted(t0, 2));
   s.on_message(t0, 1, PeerInterested{"f", 6});
@@ -128,13 +139,16 @@ TEST(UploadServer, AHeardNewcomerHoldingLittleTakesThePlaceOfTheDownloaderFurthe
   // Only one hearing at a time: the next newcomer is refused.
   EXPECT_FALSE(s.on_accepted(t0 + 1s, 4));
   EXPECT_EQ(drain(s).closed, std::vector<ConnId>{4});
-  // 3 holds nothing; 1 holds six chunks: 1 makes way, told why, and 3 stays as a downloader.
+  EXPECT_EQ(s.connections(), 2u);  // a hearing holds no place
+  // 3 holds nothing; 1 holds six chunks: 1 makes way, told why, and 3 stays as a downloader
+  // and takes the slot 1 held.
   s.on_message(t0 + 1s, 3, PeerInterested{"f", 0});
   auto a = drain(s);
   EXPECT_EQ(a.closed, std::vector<ConnId>{1});
   ASSERT_EQ(a.errors.size(), 1u);
   EXPECT_EQ(a.errors[0], std::make_pair(ConnId{1}, ErrorCode::Busy));
   EXPECT_EQ(s.connections(), 2u);
+  EXPECT_EQ(s.unchoked(), 2u);
 
   // Next, one that holds two: 2 holds three, not twice as many, so the newcomer goes.
   ASSERT_TRUE(s.on_accepted(t0 + 2s, 5));
@@ -157,6 +171,14 @@ TEST(UploadServer, AHeardNewcomerHoldingLittleTakesThePlaceOfTheDownloaderFurthe
   EXPECT_EQ(*s.next_deadline(), t0 + 6s);
   s.on_deadline(t0 + 6s);
   EXPECT_EQ(drain(s).closed, std::vector<ConnId>{7});
+  EXPECT_EQ(s.connections(), 2u);
+
+  // A place that comes free during a hearing goes to the newcomer heard, whatever it holds.
+  ASSERT_TRUE(s.on_accepted(t0 + 7s, 8));
+  s.on_closed(t0 + 7s, 2);
+  drain(s);
+  s.on_message(t0 + 7s, 8, PeerInterested{"f", 50});
+  EXPECT_EQ(unchoked(), std::vector<ConnId>{8});
   EXPECT_EQ(s.connections(), 2u);
 }
 

@@ -169,7 +169,8 @@ class UploadServer {
   std::optional<UploadAction> poll_action();
   std::optional<Time> next_deadline() const;
 
-  std::size_t connections() const { return conns_.size(); }
+  /// Downloaders connected (not counting newcomers on a hearing).
+  std::size_t connections() const { return conns_.size() - hearings(); }
   std::size_t unchoked() const;
 
  private:
