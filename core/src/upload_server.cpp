@@ -95,6 +95,7 @@ bool UploadServer::on_accepted(Time now, ConnId conn) {
   if (full()) {
     end_hearings(now);
     if (hearings() >= config_.hearings) {
+      turned_away_ = true;
       send_to(conn, ErrorMessage{0, ErrorCode::Busy,
                                  "already serving " + std::to_string(conns_.size() - hearings()) +
                                      " downloaders; try again later",
@@ -140,6 +141,7 @@ void UploadServer::hear(Time now, ConnId conn, Conn& c) {
     set_interest(now, conn, c, c.file, true);
     return refuse(now, gone, why);
   }
+  turned_away_ = true;
   refuse(now, conn,
          "already serving " + std::to_string(conns_.size() - hearings()) +
              " downloaders, none twice as far along as you; try again later");
@@ -151,6 +153,7 @@ void UploadServer::end_hearings(Time now) {
     if (c.hearing && now - c.accepted >= config_.evict_nameless_after) over.push_back(conn);
   }
   for (const ConnId conn : over) {
+    turned_away_ = true;
     refuse(now, conn,
            "already serving " + std::to_string(conns_.size() - hearings()) +
                " downloaders; try again later");
@@ -438,11 +441,13 @@ bool UploadServer::spread_first(const std::string& name, std::uint32_t index, Co
   if (!config_.spread_first_copies || held == nullptr || it == spread_.end() || !it->second.origin)
     return false;
   const auto& spread = it->second;
-  // Only while this peer's uplink is what the swarm waits for (downloaders wait for a slot):
-  // then a duplicate costs a chunk of the scarcest upload, more than the downloader's round
-  // trip to ask for another. With uplink to spare, what is asked is served.
+  // Only while this peer's uplink is what the swarm waits for (downloaders wait for a slot,
+  // or were turned away for want of a connection): then a duplicate costs a chunk of the
+  // scarcest upload, more than the downloader's round trip to ask for another. With uplink to
+  // spare, what is asked is served.
   return index < spread.first_to.size() && spread.first_to[index] != 0 &&
-         spread.first_to[index] != conn && spread.distinct < held->size() && someone_waits();
+         spread.first_to[index] != conn && spread.distinct < held->size() &&
+         (someone_waits() || turned_away_);
 }
 
 void UploadServer::pump_reads(Time now) {

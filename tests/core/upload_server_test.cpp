@@ -182,6 +182,63 @@ TEST(UploadServer, AHeardNewcomerHoldingLittleTakesThePlaceOfTheDownloaderFurthe
   EXPECT_EQ(s.connections(), 2u);
 }
 
+TEST(UploadServer, AnOriginThatTurnsDownloadersAwaySendsEachChunkOnceBeforeAnyTwice) {
+  // Slots for everyone it takes, so nobody connected waits; it is the downloaders told Busy
+  // that say its upload is what the swarm waits for.
+  FileInfo file = make_file_info("f", 4 * 1024, 1024, std::vector<Digest>(4));
+  ChunkSet have(4);
+  for (std::uint32_t i = 0; i < 4; ++i) have.insert(i);
+  UploadConfig config;
+  config.max_connections = 2;
+  config.slots = 4;
+  UploadServer s(config, [&](const std::string& name) {
+    return name == "f" ? UploadServer::Offered{&file, &have} : UploadServer::Offered{};
+  });
+  struct Answers {
+    std::vector<std::pair<ConnId, std::uint32_t>> read, rejected;
+  };
+  auto answers = [&s] {
+    Answers out;
+    while (auto a = s.poll_action()) {
+      if (auto* r = std::get_if<act::ReadChunk>(&*a)) out.read.emplace_back(r->conn, r->index);
+      if (auto* m = std::get_if<act::SendMessage>(&*a)) {
+        if (auto* j = std::get_if<PeerRejectChunk>(&m->message))
+          out.rejected.emplace_back(m->conn, j->index);
+      }
+    }
+    return out;
+  };
+  using Sent = std::vector<std::pair<ConnId, std::uint32_t>>;
+  ASSERT_TRUE(s.on_accepted(t0, 1));
+  ASSERT_TRUE(s.on_accepted(t0, 2));
+  s.on_message(t0, 1, PeerInterested{"f", 0});
+  s.on_message(t0, 2, PeerInterested{"f", 0});
+  ASSERT_EQ(s.unchoked(), 2u);
+  answers();
+
+  // Uplink to spare: a chunk already sent to 1 is sent to 2 as asked.
+  s.on_message(t0, 1, PeerRequestChunk{"f", 0, 0, 0});
+  s.on_message(t0, 2, PeerRequestChunk{"f", 0, 0, 0});
+  auto a = answers();
+  EXPECT_EQ(a.read, (Sent{{1, 0}, {2, 0}}));
+  EXPECT_TRUE(a.rejected.empty());
+  for (const auto& [conn, index] : a.read) {  // read and gone: room for the next ones
+    s.on_read(t0, conn, "f", index, 0,
+              StoreResult::done(Payload::from_vector(std::vector<std::uint8_t>(1024))));
+    s.on_sent(t0, conn);
+  }
+
+  // A third downloader is turned away: from now on 2 gets only chunks nobody got yet.
+  EXPECT_FALSE(s.on_accepted(t0 + 1s, 3));
+  answers();
+  s.on_message(t0 + 1s, 1, PeerRequestChunk{"f", 1, 0, 0});
+  s.on_message(t0 + 1s, 2, PeerRequestChunk{"f", 1, 0, 0});
+  s.on_message(t0 + 1s, 2, PeerRequestChunk{"f", 2, 0, 0});
+  a = answers();
+  EXPECT_EQ(a.read, (Sent{{1, 1}, {2, 2}}));
+  EXPECT_EQ(a.rejected, (Sent{{2, 1}}));
+}
+
 // One slot, three downloaders waiting; each turn is one chunk. Serves the whole chunk to
 // `conn` (its reads and their departure) and returns who is unchoked next.
 struct OneSlotSeed {

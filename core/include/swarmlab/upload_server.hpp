@@ -63,11 +63,11 @@ struct UploadConfig {
   /// would otherwise hold a 512 KiB chunk (4 s) per downloader that no cancel could take back.
   Duration out_time = 250ms;
   /// While this peer is an origin of a file (it held all of it when the first request came),
-  /// has not sent every chunk once and has downloaders waiting for a slot (its upload is what
-  /// the swarm waits for), a request for a chunk it already sent is rejected
-  /// (PeerRejectChunk): the downloader asks it for another, so the first copies a seed puts
-  /// into the swarm are all different and none is lost if it leaves early. A peer that
-  /// downloaded the file got every chunk from the swarm, so it serves what is asked.
+  /// has not sent every chunk once and has downloaders waiting for a slot or has turned some
+  /// away for want of a connection (its upload is what the swarm waits for), a request for a chunk
+  /// it already sent is rejected (PeerRejectChunk): the downloader asks it for another, so the
+  /// first copies a seed puts into the swarm are all different and none is lost if it leaves early.
+  /// A peer that downloaded the file got every chunk from the swarm, so it serves what is asked.
   bool spread_first_copies = true;
   /// Chunk reads (and delayed replies) in progress at once, over all connections.
   std::uint32_t max_reads = 8;
@@ -255,7 +255,7 @@ class UploadServer {
   bool rate_allows(Time now);
   /// Whether to answer `conn`'s request for a block of `index` with PeerRejectChunk: this peer
   /// is an origin of the file, has sent `index` to another downloader before, has chunks it
-  /// never sent, and downloaders wait.
+  /// never sent, and downloaders wait (or were turned away).
   bool spread_first(const std::string& name, std::uint32_t index, ConnId conn) const;
   /// The chunk size of `name`, 0 if not offered.
   std::uint64_t chunk_size(const std::string& name) const;
@@ -285,6 +285,9 @@ class UploadServer {
   ConnId next_turn_ = 0;  // round-robin position among connections with queued requests
   std::optional<Time> next_rechoke_;
   bool downloading_ = false;
+  /// A downloader was told Busy for want of a connection (max_connections): more want this
+  /// peer's upload than it serves, whether or not those it serves are all unchoked.
+  bool turned_away_ = false;
   TokenBucket pace_;               // the rate limit's
   std::optional<Time> next_pump_;  // when the rate limit lets the next block out
 };
