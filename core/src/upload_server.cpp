@@ -69,6 +69,11 @@ std::map<ConnId, UploadServer::Conn>::const_iterator UploadServer::evictable(Tim
   return victim;
 }
 
+std::string UploadServer::busy_text() const {
+  return "already serving " + std::to_string(conns_.size() - hearings()) +
+         " downloaders; try again later";
+}
+
 void UploadServer::refuse(Time now, ConnId conn, std::string why) {
   send_to(conn, ErrorMessage{0, ErrorCode::Busy, std::move(why), ""});
   drop(now, conn);
@@ -96,10 +101,7 @@ bool UploadServer::on_accepted(Time now, ConnId conn) {
     end_hearings(now);
     if (hearings() >= config_.hearings) {
       turned_away_ = true;
-      send_to(conn, ErrorMessage{0, ErrorCode::Busy,
-                                 "already serving " + std::to_string(conns_.size() - hearings()) +
-                                     " downloaders; try again later",
-                                 ""});
+      send_to(conn, ErrorMessage{0, ErrorCode::Busy, busy_text(), ""});
       act(act::CloseConnection{conn});
       return false;
     }
@@ -154,9 +156,7 @@ void UploadServer::end_hearings(Time now) {
   }
   for (const ConnId conn : over) {
     turned_away_ = true;
-    refuse(now, conn,
-           "already serving " + std::to_string(conns_.size() - hearings()) +
-               " downloaders; try again later");
+    refuse(now, conn, busy_text());
   }
 }
 
@@ -204,9 +204,7 @@ void UploadServer::on_message(Time now, ConnId conn, Message m) {
   }
   if (auto* n = std::get_if<PeerNotInterested>(&m)) {
     if (c.hearing) {
-      return refuse(now, conn,
-                    "already serving " + std::to_string(conns_.size() - hearings()) +
-                        " downloaders; try again later");
+      return refuse(now, conn, busy_text());
     }
     return set_interest(now, conn, c, n->name, false);
   }

@@ -221,6 +221,8 @@ class UploadServer {
   std::map<ConnId, Conn>::const_iterator evictable(Time now) const;
   /// Closes `conn` from this side and forgets it.
   void drop(Time now, ConnId conn);
+  /// Why a newcomer is told Busy when every place is taken.
+  std::string busy_text() const;
   /// Tells `conn` it is Busy (`why`) and drops it.
   void refuse(Time now, ConnId conn, std::string why);
   /// A newcomer on a hearing named its file and what it holds: it takes the place of the
