@@ -12,7 +12,7 @@ RunMetrics::RunMetrics(const Scenario& s, const std::vector<PeerPlan>& plans)
   const auto& primary = s.files.front();
   primary_chunks_ = static_cast<std::uint32_t>(chunk_count_for(primary.size, primary.chunk_size));
   replication_.assign(primary_chunks_, 0);
-  copied_.assign(primary_chunks_, false);
+  copied_ = ChunkSet(primary_chunks_);
   for (const auto& plan : plans) {
     const auto& g = s.groups[plan.group];
     PeerOutcome p;
@@ -53,9 +53,9 @@ void RunMetrics::on_event(const Event& e) {
     chunk_bytes_ += bytes;
     if (const auto index = e.fields.value("index", std::uint64_t{UINT64_MAX});
         !self->seeder && e.fields.value("file", std::string{}) == scenario_.files.front().name &&
-        index < copied_.size() && !copied_[index]) {
-      copied_[index] = true;
-      if (++copied_count_ == primary_chunks_) first_copy_out_ = to_seconds(e.time);
+        index < copied_.size() && !copied_.contains(static_cast<std::uint32_t>(index))) {
+      copied_.insert(static_cast<std::uint32_t>(index));
+      if (copied_.complete()) first_copy_out_ = to_seconds(e.time);
     }
     bytes_since_snapshot_ += bytes;
     auto credit = [&](const std::string& id, std::uint64_t n) {

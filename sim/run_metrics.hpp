@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sim/swarm_plan.hpp"
+#include "swarmlab/chunk_set.hpp"
 #include "swarmlab/event.hpp"
 
 namespace swarmlab::sim {
@@ -97,8 +98,7 @@ class RunMetrics {
   // Until every chunk of the first file has reached a leecher (the first copy is out): when,
   // and what the origin seeds' uplinks carried and could have carried meanwhile, counted from
   // the first leecher's arrival to the first snapshot after.
-  std::vector<bool> copied_;
-  std::uint32_t copied_count_ = 0;
+  ChunkSet copied_;
   std::optional<double> first_copy_out_;
   bool origin_window_closed_ = false;
   std::uint64_t origin_bytes_at_arrival_ = 0, origin_window_bytes_ = 0;
