@@ -262,13 +262,22 @@ void Download::connect_more(Time now) {
     act(act::OpenConnection{s->id, s->address});
     ++active;
   }
-  (void)now;
 }
 
 void Download::bind_connection(const std::string& source, ConnId conn) {
   auto& s = sources_.at(source);
+  std::erase(linked_, &s);
   s.conn = conn;
   conn_to_source_[conn] = source;
+  const auto at = std::lower_bound(linked_.begin(), linked_.end(), &s,
+                                   [](const Source* a, const Source* b) { return a->id < b->id; });
+  linked_.insert(at, &s);
+}
+
+void Download::unlink(Source& s) {
+  conn_to_source_.erase(s.conn);
+  s.conn = 0;
+  std::erase(linked_, &s);
 }
 
 Download::Source* Download::source_by_conn(ConnId conn) {
@@ -330,8 +339,9 @@ std::uint32_t Download::block_length(std::uint32_t chunk, std::uint32_t block) c
 }
 
 std::uint32_t Download::inflight_total() const {
+  // Only a source with a connection has requests out (dropping one requeues them).
   std::uint32_t n = 0;
-  for (const auto& [id, s] : sources_) n += s.inflight;
+  for (const Source* s : linked_) n += s->inflight;
   return n;
 }
 
@@ -533,8 +543,7 @@ void Download::settle(std::uint32_t chunk) {
 void Download::on_closed(Time now, ConnId conn, CloseReason reason) {
   Source* s = source_by_conn(conn);
   if (s == nullptr) return;
-  conn_to_source_.erase(conn);
-  s->conn = 0;
+  unlink(*s);
   if (finished() || s->state == SourceState::Banned) return;
   drop_source(now, *s, SourceState::Failed, to_string(reason));
   maybe_refresh(now, true);
@@ -556,9 +565,8 @@ void Download::drop_source(Time now, Source& s, SourceState state, std::string_v
   s.interested = false;
   s.silent = false;
   if (s.conn != 0) {
-    conn_to_source_.erase(s.conn);
     act(act::CloseConnection{s.conn});
-    s.conn = 0;
+    unlink(s);
   }
   requeue_from(s.id);
   if (was_active && state == SourceState::Failed) {
@@ -631,17 +639,17 @@ std::optional<std::uint32_t> Download::pick_next(const std::vector<Source*>& fre
 void Download::schedule(Time now) {
   if (phase_ != Phase::Running) return;
   request_more(now);
-  for (auto& [id, s] : sources_) update_interest(s);
+  for (Source* s : linked_) update_interest(*s);
 }
 
 void Download::request_more(Time now) {
   std::vector<Source*> free;
   auto refresh_free = [&] {
     free.clear();
-    for (auto& [id, s] : sources_) {
-      if (s.state == SourceState::Ready && s.unchoked && !s.silent &&
-          s.inflight < pipeline_depth(s))
-        free.push_back(&s);
+    for (Source* s : linked_) {
+      if (s->state == SourceState::Ready && s->unchoked && !s->silent &&
+          s->inflight < pipeline_depth(*s))
+        free.push_back(s);
     }
   };
   refresh_free();
@@ -1083,16 +1091,15 @@ void Download::fail(Error error) {
 
 void Download::close_all_sources() {
   for (auto& [id, s] : sources_) {
-    if (s.conn != 0) {
-      act(act::CloseConnection{s.conn});
-      s.conn = 0;
-    }
+    if (s.conn != 0) act(act::CloseConnection{s.conn});
+    s.conn = 0;
     if (s.state != SourceState::Banned) s.state = SourceState::Idle;
     s.inflight = 0;
     s.unchoked = false;
     s.interested = false;
   }
   conn_to_source_.clear();
+  linked_.clear();
   for (auto it = partial_.begin(); it != partial_.end();) {
     if (chunks_[it->first] != ChunkState::Requested) {
       ++it;

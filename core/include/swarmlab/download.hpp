@@ -145,6 +145,8 @@ class Download {
 
   /// `rng` is the owning peer's generator (one stream per peer keeps runs reproducible).
   Download(const DownloadConfig& config, std::string name, std::string dest, Rng& rng);
+  Download(const Download&) = delete;  // linked_ points into sources_
+  Download& operator=(const Download&) = delete;
 
   void start(Time now);
   void on_location(Time now, const ReplyFileLocation& reply);
@@ -295,6 +297,7 @@ class Download {
   /// Every block of `chunk` is in: hand it to the store to verify.
   void verify(std::uint32_t chunk, Partial& p);
   void drop_source(Time now, Source& s, SourceState state, std::string_view why);
+  void unlink(Source& s);
   void requeue_from(const std::string& source_id);
   /// Forgets the requests for blocks of `chunk` at `s` (they will not come); they are asked
   /// again.
@@ -340,6 +343,9 @@ class Download {
   std::uint32_t verifying_ = 0;            // chunks_ in state Verifying
   std::map<std::string, Source> sources_;  // by peer id; ordered for determinism
   std::map<ConnId, std::string> conn_to_source_;
+  /// The sources with a connection, in id order (as sources_ iterates): the scheduler walks
+  /// these on every delivery, and sources_ holds every owner the tracker ever named.
+  std::vector<Source*> linked_;
   std::vector<std::uint32_t> owner_counts_;
   bool owner_counts_dirty_ = true;
   RarestFirstIndex rarest_;       // rebuilt with owner_counts_, for the rarest-first strategy
