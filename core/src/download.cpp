@@ -960,7 +960,15 @@ std::uint32_t Download::missing_without_owner() {
 
 void Download::maybe_refresh(Time now, bool urgent) {
   if (refresh_pending_ || !tracker_online_) return;
+  if (urgent && now - last_refresh_ < config_.min_refresh_gap) {
+    // Asked once the gap is over (on_deadline): refusals in a row make one refresh.
+    refresh_wanted_ = true;
+    const Time due = last_refresh_ + config_.min_refresh_gap;
+    deadline_ = deadline_ ? std::min(*deadline_, due) : due;
+    return;
+  }
   if (!urgent && now - last_refresh_ < refresh_gap_) return;
+  refresh_wanted_ = false;
   if (!urgent) refresh_gap_ = std::min(refresh_gap_ * 2, config_.refresh_interval);
   refresh_pending_ = true;
   // A refresh asks for owners only once the hash list outweighs what an owner list may
@@ -983,6 +991,7 @@ void Download::on_deadline(Time now) {
   }
   if (!deadline_ || now < *deadline_) return;
   deadline_.reset();
+  if (refresh_wanted_ && !finished()) maybe_refresh(now, true);
   if (phase_ == Phase::Locating && !finished()) return maybe_refresh(now, true);  // asking again
   if (phase_ != Phase::Running) return;
   for (auto& [id, s] : sources_) {

@@ -180,5 +180,44 @@ TEST(SwarmMechanisms, AFullSourceIsAskedAgainAfterSecondsNotAtEveryRefresh) {
   }
 }
 
+TEST(SwarmMechanisms, RefusalsInARowAskTheTrackerAtMostTwiceASecond) {
+  // Ten seeds that each take one downloader, all taken by a slow first downloader: every one
+  // tells the second Busy, and each refusal wants fresh owners. One owner list per refusal
+  // was thousands a second at a 1,000-peer tracker; they now wait for min_refresh_gap.
+  Swarm s(11);
+  const auto bytes = random_bytes(64 * kTestChunk, 31);
+  std::vector<HostId> seeds;
+  for (int i = 0; i < 10; ++i) {
+    seeds.push_back(s.add_peer("seed" + std::to_string(i), {1e6, 1e6, 2ms},
+                               [](PeerConfig& c) { c.upload.max_connections = 1; }));
+  }
+  auto first = s.add_peer("first", {10e3, 100e3, 2ms});
+  auto second = s.add_peer("second", {10e3, 100e6, 2ms});
+  for (auto h : seeds) ASSERT_TRUE(s.wait_online({h}));
+  ASSERT_TRUE(s.wait_online({first, second}));
+  for (auto h : seeds) ASSERT_NE(as<PublishDone>(s.publish(h, "f", bytes)), nullptr);
+  s.start_download(first, "f", "/dl/f");
+  s.net.run_for(2s);  // first holds the only place at every seed
+  const Time began = s.net.now();
+  s.start_download(second, "f", "/dl/f");
+  s.net.run_for(5s);
+  std::size_t refusals = 0;
+  for (const auto& e : s.net.records_of("source_failed")) {
+    if (e.node == "second" && e.time >= began &&
+        e.fields["reason"].get<std::string>().find("already serving") != std::string::npos)
+      ++refusals;
+  }
+  std::vector<double> refreshed_at;
+  for (const auto& e : s.net.records_of("owners_refreshed")) {
+    if (e.node == "second" && e.time >= began) refreshed_at.push_back(to_seconds(e.time - began));
+  }
+  EXPECT_GE(refusals, 15u) << "the seeds keep saying Busy";
+  ASSERT_GE(refreshed_at.size(), 2u) << "refusals still make refreshes";
+  EXPECT_LE(refreshed_at.size(), 11u);
+  for (std::size_t i = 1; i < refreshed_at.size(); ++i) {
+    EXPECT_GE(refreshed_at[i] - refreshed_at[i - 1], 0.49) << "refresh " << i;
+  }
+}
+
 }  // namespace
 }  // namespace swarmlab::testing
