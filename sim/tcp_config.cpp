@@ -44,6 +44,13 @@ void configure_ns3_tcp(std::uint32_t segment, std::uint64_t fastest, Duration sl
   // a second line of defence.
   // A connection that did stall would be dropped by the peers' own stall timeouts.
   ns3::Config::SetDefault("ns3::TcpSocket::PersistTimeout", ns3::TimeValue(ns3::Seconds(3600)));
+  // TIME_WAIT lasts 2 MSL: 4 s rather than ns-3's 240 s (Linux: 60 s). No segment lives
+  // longer than a second in the star (a full 200 ms queue on each access link, delays of
+  // tens of ms), so old duplicates are still covered. ns-3 keeps every endpoint of a node,
+  // TIME_WAIT ones included, in one list that each arriving segment scans: a 1,000-peer flash
+  // crowd, where Busy refusals close thousands of connections a second, spent a third of its
+  // time in that scan.
+  ns3::Config::SetDefault("ns3::TcpSocketBase::MaxSegLifetime", ns3::DoubleValue(2.0));
 }
 
 }  // namespace swarmlab::sim
