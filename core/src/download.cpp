@@ -266,7 +266,7 @@ void Download::connect_more(Time now) {
 
 void Download::bind_connection(const std::string& source, ConnId conn) {
   auto& s = sources_.at(source);
-  std::erase(linked_, &s);
+  if (s.conn != 0) unlink(s);
   s.conn = conn;
   conn_to_source_[conn] = source;
   const auto at = std::lower_bound(linked_.begin(), linked_.end(), &s,
@@ -991,7 +991,9 @@ void Download::on_deadline(Time now) {
   }
   if (!deadline_ || now < *deadline_) return;
   deadline_.reset();
-  if (refresh_wanted_ && !finished()) maybe_refresh(now, true);
+  if (refresh_wanted_ && (phase_ == Phase::Running || phase_ == Phase::Locating)) {
+    maybe_refresh(now, true);
+  }
   if (phase_ == Phase::Locating && !finished()) return maybe_refresh(now, true);  // asking again
   if (phase_ != Phase::Running) return;
   for (auto& [id, s] : sources_) {
@@ -1027,7 +1029,8 @@ void Download::on_deadline(Time now) {
   connect_more(now);
   schedule(now);
   if (now - last_progress_ >= config_.progress_interval) report_progress(now);
-  deadline_ = now + config_.tick_interval;
+  // (A refresh deferred during this tick may have set an earlier deadline.)
+  deadline_ = std::min(deadline_.value_or(Time::max()), now + config_.tick_interval);
 }
 
 void Download::report_progress(Time now) {
@@ -1099,6 +1102,7 @@ void Download::fail(Error error) {
 }
 
 void Download::close_all_sources() {
+  refresh_wanted_ = false;
   for (auto& [id, s] : sources_) {
     if (s.conn != 0) act(act::CloseConnection{s.conn});
     s.conn = 0;

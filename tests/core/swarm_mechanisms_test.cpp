@@ -212,7 +212,9 @@ TEST(SwarmMechanisms, RefusalsInARowAskTheTrackerAtMostTwiceASecond) {
     if (e.node == "second" && e.time >= began) refreshed_at.push_back(to_seconds(e.time - began));
   }
   EXPECT_GE(refusals, 15u) << "the seeds keep saying Busy";
-  ASSERT_GE(refreshed_at.size(), 2u) << "refusals still make refreshes";
+  // Left alone, refreshes come 0.5, 1.5 and 3.5 s after the start (the gap doubles): more
+  // than that means refusals still make them urgent.
+  EXPECT_GE(refreshed_at.size(), 5u) << "refusals still make refreshes";
   EXPECT_LE(refreshed_at.size(), 11u);
   for (std::size_t i = 1; i < refreshed_at.size(); ++i) {
     EXPECT_GE(refreshed_at[i] - refreshed_at[i - 1], 0.49) << "refresh " << i;
