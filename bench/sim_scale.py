@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """How fast swarm-sim simulates as the swarm grows and the simulated packet size changes.
 
-    bench/sim_scale.py [--sim build/release/sim/swarm-sim] [--peers 100,500,1000]
-                       [--packets 1500B,9000B,64000B]
+    bench/sim_scale.py [--sim build/release/sim/swarm-sim] [--peers 100,300,1000]
+                       [--packets 64000B[,9000B,...]]
 
 A star of N peers (10 seeds at 100 Mbps, leechers at 20/100 Mbps, 5-80 ms) sharing a
 file sized so that every run moves about the same traffic. Prints simulated bytes and
@@ -43,8 +43,8 @@ def scenario(peers, packet, total_mib):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sim", default=os.path.join(ROOT, "build/release/sim/swarm-sim"))
-    p.add_argument("--peers", default="100,500,1000")
-    p.add_argument("--packets", default="1500B,9000B,64000B")
+    p.add_argument("--peers", default="100,300,1000")
+    p.add_argument("--packets", default="64000B")
     p.add_argument("--traffic-mib", type=int, default=2000, help="total payload per run")
     p.add_argument("--baseline", default=os.path.join(ROOT, "build/release/bench/ns3-star-baseline"))
     args = p.parse_args()
