@@ -743,7 +743,7 @@ class UnreadOutput(SwarmTestCase):
         for _ in range(300):  # about 200 KB of answers to a pipe that holds 4 KiB
             seeder.send("help")
         in_pipe = lambda: struct.unpack("i", fcntl.ioctl(r, termios.FIONREAD, b"\0" * 4))[0]
-        wait_for(lambda: in_pipe() >= 4096 - 1024, 15, "the seeder's stdout to fill")
+        wait_for(lambda: in_pipe() >= 4096 - 1024, 60, "the seeder's stdout to fill")
         # Printing must not hold up the network: the download is served meanwhile.
         out = self.path("f.out")
         d = self.start_download(t.port, "f.bin", out, "leecher")
