@@ -41,6 +41,9 @@ class AsioHost {
   /// Runs a command on the node now, then carries out what it asked for.
   void command(const std::function<void(Time)>& fn);
   Time now() const;
+  /// Where this node's clock reads 0 (default: when the host was made). Several programs
+  /// given one epoch write events on one timeline (swarm-emu). Call before start().
+  void set_epoch(std::chrono::steady_clock::time_point epoch) { epoch_ = epoch; }
   /// Stops accepting, cancels timers, and closes every connection once what the node queued
   /// on it is sent (a goodbye to the tracker). `flushed`, if given, runs on the io_context
   /// when the last connection is closed, so a program can end then rather than after a guess.

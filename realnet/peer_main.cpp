@@ -77,6 +77,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-upload-rate", max_upload_rate,
                  "upload at most this fast, e.g. 8Mbps or 1MB/s (default: no limit); a little "
                  "under the uplink keeps this peer's own downloads quick");
+  std::string upload_capacity;
+  app.add_option("--upload-capacity", upload_capacity,
+                 "this peer's uplink rate, e.g. 20Mbps, if known: sizes the upload slots (one "
+                 "per 2 Mbit/s) and paces uploads to 95 % of it while downloading, so the "
+                 "peer's own requests are not queued behind them");
   app.add_option("--max-download-rate", max_download_rate,
                  "download each file at most this fast, e.g. 20Mbps (default: no limit); the "
                  "requests are paced, so sources send no faster");
@@ -96,6 +101,9 @@ int main(int argc, char** argv) {
                  "wait this long before the first retry (e.g. 10s, 500ms); it doubles with each "
                  "retry, up to 5 minutes")
       ->capture_default_str();
+  std::uint64_t epoch_ns = 0;
+  app.add_option("--epoch", epoch_ns,
+                 "CLOCK_MONOTONIC nanoseconds at which event times read 0 (default: at start)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
   app.add_option("--log-file", log_file, "also log to FILE, with timestamps");
@@ -149,6 +157,12 @@ int main(int argc, char** argv) {
     if (!rate) return usage_error("--max-upload-rate: " + rate.error().message);
     config.upload.rate_limit_bps = *rate;
   }
+  if (!upload_capacity.empty()) {
+    auto rate = parse_rate(upload_capacity);
+    if (!rate) return usage_error("--upload-capacity: " + rate.error().message);
+    config.upload.upload_bps = *rate;
+    config.upload.downloading_rate_limit_bps = *rate / 100 * 95;
+  }
   if (!max_download_rate.empty()) {
     auto rate = parse_rate(max_download_rate);
     if (!rate) return usage_error("--max-download-rate: " + rate.error().message);
@@ -188,6 +202,7 @@ int main(int argc, char** argv) {
   auto store = std::make_shared<FileStore>(pool, FileStoreOptions{force});
   Peer peer(config);
   AsioHost host(io, peer, store, pool);
+  if (!apply_epoch(epoch_ns, host, error)) return usage_error(error);
   auto bound = host.listen(*listen_at);
   if (!bound) {
     std::cerr << "swarm-peer: " << bound.error().message << "\n";
@@ -207,6 +222,7 @@ int main(int argc, char** argv) {
   if (script || !Terminal::would_prompt()) signals.add(SIGINT);
   boost::asio::steady_timer grace(io);
   bool stopping = false;
+  bool download_done = false;  // the --download file is complete (then --seed kept us)
   auto shutdown = [&](int code) {
     if (stopping) return;
     stopping = true;
@@ -226,7 +242,8 @@ int main(int argc, char** argv) {
     bar_shown = false;
     spdlog::info("{}: stopping; partial downloads are kept and resume next time",
                  sig == SIGINT ? "SIGINT" : "SIGTERM");
-    shutdown(download.empty() ? 0 : 1);
+    // A seeding peer whose download finished did its job: stopping it is no failure.
+    shutdown(download.empty() || download_done ? 0 : 1);
   });
   auto say = [&](const std::string& text) {
     if (terminal) {
@@ -376,6 +393,7 @@ int main(int argc, char** argv) {
               show_bars(x.file, nullptr);
               say(describe(notice));
               answered("download " + x.file);
+              if (x.file == download) download_done = true;
               if (x.file == download && !seed) shutdown(0);
             },
             [&](const DownloadFailed& x) {

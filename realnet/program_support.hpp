@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -16,6 +17,7 @@
 #include <string>
 
 #include "realnet/asio.hpp"
+#include "realnet/asio_host.hpp"
 #include "realnet/line_writer.hpp"
 
 namespace swarmlab::realnet {
@@ -52,6 +54,25 @@ class LineWriterSink : public spdlog::sinks::base_sink<std::mutex> {
 /// hostile one, or a busy minute) is over. Reuse in steady state is the buffer pool's job.
 inline void return_large_buffers_to_the_system() {
   ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+}
+
+/// `--epoch NS`: the CLOCK_MONOTONIC time, in nanoseconds, at which the program's clock (and
+/// its events' `t`) reads 0, so that several programs' events share one timeline (swarm-emu
+/// gives every process it starts the same one). 0: when the program started. An epoch in the
+/// future is refused: times before it would be negative.
+inline bool apply_epoch(std::uint64_t epoch_ns, AsioHost& host, std::string& error) {
+  if (epoch_ns == 0) return true;
+  const std::chrono::steady_clock::time_point epoch{std::chrono::nanoseconds(epoch_ns)};
+  if (epoch > std::chrono::steady_clock::now()) {
+    error = "--epoch " + std::to_string(epoch_ns) + " is in the future (CLOCK_MONOTONIC now is " +
+            std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count()) +
+            " ns)";
+    return false;
+  }
+  host.set_epoch(epoch);
+  return true;
 }
 
 /// Levelled logging to stderr (coloured on a terminal) and, with a path, to a file with

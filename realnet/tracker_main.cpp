@@ -32,6 +32,9 @@ int main(int argc, char** argv) {
   app.add_flag("--no-terminal", no_terminal,
                "no interactive terminal (service use); stop with SIGINT/SIGTERM");
   app.add_option("--events", events, "write metrics events to FILE (JSON Lines)");
+  std::uint64_t epoch_ns = 0;
+  app.add_option("--epoch", epoch_ns,
+                 "CLOCK_MONOTONIC nanoseconds at which event times read 0 (default: at start)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
   app.add_option("--log-file", log_file, "also log to FILE, with timestamps");
@@ -77,6 +80,10 @@ int main(int argc, char** argv) {
   boost::asio::io_context io;
   Tracker tracker(config);
   AsioHost host(io, tracker, nullptr, BufferPool::create());
+  if (!apply_epoch(epoch_ns, host, error)) {
+    std::cerr << "swarm-tracker: " << error << "\n";
+    return 2;
+  }
   host.on_record([&](const Event& e) {
     if (log) log->write(e);
     if (e.type == "peer_joined")

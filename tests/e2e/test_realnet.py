@@ -722,6 +722,45 @@ class Logging(SwarmTestCase):
         self.assertFalse(os.path.exists(self.path("no")))
 
 
+class ProgramFlags(SwarmTestCase):
+    def test_events_share_a_given_epoch_and_a_future_one_is_refused(self):
+        # --epoch: the CLOCK_MONOTONIC nanoseconds at which event times read 0 (swarm-emu puts
+        # every process on one timeline with it).
+        epoch = time.monotonic_ns() - 100 * 10**9
+        events = self.path("tracker.jsonl")
+        t = self.start_tracker(extra=("--epoch", str(epoch), "--events", events))
+        src = self.random_file("f.bin", 1 * MiB)
+        self.start_seeder(t.port, [src], "seed", extra=["--epoch", str(epoch)])
+        published = wait_for(lambda: [e for e in read_events(events) if e["type"] == "file_published"], 15,
+                             "the tracker's file_published event")
+        now = (time.monotonic_ns() - epoch) / 1e9
+        self.assertGreater(published[0]["t"], 100)
+        self.assertLessEqual(published[0]["t"], now)
+        future = str(time.monotonic_ns() + 60 * 10**9)
+        for program, name in ((os.path.join(os.path.dirname(PEER), "swarm-tracker"), "t2"), (PEER, "p2")):
+            bad = self.start([program, "--listen", "127.0.0.1:0", "--no-terminal", "--epoch", future,
+                              *(["--tracker", f"127.0.0.1:{t.port}"] if program == PEER else [])], name)
+            self.assertEqual(bad.wait(15), 2)
+            self.assertIn("--epoch " + future + " is in the future", bad.stderr())
+
+    def test_a_seeding_peer_stopped_after_its_download_exits_0(self):
+        src = self.random_file("f.bin", 2 * MiB)
+        t = self.start_tracker()
+        self.start_seeder(t.port, [src], "seed")
+        out = self.path("f.out")
+        d = self.start_download(t.port, "f.bin", out, "leecher", extra=["--seed", "--upload-capacity", "8Mbps"])
+        wait_for(lambda: "successfully downloaded" in d.stdout(), 60, "the download")
+        os.kill(d.pid, signal.SIGTERM)
+        self.assertEqual(d.wait(15), 0, d.stdout() + d.stderr())
+        # Stopped before its download finished, it failed.
+        slow = self.start_download(t.port, "f.bin", self.path("g.out"), "slow",
+                                   extra=["--seed", "--max-download-rate", "1Mbps"])
+        wait_for(lambda: os.path.exists(slow.events) and any(
+            e["type"] == "chunk_received" for e in read_events(slow.events)), 30, "a first chunk")
+        os.kill(slow.pid, signal.SIGTERM)
+        self.assertEqual(slow.wait(15), 1)
+
+
 class UnreadOutput(SwarmTestCase):
     def test_a_seeder_whose_stdout_nobody_reads_keeps_serving(self):
         t = self.start_tracker()
