@@ -11,6 +11,8 @@
 #include <ns3/data-rate.h>
 #include <ns3/double.h>
 #include <ns3/error-model.h>
+#include <ns3/fd-net-device.h>  // swarm-emu's wire (emu/)
+#include <ns3/global-value.h>
 #include <ns3/inet-socket-address.h>
 #include <ns3/internet-stack-helper.h>
 #include <ns3/ipv4-address-helper.h>
@@ -19,6 +21,7 @@
 #include <ns3/ipv4-static-routing-helper.h>
 #include <ns3/ipv4-static-routing.h>
 #include <ns3/ipv4.h>
+#include <ns3/mac48-address.h>
 #include <ns3/net-device-container.h>
 #include <ns3/node-container.h>
 #include <ns3/node.h>

@@ -42,8 +42,9 @@ void RunMetrics::settle(PeerOutcome& p) {
 }
 
 void RunMetrics::on_event(const Event& e) {
-  // Events of the simulation itself (node "sim") name their peer in a field.
-  const bool named = e.node == "sim" && e.fields.is_object();
+  // Events of the run's driver itself (node "sim", or "emu" in swarm-emu) name their peer in a
+  // field.
+  const bool named = (e.node == "sim" || e.node == "emu") && e.fields.is_object();
   const auto it = by_id_.find(named ? e.fields.value("peer", std::string{}) : e.node);
   PeerOutcome* self = it == by_id_.end() ? nullptr : &peers_[it->second];
   if (e.type == "chunk_received" && self != nullptr) {

@@ -19,10 +19,12 @@ class StarRouting : public ns3::Ipv4RoutingProtocol {
     return tid;
   }
 
-  void add_route(ns3::Ipv4Address dest, std::uint32_t interface) {
+  /// Packets for `dest` leave by `interface` towards `gateway` (the leaf itself, or the leaf
+  /// that forwards to a host behind it).
+  void add_route(ns3::Ipv4Address dest, std::uint32_t interface, ns3::Ipv4Address gateway) {
     auto route = ns3::Create<ns3::Ipv4Route>();
     route->SetDestination(dest);
-    route->SetGateway(dest);
+    route->SetGateway(gateway);
     route->SetSource(ipv4_->GetAddress(interface, 0).GetLocal());
     route->SetOutputDevice(ipv4_->GetNetDevice(interface));
     routes_[dest.Get()] = route;
@@ -94,6 +96,7 @@ void StarTopology::build() {
   auto router_ip = router_->GetObject<ns3::Ipv4>();
   auto routing = ns3::CreateObject<StarRouting>();
   router_ip->SetRoutingProtocol(routing);
+  routing_ = routing;
 
   const auto count_drop = ns3::MakeBoundCallback(
       +[](Drops* d, ns3::Ptr<const ns3::Packet> p) {
@@ -144,9 +147,27 @@ void StarTopology::build() {
     leaf.address = to_text(ifaces.GetAddress(0));
     static_routing.GetStaticRouting(leaf.node->GetObject<ns3::Ipv4>())
         ->SetDefaultRoute(ifaces.GetAddress(1), 1);
-    routing->add_route(ifaces.GetAddress(0), ifaces.Get(1).second);
+    leaf.router_interface = ifaces.Get(1).second;
+    routing->add_route(ifaces.GetAddress(0), leaf.router_interface, ifaces.GetAddress(0));
     apply_loss(leaf);
   }
+}
+
+std::string StarTopology::attach_host(std::size_t i, ns3::Ptr<ns3::NetDevice> device) {
+  if (!built_) throw std::logic_error("StarTopology::attach_host before build");
+  auto& leaf = leaves_.at(i);
+  leaf.node->AddDevice(device);
+  auto ip = leaf.node->GetObject<ns3::Ipv4>();
+  const auto interface = ip->AddInterface(device);
+  // Host link i is the /30 172.16.a.b with i = a<<6 | b>>2 (up to 2^18 hosts): leaf .1, host .2.
+  const auto net = static_cast<std::uint32_t>((172u << 24) | (16u << 16) | (i << 2));
+  const ns3::Ipv4Address leaf_side(net + 1), host_side(net + 2);
+  ip->AddAddress(interface, ns3::Ipv4InterfaceAddress(leaf_side, ns3::Ipv4Mask("255.255.255.252")));
+  ip->SetForwarding(interface, true);
+  ip->SetUp(interface);
+  static_cast<StarRouting&>(*routing_).add_route(host_side, leaf.router_interface,
+                                                 ns3::Ipv4Address(leaf.address.c_str()));
+  return to_text(host_side);
 }
 
 void StarTopology::apply_loss(Leaf& leaf) {

@@ -37,6 +37,12 @@ class StarTopology {
   const std::string& address(std::size_t i) const { return leaves_[i].address; }
   const AccessLink& link(std::size_t i) const { return leaves_[i].link; }
 
+  /// Puts a host behind leaf `i` (after build): `device` (a real network interface, in
+  /// swarm-emu) joins the leaf's node on a /30 of its own, and the leaf forwards between it
+  /// and its access link, so the host's packets cross the link as the leaf's own would.
+  /// Returns the address the host must take; the leaf's side of the /30 is one below it.
+  std::string attach_host(std::size_t i, ns3::Ptr<ns3::NetDevice> device);
+
   void set_rates(std::size_t i, std::uint64_t up_bps, std::uint64_t down_bps);
   void set_delay(std::size_t i, Duration delay);
   /// Cuts the node off (every packet on its link is lost) or restores it.
@@ -59,12 +65,14 @@ class StarTopology {
     ns3::Ptr<ns3::PointToPointChannel> channel;
     std::string address;
     bool partitioned = false;
+    std::uint32_t router_interface = 0;
   };
   void apply_loss(Leaf& leaf);
   std::uint32_t queue_bytes(std::uint64_t bps) const;
 
   std::uint32_t mtu_;
   ns3::Ptr<ns3::Node> router_;
+  ns3::Ptr<ns3::Ipv4RoutingProtocol> routing_;
   std::vector<Leaf> leaves_;
   bool built_ = false;
   // By leaf; sized once in build(), as the devices' traces hold the elements' addresses.
