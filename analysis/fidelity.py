@@ -1,0 +1,202 @@
+#!/usr/bin/python3
+"""How far the simulated and the emulated run of one scenario are apart.
+
+    analysis/fidelity.py SIM_RUN EMU_RUN --out DIR [--check]
+
+SIM_RUN is `swarm-sim run SCENARIO`'s folder, EMU_RUN `swarm-emu run SCENARIO`'s (same scenario
+and seed). Prints the comparison and writes fidelity.png (download-time CDFs overlaid, swarm
+evolution side by side), fidelity.json and a report.html with the section into DIR.
+
+Compared: median, p95 and mean download time (relative difference, emulated against
+simulated), the two-sample Kolmogorov–Smirnov distance between the download times, completion
+counts and the origin seeds' share of the bytes served. With --check the exit status is 1 when
+a target is missed: median and p95 within 15 %, KS distance at most 0.15, the same number of
+completions (docs/emulation.md says why these).
+"""
+import argparse
+import html
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from swarmlab_runs import RunError, Run, stats  # noqa: E402
+
+TARGETS = {"median": 0.15, "p95": 0.15, "ks": 0.15}
+
+
+def ks_distance(a, b):
+    """Two-sample Kolmogorov–Smirnov statistic: the largest gap between the empirical CDFs."""
+    if not a or not b:
+        return None
+    a, b = sorted(a), sorted(b)
+    i = j = 0
+    d = 0.0
+    while i < len(a) and j < len(b):
+        x = min(a[i], b[j])
+        while i < len(a) and a[i] <= x:
+            i += 1
+        while j < len(b) and b[j] <= x:
+            j += 1
+        d = max(d, abs(i / len(a) - j / len(b)))
+    return d
+
+
+def relative(emu, sim):
+    if emu is None or sim is None or sim == 0:
+        return None
+    return (emu - sim) / sim
+
+
+def compare(sim, emu):
+    """The figures of fidelity.json, from two loaded runs."""
+    ts, te = list(sim.download_times().values()), list(emu.download_times().values())
+    ss, se = stats(ts), stats(te)
+    out = {"simulated": {"run": sim.path, "download_time_s": ss, "completed": len(ts),
+                         "origin_share": sim.origin_share()},
+           "emulated": {"run": emu.path, "download_time_s": se, "completed": len(te),
+                        "origin_share": emu.origin_share()},
+           "difference": {}}
+    d = out["difference"]
+    for key in ("median", "p95", "mean"):
+        d[key] = relative(se.get(key), ss.get(key))
+    d["ks"] = ks_distance(ts, te)
+    d["completed"] = len(te) - len(ts)
+    d["origin_share"] = emu.origin_share() - sim.origin_share()
+    missed = []
+    for key, limit in TARGETS.items():
+        if d[key] is None or abs(d[key]) > limit:
+            missed.append(key)
+    if d["completed"] != 0:
+        missed.append("completed")
+    out["targets"] = dict(TARGETS, completed=0)
+    out["missed"] = missed
+    return out
+
+
+def _pct(v):
+    return "-" if v is None else f"{v * 100:+.1f} %"
+
+
+def _num(v, fmt="{:.2f}"):
+    return "-" if v is None else fmt.format(v)
+
+
+def table_rows(f):
+    ss, se = f["simulated"]["download_time_s"], f["emulated"]["download_time_s"]
+    d = f["difference"]
+    rows = [("completed", str(f["simulated"]["completed"]), str(f["emulated"]["completed"]),
+             f"{d['completed']:+d}")]
+    for key in ("median", "p95", "mean"):
+        rows.append((f"{key} download (s)", _num(ss.get(key)), _num(se.get(key)), _pct(d[key])))
+    rows.append(("origin share", _num(f["simulated"]["origin_share"], "{:.3f}"),
+                 _num(f["emulated"]["origin_share"], "{:.3f}"),
+                 _num(d["origin_share"], "{:+.3f}")))
+    rows.append(("KS distance", "", "", _num(d["ks"], "{:.3f}")))
+    return rows
+
+
+def text_table(rows):
+    head = ("", "simulated", "emulated", "difference")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
+    line = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w)  # noqa: E731
+                               for i, (c, w) in enumerate(zip(r, widths)))
+    return "\n".join([line(head)] + [line(r) for r in rows])
+
+
+def plot(sim, emu, out):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    ax = axes[0]
+    for run, label, colour in ((sim, "simulated (ns-3)", "tab:blue"),
+                               (emu, "emulated (real programs)", "tab:orange")):
+        times = sorted(run.download_times().values())
+        if times:
+            ax.step(times, [(i + 1) / len(times) for i in range(len(times))], where="post",
+                    label=label, color=colour)
+    ax.set_title("Download time CDF", fontsize=10)
+    ax.set_xlabel("download time (s)")
+    ax.set_ylabel("fraction of leechers")
+    ax.set_xlim(left=0)
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8)
+    for ax, run, title in ((axes[1], sim, "simulated"), (axes[2], emu, "emulated")):
+        snaps = run.snapshots or []
+        t = [s["time_s"] for s in snaps]
+        for key, colour in (("leechers", "tab:red"), ("seeds", "tab:green"),
+                            ("completed", "tab:gray")):
+            ax.plot(t, [s[key] for s in snaps], label=key, color=colour)
+        ax.set_title(f"Swarm evolution, {title}", fontsize=10)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("peers")
+        ax.set_xlim(left=0)
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=8)
+    # One time axis for both evolutions, so that their shapes compare by eye.
+    right = max(axes[1].get_xlim()[1], axes[2].get_xlim()[1])
+    top = max(axes[1].get_ylim()[1], axes[2].get_ylim()[1])
+    for ax in axes[1:]:
+        ax.set_xlim(0, right)
+        ax.set_ylim(0, top)
+    fig.tight_layout()
+    path = os.path.join(out, "fidelity.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def report_section(f, rows, image):
+    cells = lambda r, tag: "".join(f"<{tag}>{html.escape(v)}</{tag}>" for v in r)  # noqa: E731
+    table = ("<table><tr>" + cells(("", "simulated", "emulated", "difference"), "th") + "</tr>" +
+             "".join("<tr>" + cells(r, "td") + "</tr>" for r in rows) + "</table>")
+    missed = (f"<p>Missed targets: {html.escape(', '.join(f['missed']))}.</p>" if f["missed"]
+              else "<p>Every target met (median and p95 within 15 %, KS ≤ 0.15, same "
+                   "completions).</p>")
+    return (f"<h2>Simulation against emulation</h2>"
+            f"<p>Simulated: {html.escape(f['simulated']['run'])}<br>"
+            f"Emulated: {html.escape(f['emulated']['run'])}</p>{table}{missed}"
+            f'<figure><img src="{html.escape(os.path.basename(image))}" alt="fidelity"></figure>')
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sim_run", metavar="SIM_RUN", help="swarm-sim's run folder")
+    parser.add_argument("emu_run", metavar="EMU_RUN", help="swarm-emu's run folder")
+    parser.add_argument("--out", required=True, help="folder for fidelity.png/json, report.html")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    try:
+        sim, emu = Run(args.sim_run), Run(args.emu_run)
+    except RunError as err:
+        print(f"fidelity.py: {err}", file=sys.stderr)
+        return 2
+    for run, world in ((sim, "simulated"), (emu, "emulated")):
+        if (run.summary or {}).get("world", "simulated") != world:
+            article = "an" if world == "emulated" else "a"
+            print(f"fidelity.py: {run.path} is not {article} {world} run "
+                  f"(its summary says {run.summary.get('world')})", file=sys.stderr)
+            return 2
+    if sim.scenario and emu.scenario and sim.scenario != emu.scenario:
+        print("fidelity.py: warning: the two runs' scenario.json differ; the comparison is "
+              "of different experiments", file=sys.stderr)
+    os.makedirs(args.out, exist_ok=True)
+    f = compare(sim, emu)
+    rows = table_rows(f)
+    image = plot(sim, emu, args.out)
+    with open(os.path.join(args.out, "fidelity.json"), "w", encoding="utf-8") as out:
+        json.dump(f, out, indent=2)
+    from plot import write_page
+    report = write_page(args.out, "swarmlab fidelity report", report_section(f, rows, image))
+    print(text_table(rows))
+    print("targets: " + ("all met" if not f["missed"] else "missed " + ", ".join(f["missed"])))
+    print(f"\nPlot: {image}\nReport: {report}")
+    return 1 if args.check and f["missed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

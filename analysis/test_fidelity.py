@@ -1,0 +1,77 @@
+"""fidelity.py on synthetic simulated and emulated run folders."""
+import contextlib
+import io
+import json
+import os
+import tempfile
+import unittest
+
+import fidelity
+from test_plot import make_run
+
+
+def as_emulated(folder):
+    with open(os.path.join(folder, "summary.json")) as f:
+        summary = json.load(f)
+    summary["world"] = "emulated"
+    with open(os.path.join(folder, "summary.json"), "w") as f:
+        json.dump(summary, f)
+    return folder
+
+
+class KolmogorovSmirnov(unittest.TestCase):
+    def test_distance(self):
+        self.assertEqual(fidelity.ks_distance([1, 2, 3], [1, 2, 3]), 0.0)
+        self.assertEqual(fidelity.ks_distance([1, 2], [5, 6]), 1.0)
+        self.assertAlmostEqual(fidelity.ks_distance([1, 2, 3], [2, 3, 4]), 1 / 3)
+        # Ties across the samples are stepped over together.
+        self.assertAlmostEqual(fidelity.ks_distance([1, 1, 2, 2], [1, 2, 2, 2]), 0.25)
+        self.assertIsNone(fidelity.ks_distance([], [1]))
+
+
+class Report(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+
+    def run_main(self, *args):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = fidelity.main(list(args))
+        return code, out.getvalue(), err.getvalue()
+
+    def test_close_runs_meet_the_targets(self):
+        sim = make_run(os.path.join(self.dir, "sim"))
+        emu = as_emulated(make_run(os.path.join(self.dir, "emu"), speed=1.02))
+        out = os.path.join(self.dir, "out")
+        code, text, _ = self.run_main(sim, emu, "--out", out, "--check")
+        self.assertEqual(code, 0, text)
+        with open(os.path.join(out, "fidelity.json")) as f:
+            figures = json.load(f)
+        self.assertAlmostEqual(figures["difference"]["median"], 0.02)
+        self.assertEqual(figures["difference"]["completed"], 0)
+        self.assertEqual(figures["missed"], [])
+        self.assertTrue(os.path.getsize(os.path.join(out, "fidelity.png")) > 0)
+        with open(os.path.join(out, "report.html")) as f:
+            self.assertIn("Simulation against emulation", f.read())
+        self.assertIn("median download (s)", text)
+
+    def test_far_runs_fail_the_check_and_say_which_target(self):
+        sim = make_run(os.path.join(self.dir, "sim"))
+        emu = as_emulated(make_run(os.path.join(self.dir, "emu"), speed=1.5, leechers=10))
+        code, text, _ = self.run_main(sim, emu, "--out", os.path.join(self.dir, "out"), "--check")
+        self.assertEqual(code, 1)
+        self.assertIn("missed median, p95, ks, completed", text)
+        # Without --check the report is written and the status is 0.
+        code, _, _ = self.run_main(sim, emu, "--out", os.path.join(self.dir, "out2"))
+        self.assertEqual(code, 0)
+
+    def test_runs_of_the_wrong_world_are_refused(self):
+        sim = make_run(os.path.join(self.dir, "sim"))
+        other = make_run(os.path.join(self.dir, "other"))
+        code, _, err = self.run_main(sim, other, "--out", os.path.join(self.dir, "out"))
+        self.assertEqual(code, 2)
+        self.assertIn("is not an emulated run", err)
+
+
+if __name__ == "__main__":
+    unittest.main()
