@@ -196,6 +196,9 @@ void Emulation::note(const std::string& type, nlohmann::json fields) {
 
 Status Emulation::prepare_folder() {
   std::error_code ec;
+  // An earlier run's event logs must not be read as this run's (a program truncates its log
+  // only once it has started), nor its logs appended to.
+  for (const auto* dir : {"/nodes", "/logs", "/data"}) fs::remove_all(o_.out + dir, ec);
   for (const auto* dir : {"", "/nodes", "/logs", "/data/source"}) {
     fs::create_directories(o_.out + dir, ec);
     if (ec)
@@ -212,7 +215,6 @@ Status Emulation::prepare_folder() {
   }
   for (std::size_t p = 0; p < plans_.size(); ++p) {
     peer_by_id_[plans_[p].id] = p;
-    fs::remove_all(data_dir(p), ec);
     fs::create_directories(data_dir(p), ec);
     if (ec)
       return make_error(ErrorCode::IoError, "cannot create " + data_dir(p) + ": " + ec.message());

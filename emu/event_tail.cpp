@@ -27,6 +27,12 @@ std::vector<Event> EventTail::read_new() {
   std::vector<Event> events;
   std::ifstream in(path_, std::ios::binary);
   if (!in) return events;
+  in.seekg(0, std::ios::end);
+  if (static_cast<std::uint64_t>(in.tellg()) < offset_) {
+    // Truncated under us: a new file by the same name. Start it from the top.
+    offset_ = 0;
+    partial_.clear();
+  }
   in.seekg(static_cast<std::streamoff>(offset_));
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   offset_ += data.size();

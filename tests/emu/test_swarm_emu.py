@@ -97,6 +97,12 @@ class EmulatedRuns(unittest.TestCase):
 
     def test_smallest_fidelity_scenario(self):
         out = os.path.join(self.dir, "run")
+        # A folder that held an earlier run: its event logs must not be taken for this run's.
+        os.makedirs(os.path.join(out, "nodes"))
+        with open(os.path.join(out, "nodes/fast-0.jsonl"), "w") as f:
+            stale = {"t": 0.5, "node": "fast-0", "type": "download_completed", "file": "dataset.bin",
+                     "duration": 0.5, "stale": True}
+            f.write((json.dumps(stale) + "\n") * 2000)
         began = time.monotonic()
         p = self.start("run", SMALLEST, "--out", out, "--keep-data")
         self.assertEqual(p.wait(120), 0, self.output())
@@ -123,6 +129,7 @@ class EmulatedRuns(unittest.TestCase):
         self.assertTrue({"tracker", "emu", *leechers} <= nodes, nodes)
         times = [e["t"] for e in events]
         self.assertEqual(times, sorted(times))
+        self.assertEqual(sum(1 for e in events if e.get("stale")), 0, "an earlier run's events were read")
         done = [e for e in events if e["type"] == "download_completed"]
         self.assertEqual(len(done), len(leechers))
         self.assertTrue(all(0 < e["t"] <= summary["end_time_s"] for e in done))
