@@ -66,6 +66,16 @@ int main(int argc, char** argv) {
                  "most chunks' worth of block requests in flight per source (default " +
                      std::to_string(download_defaults.max_inflight_per_peer) +
                      "; fewer when the source's rate x RTT needs fewer)");
+  unsigned min_per_peer = 4, chunks_per_downloader = 4;
+  app.add_option("--min-inflight-per-peer", min_per_peer,
+                 "fewest chunks' worth of block requests kept in flight per source (on a LAN "
+                 "disk reads and hashing take as long as the wire: a few keep it busy)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 64u));
+  app.add_option("--chunks-per-downloader", chunks_per_downloader,
+                 "chunks' worth of blocks read ahead for each downloader being served")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 64u));
   app.add_option("--inflight-total", total,
                  "most chunks' worth of block requests in flight per download (default " +
                      std::to_string(download_defaults.max_inflight_total) + ")");
@@ -99,7 +109,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0u, 1000000u));
   app.add_option("--retry-wait", retry_wait,
                  "wait this long before the first retry (e.g. 10s, 500ms); it doubles with each "
-                 "retry, up to 5 minutes")
+                 "retry, up to --retry-wait-max")
+      ->capture_default_str();
+  std::string retry_wait_max = "5min";
+  app.add_option("--retry-wait-max", retry_wait_max,
+                 "longest wait between retries (at most 5 minutes; equal to --retry-wait: no "
+                 "doubling)")
       ->capture_default_str();
   std::uint64_t epoch_ns = 0;
   app.add_option("--epoch", epoch_ns,
@@ -171,13 +186,19 @@ int main(int argc, char** argv) {
   config.download_retries = retries;
   auto wait = parse_duration(retry_wait);
   if (!wait) return usage_error("--retry-wait: " + wait.error().message);
-  if (*wait <= Duration::zero() || *wait > config.retry_wait_max)
-    return usage_error("--retry-wait must be above 0 and at most 5 minutes");
+  auto wait_max = parse_duration(retry_wait_max);
+  if (!wait_max) return usage_error("--retry-wait-max: " + wait_max.error().message);
+  if (*wait_max <= Duration::zero() || *wait_max > config.retry_wait_max)
+    return usage_error("--retry-wait-max must be above 0 and at most 5 minutes");
+  if (*wait <= Duration::zero() || *wait > *wait_max)
+    return usage_error(
+        "--retry-wait must be above 0 and at most --retry-wait-max (5 minutes unless given)");
   config.retry_wait = *wait;
+  config.retry_wait_max = *wait_max;
   // "Sent" is "in the kernel's buffer" here, and disk reads and hashing take as long as the
-  // wire on a LAN: keep a few chunks under way per downloader, on both sides.
-  config.upload.chunks_per_downloader = 4;
-  config.download.min_inflight_per_peer = 4;
+  // wire on a LAN: by default a few chunks are under way per downloader, on both sides.
+  config.upload.chunks_per_downloader = chunks_per_downloader;
+  config.download.min_inflight_per_peer = min_per_peer;
   if (!tracker.empty()) {
     auto t = Endpoint::parse(tracker);
     if (!t) return usage_error("--tracker: " + t.error().message);

@@ -118,7 +118,11 @@ class Transfers(SwarmTestCase):
                                   ("--max-download-rate", "12 apples", "--max-download-rate:"),
                                   ("--retry-wait", "soon", "--retry-wait:"),
                                   ("--retry-wait", "0s", "--retry-wait must be above 0"),
-                                  ("--retry-wait", "1h", "at most 5 minutes")]:
+                                  ("--retry-wait", "1h", "at most --retry-wait-max (5 minutes unless given)"),
+                                  ("--retry-wait-max", "1h", "--retry-wait-max must be above 0 and at most 5 minutes"),
+                                  ("--upload-capacity", "fast", "--upload-capacity:"),
+                                  ("--min-inflight-per-peer", "0", "--min-inflight-per-peer"),
+                                  ("--chunks-per-downloader", "100", "--chunks-per-downloader")]:
             r = subprocess.run([PEER, "--tracker", "127.0.0.1:1", "--no-terminal", flag, value],
                                capture_output=True, text=True, timeout=30)
             self.assertEqual(r.returncode, 2, r.stderr)
