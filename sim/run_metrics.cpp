@@ -94,6 +94,9 @@ void RunMetrics::on_event(const Event& e) {
     ++verification_failures_;
   } else if (e.type == "peer_arrived" && self != nullptr) {
     if (first_arrival_ < 0 && !self->seeder) first_arrival_ = to_seconds(e.time);
+    // When it really came: the simulation's arrivals are on plan to the nanosecond, real
+    // programs' (swarm-emu) a few milliseconds after.
+    self->arrival = to_seconds(e.time);
     self->state = self->complete ? (self->seeder ? "seeding" : "completed") : "downloading";
   }
 }
