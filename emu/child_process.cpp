@@ -71,6 +71,9 @@ Result<ChildProcess> ChildProcess::spawn(const ChildSpec& spec) {
     const int null_fd = ::open("/dev/null", O_RDONLY);
     if (null_fd < 0 || ::dup2(null_fd, 0) < 0 || ::dup2(log_fd, 1) < 0 || ::dup2(log_fd, 2) < 0)
       child_fail(log_fd, "redirect");
+    // Nothing of the runner's (TAPs, ns-3's pipes, other programs' logs) stays open in the
+    // program: a few hundred hosts would otherwise use up its descriptors.
+    ::close_range(3, ~0U, 0);
     ::execv(argv[0], argv.data());
     child_fail(2, argv[0]);
   }

@@ -1,10 +1,10 @@
 #include "emu/emulation.hpp"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -45,8 +45,6 @@ constexpr auto kPollInterval = std::chrono::milliseconds(50);
 // Time the programs get to end by themselves (a peer's goodbye to the tracker) at the end.
 constexpr int kStopGraceMs = 2000;
 constexpr std::size_t kMaxHosts = 2000;
-
-std::atomic<bool> g_interrupted{false};
 
 std::string bytes_arg(std::uint64_t n) {
   return std::to_string(n) + "B";
@@ -176,7 +174,8 @@ class Emulation {
   bool stopping_ = false, interrupted_ = false;
   std::optional<Time> end_;
   std::chrono::steady_clock::time_point stop_asked_;
-  double max_lag_s_ = 0;
+  double max_lag_s_ = 0, lag_sum_s_ = 0;  // measured every poll
+  std::uint64_t lag_samples_ = 0;
   std::vector<std::string> host_addresses_;  // by host: the address inside its namespace
   std::uint64_t ns3_events_ = 0;
   bool tracker_down_ = false;  // crashed on schedule or ended by itself
@@ -196,6 +195,15 @@ void Emulation::note(const std::string& type, nlohmann::json fields) {
 
 Status Emulation::prepare_folder() {
   std::error_code ec;
+  // Run as root and told to clean the folder up: only a folder that is new, empty or an
+  // earlier run's (its scenario.json, written first) is ours to clean.
+  if (fs::exists(o_.out, ec) && !fs::is_empty(o_.out, ec) &&
+      !fs::exists(path("scenario.json"), ec)) {
+    return make_error(ErrorCode::InvalidArgument,
+                      o_.out +
+                          " holds files but no run folder (no scenario.json): give a new or "
+                          "empty folder, or an earlier run's");
+  }
   // An earlier run's event logs must not be read as this run's (a program truncates its log
   // only once it has started), nor its logs appended to.
   for (const auto* dir : {"/nodes", "/logs", "/data"}) fs::remove_all(o_.out + dir, ec);
@@ -207,6 +215,12 @@ Status Emulation::prepare_folder() {
   // An earlier run's summary must not pass for this one's.
   fs::remove(path("summary.json"), ec);
   fs::remove(path("run.json"), ec);
+  {
+    std::ofstream scenario_file(path("scenario.json"), std::ios::trunc);
+    scenario_file << sim::to_json(s_).dump(2) << '\n';
+    if (!scenario_file)
+      return make_error(ErrorCode::IoError, "cannot write " + path("scenario.json"));
+  }
   for (std::size_t f = 0; f < s_.files.size(); ++f) {
     const auto& file = s_.files[f];
     if (auto st = write_source(path("data/source/" + file.name), file.size, s_.seed * 1000 + f);
@@ -293,6 +307,9 @@ std::vector<std::string> Emulation::peer_argv(std::size_t peer) const {
       std::to_string(s_.download.max_inflight_per_peer), "--inflight-total",
       std::to_string(s_.download.max_inflight_total), "--max-uploads",
       std::to_string(s_.upload.max_connections),
+      // The simulated peer's pipeline depths, not the LAN defaults of swarm-peer.
+      "--min-inflight-per-peer", std::to_string(s_.download.min_inflight_per_peer),
+      "--chunks-per-downloader", std::to_string(s_.upload.chunks_per_downloader),
       // What the simulated peer is told (Simulation::build): its uplink's rate, the pacing
       // while it downloads, and the pacing at all times.
       "--upload-capacity", rate_arg(g.up_bps)};
@@ -303,7 +320,9 @@ std::vector<std::string> Emulation::peer_argv(std::size_t peer) const {
   }
   if (g.retry_after > Duration::zero()) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(g.retry_after).count();
-    a.insert(a.end(), {"--retries", "1000000", "--retry-wait", std::to_string(ms) + "ms"});
+    // As the simulated peer: retried without end, after a fixed wait.
+    a.insert(a.end(), {"--retries", "1000000", "--retry-wait", std::to_string(ms) + "ms",
+                       "--retry-wait-max", std::to_string(ms) + "ms"});
   } else {
     a.insert(a.end(), {"--retries", "0"});
   }
@@ -437,16 +456,32 @@ void Emulation::on_live_event(std::optional<std::size_t> peer, const Event& e) {
     const auto& g = group_of(*peer);
     if (g.departure.kind == sim::DepartureSpec::Kind::AfterCompletion) {
       const auto p = *peer;
-      schedule(now().time_since_epoch() + g.departure.seed_time, [this, p] { leave(p); });
+      schedule(e.time.time_since_epoch() + g.departure.seed_time, [this, p] { leave(p); });
     }
     check_done();
   }
 }
 
 void Emulation::poll() {
-  if (g_interrupted && !stopping_) {
-    interrupted_ = true;
-    begin_stop("interrupted");
+  // How late the wire runs: its events fire when the wall clock reaches them, unless it is
+  // too busy to keep up.
+  const double lag_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_).count() -
+      to_seconds(offset_) - ns3::Simulator::Now().GetSeconds();
+  max_lag_s_ = std::max(max_lag_s_, lag_s);
+  lag_sum_s_ += lag_s;
+  ++lag_samples_;
+  if (!stopping_) {
+    // SIGINT, SIGTERM and SIGHUP are blocked in every thread (run_emulated): taken here, on
+    // the wire's own thread, between its events.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, sig);
+    const timespec no_wait{};
+    if (::sigtimedwait(&stop_signals, nullptr, &no_wait) > 0) {
+      interrupted_ = true;
+      begin_stop("interrupted");
+    }
   }
   for (auto& tail : tracker_tails_) {
     for (auto& e : tail->read_new()) {
@@ -457,11 +492,13 @@ void Emulation::poll() {
   for (std::size_t p = 0; p < runs_.size(); ++p) {
     auto& run = runs_[p];
     if (!run.tail) continue;
+    // Reaped before its log is read: what it wrote before it ended is seen first.
+    const bool ended = run.process && !run.process->poll();
     for (auto& e : run.tail->read_new()) {
       on_live_event(p, e);
       events_.push_back(std::move(e));
     }
-    if (run.process && !run.process->poll() && !run.gone && !stopping_) {
+    if (ended && !run.gone && !stopping_) {
       // Ended by itself: a final failure (retries spent), or a crash of the program.
       run.gone = true;
       run.failed = !run.completed;
@@ -507,11 +544,7 @@ RunMetrics::Wire Emulation::wire() const {
 }
 
 void Emulation::tick() {
-  // How late the wire runs: events fire when the wall clock reaches them, unless it is busy.
-  const double wall_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_).count() -
-      to_seconds(offset_);
-  max_lag_s_ = std::max(max_lag_s_, wall_s - ns3::Simulator::Now().GetSeconds());
+  if (stopping_) return;  // the end's own sample is taken by begin_stop
   samples_.push_back(Sample{now(), wire()});
   if (progress_) {
     sim::Progress p;
@@ -526,9 +559,7 @@ void Emulation::tick() {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
     progress_(p);
   }
-  if (!stopping_) {
-    ns3::Simulator::Schedule(ns3::NanoSeconds(s_.snapshot_interval.count()), [this] { tick(); });
-  }
+  ns3::Simulator::Schedule(ns3::NanoSeconds(s_.snapshot_interval.count()), [this] { tick(); });
 }
 
 void Emulation::check_done() {
@@ -574,6 +605,17 @@ Status Emulation::write_results(sim::RunResult& r) {
   const Time end = end_.value_or(now());
   // Shutdown chatter after the end is not part of the run (the simulation has none).
   std::erase_if(events_, [&](const Event& e) { return e.time > end; });
+  // A peer told to leave, or killed, says goodbye or dies mid-write: what it records after
+  // the moment it was stopped is not part of the run (a simulated peer stops at once).
+  std::map<std::string, Time> stopped_at;
+  for (const auto& e : events_) {
+    if (e.node == "emu" && (e.type == "peer_left" || e.type == "peer_crashed"))
+      stopped_at.emplace(e.fields.value("peer", std::string{}), e.time);
+  }
+  std::erase_if(events_, [&](const Event& e) {
+    const auto it = stopped_at.find(e.node);
+    return it != stopped_at.end() && e.time > it->second;
+  });
   std::stable_sort(events_.begin(), events_.end(),
                    [](const Event& a, const Event& b) { return a.time < b.time; });
 
@@ -611,8 +653,9 @@ Status Emulation::write_results(sim::RunResult& r) {
         if (e.type == "peer_left") metrics.peer_offline(p, have[p], e.time, false);
         if (e.type == "peer_crashed") metrics.peer_offline(p, have[p], e.time, true);
         if (e.type == "peer_exited" || e.type == "peer_start_failed") {
+          // It ended by itself: offline, and a failure (not a crash) unless it had finished.
+          metrics.peer_offline(p, have[p], e.time, false);
           metrics.peer_failed(p);
-          metrics.peer_offline(p, have[p], e.time, true);
         }
       }
     } else if (e.type == "chunk_received" &&
@@ -666,6 +709,8 @@ Status Emulation::write_results(sim::RunResult& r) {
            {"wire",
             {{"cpu_s", cpu_seconds(RUSAGE_SELF)},
              {"max_lag_ms", max_lag_s_ * 1e3},
+             {"mean_lag_ms",
+              lag_samples_ > 0 ? lag_sum_s_ / static_cast<double>(lag_samples_) * 1e3 : 0.0},
              {"ns3_events", ns3_events_},
              {"queue_drops",
               {{"packets", topo_.queue_drops().packets}, {"bytes", topo_.queue_drops().bytes}}}}},
@@ -678,11 +723,9 @@ Status Emulation::write_results(sim::RunResult& r) {
   summary_file << r.summary.dump(2) << '\n';
   std::ofstream run_file(path("run.json"), std::ios::trunc);
   run_file << r.run.dump(2) << '\n';
-  std::ofstream scenario_file(path("scenario.json"), std::ios::trunc);
-  scenario_file << sim::to_json(s_).dump(2) << '\n';
   events.flush();
   csv.flush();
-  if (!events || !csv || !summary_file || !run_file || !scenario_file)
+  if (!events || !csv || !summary_file || !run_file)
     return make_error(ErrorCode::IoError,
                       "writing the run folder " + o_.out + " failed (disk full?)");
   return {};
@@ -785,6 +828,13 @@ std::string unsupported_by_emulation(const Scenario& s) {
       return "groups[" + std::to_string(i) +
              "].corrupt: real peers serve only what they hold; swarm-emu cannot make one lie";
   }
+  if (s.download.block_size < 4096)
+    return "strategy.block_size: swarm-peer asks for blocks of at least 4 KiB";
+  for (std::size_t i = 0; i < s.groups.size(); ++i) {
+    if (s.groups[i].retry_after > std::chrono::minutes(5))
+      return "groups[" + std::to_string(i) +
+             "].retry_after: swarm-peer waits at most 5 minutes between retries";
+  }
   if (s.peer_count() + 1 > kMaxHosts)
     return std::to_string(s.peer_count()) + " peers: swarm-emu runs at most " +
            std::to_string(kMaxHosts - 1) + " (each is a process and a namespace)";
@@ -793,13 +843,29 @@ std::string unsupported_by_emulation(const Scenario& s) {
 
 Result<sim::RunResult> run_emulated(const Scenario& s, const EmuOptions& options,
                                     const std::function<void(const sim::Progress&)>& progress) {
-  g_interrupted = false;
-  Emulation e(s, options, progress);
-  return e.run();
-}
-
-void interrupt_emulation() {
-  g_interrupted = true;
+  // Blocked here, before ns-3 starts its device threads (they inherit the mask): a stop signal
+  // can then only be taken by the wire's thread, between events (Emulation::poll), and the
+  // `ip` helpers, which share our process group, are not killed by a Ctrl-C mid-cleanup.
+  sigset_t stop_signals, before;
+  sigemptyset(&stop_signals);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, sig);
+  ::pthread_sigmask(SIG_BLOCK, &stop_signals, &before);
+  // A reader of our output that goes away must not take the runner (and its cleanup) along.
+  const auto pipe_before = ::signal(SIGPIPE, SIG_IGN);
+  // Each host costs a few descriptors (its TAP, ns-3's reader pipe).
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
+  Result<sim::RunResult> result = make_error(ErrorCode::IoError, "not run");
+  {
+    Emulation e(s, options, progress);
+    result = e.run();
+  }
+  ::signal(SIGPIPE, pipe_before);
+  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  return result;
 }
 
 }  // namespace swarmlab::emu

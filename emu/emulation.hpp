@@ -28,11 +28,9 @@ std::vector<std::string> strategy_not_applied(const sim::Scenario& s);
 
 /// Runs `s` in real time and writes its folder. Needs root (see missing_privileges()).
 /// Errors: IoError (the folder, a namespace or a program could not be made or started).
-/// A run stopped by SIGINT/SIGTERM still writes its folder; run.json says "interrupted".
+/// SIGINT, SIGTERM and SIGHUP are blocked while it runs and stop the run: it still writes
+/// its folder, and run.json says "interrupted". SIGPIPE is ignored meanwhile.
 Result<sim::RunResult> run_emulated(const sim::Scenario& s, const EmuOptions& options,
                                     const std::function<void(const sim::Progress&)>& progress = {});
-
-/// Makes run_emulated stop at the next opportunity (safe from a signal handler).
-void interrupt_emulation();
 
 }  // namespace swarmlab::emu

@@ -1,6 +1,10 @@
 #include "emu/event_tail.hpp"
 
-#include <fstream>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 namespace swarmlab::emu {
 
@@ -23,20 +27,30 @@ bool parse_event_line(const std::string& line, Event& out) {
   return true;
 }
 
+EventTail::~EventTail() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 std::vector<Event> EventTail::read_new() {
   std::vector<Event> events;
-  std::ifstream in(path_, std::ios::binary);
-  if (!in) return events;
-  in.seekg(0, std::ios::end);
-  if (static_cast<std::uint64_t>(in.tellg()) < offset_) {
+  if (fd_ < 0) {
+    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) return events;  // not written yet
+  }
+  struct stat st {};
+  if (::fstat(fd_, &st) == 0 && static_cast<std::uint64_t>(st.st_size) < offset_) {
     // Truncated under us: a new file by the same name. Start it from the top.
     offset_ = 0;
     partial_.clear();
   }
-  in.seekg(static_cast<std::streamoff>(offset_));
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  offset_ += data.size();
-  partial_ += data;
+  char buf[64 * 1024];
+  for (;;) {
+    const ssize_t n = ::pread(fd_, buf, sizeof buf, static_cast<off_t>(offset_));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    partial_.append(buf, static_cast<std::size_t>(n));
+    offset_ += static_cast<std::uint64_t>(n);
+  }
   std::size_t start = 0;
   for (auto nl = partial_.find('\n'); nl != std::string::npos; nl = partial_.find('\n', start)) {
     const std::string line = partial_.substr(start, nl - start);

@@ -178,7 +178,8 @@ std::vector<std::string> HostNamespaces::sweep_dead_runs() {
     } catch (...) {
       continue;
     }
-    if (owner == ::getpid() || runner_alive(owner)) continue;
+    // A name with our own PID is a dead runner's that had it before us: we made none yet.
+    if (owner != ::getpid() && runner_alive(owner)) continue;
     std::string pids;
     run_capture({ip, "netns", "pids", name}, pids);
     std::istringstream in(pids);

@@ -40,7 +40,8 @@ class HostNamespaces {
   void remove_all();
 
   /// Namespaces of earlier runs whose runner is gone (crashed, killed): their processes are
-  /// killed and the namespaces deleted. Returns their names.
+  /// killed and the namespaces deleted. Returns their names. Call it before this process makes
+  /// any: names with its own PID are taken for a dead runner's that had the PID before.
   static std::vector<std::string> sweep_dead_runs();
   /// The namespaces that exist now with our prefix, of any run.
   static std::vector<std::string> existing();

@@ -4,11 +4,11 @@
 //   swarm-emu run SCENARIO [--seed N] [--set field=value ...] [--out DIR] [--keep-data]
 //                 [--programs DIR] [--quiet]
 //   swarm-emu cleanup      (removes what runs that died left behind)
-#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -40,10 +40,6 @@ std::optional<std::string> find_program(const std::string& name, const std::stri
     if (::access(c.c_str(), X_OK) == 0) return fs::absolute(c).string();
   }
   return std::nullopt;
-}
-
-void on_signal(int) {
-  emu::interrupt_emulation();
 }
 
 int cmd_run(const std::string& path, std::optional<std::uint64_t> seed,
@@ -87,15 +83,15 @@ int cmd_run(const std::string& path, std::optional<std::uint64_t> seed,
   o.out = fs::absolute(out).string();
   o.keep_data = keep_data;
 
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  ::sigaction(SIGINT, &sa, nullptr);
-  ::sigaction(SIGTERM, &sa, nullptr);
-  ::sigaction(SIGHUP, &sa, nullptr);
-
   sim::ProgressDisplay display(quiet, "emu");
-  auto result = emu::run_emulated(*scenario, o, [&](const sim::Progress& p) { display(p); });
+  // An exception unwinds through the run, whose destructors stop the programs and delete the
+  // namespaces, before it is reported.
+  Result<sim::RunResult> result = make_error(ErrorCode::IoError, "not run");
+  try {
+    result = emu::run_emulated(*scenario, o, [&](const sim::Progress& p) { display(p); });
+  } catch (const std::exception& e) {
+    result = make_error(ErrorCode::IoError, std::string("internal error: ") + e.what());
+  }
   display.finish();
   if (!result) {
     std::fprintf(stderr, "swarm-emu: %s\n", result.error().message.c_str());

@@ -80,9 +80,15 @@ class EmulatedRuns(unittest.TestCase):
         return p
 
     def stop(self, p):
+        """Ends a runner still going as a user would (Ctrl-C), else kills it and cleans up."""
         if p.poll() is None:
-            p.kill()
-            p.wait(30)
+            p.send_signal(signal.SIGINT)
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(30)
+                subprocess.run([EMU, "cleanup"], capture_output=True, timeout=60)
         self.log.close()
 
     def output(self):
@@ -99,14 +105,16 @@ class EmulatedRuns(unittest.TestCase):
         out = os.path.join(self.dir, "run")
         # A folder that held an earlier run: its event logs must not be taken for this run's.
         os.makedirs(os.path.join(out, "nodes"))
+        with open(os.path.join(out, "scenario.json"), "w") as f:
+            f.write("{}")
         with open(os.path.join(out, "nodes/fast-0.jsonl"), "w") as f:
             stale = {"t": 0.5, "node": "fast-0", "type": "download_completed", "file": "dataset.bin",
                      "duration": 0.5, "stale": True}
             f.write((json.dumps(stale) + "\n") * 2000)
-        began = time.monotonic()
-        p = self.start("run", SMALLEST, "--out", out, "--keep-data")
-        self.assertEqual(p.wait(120), 0, self.output())
-        self.assertLess(time.monotonic() - began, 120)
+        # It ends in about 15 s; a run that hangs is cut at 90 s (and fails: 6 leechers
+        # must complete).
+        p = self.start("run", SMALLEST, "--out", out, "--keep-data", "--set", "stop.time=90s")
+        self.assertEqual(p.wait(150), 0, self.output())
         for name in ("scenario.json", "events.jsonl", "swarm.csv", "summary.json", "run.json"):
             self.assertTrue(os.path.getsize(os.path.join(out, name)) > 0, name)
         with open(os.path.join(out, "summary.json")) as f:
@@ -127,8 +135,16 @@ class EmulatedRuns(unittest.TestCase):
             events = [json.loads(line) for line in f]
         nodes = {e["node"] for e in events}
         self.assertTrue({"tracker", "emu", *leechers} <= nodes, nodes)
-        times = [e["t"] for e in events]
-        self.assertEqual(times, sorted(times))
+        # Cause before effect across processes, on their shared clock (--epoch): the runner
+        # starts a leecher, then the tracker sees it join, then it receives its first chunk.
+        for peer in leechers:
+            started = next(e["t"] for e in events if e["node"] == "emu" and e["type"] == "peer_started"
+                           and e["peer"] == peer)
+            joined = next(e["t"] for e in events if e["node"] == "tracker" and e["type"] == "peer_joined"
+                          and e["peer"] == peer)
+            first = next(e["t"] for e in events if e["node"] == peer and e["type"] == "chunk_received")
+            self.assertLess(started, joined, peer)
+            self.assertLess(joined, first, peer)
         self.assertEqual(sum(1 for e in events if e.get("stale")), 0, "an earlier run's events were read")
         done = [e for e in events if e["type"] == "download_completed"]
         self.assertEqual(len(done), len(leechers))
@@ -143,11 +159,21 @@ class EmulatedRuns(unittest.TestCase):
         self.assert_nothing_left(p.pid, pids)
 
     def started_pids(self):
-        """PIDs of the swarm programs the runner has started so far."""
-        out = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(self.runner.pid)],
-                             capture_output=True, text=True).stdout
-        return [int(pid) for pid, comm in (line.split() for line in out.splitlines())
-                if comm in ("swarm-peer", "swarm-tracker")]
+        """PIDs of the swarm programs the runner has started so far (from /proc)."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+            if ppid == self.runner.pid and comm in ("swarm-peer", "swarm-tracker"):
+                pids.append(int(entry))
+        return pids
 
     def wait_for_programs(self, count, timeout=60):
         deadline = time.monotonic() + timeout
@@ -199,13 +225,34 @@ class EmulatedRuns(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("groups[1].corrupt", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.dir, "x")))
-        # Without root: a clear message, nothing made.
+        # A folder that is not a run folder is not cleaned up by a program running as root.
+        precious = os.path.join(self.dir, "project")
+        os.makedirs(os.path.join(precious, "data"))
+        with open(os.path.join(precious, "data", "thesis.tex"), "w") as f:
+            f.write("years of work")
+        r = subprocess.run([EMU, "run", SMALLEST, "--out", precious], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("holds files but no run folder", r.stderr)
+        with open(os.path.join(precious, "data", "thesis.tex")) as f:
+            self.assertEqual(f.read(), "years of work")
+        self.assertEqual(os.listdir(precious), ["data"])
+        # Without root: a clear message, nothing made. (Copies in a folder anyone may enter:
+        # the checkout may be in one that only root can.)
+        shared = os.path.join(self.dir, "shared")
+        os.makedirs(shared)
+        os.chmod(self.dir, 0o755)
+        os.chmod(shared, 0o777)
+        shutil.copy(EMU, shared)
+        shutil.copy(SMALLEST, shared)
         nobody = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                                 EMU, "run", SMALLEST, "--out", os.path.join(self.dir, "y")],
+                                 os.path.join(shared, "swarm-emu"), "run",
+                                 os.path.join(shared, os.path.basename(SMALLEST)),
+                                 "--out", os.path.join(shared, "y")],
                                 capture_output=True, text=True, timeout=30)
         self.assertEqual(nobody.returncode, 1)
         self.assertIn("swarm-emu: needs root", nobody.stderr)
-        self.assertFalse(os.path.exists(os.path.join(self.dir, "y")))
+        self.assertFalse(os.path.exists(os.path.join(shared, "y")))
 
 
 if __name__ == "__main__":
