@@ -1,11 +1,19 @@
 #!/usr/bin/python3
-"""How far the simulated and the emulated run of one scenario are apart.
+"""How far the simulated and the emulated runs of one scenario are apart.
 
     analysis/fidelity.py SIM_RUN EMU_RUN --out DIR [--check]
+    analysis/fidelity.py --sim SIM_RUN... --emu EMU_RUN... --out DIR [--check]
 
 SIM_RUN is `swarm-sim run SCENARIO`'s folder, EMU_RUN `swarm-emu run SCENARIO`'s (same scenario
-and seed). Prints the comparison and writes fidelity.png (download-time CDFs overlaid, swarm
-evolution side by side), fidelity.json and a report.html with the section into DIR.
+and seed). Several runs per world (seeds, repetitions) are pooled: their download times make
+one sample per world. Prints the comparison and writes fidelity.png (download-time CDFs
+overlaid, swarm evolution side by side, of the first run of each world), fidelity.json and a
+report.html with the section into DIR.
+
+With two or more simulated runs, the KS distance between single simulated runs (mean over
+pairs) is given beside the figure: how far seeds alone move one run's distribution. It is a
+reference, not a bound: the pooled samples compared across worlds are larger, and a KS
+distance shrinks with sample size when nothing but chance separates two samples.
 
 Compared: median, p95 and mean download time (relative difference, emulated against
 simulated), the two-sample Kolmogorov–Smirnov distance between the download times, completion
@@ -49,21 +57,36 @@ def relative(emu, sim):
     return (emu - sim) / sim
 
 
-def compare(sim, emu):
-    """The figures of fidelity.json, from two loaded runs."""
-    ts, te = list(sim.download_times().values()), list(emu.download_times().values())
+def pooled_times(runs):
+    return [t for run in runs for t in run.download_times().values()]
+
+
+def mean_origin_share(runs):
+    return sum(r.origin_share() for r in runs) / len(runs)
+
+
+def compare(sims, emus):
+    """The figures of fidelity.json, from the loaded runs of each world (a run or a list)."""
+    sims = sims if isinstance(sims, list) else [sims]
+    emus = emus if isinstance(emus, list) else [emus]
+    ts, te = pooled_times(sims), pooled_times(emus)
     ss, se = stats(ts), stats(te)
-    out = {"simulated": {"run": sim.path, "download_time_s": ss, "completed": len(ts),
-                         "origin_share": sim.origin_share()},
-           "emulated": {"run": emu.path, "download_time_s": se, "completed": len(te),
-                        "origin_share": emu.origin_share()},
+    out = {"simulated": {"runs": [r.path for r in sims], "download_time_s": ss,
+                         "completed": len(ts), "origin_share": mean_origin_share(sims)},
+           "emulated": {"runs": [r.path for r in emus], "download_time_s": se,
+                        "completed": len(te), "origin_share": mean_origin_share(emus)},
            "difference": {}}
     d = out["difference"]
     for key in ("median", "p95", "mean"):
         d[key] = relative(se.get(key), ss.get(key))
     d["ks"] = ks_distance(ts, te)
-    d["completed"] = len(te) - len(ts)
-    d["origin_share"] = emu.origin_share() - sim.origin_share()
+    # Per run: the worlds may have been run a different number of times.
+    d["completed"] = len(te) / len(emus) - len(ts) / len(sims)
+    d["origin_share"] = out["emulated"]["origin_share"] - out["simulated"]["origin_share"]
+    pairs = [ks_distance(list(a.download_times().values()), list(b.download_times().values()))
+             for i, a in enumerate(sims) for b in sims[i + 1:]]
+    pairs = [p for p in pairs if p is not None]
+    out["ks_between_simulated_runs"] = sum(pairs) / len(pairs) if pairs else None
     missed = []
     for key, limit in TARGETS.items():
         if d[key] is None or abs(d[key]) > limit:
@@ -87,13 +110,16 @@ def table_rows(f):
     ss, se = f["simulated"]["download_time_s"], f["emulated"]["download_time_s"]
     d = f["difference"]
     rows = [("completed", str(f["simulated"]["completed"]), str(f["emulated"]["completed"]),
-             f"{d['completed']:+d}")]
+             f"{d['completed']:+g} per run")]
     for key in ("median", "p95", "mean"):
         rows.append((f"{key} download (s)", _num(ss.get(key)), _num(se.get(key)), _pct(d[key])))
     rows.append(("origin share", _num(f["simulated"]["origin_share"], "{:.3f}"),
                  _num(f["emulated"]["origin_share"], "{:.3f}"),
                  _num(d["origin_share"], "{:+.3f}")))
     rows.append(("KS distance", "", "", _num(d["ks"], "{:.3f}")))
+    if f.get("ks_between_simulated_runs") is not None:
+        rows.append(("KS, single simulated runs among themselves", "", "",
+                     _num(f["ks_between_simulated_runs"], "{:.3f}")))
     return rows
 
 
@@ -105,16 +131,19 @@ def text_table(rows):
     return "\n".join([line(head)] + [line(r) for r in rows])
 
 
-def plot(sim, emu, out):
+def plot(sims, emus, out):
+    """Pooled download-time CDFs; the swarm evolution of each world's first run."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     ax = axes[0]
-    for run, label, colour in ((sim, "simulated (ns-3)", "tab:blue"),
-                               (emu, "emulated (real programs)", "tab:orange")):
-        times = sorted(run.download_times().values())
+    for runs, label, colour in ((sims, "simulated (ns-3)", "tab:blue"),
+                                (emus, "emulated (real programs)", "tab:orange")):
+        times = sorted(pooled_times(runs))
+        if len(runs) > 1:
+            label += f", {len(runs)} runs"
         if times:
             ax.step(times, [(i + 1) / len(times) for i in range(len(times))], where="post",
                     label=label, color=colour)
@@ -124,7 +153,7 @@ def plot(sim, emu, out):
     ax.set_xlim(left=0)
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=8)
-    for ax, run, title in ((axes[1], sim, "simulated"), (axes[2], emu, "emulated")):
+    for ax, run, title in ((axes[1], sims[0], "simulated"), (axes[2], emus[0], "emulated")):
         snaps = run.snapshots or []
         t = [s["time_s"] for s in snaps]
         for key, colour in (("leechers", "tab:red"), ("seeds", "tab:green"),
@@ -157,37 +186,48 @@ def report_section(f, rows, image):
               else "<p>Every target met (median and p95 within 15 %, KS ≤ 0.15, same "
                    "completions).</p>")
     return (f"<h2>Simulation against emulation</h2>"
-            f"<p>Simulated: {html.escape(f['simulated']['run'])}<br>"
-            f"Emulated: {html.escape(f['emulated']['run'])}</p>{table}{missed}"
+            f"<p>Simulated: {html.escape(', '.join(f['simulated']['runs']))}<br>"
+            f"Emulated: {html.escape(', '.join(f['emulated']['runs']))}</p>{table}{missed}"
             f'<figure><img src="{html.escape(os.path.basename(image))}" alt="fidelity"></figure>')
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("sim_run", metavar="SIM_RUN", help="swarm-sim's run folder")
-    parser.add_argument("emu_run", metavar="EMU_RUN", help="swarm-emu's run folder")
+    parser.add_argument("runs", nargs="*", metavar="SIM_RUN EMU_RUN",
+                        help="one simulated and one emulated run folder")
+    parser.add_argument("--sim", nargs="+", default=[], metavar="SIM_RUN",
+                        help="swarm-sim run folders (pooled)")
+    parser.add_argument("--emu", nargs="+", default=[], metavar="EMU_RUN",
+                        help="swarm-emu run folders (pooled)")
     parser.add_argument("--out", required=True, help="folder for fidelity.png/json, report.html")
     parser.add_argument("--check", action="store_true",
                         help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
+    if args.runs and (args.sim or args.emu or len(args.runs) != 2):
+        parser.error("give SIM_RUN EMU_RUN, or --sim and --emu")
+    sim_paths = args.sim or args.runs[:1]
+    emu_paths = args.emu or args.runs[1:]
+    if not sim_paths or not emu_paths:
+        parser.error("needs at least one simulated and one emulated run")
     try:
-        sim, emu = Run(args.sim_run), Run(args.emu_run)
+        sims, emus = [Run(p) for p in sim_paths], [Run(p) for p in emu_paths]
     except RunError as err:
         print(f"fidelity.py: {err}", file=sys.stderr)
         return 2
-    for run, world in ((sim, "simulated"), (emu, "emulated")):
+    for run, world in [(r, "simulated") for r in sims] + [(r, "emulated") for r in emus]:
         if (run.summary or {}).get("world", "simulated") != world:
             article = "an" if world == "emulated" else "a"
             print(f"fidelity.py: {run.path} is not {article} {world} run "
                   f"(its summary says {run.summary.get('world')})", file=sys.stderr)
             return 2
-    if sim.scenario and emu.scenario and sim.scenario != emu.scenario:
+    scenario = lambda r: {k: v for k, v in (r.scenario or {}).items() if k != "seed"}  # noqa: E731
+    if any(scenario(r) != scenario(sims[0]) for r in sims + emus):
         print("fidelity.py: warning: the two runs' scenario.json differ; the comparison is "
               "of different experiments", file=sys.stderr)
     os.makedirs(args.out, exist_ok=True)
-    f = compare(sim, emu)
+    f = compare(sims, emus)
     rows = table_rows(f)
-    image = plot(sim, emu, args.out)
+    image = plot(sims, emus, args.out)
     with open(os.path.join(args.out, "fidelity.json"), "w", encoding="utf-8") as out:
         json.dump(f, out, indent=2)
     from plot import write_page
