@@ -77,8 +77,18 @@ class Report(unittest.TestCase):
         self.assertEqual(figures["simulated"]["completed"], 24)
         self.assertEqual(figures["difference"]["ks"], 0.0)
         # Seeds 1 and 2 differ by 10 % in every download time: the worlds' own spread.
-        self.assertGreater(figures["ks_between_simulated_runs"], 0.0)
-        self.assertIn("KS, single simulated runs among themselves", text)
+        self.assertGreater(figures["ks_reference"]["ks"], 0.0)
+        self.assertIn("KS reference: single simulated runs among themselves", text)
+        # A pool of other seeds as the reference: the like-for-like one.
+        refs = [make_run(os.path.join(self.dir, f"ref{i}"), seed=i, speed=1.3 + 0.1 * i) for i in (3, 4)]
+        code, text, err = self.run_main("--sim", *sims, "--emu", *emus, "--sim-reference", *refs,
+                                        "--out", out)
+        self.assertEqual(code, 0, err)
+        with open(os.path.join(out, "fidelity.json")) as f:
+            figures = json.load(f)
+        self.assertEqual(figures["ks_reference"]["runs"], refs)
+        self.assertGreater(figures["ks_reference"]["ks"], 0.5)
+        self.assertIn("KS reference: simulated pool against simulated runs of other seeds", text)
         self.assertNotIn("warning", err)  # runs of one scenario, seeds aside
 
     def test_runs_of_the_wrong_world_are_refused(self):
