@@ -21,6 +21,7 @@
 #include "emu/host_namespaces.hpp"
 #include "sim/ns3_headers.hpp"
 #include "sim/run_metrics.hpp"
+#include "sim/star_schedule.hpp"
 #include "sim/star_topology.hpp"
 #include "sim/swarm_plan.hpp"
 #include "swarmlab/chunk_set.hpp"
@@ -415,22 +416,8 @@ void Emulation::tracker_event(const sim::TrackerEvent& e) {
 
 void Emulation::apply(const sim::LinkEvent& e) {
   if (stopping_) return;
-  nlohmann::json fields = {{"group", e.group}};
-  if (e.up_bps) fields["up_bps"] = *e.up_bps;
-  if (e.down_bps) fields["down_bps"] = *e.down_bps;
-  if (e.delay) fields["delay_ms"] = to_seconds(*e.delay) * 1e3;
-  if (e.partition) fields["partition"] = *e.partition;
-  note("link_changed", fields);
-  for (std::size_t p = 0; p < plans_.size(); ++p) {
-    if (group_of(p).name != e.group) continue;
-    const auto h = host_of(p);
-    if (e.up_bps || e.down_bps) {
-      topo_.set_rates(h, e.up_bps.value_or(topo_.link(h).up_bps),
-                      e.down_bps.value_or(topo_.link(h).down_bps));
-    }
-    if (e.delay) topo_.set_delay(h, *e.delay);
-    if (e.partition) topo_.set_partitioned(h, *e.partition);
-  }
+  note("link_changed", sim::link_event_fields(e));
+  sim::apply_link_event(topo_, s_, plans_, e);
 }
 
 void Emulation::on_live_event(std::optional<std::size_t> peer, const Event& e) {
@@ -526,21 +513,8 @@ void Emulation::poll() {
 }
 
 RunMetrics::Wire Emulation::wire() const {
-  RunMetrics::Wire w;
-  for (std::size_t p = 0; p < plans_.size(); ++p) {
-    const auto h = host_of(p);
-    const auto bytes = topo_.uplink_bytes(h);
-    const bool online = runs_[p].arrived && !runs_[p].gone;
-    const auto capacity = online ? static_cast<double>(topo_.link(h).up_bps) : 0.0;
-    w.uplink_bytes += bytes;
-    w.up_capacity_bps += capacity;
-    if (const auto& g = group_of(p);
-        g.role == PeerGroup::Role::Seeder && (g.file.empty() || g.file == s_.files.front().name)) {
-      w.origin_uplink_bytes += bytes;
-      w.origin_up_capacity_bps += capacity;
-    }
-  }
-  return w;
+  return sim::measure_wire(topo_, s_, plans_,
+                           [this](std::size_t p) { return runs_[p].arrived && !runs_[p].gone; });
 }
 
 void Emulation::tick() {

@@ -11,6 +11,7 @@
 #include "sim/ns3_host.hpp"
 #include "sim/run_metrics.hpp"
 #include "sim/sim_chunk_store.hpp"
+#include "sim/star_schedule.hpp"
 #include "sim/star_topology.hpp"
 #include "sim/swarm_plan.hpp"
 #include "sim/tcp_config.hpp"
@@ -332,40 +333,12 @@ void Simulation::crash(std::size_t peer) {
 }
 
 void Simulation::apply(const LinkEvent& e) {
-  nlohmann::json fields = {{"group", e.group}};
-  if (e.up_bps) fields["up_bps"] = *e.up_bps;
-  if (e.down_bps) fields["down_bps"] = *e.down_bps;
-  if (e.delay) fields["delay_ms"] = to_seconds(*e.delay) * 1e3;
-  if (e.partition) fields["partition"] = *e.partition;
-  note("link_changed", fields);
-  for (std::size_t p = 0; p < plans_.size(); ++p) {
-    if (group_of(p).name != e.group) continue;
-    const auto h = host_of(p);
-    if (e.up_bps || e.down_bps) {
-      topo_.set_rates(h, e.up_bps.value_or(topo_.link(h).up_bps),
-                      e.down_bps.value_or(topo_.link(h).down_bps));
-    }
-    if (e.delay) topo_.set_delay(h, *e.delay);
-    if (e.partition) topo_.set_partitioned(h, *e.partition);
-  }
+  note("link_changed", link_event_fields(e));
+  apply_link_event(topo_, s_, plans_, e);
 }
 
 RunMetrics::Wire Simulation::wire() const {
-  RunMetrics::Wire w;
-  for (std::size_t p = 0; p < plans_.size(); ++p) {
-    const auto bytes = topo_.uplink_bytes(host_of(p));
-    const auto capacity =
-        metrics_.online(p) ? static_cast<double>(topo_.link(host_of(p)).up_bps) : 0.0;
-    w.uplink_bytes += bytes;
-    w.up_capacity_bps += capacity;
-    // The origin of the first file (the one the summary's models and first copy are about).
-    if (const auto& g = group_of(p);
-        g.role == PeerGroup::Role::Seeder && (g.file.empty() || g.file == s_.files.front().name)) {
-      w.origin_uplink_bytes += bytes;
-      w.origin_up_capacity_bps += capacity;
-    }
-  }
-  return w;
+  return measure_wire(topo_, s_, plans_, [this](std::size_t p) { return metrics_.online(p); });
 }
 
 void Simulation::tick() {
