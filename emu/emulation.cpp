@@ -501,8 +501,7 @@ void Emulation::poll() {
     const bool any_running =
         std::any_of(runs_.begin(), runs_.end(),
                     [](const PeerRun& r) { return r.process && r.process->running(); }) ||
-        std::any_of(trackers_.begin(), trackers_.end(),
-                    [](const ChildProcess& t) { return t.running(); });
+        std::any_of(trackers_.begin(), trackers_.end(), [](ChildProcess& t) { return t.poll(); });
     if (!any_running ||
         std::chrono::steady_clock::now() - stop_asked_ > std::chrono::milliseconds(kStopGraceMs)) {
       ns3::Simulator::Stop();
