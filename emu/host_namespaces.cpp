@@ -136,7 +136,10 @@ Status HostNamespaces::configure(std::size_t i, const std::string& address,
            {"-n", ns, "link", "set", "dev", dev, "addrgenmode", "none"},
            {"-n", ns, "addr", "add", address + "/30", "dev", dev},
            {"-n", ns, "link", "set", "dev", dev, "up"},
-           {"-n", ns, "route", "add", "default", "via", gateway}}) {
+           // The simulation's TCP is ns-3's CUBIC; a namespace would otherwise take the
+           // host's default (BBR on these machines). Set per route: the namespaces' sysctl
+           // is not writable here.
+           {"-n", ns, "route", "add", "default", "via", gateway, "congctl", "cubic"}}) {
     if (auto s = run_ip(args); !s) return s;
   }
   return {};
