@@ -679,6 +679,8 @@ Status Emulation::write_results(sim::RunResult& r) {
            {"events_written", written},
            {"unreadable_event_lines", bad_lines},
            {"packet_size", kMtu},
+           {"tcp_congestion_control",
+            namespaces_.cubic_everywhere() ? "cubic" : "the host's default (no cubic)"},
            {"wire",
             {{"cpu_s", cpu_seconds(RUSAGE_SELF)},
              {"max_lag_ms", max_lag_s_ * 1e3},

@@ -135,14 +135,15 @@ Status HostNamespaces::configure(std::size_t i, const std::string& address,
            // No IPv6 link-local address: no router solicitations on the wire.
            {"-n", ns, "link", "set", "dev", dev, "addrgenmode", "none"},
            {"-n", ns, "addr", "add", address + "/30", "dev", dev},
-           {"-n", ns, "link", "set", "dev", dev, "up"},
-           // The simulation's TCP is ns-3's CUBIC; a namespace would otherwise take the
-           // host's default (BBR on these machines). Set per route: the namespaces' sysctl
-           // is not writable here.
-           {"-n", ns, "route", "add", "default", "via", gateway, "congctl", "cubic"}}) {
+           {"-n", ns, "link", "set", "dev", dev, "up"}}) {
     if (auto s = run_ip(args); !s) return s;
   }
-  return {};
+  // The simulation's TCP is ns-3's CUBIC; a namespace would otherwise take the host's default
+  // (BBR on these machines). Set per route: the namespaces' sysctl is not writable here. A
+  // kernel without CUBIC keeps its default, and says so in run.json.
+  if (run_ip({"-n", ns, "route", "add", "default", "via", gateway, "congctl", "cubic"})) return {};
+  cubic_everywhere_ = false;
+  return run_ip({"-n", ns, "route", "add", "default", "via", gateway});
 }
 
 void HostNamespaces::remove_all() {

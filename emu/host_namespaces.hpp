@@ -34,6 +34,9 @@ class HostNamespaces {
   /// Moves host i's TAP into its namespace and gives it `address`/30 with `gateway` as default
   /// route.
   Status configure(std::size_t i, const std::string& address, const std::string& gateway);
+  /// Whether every configured namespace's TCP runs CUBIC (as the simulation's); false if
+  /// the kernel refused it and the host's default congestion control is used.
+  bool cubic_everywhere() const { return cubic_everywhere_; }
   std::string netns(std::size_t i) const;
   std::string tap(std::size_t i) const;
   /// Deletes what add() made, now.
@@ -49,6 +52,7 @@ class HostNamespaces {
  private:
   pid_t pid_;
   std::vector<std::size_t> made_;
+  bool cubic_everywhere_ = true;
 };
 
 }  // namespace swarmlab::emu
