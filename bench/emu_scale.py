@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """How large a swarm this machine emulates in real time: swarm-emu on growing flash crowds.
 
-    bench/emu_scale.py [--leechers 12,24,48,96] [--scenario FILE] [--out DIR]
+    bench/emu_scale.py [--leechers 12,24,48,96] [--scenario FILE] [--group N] [--out DIR]
 
 Runs the scenario (default scenarios/fidelity/flash-crowd.json) with its leecher group resized,
 in both worlds, and prints per size: the aggregate uplink capacity, what the wire (ns-3 in
