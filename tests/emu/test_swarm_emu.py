@@ -225,6 +225,22 @@ class EmulatedRuns(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("groups[1].corrupt", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.dir, "x")))
+        # Values the simulation takes and swarm-peer refuses are refused before any peer would
+        # exit 2 and leave the run idle until its stop time.
+        for field, value, says in (("strategy.block_size", "\"1KiB\"", "strategy.block_size"),
+                                   ("groups[0].retry_after", "\"10min\"", "groups[0].retry_after")):
+            r = subprocess.run([EMU, "run", SMALLEST, "--set", f"{field}={value}",
+                                "--out", os.path.join(self.dir, "x")],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(says, r.stderr)
+            self.assertFalse(os.path.exists(os.path.join(self.dir, "x")))
+        # Programs that are not where --programs says: named, nothing made.
+        r = subprocess.run([EMU, "run", SMALLEST, "--programs", os.path.join(self.dir, "nowhere"),
+                            "--out", os.path.join(self.dir, "x")], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("cannot find swarm-tracker in " + os.path.join(self.dir, "nowhere"), r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "x")))
         # A folder that is not a run folder is not cleaned up by a program running as root.
         precious = os.path.join(self.dir, "project")
         os.makedirs(os.path.join(precious, "data"))
