@@ -15,18 +15,10 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SIM = os.path.join(ROOT, "build/release/sim/swarm-sim")
-EMU = os.path.join(ROOT, "build/release/emu/swarm-emu")
-
-
-def run(cmd):
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"emu scale bench: {' '.join(cmd)} failed ({r.returncode}):\n{r.stderr[-2000:]}")
+# The two worlds' programs and the way a bench runs them, as the fidelity bench has them.
+from fidelity import EMU, ROOT, SIM, run  # noqa: E402  (bench/fidelity.py)
 
 
 def bps(rate):

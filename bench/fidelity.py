@@ -28,7 +28,7 @@ EMU = os.path.join(ROOT, "build/release/emu/swarm-emu")
 def run(cmd):
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
-        sys.exit(f"fidelity bench: {' '.join(cmd)} failed ({r.returncode}):\n{r.stderr[-2000:]}")
+        sys.exit(f"bench: {' '.join(cmd)} failed ({r.returncode}):\n{r.stderr[-2000:]}")
 
 
 def pct(v):
