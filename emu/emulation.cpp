@@ -19,6 +19,7 @@
 #include "emu/child_process.hpp"
 #include "emu/event_tail.hpp"
 #include "emu/host_namespaces.hpp"
+#include "emu/tcp_counters.hpp"
 #include "sim/ns3_headers.hpp"
 #include "sim/run_metrics.hpp"
 #include "sim/star_schedule.hpp"
@@ -152,6 +153,7 @@ class Emulation {
   void begin_stop(const std::string& why);
   RunMetrics::Wire wire() const;
   Status write_results(sim::RunResult& r);
+  nlohmann::json tcp_json() const;
   nlohmann::json verify_files() const;
 
   const Scenario& s_;
@@ -179,7 +181,9 @@ class Emulation {
   std::uint64_t lag_samples_ = 0;
   std::vector<std::string> host_addresses_;  // by host: the address inside its namespace
   std::uint64_t ns3_events_ = 0;
-  bool tracker_down_ = false;  // crashed on schedule or ended by itself
+  TcpCounters tcp_;             // Linux's, summed over the hosts
+  std::size_t tcp_unread_ = 0;  // hosts whose counters could not be read
+  bool tracker_down_ = false;   // crashed on schedule or ended by itself
   std::string stop_reason_;
 };
 
@@ -689,6 +693,7 @@ Status Emulation::write_results(sim::RunResult& r) {
              {"ns3_events", ns3_events_},
              {"queue_drops",
               {{"packets", topo_.queue_drops().packets}, {"bytes", topo_.queue_drops().bytes}}}}},
+           {"tcp", tcp_json()},
            {"programs_cpu_s", cpu_seconds(RUSAGE_CHILDREN)},
            {"processes", processes},
            {"strategy_not_applied", strategy_not_applied(s_)},
@@ -704,6 +709,16 @@ Status Emulation::write_results(sim::RunResult& r) {
     return make_error(ErrorCode::IoError,
                       "writing the run folder " + o_.out + " failed (disk full?)");
   return {};
+}
+
+// Linux's counters beside the simulation's tcp_timeouts and tcp_fast_recoveries (ns-3 counts
+// entries into loss recovery; Linux every expiry of the timer, so repeats while backing off
+// count too).
+nlohmann::json Emulation::tcp_json() const {
+  auto j = tcp_.to_json();
+  j["counted_by"] = "Linux, summed over the hosts' namespaces";
+  if (tcp_unread_ > 0) j["hosts_unread"] = tcp_unread_;
+  return j;
 }
 
 Result<sim::RunResult> Emulation::run() {
@@ -764,6 +779,14 @@ Result<sim::RunResult> Emulation::run() {
     for (auto& e : run.tail->read_new()) events_.push_back(std::move(e));
   }
   ns3::Simulator::Destroy();
+  // Every program has ended: the kernels' counts are final.
+  for (std::size_t h = 0; h < topo_.size(); ++h) {
+    if (auto text = namespaces_.proc_net_counters(h)) {
+      tcp_ += parse_tcp_counters(*text);
+    } else {
+      ++tcp_unread_;
+    }
+  }
   namespaces_.remove_all();
 
   sim::RunResult r;

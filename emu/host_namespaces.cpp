@@ -146,6 +146,16 @@ Status HostNamespaces::configure(std::size_t i, const std::string& address,
   return run_ip({"-n", ns, "route", "add", "default", "via", gateway});
 }
 
+Result<std::string> HostNamespaces::proc_net_counters(std::size_t i) const {
+  static const std::string cat = ::access("/usr/bin/cat", X_OK) == 0 ? "/usr/bin/cat" : "/bin/cat";
+  std::string text;
+  const int st = run_capture(
+      {find_ip(), "netns", "exec", netns(i), cat, "/proc/net/netstat", "/proc/net/snmp"}, text);
+  if (st != 0)
+    return make_error(ErrorCode::IoError, "reading TCP counters in " + netns(i) + ": " + text);
+  return text;
+}
+
 void HostNamespaces::remove_all() {
   for (const auto i : made_) {
     // Whatever still runs inside is killed first: a namespace with processes stays alive

@@ -38,6 +38,9 @@ class HostNamespaces {
   /// the kernel refused it and the host's default congestion control is used.
   bool cubic_everywhere() const { return cubic_everywhere_; }
   std::string netns(std::size_t i) const;
+  /// Host i's /proc/net/netstat and /proc/net/snmp as read inside its namespace: what its
+  /// kernel counted (emu/tcp_counters.hpp reads them).
+  Result<std::string> proc_net_counters(std::size_t i) const;
   std::string tap(std::size_t i) const;
   /// Deletes what add() made, now.
   void remove_all();

@@ -130,6 +130,12 @@ class EmulatedRuns(unittest.TestCase):
         for peer in leechers:
             self.assertEqual(sha256_of(os.path.join(out, "data", peer, "dataset.bin")), source, peer)
         self.assertEqual(run["files"], {"checked": len(leechers), "identical": len(leechers), "different": []})
+        # Linux's TCP counters, read in every namespace before it went: the file's segments at
+        # least (a 4 MiB file is over 2,800 of them), none of the hosts missed.
+        tcp = run["tcp"]
+        self.assertGreater(tcp["segments_sent"], 2800, tcp)
+        self.assertLessEqual(tcp["retransmitted_segments"], tcp["segments_sent"])
+        self.assertNotIn("hosts_unread", tcp)
         # The events came from the programs themselves, on one timeline.
         with open(os.path.join(out, "events.jsonl")) as f:
             events = [json.loads(line) for line in f]

@@ -1,0 +1,36 @@
+#pragma once
+// What Linux's TCP did in an emulated host, by its own counters (/proc/net/netstat and
+// /proc/net/snmp, which are per network namespace). The simulation reports ns-3's side in
+// run.json (tcp_timeouts, tcp_fast_recoveries); side by side they show where the two stacks
+// part (docs/emulation.md, "What differs from the simulation").
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string_view>
+
+namespace swarmlab::emu {
+
+struct TcpCounters {
+  /// TcpExt.TCPTimeouts: expiries of the retransmission timer, repeats while backing off
+  /// included.
+  std::uint64_t timeouts = 0;
+  /// TcpExt.TCPSpuriousRTOs: timeouts found spurious afterwards (F-RTO) and undone.
+  std::uint64_t spurious_timeouts = 0;
+  /// TcpExt.TCPLossProbes: tail loss probes (RFC 8985), which recover a lost last segment
+  /// without waiting for the timer.
+  std::uint64_t loss_probes = 0;
+  /// TcpExt.TCPSackRecovery + TCPRenoRecovery: entries into fast recovery.
+  std::uint64_t fast_recoveries = 0;
+  /// Tcp.RetransSegs and Tcp.OutSegs.
+  std::uint64_t retransmitted_segments = 0;
+  std::uint64_t segments_sent = 0;
+
+  TcpCounters& operator+=(const TcpCounters& o);
+  nlohmann::json to_json() const;
+};
+
+/// Reads the counters from the text of /proc/net/netstat and /proc/net/snmp (either or both,
+/// in any order): each "Prefix: name name ..." line is followed by "Prefix: value value ...".
+/// Counters the text lacks stay 0; lines that do not pair up are skipped.
+TcpCounters parse_tcp_counters(std::string_view text);
+
+}  // namespace swarmlab::emu
