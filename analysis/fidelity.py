@@ -20,7 +20,10 @@ mean KS distance between single simulated runs (smaller samples, so a larger fig
 
 Compared: median, p95 and mean download time (relative difference, emulated against
 simulated), the two-sample Kolmogorov–Smirnov distance between the download times, completion
-counts and the origin seeds' share of the bytes served. With --check the exit status is 1 when
+counts and the origin seeds' share of the bytes served; and, per run, what TCP did in each
+world from run.json: packets the access links' queues dropped, retransmission timeouts, fast
+recoveries, and Linux's tail loss probes and timeouts it undid as spurious (ns-3 3.37 has
+neither mechanism). With --check the exit status is 1 when
 a target is missed: median and p95 within 15 %, KS distance at most 0.15, the same number of
 completions (docs/emulation.md says why these).
 """
@@ -68,6 +71,43 @@ def mean_origin_share(runs):
     return sum(r.origin_share() for r in runs) / len(runs)
 
 
+# What TCP did, per run: (name in fidelity.json, row label, simulation's run.json path,
+# emulation's). The simulation counts entries into loss recovery after a timeout; Linux
+# every expiry of the timer (repeats while backing off too).
+TCP_FIGURES = (
+    ("queue_drops", "queue drops / run", ("queue_drops", "packets"), ("wire", "queue_drops", "packets")),
+    ("timeouts", "TCP timeouts / run", ("tcp_timeouts",), ("tcp", "timeouts")),
+    ("fast_recoveries", "fast recoveries / run", ("tcp_fast_recoveries",), ("tcp", "fast_recoveries")),
+    ("loss_probes", "tail loss probes / run", None, ("tcp", "loss_probes")),
+    ("spurious_timeouts", "timeouts undone / run", None, ("tcp", "spurious_timeouts")),
+)
+
+
+def _dig(d, keys):
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d if isinstance(d, (int, float)) else None
+
+
+def tcp_per_run(runs, world):
+    """Mean per run of each TCP figure over the runs whose run.json has it (None if none)."""
+    docs = []
+    for r in runs:
+        try:
+            with open(os.path.join(r.path, "run.json"), encoding="utf-8") as f:
+                docs.append(json.load(f))
+        except (OSError, ValueError):
+            docs.append({})
+    out = {}
+    for name, _, sim_keys, emu_keys in TCP_FIGURES:
+        keys = sim_keys if world == "simulated" else emu_keys
+        values = [v for v in (_dig(d, keys) for d in docs) if v is not None] if keys else []
+        out[name] = sum(values) / len(values) if values else None
+    return out
+
+
 def compare(sims, emus, references=()):
     """The figures of fidelity.json, from the loaded runs of each world (a run or a list), and
     simulated runs of other seeds for the reference KS distance."""
@@ -87,6 +127,8 @@ def compare(sims, emus, references=()):
     # Per run: the worlds may have been run a different number of times.
     d["completed"] = len(te) / len(emus) - len(ts) / len(sims)
     d["origin_share"] = out["emulated"]["origin_share"] - out["simulated"]["origin_share"]
+    out["simulated"]["tcp_per_run"] = tcp_per_run(sims, "simulated")
+    out["emulated"]["tcp_per_run"] = tcp_per_run(emus, "emulated")
     if references:
         out["ks_reference"] = {"what": "simulated pool against simulated runs of other seeds",
                                "runs": [r.path for r in references],
@@ -127,6 +169,10 @@ def table_rows(f):
     rows.append(("origin share", _num(f["simulated"]["origin_share"], "{:.3f}"),
                  _num(f["emulated"]["origin_share"], "{:.3f}"),
                  _num(d["origin_share"], "{:+.3f}")))
+    for name, label, _, _ in TCP_FIGURES:
+        a = (f["simulated"].get("tcp_per_run") or {}).get(name)
+        b = (f["emulated"].get("tcp_per_run") or {}).get(name)
+        rows.append((label, _num(a, "{:.0f}"), _num(b, "{:.0f}"), _pct(relative(b, a))))
     rows.append(("KS distance", "", "", _num(d["ks"], "{:.3f}")))
     ref = f.get("ks_reference") or {}
     if ref.get("ks") is not None:

@@ -91,6 +91,36 @@ class Report(unittest.TestCase):
         self.assertIn("KS reference: simulated pool against simulated runs of other seeds", text)
         self.assertNotIn("warning", err)  # runs of one scenario, seeds aside
 
+    def test_what_tcp_did_is_compared_per_run(self):
+        def with_run_json(folder, doc):
+            with open(os.path.join(folder, "run.json"), "w") as f:
+                json.dump(doc, f)
+            return folder
+        sims = [with_run_json(make_run(os.path.join(self.dir, f"sim{i}"), seed=i),
+                              {"queue_drops": {"packets": 3000 + 200 * i}, "tcp_timeouts": 100 * i,
+                               "tcp_fast_recoveries": 250})
+                for i in (1, 2)]
+        emu = with_run_json(as_emulated(make_run(os.path.join(self.dir, "emu"))),
+                            {"wire": {"queue_drops": {"packets": 1000}},
+                             "tcp": {"timeouts": 15, "fast_recoveries": 150, "loss_probes": 90,
+                                     "spurious_timeouts": 3}})
+        out = os.path.join(self.dir, "out")
+        code, text, err = self.run_main("--sim", *sims, "--emu", emu, "--out", out)
+        self.assertEqual(code, 0, err)
+        with open(os.path.join(out, "fidelity.json")) as f:
+            figures = json.load(f)
+        self.assertEqual(figures["simulated"]["tcp_per_run"],
+                         {"queue_drops": 3300, "timeouts": 150, "fast_recoveries": 250,
+                          "loss_probes": None, "spurious_timeouts": None})
+        self.assertEqual(figures["emulated"]["tcp_per_run"]["loss_probes"], 90)
+        self.assertRegex(text, r"TCP timeouts / run\s+150\s+15\s+-90.0 %")
+        self.assertRegex(text, r"tail loss probes / run\s+-\s+90\s+-")
+        # Run folders from before the counters: nothing to compare, nothing made up.
+        with_run_json(emu, {"wall_time_s": 1.0})
+        code, text, err = self.run_main("--sim", *sims, "--emu", emu, "--out", out)
+        self.assertEqual(code, 0, err)
+        self.assertRegex(text, r"TCP timeouts / run\s+150\s+-\s+-")
+
     def test_runs_of_the_wrong_world_are_refused(self):
         sim = make_run(os.path.join(self.dir, "sim"))
         other = make_run(os.path.join(self.dir, "other"))

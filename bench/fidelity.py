@@ -8,7 +8,9 @@ For each scenario (default: scenarios/fidelity/*.json) and seed, runs `swarm-sim
 scenario's runs pooled over the seeds, and prints one row per scenario: the median and p95
 download-time differences (emulated against simulated), the Kolmogorov–Smirnov distance beside
 its reference (the simulation against itself: seeds 1-3 against seeds 101-103, pools of the
-same size), completions in each world, and what the emulation cost: the
+same size), completions in each world, packets the queues dropped and TCP retransmission timeouts per
+run in each world (ns-3's entries into loss recovery; Linux's timer expiries), and what the
+emulation cost: the
 wire's CPU, the programs' CPU (per second of run) and how far the wire fell behind real time.
 The targets (median and p95 within 15 %, KS at most 0.15, same completions) are printed
 beside the figures, not asserted.
@@ -35,6 +37,12 @@ def pct(v):
     return "-" if v is None else f"{v * 100:+.1f}%"
 
 
+def per_run(fid, name):
+    """A TCP figure per run in both worlds, "sim/emu" (fidelity.py's tcp_per_run)."""
+    a, b = (fid[w].get("tcp_per_run", {}).get(name) for w in ("simulated", "emulated"))
+    return "/".join("-" if v is None else f"{v:.0f}" for v in (a, b))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("scenarios", nargs="*")
@@ -43,8 +51,8 @@ def main():
     args = parser.parse_args()
     scenarios = args.scenarios or sorted(glob.glob(os.path.join(ROOT, "scenarios/fidelity/*.json")))
     seeds = [int(s) for s in args.seeds.split(",")]
-    head = ("scenario", "seeds", "median", "p95", "KS", "KS sim/sim", "done sim/emu", "wire CPU",
-            "programs CPU", "max lag", "wall")
+    head = ("scenario", "seeds", "median", "p95", "KS", "KS sim/sim", "done sim/emu",
+            "drops sim/emu", "RTOs sim/emu", "wire CPU", "programs CPU", "max lag", "wall")
     rows = []
     for path in scenarios:
         name = os.path.splitext(os.path.basename(path))[0]
@@ -77,6 +85,7 @@ def main():
                      "-" if d["ks"] is None else f"{d['ks']:.3f}",
                      "-" if floor is None else f"{floor:.3f}",
                      f"{fid['simulated']['completed']}/{fid['emulated']['completed']}",
+                     per_run(fid, "queue_drops"), per_run(fid, "timeouts"),
                      f"{cost['wire'] / cost['wall']:.2f} core",
                      f"{cost['programs'] / cost['wall']:.2f} core",
                      f"{cost['lag']:.1f} ms", f"{cost['wall']:.0f} s"))
