@@ -35,7 +35,7 @@ bench: build-release
 	scripts/run_benchmarks.sh
 
 format:
-	find core realnet sim tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
+	find core realnet sim emu tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
 
 clean:
 	rm -rf build

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
@@ -146,14 +147,50 @@ Status HostNamespaces::configure(std::size_t i, const std::string& address,
   return run_ip({"-n", ns, "route", "add", "default", "via", gateway});
 }
 
+// A child enters the namespace and copies both files into a pipe: /proc/self/net is the
+// namespace of whoever reads it. Only system calls between fork and _exit (this process has
+// other threads).
 Result<std::string> HostNamespaces::proc_net_counters(std::size_t i) const {
-  static const std::string cat = ::access("/usr/bin/cat", X_OK) == 0 ? "/usr/bin/cat" : "/bin/cat";
+  const std::string ns_path = "/run/netns/" + netns(i);
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    return make_error(ErrorCode::IoError, std::string("pipe: ") + std::strerror(errno));
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int ns = ::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) ::_exit(2);
+    for (const char* file : {"/proc/self/net/netstat", "/proc/self/net/snmp"}) {
+      const int fd = ::open(file, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) ::_exit(3);
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+        if (::write(fds[1], buf, static_cast<std::size_t>(n)) != n) ::_exit(4);
+      }
+      ::close(fd);
+    }
+    ::_exit(0);
+  }
+  ::close(fds[1]);
   std::string text;
-  const int st = run_capture(
-      {find_ip(), "netns", "exec", netns(i), cat, "/proc/net/netstat", "/proc/net/snmp"}, text);
-  if (st != 0)
-    return make_error(ErrorCode::IoError, "reading TCP counters in " + netns(i) + ": " + text);
-  return text;
+  char buf[4096];
+  ssize_t n;
+  while (pid > 0 && ((n = ::read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))) {
+    if (n > 0) text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  if (pid < 0) return make_error(ErrorCode::IoError, std::string("fork: ") + std::strerror(errno));
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return text;
+  const int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return make_error(ErrorCode::IoError,
+                    "reading TCP counters in " + netns(i) + ": " +
+                        (code == 2   ? "cannot enter " + ns_path
+                         : code == 3 ? std::string("cannot open /proc/self/net/netstat or snmp")
+                         : code == 4 ? std::string("cannot write to the runner")
+                                     : "the reader ended with status " + std::to_string(st)));
 }
 
 void HostNamespaces::remove_all() {

@@ -52,19 +52,22 @@ nlohmann::json TcpCounters::to_json() const {
           {"segments_sent", segments_sent}};
 }
 
-TcpCounters parse_tcp_counters(std::string_view text) {
+std::optional<TcpCounters> parse_tcp_counters(std::string_view text) {
   std::map<std::string, std::uint64_t, std::less<>> values;  // "TcpExt.TCPTimeouts" -> n
   const auto lines = split_lines(text);
   const auto number = [](std::string_view w, std::uint64_t& v) {
-    return std::from_chars(w.data(), w.data() + w.size(), v).ec == std::errc{};
+    const auto [end, ec] = std::from_chars(w.data(), w.data() + w.size(), v);
+    return ec == std::errc{} && end == w.data() + w.size();
   };
   for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
     const auto names = split_words(lines[i]);
     const auto numbers = split_words(lines[i + 1]);
-    // A pair: a line of names, then one of as many values with the same "Prefix:".
+    // A pair: a line of names, then one of as many values with the same "Prefix:". A signed
+    // field (snmp's MaxConn is -1) is a value too.
     std::uint64_t v = 0;
+    const auto value = [&](std::string_view w) { return number(w, v) || w == "-1"; };
     if (names.size() < 2 || names.size() != numbers.size() || names[0] != numbers[0] ||
-        names[0].back() != ':' || number(names[1], v))
+        names[0].back() != ':' || value(names[1]) || !value(numbers[1]))
       continue;
     const auto prefix = std::string(names[0].substr(0, names[0].size() - 1));
     for (std::size_t k = 1; k < names.size(); ++k) {
@@ -73,6 +76,9 @@ TcpCounters parse_tcp_counters(std::string_view text) {
     }
     ++i;
   }
+  if (!values.contains("TcpExt.TCPTimeouts") || !values.contains("Tcp.OutSegs"))
+    return std::nullopt;
+  // Older kernels lack some of the rest (TCPLossProbes came with 3.10): those count nothing.
   const auto get = [&](std::string_view key) {
     const auto it = values.find(key);
     return it == values.end() ? std::uint64_t{0} : it->second;

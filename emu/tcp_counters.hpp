@@ -5,6 +5,7 @@
 // part (docs/emulation.md, "What differs from the simulation").
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string_view>
 
 namespace swarmlab::emu {
@@ -13,7 +14,7 @@ struct TcpCounters {
   /// TcpExt.TCPTimeouts: expiries of the retransmission timer, repeats while backing off
   /// included.
   std::uint64_t timeouts = 0;
-  /// TcpExt.TCPSpuriousRTOs: timeouts found spurious afterwards (F-RTO) and undone.
+  /// TcpExt.TCPSpuriousRTOs: timeouts F-RTO found spurious afterwards, and undid.
   std::uint64_t spurious_timeouts = 0;
   /// TcpExt.TCPLossProbes: tail loss probes (RFC 8985), which recover a lost last segment
   /// without waiting for the timer.
@@ -28,9 +29,10 @@ struct TcpCounters {
   nlohmann::json to_json() const;
 };
 
-/// Reads the counters from the text of /proc/net/netstat and /proc/net/snmp (either or both,
-/// in any order): each "Prefix: name name ..." line is followed by "Prefix: value value ...".
-/// Counters the text lacks stay 0; lines that do not pair up are skipped.
-TcpCounters parse_tcp_counters(std::string_view text);
+/// Reads the counters from the text of /proc/net/netstat and /proc/net/snmp, in either order:
+/// each "Prefix: name name ..." line is followed by "Prefix: value value ...". Lines that do
+/// not pair up are skipped. Nothing when either file's part is missing (no TcpExt.TCPTimeouts
+/// or no Tcp.OutSegs): a count the text lacks must not pass for a count of zero.
+std::optional<TcpCounters> parse_tcp_counters(std::string_view text);
 
 }  // namespace swarmlab::emu
