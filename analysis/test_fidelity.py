@@ -115,6 +115,13 @@ class Report(unittest.TestCase):
         self.assertEqual(figures["emulated"]["tcp_per_run"]["loss_probes"], 90)
         self.assertRegex(text, r"TCP timeouts / run\s+150\s+15\s+-90.0 %")
         self.assertRegex(text, r"tail loss probes / run\s+-\s+90\s+-")
+        # A run whose counters some hosts could not give is short: left out, and said so.
+        with_run_json(emu, {"wire": {"queue_drops": {"packets": 1000}},
+                            "tcp": {"timeouts": 1, "hosts_unread": 2}})
+        code, text, err = self.run_main("--sim", *sims, "--emu", emu, "--out", out)
+        self.assertEqual(code, 0, err)
+        self.assertIn("TCP counters of 2 hosts unread", err)
+        self.assertRegex(text, r"queue drops / run\s+3300\s+-\s+-")
         # Run folders from before the counters: nothing to compare, nothing made up.
         with_run_json(emu, {"wall_time_s": 1.0})
         code, text, err = self.run_main("--sim", *sims, "--emu", emu, "--out", out)
