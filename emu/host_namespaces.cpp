@@ -27,6 +27,25 @@ std::string find_ip() {
   return {};
 }
 
+// Everything the other end writes until it closes; closes `fd`.
+std::string read_to_end(int fd) {
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+    if (n > 0) text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return text;
+}
+
+int wait_status(pid_t pid) {
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return st;
+}
+
 // What `cmd` printed, and its wait status.
 int run_capture(const std::vector<std::string>& argv, std::string& output) {
   int fds[2];
@@ -45,17 +64,8 @@ int run_capture(const std::vector<std::string>& argv, std::string& output) {
     ::_exit(127);
   }
   ::close(fds[1]);
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
-    if (n > 0) output.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fds[0]);
-  int st = 0;
-  if (pid < 0) return -1;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  return st;
+  output += read_to_end(fds[0]);
+  return pid < 0 ? -1 : wait_status(pid);
 }
 
 bool runner_alive(pid_t pid) {
@@ -171,18 +181,12 @@ Result<std::string> HostNamespaces::proc_net_counters(std::size_t i) const {
     }
     ::_exit(0);
   }
+  const int fork_errno = errno;
   ::close(fds[1]);
-  std::string text;
-  char buf[4096];
-  ssize_t n;
-  while (pid > 0 && ((n = ::read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))) {
-    if (n > 0) text.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fds[0]);
-  if (pid < 0) return make_error(ErrorCode::IoError, std::string("fork: ") + std::strerror(errno));
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
+  std::string text = read_to_end(fds[0]);
+  if (pid < 0)
+    return make_error(ErrorCode::IoError, std::string("fork: ") + std::strerror(fork_errno));
+  const int st = wait_status(pid);
   if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return text;
   const int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return make_error(ErrorCode::IoError,
