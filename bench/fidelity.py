@@ -8,10 +8,10 @@ For each scenario (default: scenarios/fidelity/*.json) and seed, runs `swarm-sim
 scenario's runs pooled over the seeds, and prints one row per scenario: the median and p95
 download-time differences (emulated against simulated), the Kolmogorov–Smirnov distance beside
 its reference (the simulation against itself: seeds 1-3 against seeds 101-103, pools of the
-same size), completions in each world, packets the queues dropped and TCP retransmission timeouts per
-run in each world (ns-3's entries into loss recovery; Linux's timer expiries), and what the
-emulation cost: the
-wire's CPU, the programs' CPU (per second of run) and how far the wire fell behind real time.
+same size), completions in each world, packets the queues dropped and TCP retransmission
+timeouts per run in each world (ns-3's entries into loss recovery; Linux's timer expiries),
+and what the emulation cost: the wire's CPU, the programs' CPU (per second of run) and how
+far the wire fell behind real time.
 The targets (median and p95 within 15 %, KS at most 0.15, same completions) are printed
 beside the figures, not asserted.
 """
