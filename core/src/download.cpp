@@ -301,7 +301,7 @@ void Download::update_interest(Source& s, bool always) {
   if (want == s.interested && !always) return;
   s.interested = want;
   if (want) {
-    send_to(s.conn, PeerInterested{name_, have_.count()});
+    send_to(s.conn, PeerInterested{name_, have_.count(), config_.upload_bps});
   } else {
     send_to(s.conn, PeerNotInterested{name_});
   }

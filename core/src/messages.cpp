@@ -310,6 +310,7 @@ requires(std::is_same_v<M, PeerNotInterested> || std::is_same_v<M, PeerUnchoke>)
 Payload encode_fields(json& j, const PeerInterested& m) {
   j["name"] = m.name;
   if (m.have > 0) j["have"] = m.have;
+  if (m.upload_bps > 0) j["upload_bps"] = m.upload_bps;
   return {};
 }
 Payload encode_fields(json& j, const PeerChoke& m) {
@@ -462,7 +463,8 @@ Message decode_typed(std::string_view type, const Fields& f, const RawFrame& fra
     return m;
   }
   if (type == Tag<PeerInterested>::name) {
-    return PeerInterested{f.swarm_name("name"), f.optional_u32("have", 0)};
+    return PeerInterested{f.swarm_name("name"), f.optional_u32("have", 0),
+                          f.has("upload_bps") ? f.uint("upload_bps", UINT64_MAX) : 0};
   }
   if (type == Tag<PeerNotInterested>::name) return PeerNotInterested{f.swarm_name("name")};
   if (type == Tag<PeerUnchoke>::name) return PeerUnchoke{f.swarm_name("name")};

@@ -207,7 +207,12 @@ Status Peer::download(Time now, const std::string& name, const std::string& dest
 }
 
 void Peer::start_download(Time now, const std::string& name, const std::string& dest) {
-  downloads_[name] = std::make_unique<Download>(config_.download, name, dest, rng_);
+  DownloadConfig dc = config_.download;
+  if (dc.upload_bps == 0) {
+    dc.upload_bps = config_.upload.rate_limit_bps > 0 ? config_.upload.rate_limit_bps
+                                                      : config_.upload.upload_bps;
+  }
+  downloads_[name] = std::make_unique<Download>(dc, name, dest, rng_);
   with_download(now, name, [&](Download& d) {
     if (tracker_regained_at_) d.tracker_came_back(*tracker_regained_at_);
     d.start(now);

@@ -56,6 +56,7 @@ TEST(Messages, EveryMessageRoundTrips) {
       PeerCancelChunk{"data.bin", 1, 65536},
       PeerInterested{"data.bin"},
       PeerInterested{"data.bin", 17},
+      PeerInterested{"data.bin", 17, 40'000'000},
       PeerNotInterested{"data.bin"},
       PeerUnchoke{"data.bin"},
       PeerChoke{"data.bin", {}},

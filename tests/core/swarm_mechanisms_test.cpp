@@ -150,13 +150,16 @@ TEST(SwarmMechanisms, ASeedServesTheDownloaderFurthestBehindFirst) {
 }
 
 TEST(SwarmMechanisms, AFullSourceIsAskedAgainAfterSecondsNotAtEveryRefresh) {
-  // A seed that takes one downloader at a time tells a second one Busy. The second asks again
-  // after 1 s, then 2, 4 and 8 s: a handful of tries in 15 s, where asking at every refresh
+  // A seed that takes one downloader at a time (and hears no newcomer out) tells a second one
+  // Busy. The second asks again after 1 s, then 2, 4 and 8 s: a handful of tries in 15 s, where
+  // asking at every refresh
   // (each refusal makes one urgent) was a connection per round trip.
   Swarm s(7);
   const auto bytes = random_bytes(64 * kTestChunk, 29);
-  auto origin =
-      s.add_peer("seed", {1e6, 1e6, 2ms}, [](PeerConfig& c) { c.upload.max_connections = 1; });
+  auto origin = s.add_peer("seed", {1e6, 1e6, 2ms}, [](PeerConfig& c) {
+    c.upload.max_connections = 1;
+    c.upload.hearings = 0;
+  });
   auto first = s.add_peer("first", {100e3, 100e6, 2ms});
   auto second = s.add_peer("second", {100e3, 100e6, 2ms});
   ASSERT_TRUE(s.wait_online({origin, first, second}));
@@ -188,8 +191,10 @@ TEST(SwarmMechanisms, RefusalsInARowAskTheTrackerAtMostTwiceASecond) {
   const auto bytes = random_bytes(64 * kTestChunk, 31);
   std::vector<HostId> seeds;
   for (int i = 0; i < 10; ++i) {
-    seeds.push_back(s.add_peer("seed" + std::to_string(i), {1e6, 1e6, 2ms},
-                               [](PeerConfig& c) { c.upload.max_connections = 1; }));
+    seeds.push_back(s.add_peer("seed" + std::to_string(i), {1e6, 1e6, 2ms}, [](PeerConfig& c) {
+      c.upload.max_connections = 1;
+      c.upload.hearings = 0;
+    }));
   }
   auto first = s.add_peer("first", {10e3, 100e3, 2ms});
   auto second = s.add_peer("second", {10e3, 100e6, 2ms});

@@ -33,6 +33,7 @@ Actions drain(UploadServer& s) {
 UploadServer server_for_two() {
   UploadConfig c;
   c.max_connections = 2;
+  c.hearings = 0;  // full means full
   c.idle_timeout = 30s;
   c.evict_silent_after = 10s;
   return UploadServer(c, [](const std::string&) { return UploadServer::Offered{}; });
@@ -182,6 +183,144 @@ TEST(UploadServer, AHeardNewcomerHoldingLittleTakesThePlaceOfTheDownloaderFurthe
   EXPECT_EQ(s.connections(), 2u);
 }
 
+TEST(UploadServer, AHearingClosesNoDownloaderThatUploadsFasterThanTheNewcomer) {
+  // Whoever is closed for a newcomer, the swarm loses what it would have passed on: a fast
+  // uploader is not closed for a slower one that holds less.
+  UploadConfig config;
+  config.max_connections = 2;
+  config.hearings = 1;
+  UploadServer s(config, [](const std::string&) { return UploadServer::Offered{}; });
+  ASSERT_TRUE(s.on_accepted(t0, 1));
+  ASSERT_TRUE(s.on_accepted(t0, 2));
+  s.on_message(t0, 1, PeerInterested{"f", 6, 40'000'000});
+  s.on_message(t0, 2, PeerInterested{"f", 5, 1'000'000});
+  drain(s);
+
+  // A 1 Mbit/s newcomer that holds nothing: 1 holds more but uploads 40 times faster, so 2
+  // (as fast as the newcomer, and far along) makes way.
+  ASSERT_TRUE(s.on_accepted(t0 + 1s, 3));
+  s.on_message(t0 + 1s, 3, PeerInterested{"f", 0, 1'000'000});
+  auto a = drain(s);
+  EXPECT_EQ(a.closed, std::vector<ConnId>{2});
+  ASSERT_EQ(a.errors.size(), 1u);
+  EXPECT_EQ(a.errors[0], std::make_pair(ConnId{2}, ErrorCode::Busy));
+
+  // Slower still than everyone connected: nobody makes way, the newcomer is refused.
+  ASSERT_TRUE(s.on_accepted(t0 + 2s, 4));
+  s.on_message(t0 + 2s, 4, PeerInterested{"f", 0, 500'000});
+  EXPECT_EQ(drain(s).closed, std::vector<ConnId>{4});
+
+  // One that does not say its rate counts as equal to anyone: 1, furthest along, makes way.
+  ASSERT_TRUE(s.on_accepted(t0 + 3s, 5));
+  s.on_message(t0 + 3s, 5, PeerInterested{"f", 0});
+  EXPECT_EQ(drain(s).closed, std::vector<ConnId>{1});
+  EXPECT_EQ(s.connections(), 2u);
+}
+
+TEST(UploadServer, AHolderGivesUpItsSlotWhileADownloaderThatHoldsNothingWaits) {
+  FileInfo file = make_file_info("f", 4 * 1024, 1024, std::vector<Digest>(4));
+  struct Case {
+    bool newcomers_first;
+    std::uint32_t chunks_held;
+    bool yields;
+  };
+  // A seed (it holds all four) does not: its uplink would idle for the newcomer's round trip,
+  // and who gets its chunks matters less.
+  for (const auto& [newcomers_first, chunks_held, yields] :
+       {Case{true, 3, true}, Case{false, 3, false}, Case{true, 4, false}}) {
+    SCOPED_TRACE(std::string(newcomers_first ? "newcomers first, " : "off, ") +
+                 std::to_string(chunks_held) + " chunks held");
+    ChunkSet have(4);
+    for (std::uint32_t i = 0; i < chunks_held; ++i) have.insert(i);
+    const std::uint32_t slots = 2;
+    UploadConfig config;
+    config.slots = slots;
+    config.optimistic_slot = false;
+    config.newcomers_first = newcomers_first;
+    UploadServer s(config, [&](const std::string& name) {
+      return name == "f" ? UploadServer::Offered{&file, &have} : UploadServer::Offered{};
+    });
+    auto unchoked = [&s] {
+      std::vector<ConnId> out;
+      while (auto a = s.poll_action()) {
+        if (auto* m = std::get_if<act::SendMessage>(&*a);
+            m != nullptr && std::holds_alternative<PeerUnchoke>(m->message))
+          out.push_back(m->conn);
+      }
+      return out;
+    };
+    for (ConnId c : {1, 2, 3, 4}) ASSERT_TRUE(s.on_accepted(t0, c));
+    // 1 and 2 take the two slots.
+    s.on_message(t0, 1, PeerInterested{"f", 2, 8'000'000});
+    s.on_message(t0, 2, PeerInterested{"f", 3, 8'000'000});
+    EXPECT_EQ(unchoked(), (std::vector<ConnId>{1, 2}));
+    // 3 holds nothing but uploads slower than 1: no claim on 1's slot.
+    s.on_message(t0, 3, PeerInterested{"f", 0, 1'000'000});
+    s.on_message(t0 + 1s, 1, PeerHave{"f", 3});
+    EXPECT_TRUE(unchoked().empty());
+
+    // 4 holds nothing and uploads as fast as 1: at 1's next chunk 1 gives the slot up, and it
+    // goes as a free slot does: to 3, which holds as little and waited longer.
+    s.on_message(t0 + 1s, 4, PeerInterested{"f", 0, 8'000'000});
+    EXPECT_TRUE(unchoked().empty());
+    s.on_message(t0 + 2s, 1, PeerHave{"f", 0});
+    EXPECT_EQ(unchoked(), yields ? std::vector<ConnId>{3} : std::vector<ConnId>{});
+    EXPECT_EQ(s.unchoked(), slots);
+  }
+}
+
+TEST(UploadServer, AFirstCopyCutOffWithItsConnectionGoesToTheNextDownloaderThatAsks) {
+  // An origin spreading first copies (it turned a downloader away) sends chunk 0 to 1, whose
+  // connection closes before the chunk has left whole: the chunk reached nobody, so 2 gets it
+  // when it asks instead of being told to ask for another.
+  FileInfo file = make_file_info("f", 4 * 1024, 1024, std::vector<Digest>(4));
+  ChunkSet have(4);
+  for (std::uint32_t i = 0; i < 4; ++i) have.insert(i);
+  UploadConfig config;
+  config.max_connections = 3;
+  config.hearings = 0;
+  config.slots = 4;
+  UploadServer s(config, [&](const std::string& name) {
+    return name == "f" ? UploadServer::Offered{&file, &have} : UploadServer::Offered{};
+  });
+  using Sent = std::vector<std::pair<ConnId, std::uint32_t>>;
+  struct Answers {
+    Sent read, rejected;
+  };
+  auto answers = [&s] {
+    Answers out;
+    while (auto a = s.poll_action()) {
+      if (auto* r = std::get_if<act::ReadChunk>(&*a)) out.read.emplace_back(r->conn, r->index);
+      if (auto* m = std::get_if<act::SendMessage>(&*a)) {
+        if (auto* j = std::get_if<PeerRejectChunk>(&m->message))
+          out.rejected.emplace_back(m->conn, j->index);
+      }
+    }
+    return out;
+  };
+  for (ConnId c : {1, 2, 3}) ASSERT_TRUE(s.on_accepted(t0, c));
+  EXPECT_FALSE(s.on_accepted(t0, 4));  // turned away: first copies from now on
+  for (ConnId c : {1, 2, 3}) s.on_message(t0, c, PeerInterested{"f", 0});
+  answers();
+
+  // 3 gets chunk 1 whole; 1's chunk 0 is read but the connection goes before it leaves.
+  s.on_message(t0, 3, PeerRequestChunk{"f", 1, 0, 0});
+  s.on_message(t0, 1, PeerRequestChunk{"f", 0, 0, 0});
+  EXPECT_EQ(answers().read, (Sent{{3, 1}, {1, 0}}));
+  s.on_read(t0, 3, "f", 1, 0,
+            StoreResult::done(Payload::from_vector(std::vector<std::uint8_t>(1024))));
+  s.on_sent(t0, 3);
+  s.on_closed(t0 + 1s, 1);
+  answers();
+
+  // Chunk 1 went out once and is refused to 2; chunk 0 did not, and is sent.
+  s.on_message(t0 + 1s, 2, PeerRequestChunk{"f", 1, 0, 0});
+  s.on_message(t0 + 1s, 2, PeerRequestChunk{"f", 0, 0, 0});
+  const auto a = answers();
+  EXPECT_EQ(a.rejected, (Sent{{2, 1}}));
+  EXPECT_EQ(a.read, (Sent{{2, 0}}));
+}
+
 TEST(UploadServer, AnOriginThatTurnsDownloadersAwaySendsEachChunkOnceBeforeAnyTwice) {
   // Slots for everyone it takes, so nobody connected waits; it is the downloaders told Busy
   // that say its upload is what the swarm waits for.
@@ -190,6 +329,7 @@ TEST(UploadServer, AnOriginThatTurnsDownloadersAwaySendsEachChunkOnceBeforeAnyTw
   for (std::uint32_t i = 0; i < 4; ++i) have.insert(i);
   UploadConfig config;
   config.max_connections = 2;
+  config.hearings = 0;
   config.slots = 4;
   UploadServer s(config, [&](const std::string& name) {
     return name == "f" ? UploadServer::Offered{&file, &have} : UploadServer::Offered{};

@@ -75,6 +75,8 @@ struct DownloadConfig {
   /// Most this download receives, bits/s (0: no limit): its requests are paced to it, so
   /// sources send no faster and the rest of the link stays free for other traffic.
   std::uint64_t rate_limit_bps = 0;
+  /// This peer's upload rate, bits/s, if known (0: unknown): said in PEER_INTERESTED.
+  std::uint64_t upload_bps = 0;
 };
 
 /// What a download asks of the peer that owns it: data the peer drains after every call into

@@ -157,6 +157,9 @@ struct PeerInterested {
   std::string name;
   /// Chunks of the file the downloader holds: owners serve those furthest behind first.
   std::uint32_t have = 0;
+  /// The downloader's upload rate in bits/s, if it knows it (0: unknown). A full source
+  /// deciding whom to keep connected keeps those that will pass chunks on fastest.
+  std::uint64_t upload_bps = 0;
   friend bool operator==(const PeerInterested&, const PeerInterested&) = default;
 };
 /// Downloader -> owner: "nothing you hold is of use to me any more"; frees its upload slot.

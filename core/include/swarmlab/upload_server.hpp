@@ -86,13 +86,21 @@ struct UploadConfig {
   /// When max_connections are taken and nothing is evictable, a newcomer may still be heard
   /// out (at most this many at once, each for evict_nameless_after): if the chunks it says it
   /// holds are fewer than half of what the connected downloader furthest along holds, that one
-  /// is closed (Busy) to make way; otherwise the newcomer is. In a flash crowd the first peers
-  /// to connect take every connection of every early source, and the peers that hold nothing
-  /// reach nobody who could give them a first chunk while the early ones trade among
-  /// themselves. Off (0) by default: it shortens that ramp, but where uplinks differ it closes
-  /// fast uploaders' connections for slow newcomers and costs more than it saves
-  /// (docs/models.md, "Hearings").
-  std::uint32_t hearings = 0;
+  /// is closed (Busy) to make way; otherwise the newcomer is. Only a downloader that said it
+  /// uploads no faster than the newcomer (PEER_INTERESTED's upload_bps; unknown counts as
+  /// equal) may be closed for it. In a flash crowd the first peers to connect take every
+  /// connection of every early source, and the peers that hold nothing reach nobody who could
+  /// give them a first chunk while the early ones trade among themselves (docs/models.md,
+  /// "Hearings"). 0: newcomers are refused when full.
+  std::uint32_t hearings = 4;
+  /// An unchoked downloader that says it verified a chunk (PEER_HAVE), and so holds some, gives
+  /// up its slot at a peer that is still downloading the file while an interested one that
+  /// holds none and uploads at least as fast waits: a newcomer's first chunk makes it a
+  /// source, the other is one already. The slot then goes as any free slot does
+  /// (behind_first: to a downloader that holds nothing), and blocks under way still come. In a
+  /// flash crowd the first holders otherwise serve each other, whoever connected first, while
+  /// the rest wait (docs/models.md, "Who gets a slot").
+  bool newcomers_first = true;
   /// ... or if it has not named a file this long after it connected. A downloader names its
   /// file (PEER_INTERESTED or PEER_NOT_INTERESTED) as soon as it connects; a connection that
   /// has not is no downloader, and hundreds of them must not lock the real ones out for long.
@@ -186,6 +194,7 @@ class UploadServer {
     /// what it holds ranks no better than one that holds only what it got here.
     std::uint32_t holds = 0;
     std::uint32_t sent_whole = 0;
+    std::uint64_t upload_bps = 0;                    // as it said in PEER_INTERESTED; 0: unknown
     std::map<std::uint32_t, std::uint32_t> sent_of;  // bytes sent of chunks not yet whole
     std::deque<PeerRequestChunk> queue;
     /// Blocks being read, delayed or on their way out, in order. At most a chunk's worth: the
@@ -243,9 +252,19 @@ class UploadServer {
   /// Turns by chunks: chokes downloaders that hold a slot and ask nothing, if others wait.
   void end_idle_turns(Time now);
   bool someone_waits() const;
+  /// The chunks a downloader holds as far as this server knows: what it said, or at least
+  /// what it got here whole.
+  static std::uint32_t held(const Conn& c) { return std::max(c.holds, c.sent_whole); }
+  /// Both said their upload rate and `a`'s is the higher.
+  static bool uploads_faster(const Conn& a, const Conn& b);
+  /// A choked, interested downloader that holds nothing and uploads at least as fast as
+  /// `than`, which holds something, waits (newcomers_first).
+  bool newcomer_waits(const Conn& than) const;
+  /// This peer holds all of `name`.
+  bool seeding(const std::string& name) const;
   /// Who gets a slot first, lowest first: by chunks held (behind_first), then bytes served.
   std::pair<std::uint32_t, std::uint64_t> rank(const Conn& c) const {
-    return {config_.behind_first ? std::max(c.holds, c.sent_whole) : 0, c.served};
+    return {config_.behind_first ? held(c) : 0, c.served};
   }
   /// An interested downloader, choked, that ranks before `than`.
   bool someone_ranks_before(const Conn& than) const;
@@ -280,6 +299,7 @@ class UploadServer {
   std::uint32_t reads_in_progress_ = 0;
   struct Spread {
     std::vector<ConnId> first_to;  // by chunk: the downloader it first went to; 0: none yet
+    std::vector<bool> whole;       // by chunk: that first copy has left whole
     std::uint32_t distinct = 0;    // chunks sent at least once
     bool origin = false;           // held the whole file at the first request
   };
