@@ -39,6 +39,25 @@ UploadServer server_for_two() {
   return UploadServer(c, [](const std::string&) { return UploadServer::Offered{}; });
 }
 
+using Sent = std::vector<std::pair<ConnId, std::uint32_t>>;
+
+// What an origin answered chunk requests with since the last call: reads begun (it serves the
+// chunk) and PEER_REJECT_CHUNKs (ask me for another).
+struct Answers {
+  Sent read, rejected;
+};
+Answers answers(UploadServer& s) {
+  Answers out;
+  while (auto a = s.poll_action()) {
+    if (auto* r = std::get_if<act::ReadChunk>(&*a)) out.read.emplace_back(r->conn, r->index);
+    if (auto* m = std::get_if<act::SendMessage>(&*a)) {
+      if (auto* j = std::get_if<PeerRejectChunk>(&m->message))
+        out.rejected.emplace_back(m->conn, j->index);
+    }
+  }
+  return out;
+}
+
 TEST(UploadServer, SilentConnectionsGiveWayToNewcomersAndTimeOut) {
   auto s = server_for_two();
   ASSERT_TRUE(s.on_accepted(t0, 1));  // names its file, then says nothing, ever
@@ -283,40 +302,25 @@ TEST(UploadServer, AFirstCopyCutOffWithItsConnectionGoesToTheNextDownloaderThatA
   UploadServer s(config, [&](const std::string& name) {
     return name == "f" ? UploadServer::Offered{&file, &have} : UploadServer::Offered{};
   });
-  using Sent = std::vector<std::pair<ConnId, std::uint32_t>>;
-  struct Answers {
-    Sent read, rejected;
-  };
-  auto answers = [&s] {
-    Answers out;
-    while (auto a = s.poll_action()) {
-      if (auto* r = std::get_if<act::ReadChunk>(&*a)) out.read.emplace_back(r->conn, r->index);
-      if (auto* m = std::get_if<act::SendMessage>(&*a)) {
-        if (auto* j = std::get_if<PeerRejectChunk>(&m->message))
-          out.rejected.emplace_back(m->conn, j->index);
-      }
-    }
-    return out;
-  };
   for (ConnId c : {1, 2, 3}) ASSERT_TRUE(s.on_accepted(t0, c));
   EXPECT_FALSE(s.on_accepted(t0, 4));  // turned away: first copies from now on
   for (ConnId c : {1, 2, 3}) s.on_message(t0, c, PeerInterested{"f", 0});
-  answers();
+  answers(s);
 
   // 3 gets chunk 1 whole; 1's chunk 0 is read but the connection goes before it leaves.
   s.on_message(t0, 3, PeerRequestChunk{"f", 1, 0, 0});
   s.on_message(t0, 1, PeerRequestChunk{"f", 0, 0, 0});
-  EXPECT_EQ(answers().read, (Sent{{3, 1}, {1, 0}}));
+  EXPECT_EQ(answers(s).read, (Sent{{3, 1}, {1, 0}}));
   s.on_read(t0, 3, "f", 1, 0,
             StoreResult::done(Payload::from_vector(std::vector<std::uint8_t>(1024))));
   s.on_sent(t0, 3);
   s.on_closed(t0 + 1s, 1);
-  answers();
+  answers(s);
 
   // Chunk 1 went out once and is refused to 2; chunk 0 did not, and is sent.
   s.on_message(t0 + 1s, 2, PeerRequestChunk{"f", 1, 0, 0});
   s.on_message(t0 + 1s, 2, PeerRequestChunk{"f", 0, 0, 0});
-  const auto a = answers();
+  const auto a = answers(s);
   EXPECT_EQ(a.rejected, (Sent{{2, 1}}));
   EXPECT_EQ(a.read, (Sent{{2, 0}}));
 }
@@ -334,32 +338,17 @@ TEST(UploadServer, AnOriginThatTurnsDownloadersAwaySendsEachChunkOnceBeforeAnyTw
   UploadServer s(config, [&](const std::string& name) {
     return name == "f" ? UploadServer::Offered{&file, &have} : UploadServer::Offered{};
   });
-  struct Answers {
-    std::vector<std::pair<ConnId, std::uint32_t>> read, rejected;
-  };
-  auto answers = [&s] {
-    Answers out;
-    while (auto a = s.poll_action()) {
-      if (auto* r = std::get_if<act::ReadChunk>(&*a)) out.read.emplace_back(r->conn, r->index);
-      if (auto* m = std::get_if<act::SendMessage>(&*a)) {
-        if (auto* j = std::get_if<PeerRejectChunk>(&m->message))
-          out.rejected.emplace_back(m->conn, j->index);
-      }
-    }
-    return out;
-  };
-  using Sent = std::vector<std::pair<ConnId, std::uint32_t>>;
   ASSERT_TRUE(s.on_accepted(t0, 1));
   ASSERT_TRUE(s.on_accepted(t0, 2));
   s.on_message(t0, 1, PeerInterested{"f", 0});
   s.on_message(t0, 2, PeerInterested{"f", 0});
   ASSERT_EQ(s.unchoked(), 2u);
-  answers();
+  answers(s);
 
   // Uplink to spare: a chunk already sent to 1 is sent to 2 as asked.
   s.on_message(t0, 1, PeerRequestChunk{"f", 0, 0, 0});
   s.on_message(t0, 2, PeerRequestChunk{"f", 0, 0, 0});
-  auto a = answers();
+  auto a = answers(s);
   EXPECT_EQ(a.read, (Sent{{1, 0}, {2, 0}}));
   EXPECT_TRUE(a.rejected.empty());
   for (const auto& [conn, index] : a.read) {  // read and gone: room for the next ones
@@ -370,11 +359,11 @@ TEST(UploadServer, AnOriginThatTurnsDownloadersAwaySendsEachChunkOnceBeforeAnyTw
 
   // A third downloader is turned away: from now on 2 gets only chunks nobody got yet.
   EXPECT_FALSE(s.on_accepted(t0 + 1s, 3));
-  answers();
+  answers(s);
   s.on_message(t0 + 1s, 1, PeerRequestChunk{"f", 1, 0, 0});
   s.on_message(t0 + 1s, 2, PeerRequestChunk{"f", 1, 0, 0});
   s.on_message(t0 + 1s, 2, PeerRequestChunk{"f", 2, 0, 0});
-  a = answers();
+  a = answers(s);
   EXPECT_EQ(a.read, (Sent{{1, 1}, {2, 2}}));
   EXPECT_EQ(a.rejected, (Sent{{2, 1}}));
 }
