@@ -279,7 +279,7 @@ TEST(UploadServer, AHolderGivesUpItsSlotWhileADownloaderThatHoldsNothingWaits) {
     EXPECT_TRUE(unchoked().empty());
 
     // 4 holds nothing and uploads as fast as 1: at 1's next chunk 1 gives the slot up, and it
-    // goes as a free slot does: to 3, which holds as little and waited longer.
+    // goes as a free slot does: to 3, which holds as little (of equals, the earlier connection).
     s.on_message(t0 + 1s, 4, PeerInterested{"f", 0, 8'000'000});
     EXPECT_TRUE(unchoked().empty());
     s.on_message(t0 + 2s, 1, PeerHave{"f", 0});
@@ -323,6 +323,11 @@ TEST(UploadServer, AFirstCopyCutOffWithItsConnectionGoesToTheNextDownloaderThatA
   const auto a = answers(s);
   EXPECT_EQ(a.rejected, (Sent{{2, 1}}));
   EXPECT_EQ(a.read, (Sent{{2, 0}}));
+
+  // 3 goes too, but chunk 1 had left whole for it: it is still out, and still refused.
+  s.on_closed(t0 + 2s, 3);
+  s.on_message(t0 + 2s, 2, PeerRequestChunk{"f", 1, 0, 0});
+  EXPECT_EQ(answers(s).rejected, (Sent{{2, 1}}));
 }
 
 TEST(UploadServer, AnOriginThatTurnsDownloadersAwaySendsEachChunkOnceBeforeAnyTwice) {

@@ -300,7 +300,7 @@ class UploadServer {
   struct Spread {
     std::vector<ConnId> first_to;  // by chunk: the downloader it first went to; 0: none yet
     std::vector<bool> whole;       // by chunk: that first copy has left whole
-    std::uint32_t distinct = 0;    // chunks sent at least once
+    std::uint32_t distinct = 0;    // chunks with a first copy out or on its way
     bool origin = false;           // held the whole file at the first request
   };
   std::map<std::string, Spread> spread_;  // by file
