@@ -58,6 +58,27 @@ Answers answers(UploadServer& s) {
   return out;
 }
 
+// An origin of a 4-chunk file "f" (1 KiB chunks) with slots for everyone it takes and no
+// hearings: a downloader beyond max_connections is turned away.
+struct Origin {
+  FileInfo file = make_file_info("f", 4 * 1024, 1024, std::vector<Digest>(4));
+  ChunkSet have{4};
+  UploadServer server;
+  explicit Origin(std::uint32_t max_connections)
+      : server(config(max_connections), [this](const std::string& name) {
+          return name == "f" ? UploadServer::Offered{&file, &have} : UploadServer::Offered{};
+        }) {
+    for (std::uint32_t i = 0; i < 4; ++i) have.insert(i);
+  }
+  static UploadConfig config(std::uint32_t max_connections) {
+    UploadConfig c;
+    c.max_connections = max_connections;
+    c.hearings = 0;
+    c.slots = 4;
+    return c;
+  }
+};
+
 TEST(UploadServer, SilentConnectionsGiveWayToNewcomersAndTimeOut) {
   auto s = server_for_two();
   ASSERT_TRUE(s.on_accepted(t0, 1));  // names its file, then says nothing, ever
@@ -292,16 +313,8 @@ TEST(UploadServer, AFirstCopyCutOffWithItsConnectionGoesToTheNextDownloaderThatA
   // An origin spreading first copies (it turned a downloader away) sends chunk 0 to 1, whose
   // connection closes before the chunk has left whole: the chunk reached nobody, so 2 gets it
   // when it asks instead of being told to ask for another.
-  FileInfo file = make_file_info("f", 4 * 1024, 1024, std::vector<Digest>(4));
-  ChunkSet have(4);
-  for (std::uint32_t i = 0; i < 4; ++i) have.insert(i);
-  UploadConfig config;
-  config.max_connections = 3;
-  config.hearings = 0;
-  config.slots = 4;
-  UploadServer s(config, [&](const std::string& name) {
-    return name == "f" ? UploadServer::Offered{&file, &have} : UploadServer::Offered{};
-  });
+  Origin origin(3);
+  UploadServer& s = origin.server;
   for (ConnId c : {1, 2, 3}) ASSERT_TRUE(s.on_accepted(t0, c));
   EXPECT_FALSE(s.on_accepted(t0, 4));  // turned away: first copies from now on
   for (ConnId c : {1, 2, 3}) s.on_message(t0, c, PeerInterested{"f", 0});
@@ -333,16 +346,8 @@ TEST(UploadServer, AFirstCopyCutOffWithItsConnectionGoesToTheNextDownloaderThatA
 TEST(UploadServer, AnOriginThatTurnsDownloadersAwaySendsEachChunkOnceBeforeAnyTwice) {
   // Slots for everyone it takes, so nobody connected waits; it is the downloaders told Busy
   // that say its upload is what the swarm waits for.
-  FileInfo file = make_file_info("f", 4 * 1024, 1024, std::vector<Digest>(4));
-  ChunkSet have(4);
-  for (std::uint32_t i = 0; i < 4; ++i) have.insert(i);
-  UploadConfig config;
-  config.max_connections = 2;
-  config.hearings = 0;
-  config.slots = 4;
-  UploadServer s(config, [&](const std::string& name) {
-    return name == "f" ? UploadServer::Offered{&file, &have} : UploadServer::Offered{};
-  });
+  Origin origin(2);
+  UploadServer& s = origin.server;
   ASSERT_TRUE(s.on_accepted(t0, 1));
   ASSERT_TRUE(s.on_accepted(t0, 2));
   s.on_message(t0, 1, PeerInterested{"f", 0});
