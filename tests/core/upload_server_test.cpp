@@ -79,6 +79,17 @@ struct Origin {
   }
 };
 
+// The downloaders `s` unchoked since the last call (other actions are dropped).
+std::vector<ConnId> unchoked_by(UploadServer& s) {
+  std::vector<ConnId> out;
+  while (auto a = s.poll_action()) {
+    if (auto* m = std::get_if<act::SendMessage>(&*a);
+        m != nullptr && std::holds_alternative<PeerUnchoke>(m->message))
+      out.push_back(m->conn);
+  }
+  return out;
+}
+
 TEST(UploadServer, SilentConnectionsGiveWayToNewcomersAndTimeOut) {
   auto s = server_for_two();
   ASSERT_TRUE(s.on_accepted(t0, 1));  // names its file, then says nothing, ever
@@ -158,15 +169,7 @@ TEST(UploadServer, AHeardNewcomerHoldingLittleTakesThePlaceOfTheDownloaderFurthe
   config.slots = 2;
   config.optimistic_slot = false;
   UploadServer s(config, [](const std::string&) { return UploadServer::Offered{}; });
-  auto unchoked = [&s] {
-    std::vector<ConnId> out;
-    while (auto a = s.poll_action()) {
-      if (auto* m = std::get_if<act::SendMessage>(&*a);
-          m != nullptr && std::holds_alternative<PeerUnchoke>(m->message))
-        out.push_back(m->conn);
-    }
-    return out;
-  };
+  auto unchoked = [&s] { return unchoked_by(s); };
   ASSERT_TRUE(s.on_accepted(t0, 1));
   ASSERT_TRUE(s.on_accepted(t0, 2));
   s.on_message(t0, 1, PeerInterested{"f", 6});
@@ -280,15 +283,7 @@ TEST(UploadServer, AHolderGivesUpItsSlotWhileADownloaderThatHoldsNothingWaits) {
     UploadServer s(config, [&](const std::string& name) {
       return name == "f" ? UploadServer::Offered{&file, &have} : UploadServer::Offered{};
     });
-    auto unchoked = [&s] {
-      std::vector<ConnId> out;
-      while (auto a = s.poll_action()) {
-        if (auto* m = std::get_if<act::SendMessage>(&*a);
-            m != nullptr && std::holds_alternative<PeerUnchoke>(m->message))
-          out.push_back(m->conn);
-      }
-      return out;
-    };
+    auto unchoked = [&s] { return unchoked_by(s); };
     for (ConnId c : {1, 2, 3, 4}) ASSERT_TRUE(s.on_accepted(t0, c));
     // 1 and 2 take the two slots.
     s.on_message(t0, 1, PeerInterested{"f", 2, 8'000'000});
