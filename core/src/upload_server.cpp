@@ -215,6 +215,12 @@ void UploadServer::on_message(Time now, ConnId conn, Message m) {
     if (have->name != c.file) return;
     c.sent_of.erase(have->index);
     if (c.holds < UINT32_MAX) ++c.holds;
+    // A first copy it was getting here is in the swarm now, whoever sent the rest.
+    if (auto sp = spread_.find(c.file); sp != spread_.end() &&
+                                        have->index < sp->second.first_to.size() &&
+                                        sp->second.first_to[have->index] == conn) {
+      sp->second.whole[have->index] = true;
+    }
     // Not at a seed: who gets its chunks matters less than that its uplink never idles, and
     // the newcomer's requests take a round trip to come.
     if (config_.newcomers_first && c.unchoked && !seeding(c.file) && newcomer_waits(c)) {
@@ -234,7 +240,7 @@ void UploadServer::on_message(Time now, ConnId conn, Message m) {
       return r.name == cancel->name && r.index == cancel->index &&
              (!cancel->offset || r.offset == *cancel->offset);
     });
-    return;
+    return release_first_copies(conn, c);
   }
   if (std::holds_alternative<ErrorMessage>(m) || std::holds_alternative<PeerPong>(m)) return;
   send_to(conn, ErrorMessage{0, ErrorCode::UnknownMessage,
@@ -335,6 +341,7 @@ void UploadServer::choke(Time now, ConnId conn, Conn& c) {
   }
   c.queue = std::move(kept);
   c.finishing = static_cast<std::uint32_t>(c.queue.size());
+  release_first_copies(conn, c);
   std::sort(dropped.begin(), dropped.end());
   std::vector<ChunkRange> ranges;
   for (const auto i : dropped) {
@@ -457,6 +464,7 @@ void UploadServer::end_idle_turns(Time now) {
     any_interested = any_interested || c.interested;
     const bool idle = c.unchoked && c.queue.empty() && c.out.empty() &&
                       now - std::max(c.idle_since, c.since) >= config_.rechoke_interval / 2;
+    if (idle) release_first_copies(conn, c);
     if (idle && someone_waits()) choke(now, conn, c);
   }
   fill_slots(now);
@@ -464,6 +472,23 @@ void UploadServer::end_idle_turns(Time now) {
     next_rechoke_ = now + config_.rechoke_interval;
   } else {
     next_rechoke_.reset();
+  }
+}
+
+void UploadServer::release_first_copies(ConnId conn, const Conn& c) {
+  const auto it = spread_.find(c.file);
+  if (it == spread_.end()) return;
+  auto& spread = it->second;
+  for (std::uint32_t i = 0; i < spread.first_to.size(); ++i) {
+    if (spread.first_to[i] != conn || spread.whole[i]) continue;
+    const bool queued = std::any_of(c.queue.begin(), c.queue.end(), [&](const auto& r) {
+      return r.name == c.file && r.index == i;
+    });
+    const bool going =
+        std::any_of(c.out.begin(), c.out.end(), [&](const Conn::Out& o) { return o.index == i; });
+    if (queued || going) continue;
+    spread.first_to[i] = 0;
+    --spread.distinct;
   }
 }
 
@@ -609,7 +634,11 @@ void UploadServer::on_sent(Time now, ConnId conn) {
       }
     }
   }
-  if (c.out.empty() && c.queue.empty()) c.idle_since = now;
+  if (c.out.empty() && c.queue.empty()) {
+    c.idle_since = now;
+    // Choked with a first copy cut short: it gets no more of it here.
+    if (!c.unchoked) release_first_copies(conn, c);
+  }
   const auto turn = config_.turn_chunks * chunk_size(c.file);
   if (c.unchoked && turn > 0 && c.turn_bytes >= turn) {
     // Its turn is over: the slot goes to whoever ranks first (furthest behind, then served
