@@ -355,6 +355,7 @@ void parse_strategy(const json& v, const std::string& path, DownloadConfig& d, U
     d.peer_strategy = *s;
   }
   f.integer("inflight_per_peer", d.max_inflight_per_peer, 1, 1024);
+  f.integer("min_inflight_per_peer", d.min_inflight_per_peer, 1, 1024);
   f.integer("inflight_total", d.max_inflight_total, 1, 65536);
   f.integer("end_game_chunks", d.end_game_chunks, 0, 1000000);
   f.integer("max_sources", d.max_sources, 1, 1024);
@@ -755,6 +756,7 @@ json to_json(const Scenario& s) {
            {{"chunk", to_string(d.chunk_strategy)},
             {"peer", to_string(d.peer_strategy)},
             {"inflight_per_peer", d.max_inflight_per_peer},
+            {"min_inflight_per_peer", d.min_inflight_per_peer},
             {"inflight_total", d.max_inflight_total},
             {"max_sources", d.max_sources},
             {"max_strikes", d.max_strikes},

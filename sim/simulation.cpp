@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <limits>
 #include <set>
 
@@ -88,6 +89,8 @@ class Simulation final : public HostObserver {
   void tick();
   void check_done();
   RunMetrics::Wire wire() const;
+  /// One groups.csv row per group: what its uplinks carried since the last snapshot.
+  void write_group_rows();
 
   const Scenario& s_;
   std::string out_;
@@ -102,7 +105,9 @@ class Simulation final : public HostObserver {
   std::vector<ns3::Ptr<Ns3Host>> hosts_;
   std::vector<PeerRun> runs_;
   std::set<std::string> published_;
-  std::ofstream events_, csv_;
+  std::ofstream events_, csv_, groups_csv_;
+  std::vector<std::uint64_t> group_uplink_bytes_;  // by group, at the last snapshot
+  Time last_group_snapshot_{};
   std::uint64_t events_written_ = 0, payload_sent_ = 0;
   std::uint64_t tcp_timeouts_ = 0, tcp_fast_recoveries_ = 0;
   ChunkSet empty_;
@@ -341,8 +346,33 @@ RunMetrics::Wire Simulation::wire() const {
   return measure_wire(topo_, s_, plans_, [this](std::size_t p) { return metrics_.online(p); });
 }
 
+void Simulation::write_group_rows() {
+  std::vector<std::uint64_t> bytes(s_.groups.size(), 0);
+  std::vector<double> capacity(s_.groups.size(), 0.0);
+  std::vector<std::size_t> online(s_.groups.size(), 0);
+  for (std::size_t p = 0; p < plans_.size(); ++p) {
+    const auto g = plans_[p].group;
+    bytes[g] += topo_.uplink_bytes(host_of(p));
+    if (metrics_.online(p)) {
+      ++online[g];
+      capacity[g] += static_cast<double>(topo_.link(host_of(p)).up_bps);
+    }
+  }
+  group_uplink_bytes_.resize(s_.groups.size(), 0);
+  const double dt = to_seconds(sim_now() - last_group_snapshot_);
+  for (std::size_t g = 0; g < s_.groups.size(); ++g) {
+    const double bps =
+        dt > 0 ? static_cast<double>(bytes[g] - group_uplink_bytes_[g]) * 8.0 / dt : 0.0;
+    groups_csv_ << to_seconds(sim_now()) << ',' << s_.groups[g].name << ',' << online[g] << ','
+                << bps << ',' << capacity[g] << '\n';
+  }
+  group_uplink_bytes_ = std::move(bytes);
+  last_group_snapshot_ = sim_now();
+}
+
 void Simulation::tick() {
   csv_ << RunMetrics::csv_row(metrics_.snapshot(sim_now(), wire()));
+  write_group_rows();
   if (progress_) {
     Progress p;
     p.sim_time_s = to_seconds(sim_now());
@@ -366,6 +396,7 @@ void Simulation::check_done() {
   note("all_done", {{"completed", metrics_.completed()}, {"leechers", metrics_.leechers()}});
   ns3::Simulator::ScheduleNow([this] {
     csv_ << RunMetrics::csv_row(metrics_.snapshot(sim_now(), wire()));
+    write_group_rows();
     ns3::Simulator::Stop();
   });
 }
@@ -390,6 +421,8 @@ Result<RunResult> Simulation::run() {
   if (auto s = open(events_, "events.jsonl"); !s) return s.error();
   if (auto s = open(csv_, "swarm.csv"); !s) return s.error();
   csv_ << RunMetrics::csv_header();
+  if (auto s = open(groups_csv_, "groups.csv"); !s) return s.error();
+  groups_csv_ << "time_s,group,online,wire_up_bps,up_capacity_bps\n" << std::setprecision(10);
 
   wall_start_ = std::chrono::steady_clock::now();
   configure_tcp();
@@ -417,7 +450,10 @@ Result<RunResult> Simulation::run() {
       {"tcp_timeouts", tcp_timeouts_},
       {"tcp_fast_recoveries", tcp_fast_recoveries_},
       {"queue_drops",
-       {{"packets", topo_.queue_drops().packets}, {"bytes", topo_.queue_drops().bytes}}},
+       {{"packets", topo_.queue_drops().packets},
+        {"bytes", topo_.queue_drops().bytes},
+        {"uplink_packets", topo_.uplink_drops().packets},
+        {"downlink_packets", topo_.downlink_drops().packets}}},
       {"packet_size", resolve_packet_size(s_)}};
   std::ofstream summary_file, run_file;
   if (auto s = open(summary_file, "summary.json"); !s) return s.error();
@@ -426,7 +462,8 @@ Result<RunResult> Simulation::run() {
   run_file << r.run.dump(2) << '\n';
   events_.flush();
   csv_.flush();
-  if (!events_ || !csv_ || !summary_file || !run_file) {
+  groups_csv_.flush();
+  if (!events_ || !csv_ || !groups_csv_ || !summary_file || !run_file) {
     return make_error(ErrorCode::IoError,
                       "writing the run folder " + out_ + " failed (disk full?)");
   }

@@ -98,20 +98,23 @@ void StarTopology::build() {
   router_ip->SetRoutingProtocol(routing);
   routing_ = routing;
 
-  const auto count_drop = ns3::MakeBoundCallback(
-      +[](Drops* d, ns3::Ptr<const ns3::Packet> p) {
-        ++d->packets;
-        d->bytes += p->GetSize();
-      },
-      &drops_);
+  const auto counter = [](Drops* drops) {
+    return ns3::MakeBoundCallback(
+        +[](Drops* d, ns3::Ptr<const ns3::Packet> p) {
+          ++d->packets;
+          d->bytes += p->GetSize();
+        },
+        drops);
+  };
+  const auto up_drop = counter(&up_drops_);
+  const auto down_drop = counter(&down_drops_);
   // With no queue disc, a packet that finds its device's queue stopped (less than an MTU of
   // room) is dropped by the node's traffic-control layer, not by the queue: the leaves' own
   // packets, and the router's forwarded ones.
   for (auto& leaf : leaves_) {
-    leaf.node->GetObject<ns3::TrafficControlLayer>()->TraceConnectWithoutContext("TcDrop",
-                                                                                 count_drop);
+    leaf.node->GetObject<ns3::TrafficControlLayer>()->TraceConnectWithoutContext("TcDrop", up_drop);
   }
-  router_->GetObject<ns3::TrafficControlLayer>()->TraceConnectWithoutContext("TcDrop", count_drop);
+  router_->GetObject<ns3::TrafficControlLayer>()->TraceConnectWithoutContext("TcDrop", down_drop);
   ns3::PointToPointHelper p2p;
   p2p.SetDeviceAttribute("Mtu", ns3::UintegerValue(mtu_));
   ns3::TrafficControlHelper tc;
@@ -127,9 +130,8 @@ void StarTopology::build() {
         ns3::MakeBoundCallback(
             +[](std::uint64_t* total, ns3::Ptr<const ns3::Packet> p) { *total += p->GetSize(); },
             &uplink_bytes_[i]));
-    for (const auto& dev : {leaf.leaf_dev, leaf.router_dev}) {
-      dev->GetQueue()->TraceConnectWithoutContext("Drop", count_drop);
-    }
+    leaf.leaf_dev->GetQueue()->TraceConnectWithoutContext("Drop", up_drop);
+    leaf.router_dev->GetQueue()->TraceConnectWithoutContext("Drop", down_drop);
     leaf.leaf_dev->SetDataRate(ns3::DataRate(leaf.link.up_bps));
     leaf.router_dev->SetDataRate(ns3::DataRate(leaf.link.down_bps));
     leaf.leaf_dev->GetQueue()->SetMaxSize(

@@ -54,8 +54,14 @@ class StarTopology {
     std::uint64_t packets = 0;
     std::uint64_t bytes = 0;
   };
-  /// Packets the access links' queues dropped (full), both directions, all links.
-  const Drops& queue_drops() const { return drops_; }
+  /// Packets the access links' queues dropped (full), all links: on the way up (a leaf's own
+  /// queue: its uploads compete) and on the way down (the router's queue towards a leaf: more
+  /// senders converge on it than its downlink carries).
+  const Drops& uplink_drops() const { return up_drops_; }
+  const Drops& downlink_drops() const { return down_drops_; }
+  Drops queue_drops() const {
+    return {up_drops_.packets + down_drops_.packets, up_drops_.bytes + down_drops_.bytes};
+  }
 
  private:
   struct Leaf {
@@ -77,7 +83,7 @@ class StarTopology {
   bool built_ = false;
   // By leaf; sized once in build(), as the devices' traces hold the elements' addresses.
   std::vector<std::uint64_t> uplink_bytes_;
-  Drops drops_;
+  Drops up_drops_, down_drops_;
 };
 
 }  // namespace swarmlab::sim

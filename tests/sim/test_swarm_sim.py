@@ -3,6 +3,7 @@
 Each test writes a scenario to a temporary folder, runs the real swarm-sim binary (found
 through SWARMLAB_SIM) and judges the run folder it wrote.
 """
+import csv
 import json
 import os
 import subprocess
@@ -76,6 +77,14 @@ class SwarmSimTest(unittest.TestCase):
             rows = f.read().splitlines()
         self.assertTrue(rows[0].startswith("time_s,online,seeds,leechers"))
         self.assertEqual(rows[-1].split(",")[4], "20")  # completed, in the last snapshot
+        # groups.csv: the same snapshots, one row per group, its uplinks' use beside capacity.
+        with open(os.path.join(run, "groups.csv")) as f:
+            groups = list(csv.DictReader(f))
+        self.assertEqual({g["group"] for g in groups}, {"seed", "leech"})
+        self.assertEqual(len(groups), 2 * (len(rows) - 1))
+        for g in groups:
+            self.assertLessEqual(float(g["wire_up_bps"]), float(g["up_capacity_bps"]) * 1.01, g)
+        self.assertTrue(any(float(g["wire_up_bps"]) > 0 for g in groups if g["group"] == "leech"))
         with open(os.path.join(run, "scenario.json")) as f:
             resolved = json.load(f)
         self.assertEqual(resolved["strategy"]["chunk"], "rarest-first")  # defaults filled in
