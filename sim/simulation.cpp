@@ -56,8 +56,12 @@ class Simulation final : public HostObserver {
   void on_record(std::size_t host, const Event& e) override;
   void on_notice(std::size_t host, const Notify& n) override;
   void on_payload_sent(std::size_t, std::uint64_t bytes) override { payload_sent_ += bytes; }
-  void on_tcp_recovery(std::size_t, bool timeout) override {
+  void on_tcp_recovery(std::size_t host, bool timeout) override {
     ++(timeout ? tcp_timeouts_ : tcp_fast_recoveries_);
+    if (timeout && host > 0 && host <= plans_.size()) {
+      group_timeouts_.resize(s_.groups.size(), 0);
+      ++group_timeouts_[plans_[host - 1].group];
+    }
   }
 
  private:
@@ -110,6 +114,7 @@ class Simulation final : public HostObserver {
   Time last_group_snapshot_{};
   std::uint64_t events_written_ = 0, payload_sent_ = 0;
   std::uint64_t tcp_timeouts_ = 0, tcp_fast_recoveries_ = 0;
+  std::vector<std::uint64_t> group_timeouts_;  // by group: timeouts of what its peers sent
   ChunkSet empty_;
   std::chrono::steady_clock::time_point wall_start_;
   bool stopping_ = false;
@@ -438,6 +443,11 @@ Result<RunResult> Simulation::run() {
 
   RunResult r;
   r.summary = metrics_.summary(end);
+  auto timeouts_by_group = nlohmann::json::object();
+  group_timeouts_.resize(s_.groups.size(), 0);
+  for (std::size_t g = 0; g < s_.groups.size(); ++g) {
+    timeouts_by_group[s_.groups[g].name] = group_timeouts_[g];
+  }
   r.run = {
       {"wall_time_s", wall},
       {"simulated_time_s", to_seconds(end)},
@@ -449,6 +459,7 @@ Result<RunResult> Simulation::run() {
       {"events_written", events_written_},
       {"tcp_timeouts", tcp_timeouts_},
       {"tcp_fast_recoveries", tcp_fast_recoveries_},
+      {"tcp_timeouts_by_group", timeouts_by_group},
       {"queue_drops",
        {{"packets", topo_.queue_drops().packets},
         {"bytes", topo_.queue_drops().bytes},
