@@ -342,35 +342,41 @@ TEST(UploadServer, AFirstCopyCutShortByAChokeGoesToTheNextDownloaderThatAsks) {
   // One slot. 1 gets the first half of chunk 0 as a first copy, asks nothing more for a turn
   // and is choked: the chunk is not out, and 2, unchoked next, gets it. Before, it stayed
   // promised to 1, which ranked last from then on: every other downloader was told to ask for
-  // another, and a swarm holding all but that chunk waited for it for good.
-  UploadConfig config = Origin::config(3);
-  config.slots = 1;
-  config.optimistic_slot = false;
-  Origin origin(3);
-  UploadServer s(config, [&](const std::string& name) {
-    return name == "f" ? UploadServer::Offered{&origin.file, &origin.have}
-                       : UploadServer::Offered{};
-  });
-  for (ConnId c : {1, 2, 3}) ASSERT_TRUE(s.on_accepted(t0, c));
-  EXPECT_FALSE(s.on_accepted(t0, 4));  // turned away: first copies from now on
-  for (ConnId c : {1, 2, 3}) s.on_message(t0, c, PeerInterested{"f", 0});
-  ASSERT_EQ(unchoked_by(s), std::vector<ConnId>{1});
+  // another, and a swarm holding all but that chunk waited for it for good. If 1 said it
+  // verified chunk 0 (it got the rest elsewhere), the chunk is out, and 2 is told so.
+  for (const bool reported : {false, true}) {
+    SCOPED_TRACE(reported ? "1 reports chunk 0" : "1 says nothing");
+    UploadConfig config = Origin::config(3);
+    config.slots = 1;
+    config.optimistic_slot = false;
+    Origin origin(3);
+    UploadServer s(config, [&](const std::string& name) {
+      return name == "f" ? UploadServer::Offered{&origin.file, &origin.have}
+                         : UploadServer::Offered{};
+    });
+    for (ConnId c : {1, 2, 3}) ASSERT_TRUE(s.on_accepted(t0, c));
+    EXPECT_FALSE(s.on_accepted(t0, 4));  // turned away: first copies from now on
+    for (ConnId c : {1, 2, 3}) s.on_message(t0, c, PeerInterested{"f", 0});
+    ASSERT_EQ(unchoked_by(s), std::vector<ConnId>{1});
 
-  s.on_message(t0, 1, PeerRequestChunk{"f", 0, 0, 512});
-  EXPECT_EQ(answers(s).read, (Sent{{1, 0}}));
-  s.on_read(t0, 1, "f", 0, 0,
-            StoreResult::done(Payload::from_vector(std::vector<std::uint8_t>(512))));
-  s.on_sent(t0, 1);
-  answers(s);
+    s.on_message(t0, 1, PeerRequestChunk{"f", 0, 0, 512});
+    EXPECT_EQ(answers(s).read, (Sent{{1, 0}}));
+    s.on_read(t0, 1, "f", 0, 0,
+              StoreResult::done(Payload::from_vector(std::vector<std::uint8_t>(512))));
+    s.on_sent(t0, 1);
+    if (reported) s.on_message(t0, 1, PeerHave{"f", 0});
+    answers(s);
 
-  // Its turn ends idle (nothing asked for a second while others wait).
-  ASSERT_TRUE(s.next_deadline());
-  s.on_deadline(*s.next_deadline());
-  ASSERT_EQ(unchoked_by(s), std::vector<ConnId>{2});
-  s.on_message(t0 + 3s, 2, PeerRequestChunk{"f", 0, 0, 0});
-  const auto a = answers(s);
-  EXPECT_TRUE(a.rejected.empty());
-  EXPECT_EQ(a.read, (Sent{{2, 0}}));
+    // Its turn ends idle (nothing asked for a second while others wait).
+    ASSERT_TRUE(s.next_deadline());
+    s.on_deadline(*s.next_deadline());
+    ASSERT_EQ(unchoked_by(s), std::vector<ConnId>{2});
+    s.on_message(t0 + 3s, 2, PeerRequestChunk{"f", 0, 0, 0});
+    const auto a = answers(s);
+    const Sent to_2{{2, 0}};
+    EXPECT_EQ(a.rejected, reported ? to_2 : Sent{});
+    EXPECT_EQ(a.read, reported ? Sent{} : to_2);
+  }
 }
 
 TEST(UploadServer, AnOriginThatTurnsDownloadersAwaySendsEachChunkOnceBeforeAnyTwice) {
