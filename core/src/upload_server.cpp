@@ -240,7 +240,7 @@ void UploadServer::on_message(Time now, ConnId conn, Message m) {
       return r.name == cancel->name && r.index == cancel->index &&
              (!cancel->offset || r.offset == *cancel->offset);
     });
-    return release_first_copies(conn, c);
+    return release_first_copies(conn, c, cancel->index);
   }
   if (std::holds_alternative<ErrorMessage>(m) || std::holds_alternative<PeerPong>(m)) return;
   send_to(conn, ErrorMessage{0, ErrorCode::UnknownMessage,
@@ -475,12 +475,13 @@ void UploadServer::end_idle_turns(Time now) {
   }
 }
 
-void UploadServer::release_first_copies(ConnId conn, const Conn& c) {
+void UploadServer::release_first_copies(ConnId conn, const Conn& c,
+                                        std::optional<std::uint32_t> only) {
   const auto it = spread_.find(c.file);
   if (it == spread_.end()) return;
   auto& spread = it->second;
   for (std::uint32_t i = 0; i < spread.first_to.size(); ++i) {
-    if (spread.first_to[i] != conn || spread.whole[i]) continue;
+    if (spread.first_to[i] != conn || spread.whole[i] || (only && i != *only)) continue;
     const bool queued = std::any_of(c.queue.begin(), c.queue.end(), [&](const auto& r) {
       return r.name == c.file && r.index == i;
     });

@@ -379,6 +379,40 @@ TEST(UploadServer, AFirstCopyCutShortByAChokeGoesToTheNextDownloaderThatAsks) {
   }
 }
 
+TEST(UploadServer, AFirstCopyChokedOnItsWayOutIsOfferedAgainOnlyOnceOut) {
+  // One slot. 1 is choked (it says it wants nothing more) while the first half of chunk 0 is
+  // still going out to it: the chunk stays promised until that block has left, and is offered
+  // to the next downloader from then on.
+  UploadConfig config = Origin::config(3);
+  config.slots = 1;
+  config.optimistic_slot = false;
+  Origin origin(3);
+  UploadServer s(config, [&](const std::string& name) {
+    return name == "f" ? UploadServer::Offered{&origin.file, &origin.have}
+                       : UploadServer::Offered{};
+  });
+  for (ConnId c : {1, 2, 3}) ASSERT_TRUE(s.on_accepted(t0, c));
+  EXPECT_FALSE(s.on_accepted(t0, 4));  // turned away: first copies from now on
+  for (ConnId c : {1, 2, 3}) s.on_message(t0, c, PeerInterested{"f", 0});
+  ASSERT_EQ(unchoked_by(s), std::vector<ConnId>{1});
+  s.on_message(t0, 1, PeerRequestChunk{"f", 0, 0, 512});
+  EXPECT_EQ(answers(s).read, (Sent{{1, 0}}));
+
+  s.on_message(t0, 1, PeerNotInterested{"f"});
+  ASSERT_EQ(unchoked_by(s), std::vector<ConnId>{2});
+  s.on_message(t0, 2, PeerRequestChunk{"f", 0, 0, 0});
+  EXPECT_EQ(answers(s).rejected, (Sent{{2, 0}}));
+
+  s.on_read(t0, 1, "f", 0, 0,
+            StoreResult::done(Payload::from_vector(std::vector<std::uint8_t>(512))));
+  s.on_sent(t0, 1);
+  answers(s);
+  s.on_message(t0, 2, PeerRequestChunk{"f", 0, 0, 0});
+  const auto a = answers(s);
+  EXPECT_TRUE(a.rejected.empty());
+  EXPECT_EQ(a.read, (Sent{{2, 0}}));
+}
+
 TEST(UploadServer, AnOriginThatTurnsDownloadersAwaySendsEachChunkOnceBeforeAnyTwice) {
   // Slots for everyone it takes, so nobody connected waits; it is the downloaders told Busy
   // that say its upload is what the swarm waits for.

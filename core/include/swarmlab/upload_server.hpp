@@ -278,12 +278,16 @@ class UploadServer {
   /// is an origin of the file, has sent `index` to another downloader before, has chunks it
   /// never sent, and downloaders wait (or were turned away).
   bool spread_first(const std::string& name, std::uint32_t index, ConnId conn) const;
-  /// Frees the first copies promised to `conn` that it no longer has under way here (none of
-  /// their blocks queued or going out, and not left whole): the next downloader to ask gets
-  /// them. Otherwise a downloader that cancelled one, or was choked before asking the rest,
-  /// holds it, every other is told to ask for another, and the chunk never leaves the origin
-  /// (scarce-seed, seed 4: 24 leechers held 31 of 32 chunks for 30 minutes).
-  void release_first_copies(ConnId conn, const Conn& c);
+  /// Frees the first copies promised to `conn` (or only chunk `only`) that it no longer has
+  /// under way here (none of their blocks queued or going out, and not left whole): the next
+  /// downloader to ask gets them. Otherwise a downloader that cancelled one, or was choked
+  /// before asking the rest, holds it, every other is told to ask for another, and the chunk
+  /// never leaves the origin (scarce-seed, seed 4: 24 leechers held 31 of 32 chunks for 30
+  /// minutes). Called at a choke, a cancel (of that chunk only: the downloader's next requests
+  /// for its other chunks may be on their way), an idle turn, and the last block out of a
+  /// choked downloader.
+  void release_first_copies(ConnId conn, const Conn& c,
+                            std::optional<std::uint32_t> only = std::nullopt);
   /// The chunk size of `name`, 0 if not offered.
   std::uint64_t chunk_size(const std::string& name) const;
   void reply(Time now, ConnId conn, Message m, bool chunk);
