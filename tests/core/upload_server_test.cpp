@@ -64,8 +64,9 @@ struct Origin {
   FileInfo file = make_file_info("f", 4 * 1024, 1024, std::vector<Digest>(4));
   ChunkSet have{4};
   UploadServer server;
-  explicit Origin(std::uint32_t max_connections)
-      : server(config(max_connections), [this](const std::string& name) {
+  explicit Origin(std::uint32_t max_connections) : Origin(config(max_connections)) {}
+  explicit Origin(UploadConfig c)
+      : server(c, [this](const std::string& name) {
           return name == "f" ? UploadServer::Offered{&file, &have} : UploadServer::Offered{};
         }) {
     for (std::uint32_t i = 0; i < 4; ++i) have.insert(i);
@@ -77,6 +78,15 @@ struct Origin {
     c.slots = 4;
     return c;
   }
+  // One slot and three downloaders, a fourth turned away (so first copies are spread), all
+  // interested and holding nothing: 1 has the slot.
+  static UploadConfig one_slot() {
+    UploadConfig c = config(3);
+    c.slots = 1;
+    c.optimistic_slot = false;
+    return c;
+  }
+  void three_ask_one_served();
 };
 
 // The downloaders `s` unchoked since the last call (other actions are dropped).
@@ -88,6 +98,13 @@ std::vector<ConnId> unchoked_by(UploadServer& s) {
       out.push_back(m->conn);
   }
   return out;
+}
+
+void Origin::three_ask_one_served() {
+  for (ConnId c : {1, 2, 3}) ASSERT_TRUE(server.on_accepted(t0, c));
+  EXPECT_FALSE(server.on_accepted(t0, 4));
+  for (ConnId c : {1, 2, 3}) server.on_message(t0, c, PeerInterested{"f", 0});
+  ASSERT_EQ(unchoked_by(server), std::vector<ConnId>{1});
 }
 
 TEST(UploadServer, SilentConnectionsGiveWayToNewcomersAndTimeOut) {
@@ -346,18 +363,9 @@ TEST(UploadServer, AFirstCopyCutShortByAChokeGoesToTheNextDownloaderThatAsks) {
   // verified chunk 0 (it got the rest elsewhere), the chunk is out, and 2 is told so.
   for (const bool reported : {false, true}) {
     SCOPED_TRACE(reported ? "1 reports chunk 0" : "1 says nothing");
-    UploadConfig config = Origin::config(3);
-    config.slots = 1;
-    config.optimistic_slot = false;
-    Origin origin(3);
-    UploadServer s(config, [&](const std::string& name) {
-      return name == "f" ? UploadServer::Offered{&origin.file, &origin.have}
-                         : UploadServer::Offered{};
-    });
-    for (ConnId c : {1, 2, 3}) ASSERT_TRUE(s.on_accepted(t0, c));
-    EXPECT_FALSE(s.on_accepted(t0, 4));  // turned away: first copies from now on
-    for (ConnId c : {1, 2, 3}) s.on_message(t0, c, PeerInterested{"f", 0});
-    ASSERT_EQ(unchoked_by(s), std::vector<ConnId>{1});
+    Origin origin(Origin::one_slot());
+    UploadServer& s = origin.server;
+    ASSERT_NO_FATAL_FAILURE(origin.three_ask_one_served());
 
     s.on_message(t0, 1, PeerRequestChunk{"f", 0, 0, 512});
     EXPECT_EQ(answers(s).read, (Sent{{1, 0}}));
@@ -383,18 +391,9 @@ TEST(UploadServer, AFirstCopyChokedOnItsWayOutIsOfferedAgainOnlyOnceOut) {
   // One slot. 1 is choked (it says it wants nothing more) while the first half of chunk 0 is
   // still going out to it: the chunk stays promised until that block has left, and is offered
   // to the next downloader from then on.
-  UploadConfig config = Origin::config(3);
-  config.slots = 1;
-  config.optimistic_slot = false;
-  Origin origin(3);
-  UploadServer s(config, [&](const std::string& name) {
-    return name == "f" ? UploadServer::Offered{&origin.file, &origin.have}
-                       : UploadServer::Offered{};
-  });
-  for (ConnId c : {1, 2, 3}) ASSERT_TRUE(s.on_accepted(t0, c));
-  EXPECT_FALSE(s.on_accepted(t0, 4));  // turned away: first copies from now on
-  for (ConnId c : {1, 2, 3}) s.on_message(t0, c, PeerInterested{"f", 0});
-  ASSERT_EQ(unchoked_by(s), std::vector<ConnId>{1});
+  Origin origin(Origin::one_slot());
+  UploadServer& s = origin.server;
+  ASSERT_NO_FATAL_FAILURE(origin.three_ask_one_served());
   s.on_message(t0, 1, PeerRequestChunk{"f", 0, 0, 512});
   EXPECT_EQ(answers(s).read, (Sent{{1, 0}}));
 
