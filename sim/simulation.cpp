@@ -58,10 +58,7 @@ class Simulation final : public HostObserver {
   void on_payload_sent(std::size_t, std::uint64_t bytes) override { payload_sent_ += bytes; }
   void on_tcp_recovery(std::size_t host, bool timeout) override {
     ++(timeout ? tcp_timeouts_ : tcp_fast_recoveries_);
-    if (timeout && host > 0 && host <= plans_.size()) {
-      group_timeouts_.resize(s_.groups.size(), 0);
-      ++group_timeouts_[plans_[host - 1].group];
-    }
+    if (timeout && host > 0 && host <= plans_.size()) ++group_timeouts_[plans_[host - 1].group];
   }
 
  private:
@@ -363,7 +360,6 @@ void Simulation::write_group_rows() {
       capacity[g] += static_cast<double>(topo_.link(host_of(p)).up_bps);
     }
   }
-  group_uplink_bytes_.resize(s_.groups.size(), 0);
   const double dt = to_seconds(sim_now() - last_group_snapshot_);
   for (std::size_t g = 0; g < s_.groups.size(); ++g) {
     const double bps =
@@ -428,6 +424,8 @@ Result<RunResult> Simulation::run() {
   csv_ << RunMetrics::csv_header();
   if (auto s = open(groups_csv_, "groups.csv"); !s) return s.error();
   groups_csv_ << "time_s,group,online,wire_up_bps,up_capacity_bps\n" << std::setprecision(10);
+  group_uplink_bytes_.assign(s_.groups.size(), 0);
+  group_timeouts_.assign(s_.groups.size(), 0);
 
   wall_start_ = std::chrono::steady_clock::now();
   configure_tcp();
@@ -444,7 +442,6 @@ Result<RunResult> Simulation::run() {
   RunResult r;
   r.summary = metrics_.summary(end);
   auto timeouts_by_group = nlohmann::json::object();
-  group_timeouts_.resize(s_.groups.size(), 0);
   for (std::size_t g = 0; g < s_.groups.size(); ++g) {
     timeouts_by_group[s_.groups[g].name] = group_timeouts_[g];
   }
