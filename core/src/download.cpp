@@ -406,7 +406,12 @@ void Download::on_message(Time now, ConnId conn, Message m) {
   if (auto* have = std::get_if<PeerHave>(&m)) {
     if (have_.size() == 0 || have->index >= have_.size() || s->has.contains(have->index)) return;
     s->has.insert(have->index);
-    owner_counts_dirty_ = true;
+    // One more owner of one chunk: counted in place. A full recount goes over every source
+    // the tracker listed, which in a large swarm is most of it, at every HAVE.
+    if (!owner_counts_dirty_ && s->state != SourceState::Banned) {
+      ++owner_counts_[have->index];
+      rarest_dirty_ = true;
+    }
     update_interest(*s);
     return schedule(now);
   }
@@ -556,6 +561,7 @@ void Download::drop_source(Time now, Source& s, SourceState state, std::string_v
     ++s.failures;
     s.failed_at = now;
   }
+  // Only a banned source's chunks go uncounted.
   owner_counts_dirty_ = true;
   const bool was_active = s.state == SourceState::Ready || s.state == SourceState::Pinging ||
                           s.state == SourceState::Connecting;
@@ -599,18 +605,22 @@ void Download::requeue_from(const std::string& source_id) {
 // ---- scheduling -----------------------------------------------------------------------------
 
 const std::vector<std::uint32_t>& Download::owner_counts() {
-  // Recounted only when an owner map changes: schedule() asks on every delivery.
-  if (!owner_counts_dirty_) return owner_counts_;
-  owner_counts_.assign(chunks_.size(), 0);
-  for (const auto& [id, s] : sources_) {
-    // The tracker's latest answer says who is online; only a banned source does not count.
-    if (s.state == SourceState::Banned) continue;
-    s.has.add_to_counts(owner_counts_);
+  // Recounted only when an owner map changes (a HAVE is counted as it arrives); schedule()
+  // asks on every delivery.
+  if (owner_counts_dirty_) {
+    owner_counts_.assign(chunks_.size(), 0);
+    for (const auto& [id, s] : sources_) {
+      // The tracker's latest answer says who is online; only a banned source does not count.
+      if (s.state == SourceState::Banned) continue;
+      s.has.add_to_counts(owner_counts_);
+    }
+    owner_counts_dirty_ = false;
+    rarest_dirty_ = true;
   }
-  owner_counts_dirty_ = false;
-  if (config_.chunk_strategy == ChunkStrategy::RarestFirst) {
+  if (rarest_dirty_ && config_.chunk_strategy == ChunkStrategy::RarestFirst) {
     rarest_.rebuild(owner_counts_, [&](std::uint32_t i) { return chunks_[i] != ChunkState::Have; });
   }
+  rarest_dirty_ = false;
   return owner_counts_;
 }
 

@@ -353,9 +353,10 @@ class Download {
   /// these on every delivery, and sources_ holds every owner the tracker ever named.
   std::vector<Source*> linked_;
   std::vector<std::uint32_t> owner_counts_;
-  bool owner_counts_dirty_ = true;
-  RarestFirstIndex rarest_;       // rebuilt with owner_counts_, for the rarest-first strategy
-  std::optional<Time> deadline_;  // the next tick, while running
+  bool owner_counts_dirty_ = true;  // recount over all sources
+  bool rarest_dirty_ = true;        // owner_counts_ changed in place: rebuild rarest_ from it
+  RarestFirstIndex rarest_;         // rebuilt with owner_counts_, for the rarest-first strategy
+  std::optional<Time> deadline_;    // the next tick, while running
   // rate_limit_bps: requests are paced by the bytes they ask for; asking goes on then.
   TokenBucket request_pace_;
   std::optional<Time> paced_until_;
