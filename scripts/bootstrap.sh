@@ -7,6 +7,7 @@ packages=(
   cmake ninja-build g++ make pkg-config
   libboost-dev            # Boost.Asio (header-only in 1.74) for realnet/
   libns3-dev              # ns-3 3.37 for sim/ (and its fd-net-device module for emu/)
+  libgoogle-perftools-dev # tcmalloc: ns-3's per-packet allocations, a fifth faster
   iproute2                # `ip`: network namespaces and TAP devices of swarm-emu
   util-linux procps       # setpriv and ps for the emulation test
   nlohmann-json3-dev      # JSON headers (core's only non-std dependency besides libcrypto)
