@@ -90,8 +90,9 @@ int main(int argc, char** argv) {
   }
   const std::uint32_t segment = packet - 80;
   // The links of bench/sim_scale.py's scenarios.
-  swarmlab::sim::configure_ns3_tcp(segment, 100'000'000, 80ms);
   StarTopology topo(packet);
+  swarmlab::sim::configure_ns3_tcp(segment, 100'000'000, 80ms,
+                                   2 * (topo.longest_wait(20'000'000) + 80ms));
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<int> delay_ms(5, 80);
   for (std::size_t i = 0; i < peers; ++i) {

@@ -127,10 +127,16 @@ void Simulation::configure_tcp() {
   Duration slowest_delay = s_.tracker.delay;
   for (const auto& g : s_.groups) fastest = std::max({fastest, g.up_bps, g.down_bps});
   for (const auto& p : plans_) slowest_delay = std::max(slowest_delay, p.delay);
+  std::uint64_t slowest = std::min(s_.tracker.up_bps, s_.tracker.down_bps);
+  for (const auto& g : s_.groups) slowest = std::min({slowest, g.up_bps, g.down_bps});
   for (const auto& e : s_.link_events) {
     if (e.delay) slowest_delay = std::max(slowest_delay, *e.delay);
+    if (e.up_bps) slowest = std::min(slowest, *e.up_bps);
+    if (e.down_bps) slowest = std::min(slowest, *e.down_bps);
   }
-  configure_ns3_tcp(segment_size(s_), fastest, slowest_delay);
+  // Up one access link and down another, each with a full queue at the slowest rate.
+  const Duration longest_life = 2 * (topo_.longest_wait(slowest) + slowest_delay);
+  configure_ns3_tcp(segment_size(s_), fastest, slowest_delay, longest_life);
   ns3::RngSeedManager::SetSeed(1);
   ns3::RngSeedManager::SetRun(s_.seed + 1);
 }

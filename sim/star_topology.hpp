@@ -43,6 +43,10 @@ class StarTopology {
   /// Returns the address the host must take; the leaf's side of the /30 is one below it.
   std::string attach_host(std::size_t i, ns3::Ptr<ns3::NetDevice> device);
 
+  /// The longest a packet can wait on a link of `bps`: a full queue, then its own
+  /// serialisation.
+  Duration longest_wait(std::uint64_t bps) const;
+
   void set_rates(std::size_t i, std::uint64_t up_bps, std::uint64_t down_bps);
   void set_delay(std::size_t i, Duration delay);
   /// Cuts the node off (every packet on its link is lost) or restores it.

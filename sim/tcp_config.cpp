@@ -8,7 +8,8 @@ namespace swarmlab::sim {
 
 // Segments fill the simulated MTU, and buffers cover the largest bandwidth-delay product
 // without growing far past it (ns-3's buffer bookkeeping costs grow with the window).
-void configure_ns3_tcp(std::uint32_t segment, std::uint64_t fastest, Duration slowest_delay) {
+void configure_ns3_tcp(std::uint32_t segment, std::uint64_t fastest, Duration slowest_delay,
+                       Duration longest_life) {
   const double rtt = 4.0 * to_seconds(slowest_delay) + 0.01;  // two access links, both ways
   const double bdp = static_cast<double>(fastest) / 8.0 * rtt;
   const auto buffer = static_cast<std::uint32_t>(
@@ -44,13 +45,15 @@ void configure_ns3_tcp(std::uint32_t segment, std::uint64_t fastest, Duration sl
   // a second line of defence.
   // A connection that did stall would be dropped by the peers' own stall timeouts.
   ns3::Config::SetDefault("ns3::TcpSocket::PersistTimeout", ns3::TimeValue(ns3::Seconds(3600)));
-  // TIME_WAIT lasts 2 MSL: 4 s rather than ns-3's 240 s (Linux: 60 s). No segment lives
-  // longer than a second in the star (a full 200 ms queue on each access link, delays of
-  // tens of ms), so old duplicates are still covered. ns-3 keeps every endpoint of a node,
-  // TIME_WAIT ones included, in one list that each arriving segment scans: a 1,000-peer flash
-  // crowd, where Busy refusals close thousands of connections a second, spent a third of its
-  // time in that scan.
-  ns3::Config::SetDefault("ns3::TcpSocketBase::MaxSegLifetime", ns3::DoubleValue(2.0));
+  // TIME_WAIT lasts 2 MSL: twice the longest a segment can live in this star (a full queue
+  // and the delay on each of the two access links it crosses; about 1 s in the shipped
+  // scenarios) rather than ns-3's 240 s (Linux: 60 s), so old duplicates are still absorbed.
+  // ns-3 keeps every endpoint of a node, TIME_WAIT ones included, in one list that each
+  // arriving segment scans: a 1,000-peer flash crowd, where Busy refusals close thousands of
+  // connections a second, spent a third of its time in that scan with TIME_WAIT at 240 s, and
+  // a quarter with it at 4 s.
+  ns3::Config::SetDefault("ns3::TcpSocketBase::MaxSegLifetime",
+                          ns3::DoubleValue(std::max(0.05, to_seconds(longest_life))));
 }
 
 }  // namespace swarmlab::sim

@@ -9,7 +9,9 @@ namespace swarmlab::sim {
 
 /// Segments of `segment` bytes; buffers sized to the largest bandwidth-delay product of a
 /// star whose fastest access link runs at `fastest_bps` and whose slowest has one-way delay
-/// `slowest_delay`.
-void configure_ns3_tcp(std::uint32_t segment, std::uint64_t fastest_bps, Duration slowest_delay);
+/// `slowest_delay`; no segment lives in the star longer than `longest_life` (TIME_WAIT lasts
+/// twice that).
+void configure_ns3_tcp(std::uint32_t segment, std::uint64_t fastest_bps, Duration slowest_delay,
+                       Duration longest_life);
 
 }  // namespace swarmlab::sim
