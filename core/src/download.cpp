@@ -891,12 +891,14 @@ void Download::on_written(Time now, std::uint32_t index, const StoreResult& resu
     have_.insert(index);
     const auto bytes = info_->chunk_length(index);
     bytes_have_ += bytes;
-    for (auto& [id, src] : sources_) {
+    // Only a connected source can hear of it or be interesting (linked_ is in id order, as
+    // sources_ is; sources_ also holds every owner the tracker ever named).
+    for (Source* src : linked_) {
       // Every source hears how far along we are (it serves those furthest behind first).
-      if (src.conn != 0 && (src.state == SourceState::Pinging || src.state == SourceState::Ready)) {
-        send_to(src.conn, PeerHave{name_, index});
+      if (src->state == SourceState::Pinging || src->state == SourceState::Ready) {
+        send_to(src->conn, PeerHave{name_, index});
       }
-      if (src.interested) update_interest(src);
+      if (src->interested) update_interest(*src);
     }
     log("chunk_received", sender_fields({{"file", name_}, {"index", index}, {"bytes", bytes}}));
     act(act::OfferChunk{index});
@@ -1006,7 +1008,10 @@ void Download::on_deadline(Time now) {
   }
   if (phase_ == Phase::Locating && !finished()) return maybe_refresh(now, true);  // asking again
   if (phase_ != Phase::Running) return;
-  for (auto& [id, s] : sources_) {
+  // Pinging and ready sources are connected: linked_, copied since a stalled one is unlinked.
+  const auto linked = linked_;
+  for (Source* source : linked) {
+    Source& s = *source;
     const bool active = s.state == SourceState::Ready || s.state == SourceState::Pinging;
     if (!active) continue;
     // Stalled: a ping is unanswered and nothing else has come either. Pings queue behind
