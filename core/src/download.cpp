@@ -268,7 +268,7 @@ void Download::bind_connection(const std::string& source, ConnId conn) {
   auto& s = sources_.at(source);
   if (s.conn != 0) unlink(s);
   s.conn = conn;
-  conn_to_source_[conn] = source;
+  conn_to_source_[conn] = &s;
   const auto at = std::lower_bound(linked_.begin(), linked_.end(), &s,
                                    [](const Source* a, const Source* b) { return a->id < b->id; });
   linked_.insert(at, &s);
@@ -282,8 +282,7 @@ void Download::unlink(Source& s) {
 
 Download::Source* Download::source_by_conn(ConnId conn) {
   const auto it = conn_to_source_.find(conn);
-  if (it == conn_to_source_.end()) return nullptr;
-  return &sources_.at(it->second);
+  return it == conn_to_source_.end() ? nullptr : it->second;
 }
 
 void Download::on_connected(Time now, ConnId conn) {

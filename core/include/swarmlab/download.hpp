@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "swarmlab/chunk_picker.hpp"
@@ -348,7 +349,8 @@ class Download {
   std::uint64_t duplicate_bytes_ = 0;      // blocks that arrived when we had them already
   std::uint32_t verifying_ = 0;            // chunks_ in state Verifying
   std::map<std::string, Source> sources_;  // by peer id; ordered for determinism
-  std::map<ConnId, std::string> conn_to_source_;
+  /// Looked up for every frame and packet that arrives; a source is never erased from sources_.
+  std::unordered_map<ConnId, Source*> conn_to_source_;
   /// The sources with a connection, in id order (as sources_ iterates): the scheduler walks
   /// these on every delivery, and sources_ holds every owner the tracker ever named.
   std::vector<Source*> linked_;
