@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
   // The links of bench/sim_scale.py's scenarios.
   StarTopology topo(packet);
   swarmlab::sim::configure_ns3_tcp(segment, 100'000'000, 80ms,
-                                   2 * (topo.longest_wait(20'000'000) + 80ms));
+                                   2 * (topo.longest_wait(20'000'000, 20'000'000) + 80ms));
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<int> delay_ms(5, 80);
   for (std::size_t i = 0; i < peers; ++i) {

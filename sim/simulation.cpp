@@ -127,15 +127,23 @@ void Simulation::configure_tcp() {
   Duration slowest_delay = s_.tracker.delay;
   for (const auto& g : s_.groups) fastest = std::max({fastest, g.up_bps, g.down_bps});
   for (const auto& p : plans_) slowest_delay = std::max(slowest_delay, p.delay);
-  std::uint64_t slowest = std::min(s_.tracker.up_bps, s_.tracker.down_bps);
-  for (const auto& g : s_.groups) slowest = std::min({slowest, g.up_bps, g.down_bps});
-  for (const auto& e : s_.link_events) {
-    if (e.delay) slowest_delay = std::max(slowest_delay, *e.delay);
-    if (e.up_bps) slowest = std::min(slowest, *e.up_bps);
-    if (e.down_bps) slowest = std::min(slowest, *e.down_bps);
+  // The longest wait in any one queue: a queue keeps the size it was built with, so a link
+  // event that slows a group's link makes its full queue drain slower.
+  Duration longest_wait = std::max(topo_.longest_wait(s_.tracker.up_bps, s_.tracker.up_bps),
+                                   topo_.longest_wait(s_.tracker.down_bps, s_.tracker.down_bps));
+  for (const auto& g : s_.groups) {
+    std::uint64_t up = g.up_bps, down = g.down_bps;
+    for (const auto& e : s_.link_events) {
+      if (e.delay) slowest_delay = std::max(slowest_delay, *e.delay);
+      if (e.group != g.name) continue;
+      if (e.up_bps) up = std::min(up, *e.up_bps);
+      if (e.down_bps) down = std::min(down, *e.down_bps);
+    }
+    longest_wait = std::max(
+        {longest_wait, topo_.longest_wait(g.up_bps, up), topo_.longest_wait(g.down_bps, down)});
   }
-  // Up one access link and down another, each with a full queue at the slowest rate.
-  const Duration longest_life = 2 * (topo_.longest_wait(slowest) + slowest_delay);
+  // Up one access link and down another.
+  const Duration longest_life = 2 * (longest_wait + slowest_delay);
   configure_ns3_tcp(segment_size(s_), fastest, slowest_delay, longest_life);
   ns3::RngSeedManager::SetSeed(1);
   ns3::RngSeedManager::SetRun(s_.seed + 1);

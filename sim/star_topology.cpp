@@ -82,8 +82,8 @@ std::uint32_t StarTopology::queue_bytes(std::uint64_t bps) const {
   return static_cast<std::uint32_t>(std::max(bytes, 4.0 * mtu_));
 }
 
-Duration StarTopology::longest_wait(std::uint64_t bps) const {
-  const double bits = 8.0 * (static_cast<double>(queue_bytes(bps)) + mtu_);
+Duration StarTopology::longest_wait(std::uint64_t built_bps, std::uint64_t bps) const {
+  const double bits = 8.0 * (static_cast<double>(queue_bytes(built_bps)) + mtu_);
   return std::chrono::duration_cast<Duration>(
       std::chrono::duration<double>(bits / static_cast<double>(std::max<std::uint64_t>(bps, 1))));
 }

@@ -43,9 +43,9 @@ class StarTopology {
   /// Returns the address the host must take; the leaf's side of the /30 is one below it.
   std::string attach_host(std::size_t i, ns3::Ptr<ns3::NetDevice> device);
 
-  /// The longest a packet can wait on a link of `bps`: a full queue, then its own
-  /// serialisation.
-  Duration longest_wait(std::uint64_t bps) const;
+  /// The longest a packet can wait on a link built at `built_bps` (its queue is sized then
+  /// and stays so) while it runs at `bps`: a full queue, then its own serialisation.
+  Duration longest_wait(std::uint64_t built_bps, std::uint64_t bps) const;
 
   void set_rates(std::size_t i, std::uint64_t up_bps, std::uint64_t down_bps);
   void set_delay(std::size_t i, Duration delay);

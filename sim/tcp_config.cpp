@@ -46,14 +46,16 @@ void configure_ns3_tcp(std::uint32_t segment, std::uint64_t fastest, Duration sl
   // A connection that did stall would be dropped by the peers' own stall timeouts.
   ns3::Config::SetDefault("ns3::TcpSocket::PersistTimeout", ns3::TimeValue(ns3::Seconds(3600)));
   // TIME_WAIT lasts 2 MSL: twice the longest a segment can live in this star (a full queue
-  // and the delay on each of the two access links it crosses; about 1 s in the shipped
-  // scenarios) rather than ns-3's 240 s (Linux: 60 s), so old duplicates are still absorbed.
+  // and the delay on each of the two access links it crosses; 0.4-2 s in the shipped
+  // scenarios), rather than ns-3's 240 s (Linux: 60 s), so old duplicates are still absorbed.
   // ns-3 keeps every endpoint of a node, TIME_WAIT ones included, in one list that each
   // arriving segment scans: a 1,000-peer flash crowd, where Busy refusals close thousands of
   // connections a second, spent a third of its time in that scan with TIME_WAIT at 240 s, and
-  // a quarter with it at 4 s.
+  // a quarter with it at 4 s. At least a second: a FIN sent again after a lost last ACK (an
+  // RTO of 200 ms or more, then doubled) still finds the endpoint rather than a reset. At most
+  // ns-3's own 120 s, for links of a few kbit/s.
   ns3::Config::SetDefault("ns3::TcpSocketBase::MaxSegLifetime",
-                          ns3::DoubleValue(std::max(0.05, to_seconds(longest_life))));
+                          ns3::DoubleValue(std::clamp(to_seconds(longest_life), 1.0, 120.0)));
 }
 
 }  // namespace swarmlab::sim
