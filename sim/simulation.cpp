@@ -127,6 +127,9 @@ void Simulation::configure_tcp() {
   Duration slowest_delay = s_.tracker.delay;
   for (const auto& g : s_.groups) fastest = std::max({fastest, g.up_bps, g.down_bps});
   for (const auto& p : plans_) slowest_delay = std::max(slowest_delay, p.delay);
+  for (const auto& e : s_.link_events) {
+    if (e.delay) slowest_delay = std::max(slowest_delay, *e.delay);
+  }
   // The longest wait in any one queue: a queue keeps the size it was built with, so a link
   // event that slows a group's link makes its full queue drain slower.
   Duration longest_wait = std::max(topo_.longest_wait(s_.tracker.up_bps, s_.tracker.up_bps),
@@ -134,7 +137,6 @@ void Simulation::configure_tcp() {
   for (const auto& g : s_.groups) {
     std::uint64_t up = g.up_bps, down = g.down_bps;
     for (const auto& e : s_.link_events) {
-      if (e.delay) slowest_delay = std::max(slowest_delay, *e.delay);
       if (e.group != g.name) continue;
       if (e.up_bps) up = std::min(up, *e.up_bps);
       if (e.down_bps) down = std::min(down, *e.down_bps);

@@ -560,7 +560,6 @@ void Download::drop_source(Time now, Source& s, SourceState state, std::string_v
     ++s.failures;
     s.failed_at = now;
   }
-  // Only a banned source's chunks go uncounted.
   owner_counts_dirty_ = true;
   const bool was_active = s.state == SourceState::Ready || s.state == SourceState::Pinging ||
                           s.state == SourceState::Connecting;
