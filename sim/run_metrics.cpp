@@ -271,6 +271,8 @@ nlohmann::json RunMetrics::summary(Time end) const {
                {"mu_files_per_s", m->mu},
                {"c_files_per_s", m->c},
                {"mean_download_s", m->mean_download_s},
+               {"origin_files_per_s", m->origin},
+               {"finite_mean_download_s", m->finite_mean_download_s},
                {"mean_leechers", m->mean_leechers},
                {"mean_seeds", m->mean_seeds}}},
              {"measured",

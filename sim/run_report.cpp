@@ -115,6 +115,12 @@ void print_summary(const nlohmann::json& s, const nlohmann::json& run, const std
         num(q["model"]["mean_leechers"], "%.1f").c_str(),
         num(q["measured"]["mean_seeds"], "%.1f").c_str(),
         num(q["model"]["mean_seeds"], "%.1f").c_str());
+    if (const auto& m = q["model"]; m.contains("finite_mean_download_s")) {
+      std::printf(
+          "                  with the origin seeds' upload, over this run's arrivals: mean "
+          "download %s s\n",
+          num(m["finite_mean_download_s"], "%.1f").c_str());
+    }
   }
   std::printf(
       "  failures        %u download failures (%u attempts retried), %u verification "

@@ -146,6 +146,30 @@ KumarRoss kumar_ross(const Scenario& s) {
 
 namespace swarmlab::sim {
 
+namespace {
+
+// dx/dt = lambda - S, dy/dt = S - gamma*y with S = min(c*x, mu*(x + y) + origin): Euler steps
+// short beside the fastest rate, until the arrivals are over and the leechers gone.
+double finite_mean_download(const FluidModel& m, std::uint32_t count) {
+  if (count == 0 || m.lambda <= 0 || m.c <= 0) return 0;
+  const double window = count / m.lambda;
+  const double dt =
+      1e-3 / std::max({m.c, m.mu, m.lambda / count, std::isfinite(m.gamma) ? m.gamma : 0.0});
+  double x = 0, y = 0, t = 0, area = 0;
+  for (std::uint64_t step = 0; step < 100'000'000; ++step) {
+    const double arriving = t < window ? m.lambda : 0.0;
+    const double served = std::min(m.c * x, m.mu * (x + y) + m.origin);
+    x += (arriving - served) * dt;
+    y = std::isfinite(m.gamma) ? y + (served - m.gamma * y) * dt : 0.0;
+    area += x * dt;
+    t += dt;
+    if (t >= window && x < 1e-9 * count) break;
+  }
+  return area / count;
+}
+
+}  // namespace
+
 std::optional<FluidModel> fluid_model(const Scenario& s) {
   const PeerGroup* open = nullptr;
   for (const auto& g : s.groups) {
@@ -169,6 +193,11 @@ std::optional<FluidModel> fluid_model(const Scenario& s) {
   m.mean_download_s = inv_beta;
   m.mean_leechers = m.lambda * inv_beta;
   m.mean_seeds = m.lambda * seed_time;
+  for (const auto& g : s.groups) {
+    if (g.role == PeerGroup::Role::Seeder) m.origin += g.count * static_cast<double>(g.up_bps);
+  }
+  m.origin /= file_bits;
+  m.finite_mean_download_s = finite_mean_download(m, open->count);
   return m;
 }
 

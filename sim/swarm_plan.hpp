@@ -45,6 +45,13 @@ struct FluidModel {
   double gamma = 0;      // seed departure rate (infinite when seeds leave at once)
   double mean_download_s = 0;
   double mean_leechers = 0, mean_seeds = 0;
+  /// The origin seeds' upload in files per second: they never leave, and the steady state
+  /// above leaves them out (docs/models.md).
+  double origin = 0;
+  /// The same equations integrated over this scenario's arrivals (the group's count at its
+  /// rate, then none) with the origin seeds' upload added to the supply: the mean download
+  /// time by Little's law, the integral of x over the arrivals.
+  double finite_mean_download_s = 0;
 };
 std::optional<FluidModel> fluid_model(const Scenario& s);
 

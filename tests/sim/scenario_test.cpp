@@ -257,6 +257,19 @@ TEST(FluidModel, OpenSwarmSteadyState) {
   EXPECT_NEAR(m->mean_download_s, inv_mu - 20.0, 1e-9);
   EXPECT_NEAR(m->mean_leechers, 0.5 * (inv_mu - 20.0), 1e-9);
   EXPECT_NEAR(m->mean_seeds, 10.0, 1e-9);
+  // The origin seed (8 Mbps, the default) and 160 s of arrivals: below the steady state
+  // without origins, above the download-limited floor 1/c.
+  EXPECT_NEAR(m->origin, 8e6 / (16.0 * 8 * 1048576), 1e-12);
+  EXPECT_GT(m->finite_mean_download_s, 16.0 * 8 * 1048576 / 20e6 + 1.0);
+  EXPECT_LT(m->finite_mean_download_s, inv_mu - 20.0 - 1.0);
+  // Origins that carry the whole demand: every leecher downloads at its own rate, 1/c.
+  auto rich = parse_scenario(R"({"files": [{"name": "f", "size": "16MiB"}],
+      "groups": [{"name": "s", "role": "seeder", "count": 4, "up": "1Gbps"},
+                 {"name": "l", "count": 80, "up": "4Mbps", "down": "20Mbps",
+                  "arrival": {"kind": "poisson", "rate_per_s": 0.5},
+                  "departure": {"kind": "after_completion", "seed_time": "20s"}}]})");
+  ASSERT_TRUE(rich) << rich.error().message;
+  EXPECT_NEAR(fluid_model(*rich)->finite_mean_download_s, 16.0 * 8 * 1048576 / 20e6, 0.01);
   // A flash crowd is not an open swarm: no model.
   EXPECT_FALSE(fluid_model(*parse_scenario(kMinimal)).has_value());
 }
