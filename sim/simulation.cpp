@@ -368,12 +368,25 @@ void Simulation::write_group_rows() {
   std::vector<std::uint64_t> bytes(s_.groups.size(), 0);
   std::vector<double> capacity(s_.groups.size(), 0.0);
   std::vector<std::size_t> online(s_.groups.size(), 0);
+  // Seconds of requests queued on each online uplink (at its rate now), and downloaders that
+  // an owner unchoked and that ask it for nothing.
+  std::vector<double> queued_sum(s_.groups.size(), 0.0), queued_max(s_.groups.size(), 0.0);
+  std::vector<std::size_t> asking_none(s_.groups.size(), 0);
   for (std::size_t p = 0; p < plans_.size(); ++p) {
     const auto g = plans_[p].group;
     bytes[g] += topo_.uplink_bytes(host_of(p));
     if (metrics_.online(p)) {
       ++online[g];
-      capacity[g] += static_cast<double>(topo_.link(host_of(p)).up_bps);
+      const auto up_bps = topo_.link(host_of(p)).up_bps;
+      capacity[g] += static_cast<double>(up_bps);
+      if (const Node* n = hosts_[host_of(p)]->node(); n != nullptr && up_bps > 0) {
+        const auto load = static_cast<const Peer*>(n)->uploading().load;
+        const double queued =
+            static_cast<double>(load.queued_bytes) * 8.0 / static_cast<double>(up_bps);
+        queued_sum[g] += queued;
+        queued_max[g] = std::max(queued_max[g], queued);
+        asking_none[g] += load.unchoked_asking_none;
+      }
     }
   }
   const double dt = to_seconds(sim_now() - last_group_snapshot_);
@@ -381,7 +394,9 @@ void Simulation::write_group_rows() {
     const double bps =
         dt > 0 ? static_cast<double>(bytes[g] - group_uplink_bytes_[g]) * 8.0 / dt : 0.0;
     groups_csv_ << to_seconds(sim_now()) << ',' << s_.groups[g].name << ',' << online[g] << ','
-                << bps << ',' << capacity[g] << '\n';
+                << bps << ',' << capacity[g] << ','
+                << (online[g] > 0 ? queued_sum[g] / static_cast<double>(online[g]) : 0.0) << ','
+                << queued_max[g] << ',' << asking_none[g] << '\n';
   }
   group_uplink_bytes_ = std::move(bytes);
   last_group_snapshot_ = sim_now();
@@ -439,7 +454,9 @@ Result<RunResult> Simulation::run() {
   if (auto s = open(csv_, "swarm.csv"); !s) return s.error();
   csv_ << RunMetrics::csv_header();
   if (auto s = open(groups_csv_, "groups.csv"); !s) return s.error();
-  groups_csv_ << "time_s,group,online,wire_up_bps,up_capacity_bps\n" << std::setprecision(10);
+  groups_csv_ << "time_s,group,online,wire_up_bps,up_capacity_bps,queued_s_mean,queued_s_max,"
+                 "unchoked_asking_none\n"
+              << std::setprecision(10);
   group_uplink_bytes_.assign(s_.groups.size(), 0);
   group_timeouts_.assign(s_.groups.size(), 0);
 

@@ -56,6 +56,15 @@ std::size_t UploadServer::unchoked() const {
       std::count_if(conns_.begin(), conns_.end(), [](const auto& e) { return e.second.unchoked; }));
 }
 
+UploadServer::Load UploadServer::load() const {
+  Load l;
+  for (const auto& [conn, c] : conns_) {
+    for (const auto& r : c.queue) l.queued_bytes += r.length;
+    if (c.interested && c.unchoked && c.queue.empty() && c.out.empty()) ++l.unchoked_asking_none;
+  }
+  return l;
+}
+
 std::map<ConnId, UploadServer::Conn>::const_iterator UploadServer::evictable(Time now) const {
   auto victim = conns_.end();
   for (auto it = conns_.begin(); it != conns_.end(); ++it) {

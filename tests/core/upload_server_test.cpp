@@ -597,5 +597,26 @@ TEST(UploadServer, AThinUplinkReadsAheadOnlyAQuarterSecondSoQueuedBlocksCanBeCan
   // The one block still asked for is read as the others leave, and none that were cancelled.
   EXPECT_EQ(thin, (std::vector<std::uint32_t>{0, 65536, 131072}));
 }
+
+TEST(UploadServer, LoadCountsQueuedBytesAndUnchokedDownloadersThatAskNothing) {
+  Origin o(3);  // four slots: all three unchoked
+  for (ConnId c : {1, 2, 3}) ASSERT_TRUE(o.server.on_accepted(t0, c));
+  for (ConnId c : {1, 2, 3}) o.server.on_message(t0, c, PeerInterested{"f", 0});
+  EXPECT_EQ(unchoked_by(o.server).size(), 3u);
+  EXPECT_EQ(o.server.load().unchoked_asking_none, 3u);
+  EXPECT_EQ(o.server.load().queued_bytes, 0u);
+  // 1 asks for three chunks: the first is read at once (a chunk per downloader between read
+  // and sent), two wait.
+  for (std::uint32_t i = 0; i < 3; ++i)
+    o.server.on_message(t0, 1, PeerRequestChunk{"f", i, 0, 1024});
+  const auto reads = answers(o.server).read;
+  ASSERT_EQ(reads.size(), 1u);
+  EXPECT_EQ(o.server.load().queued_bytes, 2048u);
+  EXPECT_EQ(o.server.load().unchoked_asking_none, 2u);
+  // A downloader that loses interest no longer counts as one that could use the uplink.
+  o.server.on_message(t0, 3, PeerNotInterested{"f"});
+  EXPECT_EQ(o.server.load().unchoked_asking_none, 1u);
+}
+
 }  // namespace
 }  // namespace swarmlab::testing

@@ -87,8 +87,11 @@ class Peer final : public Node {
   struct Uploading {
     std::size_t connections = 0;  // downloaders connected to this peer
     std::size_t unchoked = 0;     // ... that may ask now
+    UploadServer::Load load;      // what waits on the uplink, and who asks nothing
   };
-  Uploading uploading() const { return {uploads_.connections(), uploads_.unchoked()}; }
+  Uploading uploading() const {
+    return {uploads_.connections(), uploads_.unchoked(), uploads_.load()};
+  }
   const PeerConfig& config() const { return config_; }
 
  private:
