@@ -353,6 +353,47 @@ def plot_replication(run, out, name="replication.png"):
     return _save(fig, os.path.join(out, name))
 
 
+def draw_group_uplinks(run):
+    """Each group's uplinks: how full (top), and what waited on them (bottom): seconds of
+    requests queued on the group's busiest uplink, and unchoked downloaders that asked the group
+    for nothing. An idle class beside a long queue elsewhere is work asked of the wrong owner."""
+    rows = run.groups
+    if not rows:
+        return None
+    names = list(dict.fromkeys(r["group"] for r in rows))
+    queues = "queued_s_max" in rows[0]
+    fig, axes = plt.subplots(2 if queues else 1, 1, figsize=(7, 6.0 if queues else 3.6),
+                             sharex=True, squeeze=False)
+    top = axes[0][0]
+    for i, name in enumerate(names):
+        mine = [r for r in rows if r["group"] == name and r["up_capacity_bps"] > 0]
+        colour = f"C{i % 10}"
+        top.plot([r["time_s"] for r in mine],
+                 [100 * r["wire_up_bps"] / r["up_capacity_bps"] for r in mine],
+                 color=colour, label=name)
+        if queues:
+            bottom = axes[1][0]
+            bottom.plot([r["time_s"] for r in mine], [r["queued_s_max"] for r in mine],
+                        color=colour, label=f"{name}: busiest uplink's queue (s)")
+            bottom.plot([r["time_s"] for r in mine], [r["unchoked_asking_none"] for r in mine],
+                        color=colour, linestyle=":",
+                        label=f"{name}: unchoked downloaders asking nothing")
+    top.set_title(f"Uplinks by group\n{run.label}", fontsize=10)
+    top.set_ylabel("uplink used (% of capacity)")
+    _decorate(top)
+    if queues:
+        bottom = axes[1][0]
+        bottom.set_ylabel("seconds queued / downloaders")
+        _decorate(bottom)
+    axes[-1][0].set_xlabel("time (s)")
+    return fig, axes
+
+
+def plot_group_uplinks(run, out, name="group_uplinks.png"):
+    drawn = draw_group_uplinks(run)
+    return _save(drawn[0], os.path.join(out, name)) if drawn else None
+
+
 def draw_upload_share(run):
     served = run.bytes_served()
     if not served:
@@ -415,7 +456,8 @@ def plot_timeline(run, out, name="timeline.png"):
 
 
 PER_RUN_PLOTS = [(plot_evolution, "swarm_evolution.png"), (plot_replication, "replication.png"),
-                 (plot_upload_share, "upload_share.png"), (plot_timeline, "timeline.png")]
+                 (plot_group_uplinks, "group_uplinks.png"), (plot_upload_share, "upload_share.png"),
+                 (plot_timeline, "timeline.png")]
 
 
 def per_run_name(base, index):

@@ -70,6 +70,7 @@ class Run:
         self.summary = self._load_json("summary.json")
         self.scenario = self._load_json("scenario.json")
         self.snapshots = self._load_snapshots()
+        self.groups = self._load_groups()
         self.simulated = self.summary is not None
         self.label = label or self._default_label()
 
@@ -95,6 +96,22 @@ class Run:
             raise RunError(f"{p}: missing columns {sorted(needed - rows[0].keys())}")
         try:
             return [{k: float(v) for k, v in r.items()} for r in rows]
+        except ValueError as err:
+            raise RunError(f"{p}: {err}") from None
+
+    def _load_groups(self):
+        """groups.csv's rows (a simulated run's per-group uplinks), numbers as floats; None if
+        the folder has none (an emulated run, or one from before the file existed)."""
+        p = os.path.join(self.path, "groups.csv")
+        if not os.path.exists(p):
+            return None
+        with open(p, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        needed = {"time_s", "group", "wire_up_bps", "up_capacity_bps"}
+        if rows and not needed <= rows[0].keys():
+            raise RunError(f"{p}: missing columns {sorted(needed - rows[0].keys())}")
+        try:
+            return [{k: (v if k == "group" else float(v)) for k, v in r.items()} for r in rows]
         except ValueError as err:
             raise RunError(f"{p}: {err}") from None
 

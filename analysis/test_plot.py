@@ -47,6 +47,13 @@ def make_run(folder, name="demo", chunk="rarest-first", seed=1, leechers=12, t_m
                 "replication_mean,replication_max,upload_bps\n"
                 f"0,{leechers + 1},1,{leechers},0,0,1,1,1,0\n"
                 f"20,{leechers + 1},{leechers + 1},0,{leechers},0,2,2,2,8e6\n")
+    with open(os.path.join(folder, "groups.csv"), "w") as f:
+        f.write("time_s,group,online,wire_up_bps,up_capacity_bps,queued_s_mean,queued_s_max,"
+                "unchoked_asking_none\n"
+                "0,seed,1,0,2e7,0,0,0\n"
+                f"0,leech,{leechers},0,{leechers * 8e6},0,0,0\n"
+                "20,seed,1,1.9e7,2e7,1.5,3.0,0\n"
+                f"20,leech,{leechers},{leechers * 4e6},{leechers * 8e6},0.2,0.5,7\n")
     write_json(folder, "scenario.json", {"name": name, "seed": seed,
                                          "strategy": {"chunk": chunk, "peer": "lowest-rtt"}})
     write_json(folder, "run.json", {"wall_time_s": 0.1})
@@ -105,7 +112,8 @@ class PlotTest(unittest.TestCase):
         b = make_run(self.path("b"), chunk="random", seed=2)
         code, out, err = run_main(a, b, "--out", self.out)
         self.assertEqual(code, 0, err)
-        for base in ("swarm_evolution", "replication", "upload_share", "timeline"):
+        for base in ("swarm_evolution", "replication", "group_uplinks", "upload_share",
+                     "timeline"):
             # The first run keeps today's name; the second gets -2.
             self.assertTrue(os.path.exists(os.path.join(self.out, base + ".png")), base)
             self.assertTrue(os.path.exists(os.path.join(self.out, base + "-2.png")), base)
@@ -115,6 +123,34 @@ class PlotTest(unittest.TestCase):
         self.assertIn("swarm_evolution-2.png", out)
         self.assertIn("12/12", out)  # the summary table is still printed
         self.assertNotIn("left out", out)
+
+    def test_group_uplinks_show_each_groups_use_and_what_waited_on_it(self):
+        run = Run(make_run(self.path("a")))
+        fig, axes = plot.draw_group_uplinks(run)
+        top, bottom = axes[0][0], axes[1][0]
+        # Percent of each group's capacity: the seed full at t = 20, the leechers half.
+        self.assertEqual([line.get_label() for line in top.get_lines()], ["seed", "leech"])
+        self.assertEqual(list(top.get_lines()[0].get_ydata()), [0.0, 95.0])
+        self.assertEqual(list(top.get_lines()[1].get_ydata()), [0.0, 50.0])
+        queued = {line.get_label(): list(line.get_ydata()) for line in bottom.get_lines()}
+        self.assertEqual(queued["seed: busiest uplink's queue (s)"], [0.0, 3.0])
+        self.assertEqual(queued["leech: unchoked downloaders asking nothing"], [0.0, 7.0])
+        plt.close(fig)
+
+    def test_runs_without_groups_or_its_queue_columns_still_plot(self):
+        bare = make_run(self.path("bare"))
+        os.remove(os.path.join(bare, "groups.csv"))  # an emulated run writes none
+        self.assertIsNone(plot.draw_group_uplinks(Run(bare)))
+        old = make_run(self.path("old"))
+        with open(os.path.join(old, "groups.csv"), "w") as f:
+            f.write("time_s,group,online,wire_up_bps,up_capacity_bps\n0,seed,1,1e6,2e6\n")
+        fig, axes = plot.draw_group_uplinks(Run(old))
+        self.assertEqual(len(axes), 1)  # use only: no queue panel
+        plt.close(fig)
+        code, _, err = run_main(bare, old, "--out", self.out)
+        self.assertEqual(code, 0, err)
+        self.assertFalse(os.path.exists(os.path.join(self.out, "group_uplinks.png")))
+        self.assertTrue(os.path.exists(os.path.join(self.out, "group_uplinks-2.png")))
 
     def test_per_run_figures_are_bounded_and_say_how_many_are_left_out(self):
         runs = [make_run(self.path(f"r{i}"), seed=i) for i in range(3)]
