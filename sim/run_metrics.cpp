@@ -272,7 +272,9 @@ nlohmann::json RunMetrics::summary(Time end) const {
                {"c_files_per_s", m->c},
                {"mean_download_s", m->mean_download_s},
                {"origin_files_per_s", m->origin},
-               {"finite_mean_download_s", m->finite_mean_download_s},
+               {"finite_mean_download_s", m->finite_mean_download_s
+                                              ? nlohmann::json(*m->finite_mean_download_s)
+                                              : nlohmann::json(nullptr)},
                {"mean_leechers", m->mean_leechers},
                {"mean_seeds", m->mean_seeds}}},
              {"measured",

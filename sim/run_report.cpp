@@ -115,7 +115,8 @@ void print_summary(const nlohmann::json& s, const nlohmann::json& run, const std
         num(q["model"]["mean_leechers"], "%.1f").c_str(),
         num(q["measured"]["mean_seeds"], "%.1f").c_str(),
         num(q["model"]["mean_seeds"], "%.1f").c_str());
-    if (const auto& m = q["model"]; m.contains("finite_mean_download_s")) {
+    if (const auto& m = q["model"];
+        m.value("finite_mean_download_s", nlohmann::json()).is_number()) {
       std::printf(
           "                  with the origin seeds' upload, over this run's arrivals: mean "
           "download %s s\n",

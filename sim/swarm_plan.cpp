@@ -148,24 +148,27 @@ namespace swarmlab::sim {
 
 namespace {
 
-// dx/dt = lambda - S, dy/dt = S - gamma*y with S = min(c*x, mu*(x + y) + origin): Euler steps
-// short beside the fastest rate, until the arrivals are over and the leechers gone.
-double finite_mean_download(const FluidModel& m, std::uint32_t count) {
-  if (count == 0 || m.lambda <= 0 || m.c <= 0) return 0;
+// dx/dt = lambda - S, dy/dt = S - gamma*y with S = min(c*x, mu*(x + y) + origin), by Euler
+// steps of a hundredth of the fastest rate's time constant (a finer step moves poisson-churn's
+// figure by 0.05 %), until the arrivals are over and fewer than a billionth of them remain.
+std::optional<double> finite_mean_download(const FluidModel& m, std::uint32_t count) {
+  constexpr double kStepOfTimeConstant = 1e-2;
+  constexpr double kLeftOver = 1e-9;
+  constexpr std::uint64_t kMostSteps = 20'000'000;  // about a tenth of a second
   const double window = count / m.lambda;
-  const double dt =
-      1e-3 / std::max({m.c, m.mu, m.lambda / count, std::isfinite(m.gamma) ? m.gamma : 0.0});
+  const double dt = kStepOfTimeConstant /
+                    std::max({m.c, m.mu, m.lambda / count, std::isfinite(m.gamma) ? m.gamma : 0.0});
   double x = 0, y = 0, t = 0, area = 0;
-  for (std::uint64_t step = 0; step < 100'000'000; ++step) {
+  for (std::uint64_t step = 0; step < kMostSteps; ++step) {
     const double arriving = t < window ? m.lambda : 0.0;
     const double served = std::min(m.c * x, m.mu * (x + y) + m.origin);
     x += (arriving - served) * dt;
     y = std::isfinite(m.gamma) ? y + (served - m.gamma * y) * dt : 0.0;
     area += x * dt;
     t += dt;
-    if (t >= window && x < 1e-9 * count) break;
+    if (t >= window && x < kLeftOver * count) return area / count;
   }
-  return area / count;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -194,7 +197,10 @@ std::optional<FluidModel> fluid_model(const Scenario& s) {
   m.mean_leechers = m.lambda * inv_beta;
   m.mean_seeds = m.lambda * seed_time;
   for (const auto& g : s.groups) {
-    if (g.role == PeerGroup::Role::Seeder) m.origin += g.count * static_cast<double>(g.up_bps);
+    const bool stays = g.departure.kind == DepartureSpec::Kind::Stay && g.crash.fraction == 0 &&
+                       g.arrival.kind == ArrivalSpec::Kind::At && g.arrival.at == Duration::zero();
+    if (g.role == PeerGroup::Role::Seeder && stays)
+      m.origin += g.count * static_cast<double>(g.up_bps);
   }
   m.origin /= file_bits;
   m.finite_mean_download_s = finite_mean_download(m, open->count);

@@ -35,23 +35,25 @@ struct KumarRoss {
 };
 KumarRoss kumar_ross(const Scenario& s);
 
-/// Qiu & Srikant's fluid model in steady state (docs/models.md), for an open swarm: one
-/// leecher group arriving as a Poisson process and leaving a fixed seed time after it
-/// finishes (gamma = 1/seed_time, eta = 1, theta = 0). Empty when the scenario is not of
-/// that shape.
+/// Qiu & Srikant's fluid model (docs/models.md), for an open swarm: one leecher group
+/// arriving as a Poisson process and leaving a fixed seed time after it finishes
+/// (gamma = 1/seed_time, eta = 1, theta = 0). Its steady state, and the same equations over
+/// this scenario's arrivals. Empty when the scenario is not of that shape.
 struct FluidModel {
   double lambda = 0;     // arrivals per second
   double mu = 0, c = 0;  // upload and download rates in files per second
   double gamma = 0;      // seed departure rate (infinite when seeds leave at once)
   double mean_download_s = 0;
   double mean_leechers = 0, mean_seeds = 0;
-  /// The origin seeds' upload in files per second: they never leave, and the steady state
-  /// above leaves them out (docs/models.md).
+  /// The upload of the seeder groups that are there from the start and stay (no departure,
+  /// no crash), in files per second; the steady state above leaves them out.
   double origin = 0;
   /// The same equations integrated over this scenario's arrivals (the group's count at its
-  /// rate, then none) with the origin seeds' upload added to the supply: the mean download
-  /// time by Little's law, the integral of x over the arrivals.
-  double finite_mean_download_s = 0;
+  /// rate, then none) with `origin` added to the supply: the mean download time by Little's
+  /// law, the integral of x over time divided by the number of arrivals. Empty if the
+  /// integration did not settle within its step budget (arrivals spread over far longer than
+  /// a download).
+  std::optional<double> finite_mean_download_s;
 };
 std::optional<FluidModel> fluid_model(const Scenario& s);
 
