@@ -355,8 +355,9 @@ def plot_replication(run, out, name="replication.png"):
 
 def draw_group_uplinks(run):
     """Each group's uplinks: how full (top), and what waited on them (bottom): seconds of
-    requests queued on the group's busiest uplink, and unchoked downloaders that asked the group
-    for nothing. An idle class beside a long queue elsewhere is work asked of the wrong owner."""
+    requests queued on the group's busiest uplink (left axis), and unchoked downloaders that
+    asked the group for nothing at that instant (dotted, right axis). An idle class beside a
+    long queue elsewhere is work asked of other owners."""
     rows = run.groups
     if not rows:
         return None
@@ -365,26 +366,26 @@ def draw_group_uplinks(run):
     fig, axes = plt.subplots(2 if queues else 1, 1, figsize=(7, 6.0 if queues else 3.6),
                              sharex=True, squeeze=False)
     top = axes[0][0]
+    if queues:
+        queued = axes[1][0]
+        takers = queued.twinx()
     for i, name in enumerate(names):
         mine = [r for r in rows if r["group"] == name and r["up_capacity_bps"] > 0]
+        t = [r["time_s"] for r in mine]
         colour = f"C{i % 10}"
-        top.plot([r["time_s"] for r in mine],
-                 [100 * r["wire_up_bps"] / r["up_capacity_bps"] for r in mine],
-                 color=colour, label=name)
+        top.plot(t, [100 * r["wire_up_bps"] / r["up_capacity_bps"] for r in mine], color=colour,
+                 label=name)
         if queues:
-            bottom = axes[1][0]
-            bottom.plot([r["time_s"] for r in mine], [r["queued_s_max"] for r in mine],
-                        color=colour, label=f"{name}: busiest uplink's queue (s)")
-            bottom.plot([r["time_s"] for r in mine], [r["unchoked_asking_none"] for r in mine],
-                        color=colour, linestyle=":",
-                        label=f"{name}: unchoked downloaders asking nothing")
+            queued.plot(t, [r["queued_s_max"] for r in mine], color=colour, label=name)
+            takers.plot(t, [r["unchoked_asking_none"] for r in mine], color=colour,
+                        linestyle=":")
     top.set_title(f"Uplinks by group\n{run.label}", fontsize=10)
     top.set_ylabel("uplink used (% of capacity)")
     _decorate(top)
     if queues:
-        bottom = axes[1][0]
-        bottom.set_ylabel("seconds queued / downloaders")
-        _decorate(bottom)
+        queued.set_ylabel("busiest uplink's queue (s)")
+        takers.set_ylabel("unchoked, asking nothing (dotted)")
+        _decorate(queued, legend=False)
     axes[-1][0].set_xlabel("time (s)")
     return fig, axes
 

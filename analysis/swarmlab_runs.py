@@ -84,36 +84,31 @@ class Run:
         except json.JSONDecodeError as err:
             raise RunError(f"{p}: malformed JSON ({err.msg} at line {err.lineno})") from None
 
-    def _load_snapshots(self):
-        p = os.path.join(self.path, "swarm.csv")
+    def _load_csv(self, name, needed, text=()):
+        """A CSV of the run folder as dicts, numbers as floats (but the `text` columns); None if
+        the folder has no such file."""
+        p = os.path.join(self.path, name)
         if not os.path.exists(p):
             return None
         with open(p, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
-        needed = {"time_s", "seeds", "leechers", "completed", "replication_min",
-                  "replication_mean", "replication_max", "upload_bps"}
         if rows and not needed <= rows[0].keys():
             raise RunError(f"{p}: missing columns {sorted(needed - rows[0].keys())}")
         try:
-            return [{k: float(v) for k, v in r.items()} for r in rows]
+            return [{k: (v if k in text else float(v)) for k, v in r.items()} for r in rows]
         except ValueError as err:
             raise RunError(f"{p}: {err}") from None
 
+    def _load_snapshots(self):
+        return self._load_csv("swarm.csv", {"time_s", "seeds", "leechers", "completed",
+                                            "replication_min", "replication_mean",
+                                            "replication_max", "upload_bps"})
+
     def _load_groups(self):
-        """groups.csv's rows (a simulated run's per-group uplinks), numbers as floats; None if
-        the folder has none (an emulated run, or one from before the file existed)."""
-        p = os.path.join(self.path, "groups.csv")
-        if not os.path.exists(p):
-            return None
-        with open(p, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-        needed = {"time_s", "group", "wire_up_bps", "up_capacity_bps"}
-        if rows and not needed <= rows[0].keys():
-            raise RunError(f"{p}: missing columns {sorted(needed - rows[0].keys())}")
-        try:
-            return [{k: (v if k == "group" else float(v)) for k, v in r.items()} for r in rows]
-        except ValueError as err:
-            raise RunError(f"{p}: {err}") from None
+        """groups.csv (a simulated run's uplinks by group); None in a folder without it (an
+        emulated run)."""
+        return self._load_csv("groups.csv", {"time_s", "group", "wire_up_bps", "up_capacity_bps"},
+                              text=("group",))
 
     def _default_label(self):
         if self.scenario:

@@ -180,9 +180,7 @@ class UploadServer {
   /// Downloaders connected (not counting newcomers on a hearing).
   std::size_t connections() const { return conns_.size() - hearings(); }
   std::size_t unchoked() const;
-  /// What waits on this uplink and who could use it: seen beside the link's rate, a peer
-  /// with seconds of requests queued while another's unchoked downloaders ask it for nothing
-  /// is work asked of the wrong owner (the run folder's groups.csv).
+  /// What waits on this uplink, and who could use it, at this instant.
   struct Load {
     std::uint64_t queued_bytes = 0;        // requested, not yet read
     std::size_t unchoked_asking_none = 0;  // interested and unchoked, nothing queued or out
