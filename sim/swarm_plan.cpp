@@ -154,7 +154,7 @@ namespace {
 std::optional<double> finite_mean_download(const FluidModel& m, std::uint32_t count) {
   constexpr double kStepOfTimeConstant = 1e-2;
   constexpr double kLeftOver = 1e-9;
-  constexpr std::uint64_t kMostSteps = 20'000'000;  // about a tenth of a second
+  constexpr std::uint64_t kMostSteps = 20'000'000;  // a fifth of a second, at most
   const double window = count / m.lambda;
   const double dt = kStepOfTimeConstant /
                     std::max({m.c, m.mu, m.lambda / count, std::isfinite(m.gamma) ? m.gamma : 0.0});
