@@ -60,7 +60,7 @@ UploadServer::Load UploadServer::load() const {
   Load l;
   for (const auto& [conn, c] : conns_) {
     for (const auto& r : c.queue) l.queued_bytes += r.length;
-    if (c.interested && c.unchoked && c.queue.empty() && c.out.empty()) ++l.unchoked_asking_none;
+    if (c.interested && c.asks_nothing()) ++l.unchoked_asking_none;
   }
   return l;
 }
@@ -402,8 +402,7 @@ void UploadServer::rechoke(Time now) {
   std::vector<Rank> ranks;
   for (auto& [conn, c] : conns_) {
     if (!c.interested) continue;
-    const bool idle = c.unchoked && c.queue.empty() && c.out.empty() &&
-                      now - std::max(c.idle_since, c.since) >= config_.rechoke_interval / 2;
+    const bool idle = idle_turn(c, now);
     ranks.push_back({idle, rank(c), c.since, conn});
   }
   if (ranks.empty()) {
@@ -471,8 +470,7 @@ void UploadServer::end_idle_turns(Time now) {
   bool any_interested = false;
   for (auto& [conn, c] : conns_) {
     any_interested = any_interested || c.interested;
-    const bool idle = c.unchoked && c.queue.empty() && c.out.empty() &&
-                      now - std::max(c.idle_since, c.since) >= config_.rechoke_interval / 2;
+    const bool idle = idle_turn(c, now);
     if (idle) release_first_copies(conn, c);
     if (idle && someone_waits()) choke(now, conn, c);
   }

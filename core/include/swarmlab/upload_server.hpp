@@ -212,6 +212,8 @@ class UploadServer {
       std::uint32_t bytes;
     };
     std::deque<Out> out;
+    /// Unchoked, with nothing queued, being read or going out.
+    bool asks_nothing() const { return unchoked && queue.empty() && out.empty(); }
     /// Choked: how many queued blocks (of chunks already partly out) it still gets.
     std::uint32_t finishing = 0;
     std::uint64_t out_bytes = 0;
@@ -257,6 +259,11 @@ class UploadServer {
   void rechoke(Time now);
   /// Turns by chunks: chokes downloaders that hold a slot and ask nothing, if others wait.
   void end_idle_turns(Time now);
+  /// `c` has asked nothing for half a rechoke interval since it last was busy or unchoked.
+  bool idle_turn(const Conn& c, Time now) const {
+    return c.asks_nothing() &&
+           now - std::max(c.idle_since, c.since) >= config_.rechoke_interval / 2;
+  }
   bool someone_waits() const;
   /// The chunks a downloader holds as far as this server knows: what it said, or at least
   /// what it got here whole.
