@@ -354,21 +354,29 @@ def plot_replication(run, out, name="replication.png"):
 
 
 def draw_group_uplinks(run):
-    """Each group's uplinks: how full (top), and what waited on them (bottom): seconds of
+    """Each group's uplinks: how full (top), and what waited on them (middle): seconds of
     requests queued on the group's busiest uplink (left axis), and unchoked downloaders that
     asked the group for nothing at that instant (dotted, right axis). An idle class beside a
-    long queue elsewhere is work asked of other owners."""
+    long queue elsewhere is work asked of other owners. Then the group's downloads (bottom):
+    sources that would take a request but hold nothing not already asked elsewhere (left
+    axis), and chunks nobody was asked for whose owners all choke or are full (dashed, right
+    axis)."""
     rows = run.groups
     if not rows:
         return None
     names = list(dict.fromkeys(r["group"] for r in rows))
     queues = "queued_s_max" in rows[0]
-    fig, axes = plt.subplots(2 if queues else 1, 1, figsize=(7, 6.0 if queues else 3.6),
-                             sharex=True, squeeze=False)
+    waits = queues and "idle_sources" in rows[0]
+    panels = 1 + queues + waits
+    fig, axes = plt.subplots(panels, 1, figsize=(7, 1.2 + 2.4 * panels), sharex=True,
+                             squeeze=False)
     top = axes[0][0]
     if queues:
         queued = axes[1][0]
         takers = queued.twinx()
+    if waits:
+        idle = axes[2][0]
+        chunks = idle.twinx()
     for i, name in enumerate(names):
         mine = [r for r in rows if r["group"] == name and r["up_capacity_bps"] > 0]
         t = [r["time_s"] for r in mine]
@@ -379,6 +387,10 @@ def draw_group_uplinks(run):
             queued.plot(t, [r["queued_s_max"] for r in mine], color=colour, label=name)
             takers.plot(t, [r["unchoked_asking_none"] for r in mine], color=colour,
                         linestyle=":")
+        if waits:
+            idle.plot(t, [r["idle_sources"] for r in mine], color=colour, label=name)
+            chunks.plot(t, [r["chunks_on_busy_owners"] for r in mine], color=colour,
+                        linestyle="--")
     top.set_title(f"Uplinks by group\n{run.label}", fontsize=10)
     top.set_ylabel("uplink used (% of capacity)")
     _decorate(top)
@@ -386,6 +398,10 @@ def draw_group_uplinks(run):
         queued.set_ylabel("busiest uplink's queue (s)")
         takers.set_ylabel("unchoked, asking nothing (dotted)")
         _decorate(queued, legend=False)
+    if waits:
+        idle.set_ylabel("its downloads' sources\nwith nothing new")
+        chunks.set_ylabel("chunks on busy owners (dashed)")
+        _decorate(idle, legend=False)
     axes[-1][0].set_xlabel("time (s)")
     return fig, axes
 

@@ -49,11 +49,11 @@ def make_run(folder, name="demo", chunk="rarest-first", seed=1, leechers=12, t_m
                 f"20,{leechers + 1},{leechers + 1},0,{leechers},0,2,2,2,8e6\n")
     with open(os.path.join(folder, "groups.csv"), "w") as f:
         f.write("time_s,group,online,wire_up_bps,up_capacity_bps,queued_s_mean,queued_s_max,"
-                "unchoked_asking_none\n"
-                "0,seed,1,0,2e7,0,0,0\n"
-                f"0,leech,{leechers},0,{leechers * 8e6},0,0,0\n"
-                "20,seed,1,1.9e7,2e7,1.5,3.0,0\n"
-                f"20,leech,{leechers},{leechers * 4e6},{leechers * 8e6},0.2,0.5,7\n")
+                "unchoked_asking_none,idle_sources,chunks_on_busy_owners\n"
+                "0,seed,1,0,2e7,0,0,0,0,0\n"
+                f"0,leech,{leechers},0,{leechers * 8e6},0,0,0,0,40\n"
+                "20,seed,1,1.9e7,2e7,1.5,3.0,0,0,0\n"
+                f"20,leech,{leechers},{leechers * 4e6},{leechers * 8e6},0.2,0.5,7,9,3\n")
     write_json(folder, "scenario.json", {"name": name, "seed": seed,
                                          "strategy": {"chunk": chunk, "peer": "lowest-rtt"}})
     write_json(folder, "run.json", {"wall_time_s": 0.1})
@@ -127,16 +127,21 @@ class PlotTest(unittest.TestCase):
     def test_group_uplinks_show_each_groups_use_and_what_waited_on_it(self):
         run = Run(make_run(self.path("a")))
         fig, axes = plot.draw_group_uplinks(run)
-        top, bottom = axes[0][0], axes[1][0]
+        top, bottom, downloads = axes[0][0], axes[1][0], axes[2][0]
         # Percent of each group's capacity: the seed full at t = 20, the leechers half.
         self.assertEqual([line.get_label() for line in top.get_lines()], ["seed", "leech"])
         self.assertEqual(list(top.get_lines()[0].get_ydata()), [0.0, 95.0])
         self.assertEqual(list(top.get_lines()[1].get_ydata()), [0.0, 50.0])
         queued = {line.get_label(): list(line.get_ydata()) for line in bottom.get_lines()}
         self.assertEqual(queued["seed"], [0.0, 3.0])
-        takers = [ax for ax in fig.axes if ax not in (top, bottom)][0]  # the right-hand axis
+        takers, chunks = [ax for ax in fig.axes if ax not in (top, bottom, downloads)]
         self.assertEqual([list(line.get_ydata()) for line in takers.get_lines()],
                          [[0.0, 0.0], [0.0, 7.0]])
+        # What the group's downloads waited on: idle sources, and chunks on busy owners.
+        self.assertEqual([list(line.get_ydata()) for line in downloads.get_lines()],
+                         [[0.0, 0.0], [0.0, 9.0]])
+        self.assertEqual([list(line.get_ydata()) for line in chunks.get_lines()],
+                         [[0.0, 0.0], [40.0, 3.0]])
         plt.close(fig)
 
     def test_runs_without_groups_or_its_queue_columns_still_plot(self):
@@ -148,6 +153,13 @@ class PlotTest(unittest.TestCase):
             f.write("time_s,group,online,wire_up_bps,up_capacity_bps\n0,seed,1,1e6,2e6\n")
         fig, axes = plot.draw_group_uplinks(Run(old))
         self.assertEqual(len(axes), 1)  # use only: no queue panel
+        plt.close(fig)
+        queues_only = make_run(self.path("queues"))
+        with open(os.path.join(queues_only, "groups.csv"), "w") as f:
+            f.write("time_s,group,online,wire_up_bps,up_capacity_bps,queued_s_mean,"
+                    "queued_s_max,unchoked_asking_none\n0,seed,1,1e6,2e6,0.5,0.5,0\n")
+        fig, axes = plot.draw_group_uplinks(Run(queues_only))
+        self.assertEqual(len(axes), 2)  # before the downloads' columns: no third panel
         plt.close(fig)
         code, _, err = run_main(bare, old, "--out", self.out)
         self.assertEqual(code, 0, err)

@@ -372,6 +372,9 @@ void Simulation::write_group_rows() {
   // an owner unchoked and that ask it for nothing.
   std::vector<double> queued_sum(s_.groups.size(), 0.0), queued_max(s_.groups.size(), 0.0);
   std::vector<std::size_t> asking_none(s_.groups.size(), 0);
+  // And as downloaders: sources that would take a request but have nothing new for them, and
+  // chunks they would ask for whose owners all choke them or are full (Download::waiting).
+  std::vector<std::uint64_t> idle_sources(s_.groups.size(), 0), on_busy(s_.groups.size(), 0);
   for (std::size_t p = 0; p < plans_.size(); ++p) {
     const auto g = plans_[p].group;
     bytes[g] += topo_.uplink_bytes(host_of(p));
@@ -379,7 +382,13 @@ void Simulation::write_group_rows() {
       ++online[g];
       const auto up_bps = topo_.link(host_of(p)).up_bps;
       capacity[g] += static_cast<double>(up_bps);
-      if (const Node* n = hosts_[host_of(p)]->node(); n != nullptr && up_bps > 0) {
+      const Node* n = hosts_[host_of(p)]->node();
+      if (n != nullptr) {
+        const auto waiting = static_cast<const Peer*>(n)->waiting();
+        idle_sources[g] += waiting.idle_sources;
+        on_busy[g] += waiting.chunks_on_busy_owners;
+      }
+      if (n != nullptr && up_bps > 0) {
         const auto load = static_cast<const Peer*>(n)->uploading().load;
         const double queued =
             static_cast<double>(load.queued_bytes) * 8.0 / static_cast<double>(up_bps);
@@ -396,7 +405,8 @@ void Simulation::write_group_rows() {
     groups_csv_ << to_seconds(sim_now()) << ',' << s_.groups[g].name << ',' << online[g] << ','
                 << bps << ',' << capacity[g] << ','
                 << (online[g] > 0 ? queued_sum[g] / static_cast<double>(online[g]) : 0.0) << ','
-                << queued_max[g] << ',' << asking_none[g] << '\n';
+                << queued_max[g] << ',' << asking_none[g] << ',' << idle_sources[g] << ','
+                << on_busy[g] << '\n';
   }
   group_uplink_bytes_ = std::move(bytes);
   last_group_snapshot_ = sim_now();
@@ -455,7 +465,7 @@ Result<RunResult> Simulation::run() {
   csv_ << RunMetrics::csv_header();
   if (auto s = open(groups_csv_, "groups.csv"); !s) return s.error();
   groups_csv_ << "time_s,group,online,wire_up_bps,up_capacity_bps,queued_s_mean,queued_s_max,"
-                 "unchoked_asking_none\n"
+                 "unchoked_asking_none,idle_sources,chunks_on_busy_owners\n"
               << std::setprecision(10);
   group_uplink_bytes_.assign(s_.groups.size(), 0);
   group_timeouts_.assign(s_.groups.size(), 0);

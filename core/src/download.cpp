@@ -655,9 +655,7 @@ void Download::request_more(Time now) {
   auto refresh_free = [&] {
     free.clear();
     for (Source* s : linked_) {
-      if (s->state == SourceState::Ready && s->unchoked && !s->silent &&
-          s->inflight < pipeline_depth(*s))
-        free.push_back(s);
+      if (may_ask(*s)) free.push_back(s);
     }
   };
   refresh_free();
@@ -804,6 +802,31 @@ void Download::request_more(Time now) {
   }
 }
 
+Download::Waiting Download::waiting() const {
+  Waiting w;
+  if (phase_ != Phase::Running) return w;
+  auto missing = [&](std::uint32_t i) { return chunks_[i] == ChunkState::Missing; };
+  for (const Source* s : linked_) {
+    if (!may_ask(*s) || next_block_for(*s)) continue;
+    bool fresh = false;
+    for (std::uint32_t i = 0; i < chunks_.size() && !fresh; ++i) {
+      fresh = missing(i) && s->has.contains(i) && !s->rejected.contains(i);
+    }
+    if (!fresh) ++w.idle_sources;
+  }
+  for (std::uint32_t i = 0; i < chunks_.size(); ++i) {
+    if (!missing(i)) continue;
+    bool owned = false, free = false;
+    for (const Source* s : linked_) {
+      if (s->state == SourceState::Banned || !s->has.contains(i)) continue;
+      owned = true;
+      free = free || (may_ask(*s) && !s->rejected.contains(i));
+    }
+    if (owned && !free) ++w.chunks_on_busy_owners;
+  }
+  return w;
+}
+
 std::optional<double> Download::expected_wait(Time now, const Source& s, std::uint32_t ahead,
                                               Time asked_since) const {
   // A block's time at its rate to us; a source that has sent nothing for longer than that
@@ -818,8 +841,9 @@ std::optional<double> Download::expected_wait(Time now, const Source& s, std::ui
   return rtt + (ahead + 1) * per_block;
 }
 
-std::optional<std::pair<std::uint32_t, std::uint32_t>> Download::next_block_for(const Source& s) {
-  for (auto& [i, p] : partial_) {
+std::optional<std::pair<std::uint32_t, std::uint32_t>> Download::next_block_for(
+    const Source& s) const {
+  for (const auto& [i, p] : partial_) {
     if (chunks_[i] != ChunkState::Requested || p.in + p.asks >= p.blocks.size() ||
         !s.has.contains(i) || s.rejected.contains(i))
       continue;

@@ -597,6 +597,16 @@ std::vector<DownloadStatus> Peer::downloads() const {
   return out;
 }
 
+Download::Waiting Peer::waiting() const {
+  Download::Waiting sum;
+  for (const auto& [name, d] : downloads_) {
+    const auto w = d->waiting();
+    sum.idle_sources += w.idle_sources;
+    sum.chunks_on_busy_owners += w.chunks_on_busy_owners;
+  }
+  return sum;
+}
+
 std::vector<Peer::HeldFile> Peer::held_files() const {
   std::vector<HeldFile> out;
   for (const auto& [name, f] : files_) out.push_back({f.info, f.have, f.complete});

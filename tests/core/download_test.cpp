@@ -571,6 +571,51 @@ TEST(Download, BlocksQueuedAtAThinSourceMoveToAFasterOneInsteadOfComingTwice) {
   EXPECT_LT(s.net.bytes_sent() - sent_before, bytes.size() + 4 * kTestChunk);
 }
 
+TEST(Download, WaitingSaysWhichSourcesHaveNothingNewAndWhichChunksWaitOnFullOnes) {
+  // Two owners of a 64-chunk file. `a` is nearer, so it is asked first; what the pipeline
+  // depth lets `a` take decides what `b` and the rest of the file wait on.
+  auto waiting_once_asked = [](std::uint32_t depth_chunks) {
+    Swarm s;
+    const auto bytes = random_bytes(64 * kTestChunk, 24);
+    auto a = s.add_peer("a", {10e6, 100e6, 1ms});
+    auto b = s.add_peer("b", {10e6, 100e6, 5ms});
+    auto d = s.add_peer("d", {100e6, 100e6, 1ms}, [&](PeerConfig& c) {
+      c.download.min_inflight_per_peer = depth_chunks;
+      c.download.max_inflight_per_peer = depth_chunks;
+      c.download.end_game = false;
+    });
+    EXPECT_TRUE(s.wait_online({a, b, d}));
+    EXPECT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
+    EXPECT_NE(as<PublishDone>(s.publish(b, "f", bytes)), nullptr);
+    s.start_download(d, "f", "/dl/f");
+    // Both sources answered and unchoked us, and something was asked.
+    EXPECT_TRUE(s.net.run_until([&] {
+      const auto st = s.peer(d).downloads();
+      if (st.empty() || st.front().connected.size() < 2) return false;
+      std::uint32_t asked = 0;
+      for (const auto& src : st.front().connected) {
+        if (!src.unchoked) return false;
+        asked += src.in_flight;
+      }
+      return asked > 0;
+    }));
+    const auto w = s.peer(d).waiting();
+    EXPECT_NE(as<DownloadCompleted>(s.wait_download(d, "f")), nullptr);
+    EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
+    EXPECT_EQ(s.peer(d).waiting().idle_sources, 0u) << "a finished download waits on nothing";
+    return w;
+  };
+  // A pipeline as deep as the file: `a` is asked for all of it, and `b`, free, has nothing
+  // that is not already asked of `a`.
+  const auto deep = waiting_once_asked(64);
+  EXPECT_EQ(deep.idle_sources, 1u);
+  EXPECT_EQ(deep.chunks_on_busy_owners, 0u);
+  // One chunk per source: both are full, and every chunk not yet asked for waits on them.
+  const auto shallow = waiting_once_asked(1);
+  EXPECT_EQ(shallow.idle_sources, 0u);
+  EXPECT_EQ(shallow.chunks_on_busy_owners, 62u);
+}
+
 TEST(Download, RequestForAFileThePeerCannotHaveGetsAnError) {
   Swarm s;
   auto a = s.add_peer("a");

@@ -98,6 +98,14 @@ class SwarmSimTest(unittest.TestCase):
         self.assertTrue(any(float(g["queued_s_max"]) > 0 for g in seed))
         for g in seed:
             self.assertAlmostEqual(float(g["queued_s_mean"]), float(g["queued_s_max"]), msg=g)
+        # What the downloads wait on: the seed downloads nothing; while only the seed holds
+        # chunks, the leechers' missing chunks wait on its full pipelines.
+        for g in seed:
+            self.assertEqual((g["idle_sources"], g["chunks_on_busy_owners"]), ("0", "0"), g)
+        leech = [g for g in groups if g["group"] == "leech"]
+        self.assertTrue(any(int(g["chunks_on_busy_owners"]) > 0 for g in leech))
+        self.assertEqual((leech[-1]["idle_sources"], leech[-1]["chunks_on_busy_owners"]),
+                         ("0", "0"))  # all done
         with open(os.path.join(run, "scenario.json")) as f:
             resolved = json.load(f)
         self.assertEqual(resolved["strategy"]["chunk"], "rarest-first")  # defaults filled in

@@ -188,6 +188,16 @@ class Download {
   }
 
   DownloadStatus status() const;
+  /// What keeps a running download from asking for more, at this instant.
+  struct Waiting {
+    /// Sources that let us ask and have room in their pipeline, but hold nothing we miss that
+    /// is not already asked of someone else.
+    std::uint32_t idle_sources = 0;
+    /// Chunks nobody was asked for whose every connected owner chokes us, has no room, or said
+    /// to ask elsewhere.
+    std::uint32_t chunks_on_busy_owners = 0;
+  };
+  Waiting waiting() const;
   Phase phase() const { return phase_; }
   bool finished() const {
     return phase_ == Phase::Completed || phase_ == Phase::Failed || phase_ == Phase::Stopped;
@@ -276,7 +286,12 @@ class Download {
   /// A block is asked of at most this many sources at once (the first and end-game twins).
   static constexpr std::size_t kMostAsksPerBlock = 4;
   /// The first block nobody was asked for of a chunk in progress that `s` may send.
-  std::optional<std::pair<std::uint32_t, std::uint32_t>> next_block_for(const Source& s);
+  std::optional<std::pair<std::uint32_t, std::uint32_t>> next_block_for(const Source& s) const;
+  /// `s` may be asked for more now: ready, unchoked us, heard, room in its pipeline.
+  bool may_ask(const Source& s) const {
+    return s.state == SourceState::Ready && s.unchoked && !s.silent &&
+           s.inflight < pipeline_depth(s);
+  }
   void send_request(Time now, std::uint32_t chunk, std::uint32_t block, Source& s);
   Partial& start_chunk(std::uint32_t chunk);
   /// Removes the asks of `source` for block `block` of `chunk` (every block if nullopt).

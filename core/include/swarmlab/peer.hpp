@@ -92,6 +92,8 @@ class Peer final : public Node {
   Uploading uploading() const {
     return {uploads_.connections(), uploads_.unchoked(), uploads_.load()};
   }
+  /// Over its running downloads: what keeps them from asking for more (Download::waiting).
+  Download::Waiting waiting() const;
   const PeerConfig& config() const { return config_; }
 
  private:
