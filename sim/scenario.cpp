@@ -332,6 +332,7 @@ void parse_strategy(const json& v, const std::string& path, DownloadConfig& d, U
   f.boolean("spread_first_copies", u.spread_first_copies);
   f.boolean("behind_first", u.behind_first);
   f.boolean("newcomers_first", u.newcomers_first);
+  f.boolean("fastest_first", u.fastest_first);
   f.number("upload_limit", upload_limit, 0.0, 1.0);
   f.number("seed_upload_limit", seed_upload_limit, 0.0, 1.0);
   if (f.get("block_size") != nullptr) {
@@ -778,6 +779,7 @@ json to_json(const Scenario& s) {
             {"spread_first_copies", s.upload.spread_first_copies},
             {"behind_first", s.upload.behind_first},
             {"newcomers_first", s.upload.newcomers_first},
+            {"fastest_first", s.upload.fastest_first},
             {"upload_limit", s.upload_limit},
             {"seed_upload_limit", s.seed_upload_limit},
             {"block_size", bytes(d.block_size)}}}};

@@ -365,8 +365,7 @@ void UploadServer::choke(Time now, ConnId conn, Conn& c) {
 
 void UploadServer::fill_slots(Time now) {
   std::uint32_t open = 0, regular = 0;
-  std::vector<std::pair<std::tuple<std::pair<std::uint32_t, std::uint64_t>, Time, ConnId>, Conn*>>
-      waiting;
+  std::vector<std::pair<std::tuple<SlotRank, Time, ConnId>, Conn*>> waiting;
   for (auto& [conn, c] : conns_) {
     if (c.unchoked) {
       ++open;
@@ -379,7 +378,7 @@ void UploadServer::fill_slots(Time now) {
             [](const auto& a, const auto& b) { return a.first < b.first; });
   for (auto& [key, c] : waiting) {
     if (open >= total_slots()) break;
-    const bool optimistic = regular >= config_.regular_slots();
+    const bool optimistic = regular >= regular_slots();
     unchoke(now, std::get<2>(key), *c, optimistic);
     ++open;
     regular += optimistic ? 0 : 1;
@@ -394,7 +393,7 @@ void UploadServer::rechoke(Time now) {
   if (config_.turn_chunks > 0) return end_idle_turns(now);
   struct Rank {
     bool idle;
-    std::pair<std::uint32_t, std::uint64_t> rank;
+    SlotRank rank;
     Time since;
     ConnId conn;
     auto key() const { return std::tie(idle, rank, since, conn); }
@@ -412,17 +411,16 @@ void UploadServer::rechoke(Time now) {
   std::sort(ranks.begin(), ranks.end(),
             [](const Rank& a, const Rank& b) { return a.key() < b.key(); });
   std::map<ConnId, bool> keep;  // conn -> optimistic
-  for (std::size_t i = 0; i < ranks.size() && i < config_.regular_slots(); ++i)
-    keep[ranks[i].conn] = false;
-  if (config_.optimistic_slot && ranks.size() > config_.regular_slots()) {
+  for (std::size_t i = 0; i < ranks.size() && i < regular_slots(); ++i) keep[ranks[i].conn] = false;
+  if (config_.optimistic_slot && ranks.size() > regular_slots()) {
     // Longest waiting among the rest: choked for the longest time.
     const Rank* pick = nullptr;
-    for (std::size_t i = config_.regular_slots(); i < ranks.size(); ++i) {
+    for (std::size_t i = regular_slots(); i < ranks.size(); ++i) {
       const Conn& c = conns_.at(ranks[i].conn);
       if (c.unchoked) continue;
       if (pick == nullptr || c.since < conns_.at(pick->conn).since) pick = &ranks[i];
     }
-    if (pick == nullptr) pick = &ranks[config_.regular_slots()];
+    if (pick == nullptr) pick = &ranks[regular_slots()];
     keep[pick->conn] = true;
   }
   for (auto& [conn, c] : conns_) {
@@ -436,6 +434,28 @@ void UploadServer::rechoke(Time now) {
     }
   }
   next_rechoke_ = now + config_.rechoke_interval;
+}
+
+std::uint32_t UploadServer::regular_slots() const {
+  const auto configured = config_.regular_slots();
+  if (!config_.fastest_first || config_.slots > 0 || config_.upload_bps == 0) return configured;
+  // The spread of the rates its downloaders said: none in a crowd of equal downloaders.
+  std::uint64_t fastest = 0, slowest = UINT64_MAX;
+  for (const auto& [conn, c] : conns_) {
+    if (!c.interested || c.hearing || c.upload_bps == 0 || !origin_of(c.file)) continue;
+    fastest = std::max(fastest, c.upload_bps);
+    slowest = std::min(slowest, c.upload_bps);
+  }
+  if (fastest == 0) return configured;
+  const auto per_slot = std::max(config_.slot_bps, (fastest - slowest) / 4);
+  return static_cast<std::uint32_t>(
+      std::clamp<std::uint64_t>(config_.upload_bps / std::max<std::uint64_t>(1, per_slot), 1, 64));
+}
+
+bool UploadServer::origin_of(const std::string& name) const {
+  // Whole before anyone asked it for a chunk (the Spread is made at the first request).
+  const auto it = spread_.find(name);
+  return seeding(name) && (it == spread_.end() || it->second.origin);
 }
 
 bool UploadServer::uploads_faster(const Conn& a, const Conn& b) {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -616,6 +617,37 @@ TEST(UploadServer, LoadCountsQueuedBytesAndUnchokedDownloadersThatAskNothing) {
   // A downloader that loses interest no longer counts as one that could use the uplink.
   o.server.on_message(t0, 3, PeerNotInterested{"f"});
   EXPECT_EQ(o.server.load().unchoked_asking_none, 1u);
+}
+
+TEST(UploadServer, AnOriginServesAFewOfTheFastestUploadersWhenTheirRatesDiffer) {
+  // A 50 Mbit/s origin and twelve downloaders that say their upload rates as they become
+  // interested, in this order: what it sends them is passed on at those rates.
+  auto unchoked_among = [](std::vector<std::uint64_t> rates, bool fastest_first) {
+    UploadConfig c = Origin::config(20);
+    c.slots = 0;  // sized from the uplink
+    c.upload_bps = 50'000'000;
+    c.fastest_first = fastest_first;
+    Origin o(c);
+    for (ConnId id = 1; id <= rates.size(); ++id) {
+      EXPECT_TRUE(o.server.on_accepted(t0, id));
+      o.server.on_message(t0, id, PeerInterested{"f", 0, rates[id - 1]});
+    }
+    return unchoked_by(o.server);
+  };
+  // Three at 40 Mbit/s, then nine at 1: slots of a quarter of the spread (9.75 Mbit/s) once
+  // the slow ones come, so five and the optimistic one: the fast three and three slow.
+  std::vector<std::uint64_t> mixed(3, 40'000'000);
+  mixed.insert(mixed.end(), 9, 1'000'000);
+  EXPECT_EQ(unchoked_among(mixed, true), (std::vector<ConnId>{1, 2, 3, 4, 5, 6}));
+  // Off: a slot per 2 Mbit/s, everyone at once.
+  EXPECT_EQ(unchoked_among(mixed, false).size(), 12u);
+  // Equal downloaders: nothing changes.
+  EXPECT_EQ(unchoked_among(std::vector<std::uint64_t>(12, 8'000'000), true).size(), 12u);
+  // Slow ones first: each is unchoked as it comes (there is no spread yet), and the fast ones
+  // wait for the first turns to end (turn_chunks) instead of taking a slot at once.
+  std::vector<std::uint64_t> slow_first(9, 1'000'000);
+  slow_first.insert(slow_first.end(), 3, 40'000'000);
+  EXPECT_EQ(unchoked_among(slow_first, true).size(), 9u);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <variant>
 
 #include "swarmlab/chunk_set.hpp"
@@ -43,6 +44,14 @@ struct UploadConfig {
   /// owners took it, a slower path) catches up instead of finishing last. False: served least
   /// first, each source fair only among its own downloaders.
   bool behind_first = true;
+  /// A seed ranks downloaders by the upload rate they said (PEER_INTERESTED), fastest first,
+  /// before the rest of the ranking; and an origin (it held the whole file at the first
+  /// request) with its own rate known and slots = 0 sizes each slot at a quarter of the
+  /// spread of those rates (fastest less slowest; at least slot_bps), so it serves a few of
+  /// the fastest at a time. What a seed sends is passed on at the receiver's upload rate: a
+  /// first copy that went to a 1 Mbit/s uplink stays a rare chunk for seconds. Among equal
+  /// downloaders neither changes anything (docs/models.md, "Fastest first").
+  bool fastest_first = true;
   /// One more slot that goes to a newcomer at once (its first chunk makes it a source), or in
   /// turn to whoever waited longest.
   bool optimistic_slot = true;
@@ -275,10 +284,18 @@ class UploadServer {
   bool newcomer_waits(const Conn& than) const;
   /// This peer holds all of `name`.
   bool seeding(const std::string& name) const;
-  /// Who gets a slot first, lowest first: by chunks held (behind_first), then bytes served.
-  std::pair<std::uint32_t, std::uint64_t> rank(const Conn& c) const {
-    return {config_.behind_first ? held(c) : 0, c.served};
+  /// ... and held it all before its first request for it came: it published it.
+  bool origin_of(const std::string& name) const;
+  /// Who gets a slot first, lowest first: at a seed, the fastest uploader (fastest_first);
+  /// then by chunks held (behind_first), then bytes served.
+  using SlotRank = std::tuple<std::uint64_t, std::uint32_t, std::uint64_t>;
+  SlotRank rank(const Conn& c) const {
+    const bool by_rate = config_.fastest_first && seeding(c.file);
+    return {by_rate ? UINT64_MAX - c.upload_bps : 0, config_.behind_first ? held(c) : 0, c.served};
   }
+  /// Regular slots now: UploadConfig::regular_slots, or at an origin sized from its fastest
+  /// downloader (fastest_first).
+  std::uint32_t regular_slots() const;
   /// An interested downloader, choked, that ranks before `than`.
   bool someone_ranks_before(const Conn& than) const;
   void pump_reads(Time now);
@@ -305,9 +322,7 @@ class UploadServer {
   std::uint64_t chunk_size(const std::string& name) const;
   void reply(Time now, ConnId conn, Message m, bool chunk);
   void read_done(Time now);
-  std::uint32_t total_slots() const {
-    return config_.regular_slots() + (config_.optimistic_slot ? 1 : 0);
-  }
+  std::uint32_t total_slots() const { return regular_slots() + (config_.optimistic_slot ? 1 : 0); }
 
   void act(UploadAction a) { actions_.push_back(std::move(a)); }
   void send_to(ConnId conn, Message m, bool report_sent = false) {
