@@ -2,6 +2,7 @@
 // asserted on the bytes, the event log and the tracker's view.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <set>
 
 #include "support/probe_node.hpp"
@@ -15,6 +16,29 @@ std::set<std::string> senders(const std::vector<Event>& received) {
   for (const auto& e : received) out.insert(e.fields["from"].get<std::string>());
   return out;
 }
+
+// Two owners, `a` and `b` (10 Mbit/s up, `b` `b_delay` away), of a 64-chunk file "f", and a
+// downloader `d` set up by `tweak`: all online, the file published by both, `d` not started.
+struct TwoOwners {
+  Swarm s;
+  std::vector<std::uint8_t> bytes;
+  HostId a, b, d;
+  TwoOwners(std::uint64_t bytes_seed, Duration b_delay,
+            const std::function<void(PeerConfig&)>& tweak)
+      : bytes(random_bytes(64 * kTestChunk, bytes_seed)),
+        a(s.add_peer("a", {10e6, 100e6, 1ms})),
+        b(s.add_peer("b", {10e6, 100e6, b_delay})),
+        d(s.add_peer("d", {100e6, 100e6, 1ms}, tweak)) {
+    EXPECT_TRUE(s.wait_online({a, b, d}));
+    EXPECT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
+    EXPECT_NE(as<PublishDone>(s.publish(b, "f", bytes)), nullptr);
+  }
+  /// Downloads "f" to the end and checks the bytes.
+  void finish() {
+    EXPECT_NE(as<DownloadCompleted>(s.wait_download(d, "f")), nullptr);
+    EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
+  }
+};
 
 TEST(Download, FromOneSourceBytesIdentical) {
   Swarm s;
@@ -513,22 +537,14 @@ TEST(Download, EndGameTwinsBlocksOnlyNearTheEndOrWhereAnotherOwnerWouldBeSooner)
   // Twinning every block then would send most of the file twice; two equal owners only need
   // twins for the last few chunks, and for blocks queued behind more than the other owner has.
   auto twins = [](std::uint32_t end_game_chunks) {
-    Swarm s;
-    const auto bytes = random_bytes(64 * kTestChunk, 22);
-    auto a = s.add_peer("a", {10e6, 100e6, 1ms});
-    auto b = s.add_peer("b", {10e6, 100e6, 1ms});
-    auto d = s.add_peer("d", {100e6, 100e6, 1ms}, [&](PeerConfig& c) {
+    TwoOwners o(22, 1ms, [&](PeerConfig& c) {
       c.download.min_inflight_per_peer = 64;
       c.download.max_inflight_per_peer = 64;
       c.download.end_game_chunks = end_game_chunks;
     });
-    EXPECT_TRUE(s.wait_online({a, b, d}));
-    EXPECT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
-    EXPECT_NE(as<PublishDone>(s.publish(b, "f", bytes)), nullptr);
-    s.start_download(d, "f", "/dl/f");
-    EXPECT_NE(as<DownloadCompleted>(s.wait_download(d, "f")), nullptr);
-    EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
-    return s.net.records_of("endgame_request").size();
+    o.s.start_download(o.d, "f", "/dl/f");
+    o.finish();
+    return o.s.net.records_of("endgame_request").size();
   };
   const auto gated = twins(4);
   const auto every = twins(1000000);
@@ -575,22 +591,15 @@ TEST(Download, WaitingSaysWhichSourcesHaveNothingNewAndWhichChunksWaitOnFullOnes
   // Two owners of a 64-chunk file. `a` is nearer, so it is asked first; what the pipeline
   // depth lets `a` take decides what `b` and the rest of the file wait on.
   auto waiting_once_asked = [](std::uint32_t depth_chunks) {
-    Swarm s;
-    const auto bytes = random_bytes(64 * kTestChunk, 24);
-    auto a = s.add_peer("a", {10e6, 100e6, 1ms});
-    auto b = s.add_peer("b", {10e6, 100e6, 5ms});
-    auto d = s.add_peer("d", {100e6, 100e6, 1ms}, [&](PeerConfig& c) {
+    TwoOwners o(24, 5ms, [&](PeerConfig& c) {
       c.download.min_inflight_per_peer = depth_chunks;
       c.download.max_inflight_per_peer = depth_chunks;
       c.download.end_game = false;
     });
-    EXPECT_TRUE(s.wait_online({a, b, d}));
-    EXPECT_NE(as<PublishDone>(s.publish(a, "f", bytes)), nullptr);
-    EXPECT_NE(as<PublishDone>(s.publish(b, "f", bytes)), nullptr);
-    s.start_download(d, "f", "/dl/f");
+    o.s.start_download(o.d, "f", "/dl/f");
     // Both sources answered and unchoked us, and something was asked.
-    EXPECT_TRUE(s.net.run_until([&] {
-      const auto st = s.peer(d).downloads();
+    EXPECT_TRUE(o.s.net.run_until([&] {
+      const auto st = o.s.peer(o.d).downloads();
       if (st.empty() || st.front().connected.size() < 2) return false;
       std::uint32_t asked = 0;
       for (const auto& src : st.front().connected) {
@@ -599,10 +608,9 @@ TEST(Download, WaitingSaysWhichSourcesHaveNothingNewAndWhichChunksWaitOnFullOnes
       }
       return asked > 0;
     }));
-    const auto w = s.peer(d).waiting();
-    EXPECT_NE(as<DownloadCompleted>(s.wait_download(d, "f")), nullptr);
-    EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
-    EXPECT_EQ(s.peer(d).waiting().idle_sources, 0u) << "a finished download waits on nothing";
+    const auto w = o.s.peer(o.d).waiting();
+    o.finish();
+    EXPECT_EQ(o.s.peer(o.d).waiting().idle_sources, 0u) << "a finished download waits on nothing";
     return w;
   };
   // A pipeline as deep as the file: `a` is asked for all of it, and `b`, free, has nothing
