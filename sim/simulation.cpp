@@ -374,7 +374,8 @@ void Simulation::write_group_rows() {
   std::vector<std::size_t> asking_none(s_.groups.size(), 0);
   // And as downloaders: sources that would take a request but have nothing new for them, and
   // chunks they would ask for whose owners all choke them or are full (Download::waiting).
-  std::vector<std::uint64_t> idle_sources(s_.groups.size(), 0), on_busy(s_.groups.size(), 0);
+  std::vector<std::uint64_t> idle_sources(s_.groups.size(), 0),
+      busy_owner_chunks(s_.groups.size(), 0);
   for (std::size_t p = 0; p < plans_.size(); ++p) {
     const auto g = plans_[p].group;
     bytes[g] += topo_.uplink_bytes(host_of(p));
@@ -386,7 +387,7 @@ void Simulation::write_group_rows() {
       if (n != nullptr) {
         const auto waiting = static_cast<const Peer*>(n)->waiting();
         idle_sources[g] += waiting.idle_sources;
-        on_busy[g] += waiting.chunks_on_busy_owners;
+        busy_owner_chunks[g] += waiting.chunks_on_busy_owners;
       }
       if (n != nullptr && up_bps > 0) {
         const auto load = static_cast<const Peer*>(n)->uploading().load;
@@ -406,7 +407,7 @@ void Simulation::write_group_rows() {
                 << bps << ',' << capacity[g] << ','
                 << (online[g] > 0 ? queued_sum[g] / static_cast<double>(online[g]) : 0.0) << ','
                 << queued_max[g] << ',' << asking_none[g] << ',' << idle_sources[g] << ','
-                << on_busy[g] << '\n';
+                << busy_owner_chunks[g] << '\n';
   }
   group_uplink_bytes_ = std::move(bytes);
   last_group_snapshot_ = sim_now();

@@ -818,7 +818,7 @@ Download::Waiting Download::waiting() const {
     if (!missing(i)) continue;
     bool owned = false, free = false;
     for (const Source* s : linked_) {
-      if (s->state == SourceState::Banned || !s->has.contains(i)) continue;
+      if (s->state != SourceState::Ready || !s->has.contains(i)) continue;
       owned = true;
       free = free || (may_ask(*s) && !s->rejected.contains(i));
     }

@@ -376,9 +376,11 @@ void UploadServer::fill_slots(Time now) {
   }
   std::sort(waiting.begin(), waiting.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
+  const auto regular_most = regular_slots();  // unchoking changes neither
+  const auto most = total_slots();
   for (auto& [key, c] : waiting) {
-    if (open >= total_slots()) break;
-    const bool optimistic = regular >= regular_slots();
+    if (open >= most) break;
+    const bool optimistic = regular >= regular_most;
     unchoke(now, std::get<2>(key), *c, optimistic);
     ++open;
     regular += optimistic ? 0 : 1;
@@ -411,16 +413,17 @@ void UploadServer::rechoke(Time now) {
   std::sort(ranks.begin(), ranks.end(),
             [](const Rank& a, const Rank& b) { return a.key() < b.key(); });
   std::map<ConnId, bool> keep;  // conn -> optimistic
-  for (std::size_t i = 0; i < ranks.size() && i < regular_slots(); ++i) keep[ranks[i].conn] = false;
-  if (config_.optimistic_slot && ranks.size() > regular_slots()) {
+  const std::size_t regular = regular_slots();
+  for (std::size_t i = 0; i < ranks.size() && i < regular; ++i) keep[ranks[i].conn] = false;
+  if (config_.optimistic_slot && ranks.size() > regular) {
     // Longest waiting among the rest: choked for the longest time.
     const Rank* pick = nullptr;
-    for (std::size_t i = regular_slots(); i < ranks.size(); ++i) {
+    for (std::size_t i = regular; i < ranks.size(); ++i) {
       const Conn& c = conns_.at(ranks[i].conn);
       if (c.unchoked) continue;
       if (pick == nullptr || c.since < conns_.at(pick->conn).since) pick = &ranks[i];
     }
-    if (pick == nullptr) pick = &ranks[regular_slots()];
+    if (pick == nullptr) pick = &ranks[regular];
     keep[pick->conn] = true;
   }
   for (auto& [conn, c] : conns_) {
@@ -442,17 +445,15 @@ std::uint32_t UploadServer::regular_slots() const {
   // The spread of the rates its downloaders said: none in a crowd of equal downloaders.
   std::uint64_t fastest = 0, slowest = UINT64_MAX;
   for (const auto& [conn, c] : conns_) {
-    if (!c.interested || c.hearing || c.upload_bps == 0 || !origin_of(c.file)) continue;
-    fastest = std::max(fastest, c.upload_bps);
-    slowest = std::min(slowest, c.upload_bps);
+    if (!c.interested || c.hearing || c.upload_bps == 0 || !is_origin(c.file)) continue;
+    fastest = std::max(fastest, said_rate(c));
+    slowest = std::min(slowest, said_rate(c));
   }
   if (fastest == 0) return configured;
-  const auto per_slot = std::max(config_.slot_bps, (fastest - slowest) / 4);
-  return static_cast<std::uint32_t>(
-      std::clamp<std::uint64_t>(config_.upload_bps / std::max<std::uint64_t>(1, per_slot), 1, 64));
+  return config_.slots_at(std::max(config_.slot_bps, (fastest - slowest) / 4));
 }
 
-bool UploadServer::origin_of(const std::string& name) const {
+bool UploadServer::is_origin(const std::string& name) const {
   // Whole before anyone asked it for a chunk (the Spread is made at the first request).
   const auto it = spread_.find(name);
   return seeding(name) && (it == spread_.end() || it->second.origin);

@@ -3,7 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -648,6 +647,23 @@ TEST(UploadServer, AnOriginServesAFewOfTheFastestUploadersWhenTheirRatesDiffer) 
   std::vector<std::uint64_t> slow_first(9, 1'000'000);
   slow_first.insert(slow_first.end(), 3, 40'000'000);
   EXPECT_EQ(unchoked_among(slow_first, true).size(), 9u);
+}
+
+TEST(UploadServer, ASeedsRechokeGivesTheFastestUploadersTheRegularSlots) {
+  // Slots by rechoke (no turns): nine downloaders at 1 Mbit/s take slots as they come, three
+  // at 40 Mbit/s come last; at the next rechoke the fast three hold slots.
+  UploadConfig c = Origin::config(20);
+  c.slots = 0;
+  c.upload_bps = 50'000'000;
+  c.turn_chunks = 0;
+  Origin o(c);
+  for (ConnId id = 1; id <= 12; ++id) {
+    ASSERT_TRUE(o.server.on_accepted(t0, id));
+    o.server.on_message(t0, id, PeerInterested{"f", 0, id <= 9 ? 1'000'000u : 40'000'000u});
+  }
+  EXPECT_EQ(unchoked_by(o.server).size(), 9u);
+  o.server.on_deadline(t0 + c.rechoke_interval);
+  EXPECT_EQ(unchoked_by(o.server), (std::vector<ConnId>{10, 11, 12}));
 }
 
 }  // namespace

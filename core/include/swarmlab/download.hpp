@@ -193,8 +193,8 @@ class Download {
     /// Sources that let us ask and have room in their pipeline, but hold nothing we miss that
     /// is not already asked of someone else.
     std::uint32_t idle_sources = 0;
-    /// Chunks nobody was asked for whose every connected owner chokes us, has no room, or said
-    /// to ask elsewhere.
+    /// Chunks nobody was asked for, held by a source that answered us, whose every such owner
+    /// chokes us, has no room, or said to ask elsewhere.
     std::uint32_t chunks_on_busy_owners = 0;
   };
   Waiting waiting() const;

@@ -36,7 +36,12 @@ struct UploadConfig {
   std::uint32_t regular_slots() const {
     if (slots > 0) return slots;
     if (upload_bps == 0) return 4;
-    return static_cast<std::uint32_t>(std::clamp<std::uint64_t>(upload_bps / slot_bps, 1, 64));
+    return slots_at(slot_bps);
+  }
+  /// Slots of `per_slot_bps` each in upload_bps (at least 1, at most 64).
+  std::uint32_t slots_at(std::uint64_t per_slot_bps) const {
+    return static_cast<std::uint32_t>(
+        std::clamp<std::uint64_t>(upload_bps / std::max<std::uint64_t>(1, per_slot_bps), 1, 64));
   }
   /// Free slots and ended turns go to the interested downloader that holds the fewest chunks
   /// (as it said: PEER_INTERESTED and its PEER_HAVEs), then to the one served least. The
@@ -50,7 +55,9 @@ struct UploadConfig {
   /// spread of those rates (fastest less slowest; at least slot_bps), so it serves a few of
   /// the fastest at a time. What a seed sends is passed on at the receiver's upload rate: a
   /// first copy that went to a 1 Mbit/s uplink stays a rare chunk for seconds. Among equal
-  /// downloaders neither changes anything (docs/models.md, "Fastest first").
+  /// downloaders neither changes anything (docs/models.md, "Fastest first"). Rates count as
+  /// said, at most 64 times this peer's own; a downloader that said none ranks last at a seed
+  /// and is left out of the spread.
   bool fastest_first = true;
   /// One more slot that goes to a newcomer at once (its first chunk makes it a source), or in
   /// turn to whoever waited longest.
@@ -285,16 +292,20 @@ class UploadServer {
   /// This peer holds all of `name`.
   bool seeding(const std::string& name) const;
   /// ... and held it all before its first request for it came: it published it.
-  bool origin_of(const std::string& name) const;
+  bool is_origin(const std::string& name) const;
   /// Who gets a slot first, lowest first: at a seed, the fastest uploader (fastest_first);
   /// then by chunks held (behind_first), then bytes served.
   using SlotRank = std::tuple<std::uint64_t, std::uint32_t, std::uint64_t>;
   SlotRank rank(const Conn& c) const {
     const bool by_rate = config_.fastest_first && seeding(c.file);
-    return {by_rate ? UINT64_MAX - c.upload_bps : 0, config_.behind_first ? held(c) : 0, c.served};
+    return {by_rate ? UINT64_MAX - said_rate(c) : 0, config_.behind_first ? held(c) : 0, c.served};
   }
-  /// Regular slots now: UploadConfig::regular_slots, or at an origin sized from its fastest
-  /// downloader (fastest_first).
+  /// The upload rate `c` said, at most 64 times ours (fastest_first); 0 if unknown.
+  std::uint64_t said_rate(const Conn& c) const {
+    return config_.upload_bps == 0 ? c.upload_bps : std::min(c.upload_bps, 64 * config_.upload_bps);
+  }
+  /// Regular slots now: UploadConfig::regular_slots, or at an origin a quarter of the spread
+  /// of its downloaders' rates each (fastest_first).
   std::uint32_t regular_slots() const;
   /// An interested downloader, choked, that ranks before `than`.
   bool someone_ranks_before(const Conn& than) const;
