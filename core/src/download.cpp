@@ -624,9 +624,7 @@ const std::vector<std::uint32_t>& Download::owner_counts() {
 
 std::optional<std::uint32_t> Download::pick_next(const std::vector<Source*>& free) {
   auto free_owner = [&](std::uint32_t i) {
-    return std::any_of(free.begin(), free.end(), [&](const Source* s) {
-      return s->has.contains(i) && !s->rejected.contains(i);
-    });
+    return std::any_of(free.begin(), free.end(), [&](const Source* s) { return offers(*s, i); });
   };
   if (config_.chunk_strategy == ChunkStrategy::RarestFirst) {
     using Verdict = RarestFirstIndex::Verdict;
@@ -757,9 +755,8 @@ void Download::request_more(Time now) {
     std::optional<double> soonest;
     std::vector<Source*> unknown;  // free owners that have sent us nothing to judge by
     for (Source* s : free) {
-      if (!s->has.contains(x.chunk) || s->rejected.contains(x.chunk) ||
-          std::any_of(block.asks.begin(), block.asks.end(),
-                      [&](const Ask& a) { return a.source == s->id; }))
+      if (!offers(*s, x.chunk) || std::any_of(block.asks.begin(), block.asks.end(),
+                                              [&](const Ask& a) { return a.source == s->id; }))
         continue;
       const auto eta = expected_wait(now, *s, s->inflight, now);
       if (!eta) {
@@ -810,7 +807,7 @@ Download::Waiting Download::waiting() const {
     if (!may_ask(*s) || next_block_for(*s)) continue;
     bool fresh = false;
     for (std::uint32_t i = 0; i < chunks_.size() && !fresh; ++i) {
-      fresh = missing(i) && s->has.contains(i) && !s->rejected.contains(i);
+      fresh = missing(i) && offers(*s, i);
     }
     if (!fresh) ++w.idle_sources;
   }
@@ -820,7 +817,7 @@ Download::Waiting Download::waiting() const {
     for (const Source* s : linked_) {
       if (s->state != SourceState::Ready || !s->has.contains(i)) continue;
       owned = true;
-      free = free || (may_ask(*s) && !s->rejected.contains(i));
+      free = free || (may_ask(*s) && offers(*s, i));
     }
     if (owned && !free) ++w.chunks_on_busy_owners;
   }
@@ -844,8 +841,7 @@ std::optional<double> Download::expected_wait(Time now, const Source& s, std::ui
 std::optional<std::pair<std::uint32_t, std::uint32_t>> Download::next_block_for(
     const Source& s) const {
   for (const auto& [i, p] : partial_) {
-    if (chunks_[i] != ChunkState::Requested || p.in + p.asks >= p.blocks.size() ||
-        !s.has.contains(i) || s.rejected.contains(i))
+    if (chunks_[i] != ChunkState::Requested || p.in + p.asks >= p.blocks.size() || !offers(s, i))
       continue;
     std::optional<std::uint32_t> first;
     bool others = false;  // blocks of a one-source chunk asked of, or sent by, someone else
@@ -867,9 +863,7 @@ Download::Source* Download::pick_free_owner(const std::vector<Source*>& free,
   std::vector<Source*> able;
   std::vector<SourceCandidate> views;
   for (auto* s : free) {
-    if ((chunk && (!s->has.contains(*chunk) || s->rejected.contains(*chunk))) ||
-        (except != nullptr && s->id == *except))
-      continue;
+    if ((chunk && !offers(*s, *chunk)) || (except != nullptr && s->id == *except)) continue;
     able.push_back(s);
     views.push_back({s->srtt, s->throughput});
   }

@@ -287,6 +287,10 @@ class Download {
   static constexpr std::size_t kMostAsksPerBlock = 4;
   /// The first block nobody was asked for of a chunk in progress that `s` may send.
   std::optional<std::pair<std::uint32_t, std::uint32_t>> next_block_for(const Source& s) const;
+  /// `s` holds chunk `i` and has not told us to ask someone else for it.
+  static bool offers(const Source& s, std::uint32_t i) {
+    return s.has.contains(i) && !s.rejected.contains(i);
+  }
   /// `s` may be asked for more now: ready, unchoked us, heard, room in its pipeline.
   bool may_ask(const Source& s) const {
     return s.state == SourceState::Ready && s.unchoked && !s.silent &&
