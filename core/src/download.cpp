@@ -912,7 +912,7 @@ void Download::on_written(Time now, std::uint32_t index, const StoreResult& resu
     for (Source* src : linked_) {
       // Every source hears how far along we are (it serves those furthest behind first).
       if (src->state == SourceState::Pinging || src->state == SourceState::Ready) {
-        send_to(src->conn, PeerHave{name_, index});
+        send_to(src->conn, PeerHave{name_, index}, /*may_wait=*/true);
       }
       if (src->interested) update_interest(*src);
     }

@@ -18,6 +18,7 @@ Peer::Peer(PeerConfig config)
                                    .reconnect_max = config_.reconnect_max,
                                    .register_delay = config_.register_delay},
                rng_),
+      haves_(config_.have_delay),
       uploads_(config_.upload, [this](const std::string& name) -> UploadServer::Offered {
         const auto f = files_.find(name);
         if (f == files_.end()) return {};
@@ -302,8 +303,9 @@ void Peer::handle_shutdown(Time now) {
   tracker_.shutdown();
   talk_to_tracker(now);
   uploads_.shutdown();
-  serve();
+  serve(now);
   timers_.clear();  // Node::shutdown stops them all
+  haves_.clear();
   retries_.clear();
   record(now, "peer_stopped", {});
 }
@@ -312,7 +314,7 @@ void Peer::handle_shutdown(Time now) {
 
 void Peer::handle_accepted(Time now, ConnId conn, const Endpoint&) {
   uploads_.on_accepted(now, conn);
-  serve();
+  serve(now);
 }
 
 void Peer::handle_connected(Time now, ConnId conn) {
@@ -353,13 +355,13 @@ void Peer::handle_frame(Time now, ConnId conn, RawFrame frame) {
       return send(conn, ErrorMessage{req, m.error().code, m.error().message, type});
     }
     uploads_.on_message(now, conn, std::move(*m));
-    serve();
+    serve(now);
   }
 }
 
 void Peer::handle_sent(Time now, ConnId conn) {
   uploads_.on_sent(now, conn);
-  serve();
+  serve(now);
 }
 
 void Peer::handle_bytes_arrived(Time now, ConnId conn) {
@@ -371,6 +373,7 @@ void Peer::handle_bytes_arrived(Time now, ConnId conn) {
 }
 
 void Peer::handle_closed(Time now, ConnId conn, CloseReason reason) {
+  haves_.drop(conn);
   if (tracker_.owns(conn)) {
     tracker_.on_closed(now, to_string(reason));
     return talk_to_tracker(now);
@@ -382,7 +385,7 @@ void Peer::handle_closed(Time now, ConnId conn, CloseReason reason) {
     return;
   }
   uploads_.on_closed(now, conn);
-  serve();
+  serve(now);
 }
 
 void Peer::handle_timer(Time now, TimerId timer) {
@@ -400,10 +403,17 @@ void Peer::handle_timer(Time now, TimerId timer) {
       uploads_timer_ = 0;
       uploads_deadline_.reset();
       uploads_.on_deadline(now);
-      return serve();
+      return serve(now);
     case TimerKind::Download:
       download_timers_.erase(t.name);
       return with_download(now, t.name, [&](Download& d) { d.on_deadline(now); });
+    case TimerKind::Haves:
+      haves_timer_ = 0;
+      haves_deadline_.reset();
+      for (const auto& [conn, haves] : haves_.take_due(now)) {
+        for (const auto& h : haves) send(conn, h);
+      }
+      return keep_haves_timer();
     case TimerKind::Retry: {
       const auto r = retries_.find(t.name);
       if (r == retries_.end()) return;
@@ -413,15 +423,38 @@ void Peer::handle_timer(Time now, TimerId timer) {
   }
 }
 
+// A HAVE that may wait does so in haves_ (have_batcher.hpp); any other frame takes what waits
+// for its connection along, ahead of it.
+void Peer::send_to(Time now, ConnId conn, const Message& m, bool report_sent, bool may_wait) {
+  if (const auto* have = std::get_if<PeerHave>(&m); have && may_wait) {
+    if (haves_.hold(now, conn, *have)) return keep_haves_timer();
+  }
+  for (const auto& h : haves_.take(conn)) send(conn, h);
+  send(conn, m, report_sent);
+}
+
+void Peer::keep_haves_timer() {
+  const auto want = haves_.due();
+  if (want == haves_deadline_) return;
+  cancel_peer_timer(haves_timer_);
+  haves_deadline_ = want;
+  if (want) haves_timer_ = timer_for(*want, {TimerKind::Haves, {}});
+}
+
 // ---- serving --------------------------------------------------------------------------------
 
-void Peer::serve() {
+void Peer::serve(Time now) {
   namespace act = upload_action;
   while (auto a = uploads_.poll_action()) {
     std::visit(
         Overloaded{
-            [&](act::SendMessage& x) { send(x.conn, x.message, x.report_sent); },
-            [&](act::CloseConnection& x) { close(x.conn); },
+            [&](act::SendMessage& x) {
+              send_to(now, x.conn, x.message, x.report_sent, x.may_wait);
+            },
+            [&](act::CloseConnection& x) {
+              haves_.drop(x.conn);
+              close(x.conn);
+            },
             [&](act::ReadChunk& x) {
               const auto op = next_store_op();
               store_ops_[op] = PendingStore{StoreKind::Read, x.name, x.index, x.offset, x.conn};
@@ -474,7 +507,7 @@ void Peer::handle_store_done(Time now, StoreOpId op, StoreResult result) {
       return with_download(now, p.name, [&](Download& d) { d.on_opened(now, result); });
     case StoreKind::Read:
       uploads_.on_read(now, p.conn, p.name, p.index, p.offset, std::move(result));
-      return serve();
+      return serve(now);
     case StoreKind::Write:
       return with_download(now, p.name, [&](Download& d) { d.on_written(now, p.index, result); });
     case StoreKind::Finalize:
@@ -504,8 +537,9 @@ void Peer::drive(Time now, Download& d) {
               download_conns_[conn] = name;
               d.bind_connection(x.source, conn);
             },
-            [&](act::SendMessage& x) { send(x.conn, x.message); },
+            [&](act::SendMessage& x) { send_to(now, x.conn, x.message, false, x.may_wait); },
             [&](act::CloseConnection& x) {
+              haves_.drop(x.conn);
               download_conns_.erase(x.conn);
               close(x.conn);
             },
@@ -576,7 +610,7 @@ void Peer::offer_chunk(Time now, const std::string& name, std::uint32_t index) {
   auto& f = files_.at(name);
   f.have.insert(index);
   uploads_.on_have(now, name, index);
-  serve();
+  serve(now);
   tracker_.register_chunk(now, name, index, f.info.chunk_count());
   talk_to_tracker(now);
 }

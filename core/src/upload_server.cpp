@@ -683,7 +683,10 @@ void UploadServer::on_sent(Time now, ConnId conn) {
 
 void UploadServer::on_have(Time, const std::string& name, std::uint32_t index) {
   for (const auto& [conn, c] : conns_) {
-    if (c.file == name) send_to(conn, PeerHave{name, index});
+    // One that waits on nothing from us may want this chunk at once; to the others it goes
+    // with the next block, or soon.
+    if (c.file == name)
+      act(upload_action::SendMessage{conn, PeerHave{name, index}, false, !c.asks_nothing()});
   }
 }
 

@@ -53,7 +53,7 @@ TEST(Download, FromOneSourceBytesIdentical) {
   ASSERT_NE(as<DownloadCompleted>(done), nullptr) << describe(done);
   // The original design's sentence, then size, time and mean rate (fake clock: exact).
   EXPECT_EQ(describe(done),
-            "File video.mkv successfully downloaded to /home/b/video.mkv. 593.0 KiB in 87.9 ms "
+            "File video.mkv successfully downloaded to /home/b/video.mkv. 593.0 KiB in 88.0 ms "
             "(6.6 MiB/s).");
   const auto* got = s.net.store(b).file("/home/b/video.mkv");
   ASSERT_NE(got, nullptr);

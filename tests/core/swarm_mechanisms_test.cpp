@@ -1,8 +1,11 @@
 // The mechanisms that bring a swarm close to its bound, one at a time on the fake network:
-// upload slots, HAVEs between peers, and a seed that spreads its first copies.
+// upload slots, HAVEs between peers (and their batching), and a seed that spreads its first
+// copies.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
+#include <optional>
 
 #include "support/swarm_fixture.hpp"
 
@@ -74,6 +77,96 @@ TEST(SwarmMechanisms, HavesTellAConnectedPeerOfNewChunksWithoutTheTracker) {
   ASSERT_FALSE(p_done.empty());
   EXPECT_EQ(p_done[0].node, "p");
   EXPECT_LT(got[0].time, p_done[0].time);
+}
+
+TEST(SwarmMechanisms, AHaveWaitsAtMostItsDelayAndRidesWithTheNextFrameToItsConnection) {
+  // A seed and three leechers. Each HAVE a leecher sends leaves no sooner than the chunk was
+  // verified and no later than have_delay after: at once to a downloader that waits on
+  // nothing from it, else with the next other frame to its connection (a request, a block),
+  // or when its connection's oldest HAVE has waited the delay. Without a delay each goes the
+  // moment its chunk is verified.
+  for (const auto delay : {Duration(100ms), Duration::zero()}) {
+    SCOPED_TRACE(delay > Duration::zero() ? "100 ms" : "no delay");
+    Swarm s(9);
+    const auto bytes = random_bytes(24 * kTestChunk, 24);
+    auto with_delay = [&](PeerConfig& c) { c.have_delay = delay; };
+    auto origin = s.add_peer("seed", {4e6, 4e6, 2ms}, with_delay);
+    std::map<HostId, std::string> names{{origin, "seed"}};
+    for (int i = 0; i < 3; ++i) {
+      const auto name = "l" + std::to_string(i);
+      names[s.add_peer(name, {2e6, 20e6, 5ms}, with_delay)] = name;
+    }
+    struct Sent {
+      Time at;
+      HostId host;
+      ConnId conn;
+      std::optional<std::uint32_t> have;  // the chunk, if a HAVE
+    };
+    std::vector<Sent> sent;
+    s.net.on_frame = [&](HostId h, ConnId conn, const RawFrame& f) {
+      const auto m = decode_message(f);
+      ASSERT_TRUE(m.ok());
+      const auto* have = std::get_if<PeerHave>(&*m);
+      sent.push_back({s.net.now(), h, conn, have ? std::optional(have->index) : std::nullopt});
+    };
+    ASSERT_TRUE(s.wait_online({origin}));
+    s.net.run_until([&] { return s.net.count_records("tracker_connected") == 4; });
+    ASSERT_NE(as<PublishDone>(s.publish(origin, "f", bytes)), nullptr);
+    for (const auto& [h, name] : names) {
+      if (h != origin) s.start_download(h, "f", "/dl/f");
+    }
+    ASSERT_TRUE(s.net.run_until([&] { return s.net.count_records("download_completed") == 3; }));
+    std::map<std::pair<std::string, std::uint32_t>, Time> verified;
+    for (const auto& e : s.net.records_of("chunk_received")) {
+      verified[{e.node, e.fields["index"].get<std::uint32_t>()}] = e.time;
+    }
+    std::size_t haves = 0, rode = 0, waited = 0, at_once = 0;
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+      if (!sent[i].have) continue;
+      ++haves;
+      const auto v = verified.find({names[sent[i].host], *sent[i].have});
+      ASSERT_NE(v, verified.end()) << names[sent[i].host] << " announced a chunk it never got";
+      EXPECT_GE(sent[i].at, v->second);
+      EXPECT_LE(sent[i].at, v->second + delay);
+      if (delay == Duration::zero()) continue;
+      // The batch this HAVE went in: the frames its host wrote to that connection right then.
+      std::size_t end = i;
+      Time oldest = v->second;
+      std::size_t begin = i;
+      while (begin > 0 && sent[begin - 1].host == sent[i].host &&
+             sent[begin - 1].conn == sent[i].conn && sent[begin - 1].at == sent[i].at &&
+             sent[begin - 1].have) {
+        --begin;
+      }
+      if (begin < i) oldest = verified[{names[sent[i].host], *sent[begin].have}];
+      while (end + 1 < sent.size() && sent[end + 1].host == sent[i].host &&
+             sent[end + 1].conn == sent[i].conn && sent[end + 1].at == sent[i].at &&
+             sent[end + 1].have) {
+        ++end;
+      }
+      const bool with_frame = end + 1 < sent.size() && sent[end + 1].host == sent[i].host &&
+                              sent[end + 1].conn == sent[i].conn && sent[end + 1].at == sent[i].at;
+      if (with_frame) {
+        ++rode;
+      } else if (verified[{names[sent[i].host], *sent[end].have}] == sent[i].at) {
+        ++at_once;  // the batch's last HAVE went at once, and took those before it along
+      } else {
+        EXPECT_EQ(sent[i].at, oldest + delay) << "a HAVE left alone before its batch was due";
+        ++waited;
+      }
+    }
+    EXPECT_GT(haves, 0u);
+    if (delay > Duration::zero()) {
+      EXPECT_GT(rode, 0u) << "no HAVE went with another frame";
+      EXPECT_GT(waited, 0u) << "no HAVE waited for its delay";
+      EXPECT_GT(at_once, 0u) << "no HAVE went at once to a downloader waiting on nothing";
+    }
+    for (const auto& [h, name] : names) {
+      if (h == origin) continue;
+      ASSERT_NE(s.net.store(h).file("/dl/f"), nullptr);
+      EXPECT_EQ(*s.net.store(h).file("/dl/f"), bytes);
+    }
+  }
 }
 
 TEST(SwarmMechanisms, ASlowOnlySeedThatLeavesEarlyLeavesEveryLeecherComplete) {

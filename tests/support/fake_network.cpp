@@ -217,6 +217,7 @@ void FakeNet::on_connect(HostId h, const Connect& c) {
 }
 
 void FakeNet::on_send(HostId h, Send s) {
+  if (on_frame) on_frame(h, s.conn, s.frame);
   transmit(h, s.conn, encode_frame_bytes(s.frame));
   if (!s.report_sent) return;
   // Sent once its last byte has crossed the uplink (or at once if it went nowhere).

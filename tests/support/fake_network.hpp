@@ -80,6 +80,8 @@ class FakeNet {
   /// The log as JSON Lines, for determinism checks.
   std::string records_jsonl() const;
   std::uint64_t bytes_sent() const { return bytes_sent_; }
+  /// Called with every frame a node hands to the network, as it does (what a test inspects).
+  std::function<void(HostId, ConnId, const RawFrame&)> on_frame;
   std::size_t open_connections() const;
 
   /// Latency of store operations (0 by default: completion is still a separate event).

@@ -91,6 +91,8 @@ struct OpenConnection {
 struct SendMessage {
   ConnId conn;
   Message message;
+  /// A HAVE that may wait a moment for other frames to its connection (Peer batches them).
+  bool may_wait = false;
 };
 struct CloseConnection {
   ConnId conn;
@@ -343,7 +345,9 @@ class Download {
   Source* source_by_conn(ConnId conn);
 
   void act(DownloadAction a) { actions_.push_back(std::move(a)); }
-  void send_to(ConnId conn, Message m) { act(download_action::SendMessage{conn, std::move(m)}); }
+  void send_to(ConnId conn, Message m, bool may_wait = false) {
+    act(download_action::SendMessage{conn, std::move(m), may_wait});
+  }
   void log(std::string type, nlohmann::json fields) {
     act(download_action::Log{std::move(type), std::move(fields)});
   }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "swarmlab/download.hpp"
+#include "swarmlab/have_batcher.hpp"
 #include "swarmlab/node.hpp"
 #include "swarmlab/tracker_client.hpp"
 #include "swarmlab/upload_server.hpp"
@@ -42,6 +43,9 @@ struct PeerConfig {
   std::uint32_t download_retries = 5;
   Duration retry_wait = 10s;
   Duration retry_wait_max = 300s;
+  /// A HAVE waits up to this long for other frames to its connection (have_batcher.hpp);
+  /// zero sends each at once.
+  Duration have_delay = 100ms;
   /// Serving other peers: upload slots, choking, queues (upload_server.hpp).
   UploadConfig upload;
   std::uint64_t seed = 1;
@@ -123,7 +127,7 @@ class Peer final : public Node {
     std::uint32_t offset = 0;  // Read: where the block starts in the chunk
     ConnId conn = 0;           // Read: who asked
   };
-  enum class TimerKind { Tracker, Uploads, Download, Retry };
+  enum class TimerKind { Tracker, Uploads, Download, Retry, Haves };
   struct PendingTimer {
     TimerKind kind;
     std::string name;  // Download: which one
@@ -136,7 +140,11 @@ class Peer final : public Node {
   void announce_everything();
 
   /// Carries out what the upload server asked for, then keeps its timer at its deadline.
-  void serve();
+  void serve(Time now);
+  /// Sends `m` on `conn` after the HAVEs waiting for it; a HAVE that `may_wait` waits too.
+  void send_to(Time now, ConnId conn, const Message& m, bool report_sent, bool may_wait);
+  /// Keeps haves_timer_ at the time the longest-held HAVE is due.
+  void keep_haves_timer();
 
   TimerId timer_for(Time deadline, PendingTimer purpose);
   /// Cancels a timer started with timer_for, and forgets what it was for.
@@ -165,6 +173,9 @@ class Peer final : public Node {
   std::optional<Time> tracker_deadline_;
   std::map<std::string, LocalFile> files_;
   std::map<std::string, std::string> publishing_;  // name -> path, while hashing
+  HaveBatcher haves_;
+  TimerId haves_timer_ = 0;
+  std::optional<Time> haves_deadline_;
   UploadServer uploads_;
   TimerId uploads_timer_ = 0;
   std::optional<Time> uploads_deadline_;

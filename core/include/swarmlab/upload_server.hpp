@@ -142,6 +142,8 @@ struct SendMessage {
   ConnId conn;
   Message message;
   bool report_sent = false;  // a chunk: UploadServer::on_sent when it has left
+  /// A HAVE that may wait a moment for other frames to its connection (Peer batches them).
+  bool may_wait = false;
 };
 struct CloseConnection {
   ConnId conn;
