@@ -319,7 +319,7 @@ PeerGroup parse_group(const json& v, const std::string& path, std::size_t index)
 }
 
 void parse_strategy(const json& v, const std::string& path, DownloadConfig& d, UploadConfig& u,
-                    double& upload_limit, double& seed_upload_limit) {
+                    double& upload_limit, double& seed_upload_limit, Duration& have_delay) {
   Fields f(v, path);
   f.integer("max_upload_connections", u.max_connections, 0, 100000);
   f.integer("upload_slots", u.slots, 0, 1024);
@@ -335,6 +335,7 @@ void parse_strategy(const json& v, const std::string& path, DownloadConfig& d, U
   f.boolean("fastest_first", u.fastest_first);
   f.number("upload_limit", upload_limit, 0.0, 1.0);
   f.number("seed_upload_limit", seed_upload_limit, 0.0, 1.0);
+  f.duration("have_delay", have_delay);
   if (f.get("block_size") != nullptr) {
     std::uint64_t block = d.block_size;
     f.size("block_size", block);
@@ -510,7 +511,8 @@ Scenario parse_root(const json& root) {
     }
   }
   if (const auto* st = f.get("strategy"))
-    parse_strategy(*st, "strategy", s.download, s.upload, s.upload_limit, s.seed_upload_limit);
+    parse_strategy(*st, "strategy", s.download, s.upload, s.upload_limit, s.seed_upload_limit,
+                   s.have_delay);
   f.done();
   return s;
 }
@@ -782,6 +784,7 @@ json to_json(const Scenario& s) {
             {"fastest_first", s.upload.fastest_first},
             {"upload_limit", s.upload_limit},
             {"seed_upload_limit", s.seed_upload_limit},
+            {"have_delay", secs(s.have_delay)},
             {"block_size", bytes(d.block_size)}}}};
 }
 

@@ -11,6 +11,7 @@
 
 #include "swarmlab/download.hpp"
 #include "swarmlab/error.hpp"
+#include "swarmlab/peer.hpp"
 #include "swarmlab/time.hpp"
 #include "swarmlab/upload_server.hpp"
 
@@ -121,6 +122,8 @@ struct Scenario {
   /// ... and at all times, to this fraction (0: no pacing). Pacing keeps the uplink's queue
   /// short, so a seed's blocks do not wait behind 200 ms of others.
   double seed_upload_limit = 0.99;
+  /// How long a HAVE may wait for other frames to its connection (PeerConfig::have_delay).
+  Duration have_delay = PeerConfig{}.have_delay;
 
   const SharedFile& file_named(const std::string& name) const;
   std::uint32_t peer_count() const;

@@ -193,6 +193,7 @@ void Simulation::build() {
       c.chunk_size = s_.file_named(g.file).chunk_size;
       c.download = s_.download;
       c.upload = s_.upload;
+      c.have_delay = s_.have_delay;
       c.upload.upload_bps = g.up_bps;
       c.upload.downloading_rate_limit_bps =
           static_cast<std::uint64_t>(static_cast<double>(g.up_bps) * s_.upload_limit);
