@@ -2,7 +2,7 @@
 """How fast swarm-sim simulates as the swarm grows and the simulated packet size changes.
 
     bench/sim_scale.py [--sim build/release/sim/swarm-sim] [--peers 100,300,1000]
-                       [--packets 64000B[,9000B,...]]
+                       [--packets 64000B[,9000B,...]] [--set strategy.KEY=VALUE ...]
 
 A star of N peers (10 seeds at 100 Mbps, leechers at 20/100 Mbps, 5-80 ms) sharing a
 file sized so that every run moves about the same traffic. Prints simulated bytes and
@@ -10,6 +10,8 @@ ns-3 events per wall second, wall time and peak RSS for each combination, and be
 the wall time of bench's ns3-star-baseline: the same star and TCP moving the same bytes as
 bulk flows (4 per leecher) with no swarm logic. "x raw" is swarm-sim's wall time over it:
 what our layer (and the traffic a swarm adds: requests, HAVEs, choking) costs over ns-3.
+Wall times move with whatever else the machine does; the ns-3 event counts ("M events",
+swarm-sim's and the baseline's) do not, and say how much of the ratio is packets.
 """
 import argparse
 import json
@@ -47,9 +49,13 @@ def main():
     p.add_argument("--packets", default="64000B")
     p.add_argument("--traffic-mib", type=int, default=2000, help="total payload per run")
     p.add_argument("--baseline", default=os.path.join(ROOT, "build/release/bench/ns3-star-baseline"))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="passed to swarm-sim run (e.g. strategy.have_delay=0s)")
     args = p.parse_args()
+    sets = [x for kv in args.set for x in ("--set", kv)]
     print(f"{'peers':>6} {'packet':>8} {'wall s':>8} {'sim s':>8} {'MB/wall s':>10} "
-          f"{'events/s':>10} {'peak RSS':>9} {'done':>9} {'raw wall s':>10} {'x raw':>7}")
+          f"{'events/s':>10} {'M events':>9} {'peak RSS':>9} {'done':>9} {'raw wall s':>10} "
+          f"{'raw M ev':>9} {'x raw':>7}")
     with tempfile.TemporaryDirectory() as tmp:
         for peers in [int(x) for x in args.peers.split(",")]:
             for packet in args.packets.split(","):
@@ -59,7 +65,7 @@ def main():
                 out = os.path.join(tmp, f"r{peers}{packet}")
                 before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
                 start = time.monotonic()
-                proc = subprocess.run([args.sim, "run", path, "--quiet", "--out", out],
+                proc = subprocess.run([args.sim, "run", path, "--quiet", "--out", out, *sets],
                                       capture_output=True, text=True)
                 wall = time.monotonic() - start
                 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -74,12 +80,13 @@ def main():
                 size_mib = max(1, args.traffic_mib // max(1, peers - 10))
                 raw = subprocess.run([args.baseline, str(peers), str(size_mib << 20),
                                       packet.rstrip("B")], capture_output=True, text=True)
-                raw_wall = json.loads(raw.stdout)["wall_s"] if raw.returncode == 0 else None
-                raw_note = (f"{raw_wall:>10.2f} {wall / raw_wall:>7.1f}" if raw_wall
-                            else f"{'failed':>10} {'':>7}")
+                raw_run = json.loads(raw.stdout) if raw.returncode == 0 else None
+                raw_note = (f"{raw_run['wall_s']:>10.2f} {raw_run['ns3_events'] / 1e6:>9.2f} "
+                            f"{wall / raw_run['wall_s']:>7.1f}" if raw_run
+                            else f"{'failed':>10} {'':>9} {'':>7}")
                 print(f"{peers:>6} {packet:>8} {wall:>8.1f} {run['simulated_time_s']:>8.1f} "
                       f"{run['simulated_bytes_per_wall_s'] / 1e6:>10.1f} "
-                      f"{run['ns3_events_per_wall_s']:>10.0f} {rss_note:>9} "
+                      f"{run['ns3_events_per_wall_s']:>10.0f} {run['ns3_events'] / 1e6:>9.2f} {rss_note:>9} "
                       f"{summary['completed']:>4}/{summary['leechers']:<4} {raw_note}", flush=True)
     return 0
 
