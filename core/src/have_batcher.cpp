@@ -40,6 +40,13 @@ std::vector<std::pair<ConnId, std::vector<PeerHave>>> HaveBatcher::take_due(Time
   return out;
 }
 
+std::vector<ConnId> HaveBatcher::connections() const {
+  std::vector<ConnId> out;
+  out.reserve(held_.size());
+  for (const auto& [conn, h] : held_) out.push_back(conn);
+  return out;
+}
+
 std::size_t HaveBatcher::held() const {
   std::size_t n = 0;
   for (const auto& [conn, h] : held_) n += h.haves.size();

@@ -343,6 +343,7 @@ void Peer::handle_frame(Time now, ConnId conn, RawFrame frame) {
     if (!m) {
       // A source that speaks garbage is as good as gone.
       download_conns_.erase(it);
+      haves_.drop(conn);
       close(conn);
       return with_download(
           now, name, [&](Download& d) { d.on_closed(now, conn, CloseReason::ProtocolError); });
@@ -352,7 +353,8 @@ void Peer::handle_frame(Time now, ConnId conn, RawFrame frame) {
   if (uploads_.owns(conn)) {
     if (!m) {
       const auto [type, req] = peek_type_and_req(frame.header);
-      return send(conn, ErrorMessage{req, m.error().code, m.error().message, type});
+      return send_to(now, conn, ErrorMessage{req, m.error().code, m.error().message, type}, false,
+                     false);
     }
     uploads_.on_message(now, conn, std::move(*m));
     serve(now);
@@ -462,6 +464,12 @@ void Peer::serve(Time now) {
             },
         },
         *a);
+  }
+  // A downloader that has just come to wait on nothing from us may want what we announced
+  // while it was busy: that goes now rather than with the batch.
+  for (const ConnId conn : haves_.connections()) {
+    if (!uploads_.asks_nothing(conn)) continue;
+    for (const auto& h : haves_.take(conn)) send(conn, h);
   }
   const auto want = uploads_.next_deadline();
   if (want == uploads_deadline_) return;

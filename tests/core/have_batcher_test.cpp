@@ -28,6 +28,7 @@ TEST(HaveBatcher, HavesWaitForTheNextFrameToTheirConnectionOrTheirDelay) {
   ASSERT_TRUE(b.hold(t0 + 30ms, 1, PeerHave{"f", 4}));
   ASSERT_TRUE(b.hold(t0 + 50ms, 3, PeerHave{"f", 4}));
   EXPECT_EQ(b.held(), 4u);
+  EXPECT_EQ(b.connections(), (std::vector<ConnId>{1, 2, 3}));
   EXPECT_EQ(b.due(), t0 + 100ms);  // the oldest, on connections 1 and 2
   // Another frame to connection 1 takes both of its HAVEs along, in order.
   EXPECT_EQ(indices(b.take(1)), (std::vector<std::uint32_t>{3, 4}));

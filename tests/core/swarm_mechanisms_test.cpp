@@ -83,8 +83,8 @@ TEST(SwarmMechanisms, AHaveWaitsAtMostItsDelayAndRidesWithTheNextFrameToItsConne
   // A seed and three leechers. Each HAVE a leecher sends leaves no sooner than the chunk was
   // verified and no later than have_delay after: at once to a downloader that waits on
   // nothing from it, else with the next other frame to its connection (a request, a block),
-  // or when its connection's oldest HAVE has waited the delay. Without a delay each goes the
-  // moment its chunk is verified.
+  // or once the downloader's last block has left, or when its connection's oldest HAVE has
+  // waited the delay. Without a delay each goes the moment its chunk is verified.
   for (const auto delay : {Duration(100ms), Duration::zero()}) {
     SCOPED_TRACE(delay > Duration::zero() ? "100 ms" : "no delay");
     Swarm s(9);
@@ -101,13 +101,15 @@ TEST(SwarmMechanisms, AHaveWaitsAtMostItsDelayAndRidesWithTheNextFrameToItsConne
       HostId host;
       ConnId conn;
       std::optional<std::uint32_t> have;  // the chunk, if a HAVE
+      bool block = false;
     };
     std::vector<Sent> sent;
     s.net.on_frame = [&](HostId h, ConnId conn, const RawFrame& f) {
       const auto m = decode_message(f);
       ASSERT_TRUE(m.ok());
       const auto* have = std::get_if<PeerHave>(&*m);
-      sent.push_back({s.net.now(), h, conn, have ? std::optional(have->index) : std::nullopt});
+      sent.push_back({s.net.now(), h, conn, have ? std::optional(have->index) : std::nullopt,
+                      std::holds_alternative<PeerReplyChunk>(*m)});
     };
     ASSERT_TRUE(s.wait_online({origin}));
     s.net.run_until([&] { return s.net.count_records("tracker_connected") == 4; });
@@ -116,11 +118,14 @@ TEST(SwarmMechanisms, AHaveWaitsAtMostItsDelayAndRidesWithTheNextFrameToItsConne
       if (h != origin) s.start_download(h, "f", "/dl/f");
     }
     ASSERT_TRUE(s.net.run_until([&] { return s.net.count_records("download_completed") == 3; }));
+    // Nothing is left waiting once its delay has passed.
+    s.net.run_for(delay + 1ms);
+    for (const auto& [h, name] : names) EXPECT_EQ(s.peer(h).held_haves(), 0u) << name;
     std::map<std::pair<std::string, std::uint32_t>, Time> verified;
     for (const auto& e : s.net.records_of("chunk_received")) {
       verified[{e.node, e.fields["index"].get<std::uint32_t>()}] = e.time;
     }
-    std::size_t haves = 0, rode = 0, waited = 0, at_once = 0;
+    std::size_t haves = 0, rode = 0, waited = 0, at_once = 0, freed = 0;
     for (std::size_t i = 0; i < sent.size(); ++i) {
       if (!sent[i].have) continue;
       ++haves;
@@ -150,6 +155,16 @@ TEST(SwarmMechanisms, AHaveWaitsAtMostItsDelayAndRidesWithTheNextFrameToItsConne
         ++rode;
       } else if (verified[{names[sent[i].host], *sent[end].have}] == sent[i].at) {
         ++at_once;  // the batch's last HAVE went at once, and took those before it along
+      } else if (sent[i].at < oldest + delay) {
+        // Early and alone: only once the downloader's last block had left.
+        std::size_t prev = begin;
+        while (prev > 0 &&
+               !(sent[prev - 1].host == sent[i].host && sent[prev - 1].conn == sent[i].conn)) {
+          --prev;
+        }
+        ASSERT_GT(prev, 0u);
+        EXPECT_TRUE(sent[prev - 1].block) << "a HAVE left alone before its batch was due";
+        ++freed;
       } else {
         EXPECT_EQ(sent[i].at, oldest + delay) << "a HAVE left alone before its batch was due";
         ++waited;
@@ -160,6 +175,7 @@ TEST(SwarmMechanisms, AHaveWaitsAtMostItsDelayAndRidesWithTheNextFrameToItsConne
       EXPECT_GT(rode, 0u) << "no HAVE went with another frame";
       EXPECT_GT(waited, 0u) << "no HAVE waited for its delay";
       EXPECT_GT(at_once, 0u) << "no HAVE went at once to a downloader waiting on nothing";
+      EXPECT_GT(freed, 0u) << "no HAVE went when its downloader's last block had left";
     }
     for (const auto& [h, name] : names) {
       if (h == origin) continue;

@@ -34,6 +34,8 @@ class HaveBatcher {
   /// Every connection whose oldest HAVE is due by `now`, with all that waits for it.
   std::vector<std::pair<ConnId, std::vector<PeerHave>>> take_due(Time now);
   std::size_t held() const;
+  /// The connections something waits for.
+  std::vector<ConnId> connections() const;
 
  private:
   struct Held {

@@ -99,6 +99,8 @@ class Peer final : public Node {
   /// Over its running downloads: what keeps them from asking for more (Download::waiting).
   Download::Waiting waiting() const;
   const PeerConfig& config() const { return config_; }
+  /// HAVEs waiting for their connections (have_batcher.hpp).
+  std::size_t held_haves() const { return haves_.held(); }
 
  private:
   void handle_start(Time now) override;

@@ -192,6 +192,12 @@ class UploadServer {
   void shutdown();
 
   bool owns(ConnId conn) const { return conns_.count(conn) != 0; }
+  /// `conn` is a downloader this server unchoked that has nothing queued, being read or on
+  /// its way: it may ask for a chunk the moment it hears of one.
+  bool asks_nothing(ConnId conn) const {
+    const auto it = conns_.find(conn);
+    return it != conns_.end() && it->second.asks_nothing();
+  }
   std::optional<UploadAction> poll_action();
   std::optional<Time> next_deadline() const;
 
