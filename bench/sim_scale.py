@@ -81,6 +81,8 @@ def main():
                 raw = subprocess.run([args.baseline, str(peers), str(size_mib << 20),
                                       packet.rstrip("B")], capture_output=True, text=True)
                 raw_run = json.loads(raw.stdout) if raw.returncode == 0 else None
+                if raw_run and raw_run["wall_s"] <= 0:
+                    raw_run = None
                 raw_note = (f"{raw_run['wall_s']:>10.2f} {raw_run['ns3_events'] / 1e6:>9.2f} "
                             f"{wall / raw_run['wall_s']:>7.1f}" if raw_run
                             else f"{'failed':>10} {'':>9} {'':>7}")
