@@ -33,11 +33,11 @@ class FlashCrowd300(unittest.TestCase):
         self.assertTrue(any(e["type"] == "link_changed" for e in events), "a partition")
         restart = next(e["t"] for e in events if e["type"] == "tracker_restarted")
         leechers = [p for p in s["peers"] if p["role"] == "leecher"]
-        self.assertEqual(len(leechers), 297)
+        self.assertEqual(len(leechers), 298)
         for p in leechers:
             if p["id"] not in crashed:
                 self.assertEqual(p["state"], "completed", p)
-        self.assertEqual(s["completed"], 297 - len([p for p in leechers if p["id"] in crashed
+        self.assertEqual(s["completed"], 298 - len([p for p in leechers if p["id"] in crashed
                                                     and p["state"] != "completed"]))
         self.assertEqual(s["verification_failures"], 0)
         self.assertEqual(s["download_failures"], 0)
