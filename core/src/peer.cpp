@@ -429,7 +429,11 @@ void Peer::handle_timer(Time now, TimerId timer) {
 // for its connection along, ahead of it.
 void Peer::send_to(Time now, ConnId conn, const Message& m, bool report_sent, bool may_wait) {
   if (const auto* have = std::get_if<PeerHave>(&m); have && may_wait) {
-    if (haves_.hold(now, conn, *have)) return keep_haves_timer();
+    if (haves_.hold(now, conn, *have)) {
+      // Held now, it is due no sooner than any held before it: an armed timer stays right.
+      if (haves_timer_ == 0) keep_haves_timer();
+      return;
+    }
   }
   for (const auto& h : haves_.take(conn)) send(conn, h);
   send(conn, m, report_sent);
@@ -467,9 +471,11 @@ void Peer::serve(Time now) {
   }
   // A downloader that has just come to wait on nothing from us may want what we announced
   // while it was busy: that goes now rather than with the batch.
-  for (const ConnId conn : haves_.connections()) {
-    if (!uploads_.asks_nothing(conn)) continue;
-    for (const auto& h : haves_.take(conn)) send(conn, h);
+  if (!haves_.empty()) {
+    for (const ConnId conn : haves_.connections()) {
+      if (!uploads_.asks_nothing(conn)) continue;
+      for (const auto& h : haves_.take(conn)) send(conn, h);
+    }
   }
   const auto want = uploads_.next_deadline();
   if (want == uploads_deadline_) return;

@@ -29,6 +29,7 @@ class HaveBatcher {
   /// `conn` is gone or closing: what waited for it is dropped.
   void drop(ConnId conn) { held_.erase(conn); }
   void clear() { held_.clear(); }
+  bool empty() const { return held_.empty(); }
   /// When the longest-held HAVE is due; nullopt when nothing waits.
   std::optional<Time> due() const;
   /// Every connection whose oldest HAVE is due by `now`, with all that waits for it.
