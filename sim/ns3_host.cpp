@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "sim/tail_probing_socket.hpp"
+
 namespace swarmlab::sim {
 namespace {
 
@@ -77,7 +79,7 @@ void Ns3Host::DoDispose() {
 void Ns3Host::Boot() {
   if (node_ || !factory_) return;
   node_ = factory_();
-  listener_ = ns3::Socket::CreateSocket(GetNode(), ns3::TcpSocketFactory::GetTypeId());
+  listener_ = make_tcp_socket(GetNode());
   listener_->Bind(ns3::InetSocketAddress(ns3::Ipv4Address::GetAny(), listen_port_));
   listener_->Listen();
   listener_->SetAcceptCallback(
@@ -202,6 +204,10 @@ void Ns3Host::Watch(ns3::Ptr<ns3::Socket> socket, ConnId id) {
             if (now == ns3::TcpSocketState::CA_LOSS) observer_->on_tcp_recovery(index_, true);
             if (now == ns3::TcpSocketState::CA_RECOVERY) observer_->on_tcp_recovery(index_, false);
           }));
+  socket->TraceConnectWithoutContext("TailLossProbe", ns3::Callback<void>([this] {
+                                       if (observer_ != nullptr)
+                                         observer_->on_tcp_loss_probe(index_);
+                                     }));
   // How much of what we handed TCP it has sent: lets Pump cut writes where TCP will cut
   // segments (see Pump).
   socket->TraceConnectWithoutContext(
@@ -241,7 +247,7 @@ ConnId Ns3Host::IdOf(ns3::Socket* socket) const {
 }
 
 void Ns3Host::DoConnect(const Connect& c) {
-  auto socket = ns3::Socket::CreateSocket(GetNode(), ns3::TcpSocketFactory::GetTypeId());
+  auto socket = make_tcp_socket(GetNode());
   socket->Bind();
   auto& conn = conns_[c.conn];
   conn.socket = socket;

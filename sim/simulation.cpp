@@ -60,6 +60,7 @@ class Simulation final : public HostObserver {
     ++(timeout ? tcp_timeouts_ : tcp_fast_recoveries_);
     if (timeout && host > 0 && host <= plans_.size()) ++group_timeouts_[plans_[host - 1].group];
   }
+  void on_tcp_loss_probe(std::size_t) override { ++tcp_loss_probes_; }
 
  private:
   struct PeerRun {
@@ -110,7 +111,7 @@ class Simulation final : public HostObserver {
   std::vector<std::uint64_t> group_uplink_bytes_;  // by group, at the last snapshot
   Time last_group_snapshot_{};
   std::uint64_t events_written_ = 0, payload_sent_ = 0;
-  std::uint64_t tcp_timeouts_ = 0, tcp_fast_recoveries_ = 0;
+  std::uint64_t tcp_timeouts_ = 0, tcp_fast_recoveries_ = 0, tcp_loss_probes_ = 0;
   std::vector<std::uint64_t> group_timeouts_;  // by group: timeouts of what its peers sent
   ChunkSet empty_;
   std::chrono::steady_clock::time_point wall_start_;
@@ -501,6 +502,7 @@ Result<RunResult> Simulation::run() {
       {"events_written", events_written_},
       {"tcp_timeouts", tcp_timeouts_},
       {"tcp_fast_recoveries", tcp_fast_recoveries_},
+      {"tcp_loss_probes", tcp_loss_probes_},
       {"tcp_timeouts_by_group", timeouts_by_group},
       {"queue_drops",
        {{"packets", topo_.queue_drops().packets},

@@ -1,0 +1,53 @@
+#pragma once
+// ns-3's TCP socket with the tail loss probe Linux sends (RFC 8985, section 7), so that the
+// simulated swarm loses a tail as the real programs do (docs/emulation.md, "Where the worlds
+// part"). A flight whose last segments are lost brings no duplicate ACKs, and ns-3 3.37 waits
+// for the retransmission timeout: the window falls to one segment and everything in flight is
+// sent again. Linux instead sends the flight's last segment again after about two round
+// trips; its acknowledgement either ends the flight or, with a SACK, shows what was lost, and
+// fast recovery repairs it. Most of a swarm's flights are short (a request, a batch of HAVEs,
+// one block), so in a shared, full uplink queue most losses are tail losses.
+//
+// Sockets are made by make_tcp_socket(): ns-3's TcpL4Protocol only makes TcpSocketBase, and
+// accepted connections are forks of their listener, so every socket of a simulated host is
+// one of these.
+#include "sim/ns3_headers.hpp"
+
+namespace swarmlab::sim {
+
+class TailProbingSocket : public ns3::TcpSocketBase {
+ public:
+  static ns3::TypeId GetTypeId();
+  TailProbingSocket() = default;
+  TailProbingSocket(const TailProbingSocket& other);
+  ~TailProbingSocket() override;
+  /// TcpSocketBase answers with its own type, which would hide this one's trace source.
+  ns3::TypeId GetInstanceTypeId() const override { return GetTypeId(); }
+
+ protected:
+  ns3::Ptr<ns3::TcpSocketBase> Fork() override;
+  std::uint32_t SendDataPacket(ns3::SequenceNumber32 seq, std::uint32_t max_size,
+                               bool with_ack) override;
+  void NewAck(const ns3::SequenceNumber32& ack, bool reset_rto) override;
+  void ReTxTimeout() override;
+  void DoDispose() override;
+
+ private:
+  /// (Re)schedules the probe: two smoothed round trips after the last send or new ACK (plus
+  /// a delayed-ACK allowance when a single segment is out), and never after the RTO.
+  void ArmProbe();
+  void Probe();
+
+  ns3::TracedCallback<> probe_trace_;  // "TailLossProbe": a probe went out
+  ns3::EventId probe_;
+  bool probed_ = false;  // one probe per flight: a new ACK allows the next
+  // The newest segment sent with new data: what a probe sends again.
+  ns3::SequenceNumber32 last_seq_{0};
+  std::uint32_t last_size_ = 0;
+};
+
+/// A connected-to-nothing TCP socket of `node`, as TcpSocketFactory would make it, but probing
+/// its tails.
+ns3::Ptr<ns3::Socket> make_tcp_socket(ns3::Ptr<ns3::Node> node);
+
+}  // namespace swarmlab::sim

@@ -1,0 +1,150 @@
+// The simulated hosts' TCP sockets (sim/tail_probing_socket.hpp) repair a lost tail with a
+// probe, as Linux does, where ns-3's own socket waits for its retransmission timeout. Two
+// nodes on one link; the link drops one chosen data segment; the sender's congestion states
+// say whether a timeout happened.
+#include "sim/tail_probing_socket.hpp"
+
+#include <gtest/gtest.h>
+
+#include "sim/ns3_headers.hpp"
+#include "sim/tcp_config.hpp"
+
+namespace swarmlab::sim {
+namespace {
+
+// Drops the `nth` packet (counting from 1) that carries at least `min_size` bytes.
+class DropNth : public ns3::ErrorModel {
+ public:
+  DropNth(std::uint32_t nth, std::uint32_t min_size) : nth_(nth), min_size_(min_size) {}
+  bool dropped() const { return dropped_; }
+
+ private:
+  bool DoCorrupt(ns3::Ptr<ns3::Packet> p) override {
+    if (p->GetSize() < min_size_ || dropped_) return false;
+    if (++seen_ != nth_) return false;
+    dropped_ = true;
+    return true;
+  }
+  void DoReset() override {}
+  std::uint32_t nth_;
+  std::uint32_t min_size_;
+  std::uint32_t seen_ = 0;
+  bool dropped_ = false;
+};
+
+struct Outcome {
+  std::uint64_t received = 0;
+  double last_byte_s = 0;  // when the receiver had everything
+  int timeouts = 0;        // entries into CA_LOSS at the sender
+  int probes = 0;          // tail loss probes the sender sent
+  bool dropped = false;
+};
+
+// Connects A to B over 10 Mbit/s and 10 ms, sends `warmup` bytes (to measure a round trip),
+// then at t = 1 s `burst` bytes in one write; the link to B drops the `nth` packet of at
+// least `min_size` bytes counted from the burst on.
+Outcome run(bool probing, std::uint32_t burst, std::uint32_t nth, std::uint32_t min_size) {
+  ns3::Simulator::Destroy();
+  configure_ns3_tcp(1000, 10'000'000, std::chrono::milliseconds(10), std::chrono::seconds(1));
+  ns3::NodeContainer nodes;
+  nodes.Create(2);
+  ns3::PointToPointHelper p2p;
+  p2p.SetDeviceAttribute("DataRate", ns3::StringValue("10Mbps"));
+  p2p.SetChannelAttribute("Delay", ns3::StringValue("10ms"));
+  const auto devices = p2p.Install(nodes);
+  ns3::InternetStackHelper stack;
+  stack.Install(nodes);
+  ns3::Ipv4AddressHelper addresses("10.1.1.0", "255.255.255.0");
+  const auto interfaces = addresses.Assign(devices);
+
+  auto make = [&](ns3::Ptr<ns3::Node> node) {
+    return probing ? make_tcp_socket(node)
+                   : ns3::Socket::CreateSocket(node, ns3::TcpSocketFactory::GetTypeId());
+  };
+  const std::uint32_t warmup = 3000;
+  Outcome out;
+  auto listener = make(nodes.Get(1));
+  listener->Bind(ns3::InetSocketAddress(ns3::Ipv4Address::GetAny(), 9));
+  listener->Listen();
+  ns3::Ptr<ns3::Socket> accepted;
+  listener->SetAcceptCallback(
+      ns3::MakeNullCallback<bool, ns3::Ptr<ns3::Socket>, const ns3::Address&>(),
+      ns3::Callback<void, ns3::Ptr<ns3::Socket>, const ns3::Address&>([&](ns3::Ptr<ns3::Socket> s,
+                                                                          const ns3::Address&) {
+        accepted = s;
+        s->SetRecvCallback(ns3::Callback<void, ns3::Ptr<ns3::Socket>>([&](ns3::Ptr<ns3::Socket> r) {
+          while (auto p = r->Recv()) out.received += p->GetSize();
+          if (out.received == warmup + burst) out.last_byte_s = ns3::Simulator::Now().GetSeconds();
+        }));
+      }));
+
+  auto sender = make(nodes.Get(0));
+  if (probing) {
+    sender->TraceConnectWithoutContext("TailLossProbe", ns3::Callback<void>([&] { ++out.probes; }));
+  }
+  sender->TraceConnectWithoutContext(
+      "CongState",
+      ns3::Callback<void, ns3::TcpSocketState::TcpCongState_t, ns3::TcpSocketState::TcpCongState_t>(
+          [&](ns3::TcpSocketState::TcpCongState_t, ns3::TcpSocketState::TcpCongState_t now) {
+            if (now == ns3::TcpSocketState::CA_LOSS) ++out.timeouts;
+          }));
+  // From inside the simulation: the nodes' traffic control is set up when it starts.
+  ns3::Simulator::ScheduleNow([&] {
+    sender->Bind();
+    sender->Connect(ns3::InetSocketAddress(interfaces.GetAddress(1), 9));
+  });
+  ns3::Simulator::Schedule(ns3::MilliSeconds(100),
+                           [&] { sender->Send(ns3::Create<ns3::Packet>(warmup)); });
+  auto drop = ns3::Create<DropNth>(nth, min_size);
+  ns3::Simulator::Schedule(ns3::Seconds(1), [&] {
+    devices.Get(1)->SetAttribute("ReceiveErrorModel", ns3::PointerValue(drop));
+    sender->Send(ns3::Create<ns3::Packet>(burst));
+  });
+  ns3::Simulator::Stop(ns3::Seconds(10));
+  ns3::Simulator::Run();
+  out.dropped = drop->dropped();
+  sender->Close();
+  if (accepted) accepted->Close();
+  listener->Close();
+  ns3::Simulator::Destroy();
+  return out;
+}
+
+TEST(TailProbingSocket, RepairsALostLastSegmentWithoutATimeout) {
+  // Three segments; the third is lost: no duplicate ACK can come.
+  const auto plain = run(false, 3000, 3, 1000);
+  const auto probing = run(true, 3000, 3, 1000);
+  ASSERT_TRUE(plain.dropped);
+  ASSERT_TRUE(probing.dropped);
+  EXPECT_EQ(plain.received, 6000u);
+  EXPECT_EQ(probing.received, 6000u);
+  EXPECT_EQ(plain.timeouts, 1);
+  EXPECT_EQ(probing.timeouts, 0);
+  EXPECT_EQ(probing.probes, 1);
+  EXPECT_LT(probing.last_byte_s, plain.last_byte_s);
+}
+
+TEST(TailProbingSocket, RepairsALostLoneSmallSegmentWithoutATimeout) {
+  // A request-sized write on its own, lost: the flight is that one segment.
+  const auto plain = run(false, 40, 1, 40);
+  const auto probing = run(true, 40, 1, 40);
+  ASSERT_TRUE(plain.dropped);
+  ASSERT_TRUE(probing.dropped);
+  EXPECT_EQ(probing.received, 3040u);
+  EXPECT_EQ(plain.timeouts, 1);
+  EXPECT_EQ(probing.timeouts, 0);
+  EXPECT_EQ(probing.probes, 1);
+  EXPECT_LE(probing.last_byte_s, plain.last_byte_s);
+}
+
+TEST(TailProbingSocket, LeavesALossInTheMiddleToFastRecovery) {
+  // Twenty segments, the fifth lost: duplicate ACKs repair it, no timeout, no probe needed.
+  const auto probing = run(true, 20000, 5, 1000);
+  ASSERT_TRUE(probing.dropped);
+  EXPECT_EQ(probing.received, 23000u);
+  EXPECT_EQ(probing.timeouts, 0);
+  EXPECT_EQ(probing.probes, 0);
+}
+
+}  // namespace
+}  // namespace swarmlab::sim
