@@ -22,8 +22,9 @@ Compared: median, p95 and mean download time (relative difference, emulated agai
 simulated), the two-sample Kolmogorov–Smirnov distance between the download times, completion
 counts and the origin seeds' share of the bytes served; and, per run, what TCP did in each
 world from run.json: packets the access links' queues dropped, retransmission timeouts, fast
-recoveries, and Linux's tail loss probes and timeouts it undid as spurious (ns-3 3.37 has
-neither mechanism). With --check the exit status is 1 when a target is missed: median and p95
+recoveries, tail loss probes (the simulation's sockets send them as Linux does,
+sim/tail_probing_socket.hpp), and the timeouts Linux undid as spurious (ns-3 3.37 has no
+F-RTO). With --check the exit status is 1 when a target is missed: median and p95
 within 15 %, KS distance at most 0.15, the same number of completions (docs/emulation.md says
 why these).
 """
@@ -79,7 +80,7 @@ TCP_FIGURES = (
     ("queue_drops", "queue drops / run", ("queue_drops", "packets"), ("wire", "queue_drops", "packets")),
     ("timeouts", "TCP timeouts / run", ("tcp_timeouts",), ("tcp", "timeouts")),
     ("fast_recoveries", "fast recoveries / run", ("tcp_fast_recoveries",), ("tcp", "fast_recoveries")),
-    ("loss_probes", "tail loss probes / run", None, ("tcp", "loss_probes")),
+    ("loss_probes", "tail loss probes / run", ("tcp_loss_probes",), ("tcp", "loss_probes")),
     ("spurious_timeouts", "timeouts undone / run", None, ("tcp", "spurious_timeouts")),
 )
 
