@@ -49,10 +49,12 @@ TOLERANCE = {
 # asks its nearest owners first and the seed mostly for what they lack, which hides the
 # picker too; random peer choice asks the seed as often as anyone.
 FACTS = [
-    # Ten seeds: the picker's effect (12.3 % over seeds 1-10) is several times the spread of
-    # the mean between seeds. With 8 Mbps leechers it was 3 % over 40 seeds, a coin toss for ten.
+    # Thirty seeds: the picker's effect, 5.4 % over seeds 1-30, is 3.6 times its standard error
+    # (paired by seed). Over ten it is 2.8 % +- 2.2 %, too near a coin toss: the simulated TCP's
+    # tail loss probes (docs/models.md, "Tail loss probes") shortened the random picker's stalls
+    # more than rarest-first's, where ten seeds had shown 9.5 %.
     ("scenarios/regression/scarce-seed-small.json", "strategy.chunk", "rarest-first", "random",
-     list(range(1, 11)), ["strategy.peer=random", "strategy.spread_first_copies=false"]),
+     list(range(1, 31)), ["strategy.peer=random", "strategy.spread_first_copies=false"]),
     ("scenarios/regression/scarce-seed-small.json", "strategy.spread_first_copies", "true", "false", [1, 2, 3],
      ["strategy.chunk=random"]),
     ("scenarios/regression/rtt-small.json", "strategy.peer", "lowest-rtt", "random", [1, 2, 3],
