@@ -36,11 +36,14 @@ class TailProbingSocket : public ns3::TcpSocketBase {
   /// (Re)schedules the probe: two smoothed round trips after the last send or new ACK (plus
   /// a delayed-ACK allowance when a single segment is out), and never after the RTO.
   void ArmProbe();
+  /// Whether a probe may go now (and so be scheduled).
+  bool MayProbe() const;
   void Probe();
 
   ns3::TracedCallback<> probe_trace_;  // "TailLossProbe": a probe went out
-  ns3::EventId probe_;
-  bool probed_ = false;  // one probe per flight: a new ACK allows the next
+  ns3::EventId probe_event_;
+  bool probed_ = false;  // one probe per flight: until all sent before it is acknowledged
+  ns3::SequenceNumber32 probe_end_{0};
   // The newest segment sent with new data: what a probe sends again.
   ns3::SequenceNumber32 last_seq_{0};
   std::uint32_t last_size_ = 0;

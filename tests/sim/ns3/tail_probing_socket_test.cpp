@@ -37,13 +37,17 @@ struct Outcome {
   double last_byte_s = 0;  // when the receiver had everything
   int timeouts = 0;        // entries into CA_LOSS at the sender
   int probes = 0;          // tail loss probes the sender sent
+  double probe_s = 0;      // when the first went
+  std::uint32_t cwnd = 0;  // the sender's congestion window at the end, bytes
   bool dropped = false;
+  bool traced = false;  // the sender's trace sources were found
 };
 
 // Connects A to B over 10 Mbit/s and 10 ms, sends `warmup` bytes (to measure a round trip),
-// then at t = 1 s `burst` bytes in one write; the link to B drops the `nth` packet of at
-// least `min_size` bytes counted from the burst on.
-Outcome run(bool probing, std::uint32_t burst, std::uint32_t nth, std::uint32_t min_size) {
+// then from t = 1 s `writes` writes of `burst` bytes, 1 ms apart; the link to B drops the
+// `nth` packet of at least `min_size` bytes (headers included) counted from the burst on.
+Outcome run(bool probing, std::uint32_t burst, std::uint32_t nth, std::uint32_t min_size,
+            std::uint32_t writes = 1) {
   ns3::Simulator::Destroy();
   configure_ns3_tcp(1000, 10'000'000, std::chrono::milliseconds(10), std::chrono::seconds(1));
   ns3::NodeContainer nodes;
@@ -74,15 +78,21 @@ Outcome run(bool probing, std::uint32_t burst, std::uint32_t nth, std::uint32_t 
         accepted = s;
         s->SetRecvCallback(ns3::Callback<void, ns3::Ptr<ns3::Socket>>([&](ns3::Ptr<ns3::Socket> r) {
           while (auto p = r->Recv()) out.received += p->GetSize();
-          if (out.received == warmup + burst) out.last_byte_s = ns3::Simulator::Now().GetSeconds();
+          if (out.received == warmup + writes * burst)
+            out.last_byte_s = ns3::Simulator::Now().GetSeconds();
         }));
       }));
 
   auto sender = make(nodes.Get(0));
-  if (probing) {
-    sender->TraceConnectWithoutContext("TailLossProbe", ns3::Callback<void>([&] { ++out.probes; }));
-  }
-  sender->TraceConnectWithoutContext(
+  out.traced = !probing || sender->TraceConnectWithoutContext(
+                               "TailLossProbe", ns3::Callback<void>([&] {
+                                 if (out.probes++ == 0)
+                                   out.probe_s = ns3::Simulator::Now().GetSeconds();
+                               }));
+  out.traced &= sender->TraceConnectWithoutContext(
+      "CongestionWindow", ns3::Callback<void, std::uint32_t, std::uint32_t>(
+                              [&](std::uint32_t, std::uint32_t now) { out.cwnd = now; }));
+  out.traced &= sender->TraceConnectWithoutContext(
       "CongState",
       ns3::Callback<void, ns3::TcpSocketState::TcpCongState_t, ns3::TcpSocketState::TcpCongState_t>(
           [&](ns3::TcpSocketState::TcpCongState_t, ns3::TcpSocketState::TcpCongState_t now) {
@@ -98,8 +108,11 @@ Outcome run(bool probing, std::uint32_t burst, std::uint32_t nth, std::uint32_t 
   auto drop = ns3::Create<DropNth>(nth, min_size);
   ns3::Simulator::Schedule(ns3::Seconds(1), [&] {
     devices.Get(1)->SetAttribute("ReceiveErrorModel", ns3::PointerValue(drop));
-    sender->Send(ns3::Create<ns3::Packet>(burst));
   });
+  for (std::uint32_t i = 0; i < writes; ++i) {
+    ns3::Simulator::Schedule(ns3::Seconds(1) + ns3::MilliSeconds(i),
+                             [&] { sender->Send(ns3::Create<ns3::Packet>(burst)); });
+  }
   ns3::Simulator::Stop(ns3::Seconds(10));
   ns3::Simulator::Run();
   out.dropped = drop->dropped();
@@ -114,20 +127,27 @@ TEST(TailProbingSocket, RepairsALostLastSegmentWithoutATimeout) {
   // Three segments; the third is lost: no duplicate ACK can come.
   const auto plain = run(false, 3000, 3, 1000);
   const auto probing = run(true, 3000, 3, 1000);
+  ASSERT_TRUE(plain.traced && probing.traced);
   ASSERT_TRUE(plain.dropped);
   ASSERT_TRUE(probing.dropped);
   EXPECT_EQ(plain.received, 6000u);
   EXPECT_EQ(probing.received, 6000u);
   EXPECT_EQ(plain.timeouts, 1);
   EXPECT_EQ(probing.timeouts, 0);
-  EXPECT_EQ(probing.probes, 1);
-  EXPECT_LT(probing.last_byte_s, plain.last_byte_s);
+  ASSERT_EQ(probing.probes, 1);
+  // The first two segments' ACK leaves one segment out, so the probe waits as long as an
+  // ACK may be delayed and comes just before the RTO would: the data arrives no later, and
+  // the window is not cut to one segment.
+  EXPECT_GT(probing.probe_s, 1.2);
+  EXPECT_LE(probing.last_byte_s, plain.last_byte_s);
+  EXPECT_GT(probing.cwnd, 4 * plain.cwnd);
 }
 
 TEST(TailProbingSocket, RepairsALostLoneSmallSegmentWithoutATimeout) {
   // A request-sized write on its own, lost: the flight is that one segment.
   const auto plain = run(false, 40, 1, 40);
   const auto probing = run(true, 40, 1, 40);
+  ASSERT_TRUE(plain.traced && probing.traced);
   ASSERT_TRUE(plain.dropped);
   ASSERT_TRUE(probing.dropped);
   EXPECT_EQ(probing.received, 3040u);
@@ -140,6 +160,7 @@ TEST(TailProbingSocket, RepairsALostLoneSmallSegmentWithoutATimeout) {
 TEST(TailProbingSocket, LeavesALossInTheMiddleToFastRecovery) {
   // Twenty segments, the fifth lost: duplicate ACKs repair it, no timeout, no probe needed.
   const auto probing = run(true, 20000, 5, 1000);
+  ASSERT_TRUE(probing.traced);
   ASSERT_TRUE(probing.dropped);
   EXPECT_EQ(probing.received, 23000u);
   EXPECT_EQ(probing.timeouts, 0);
