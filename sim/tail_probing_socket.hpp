@@ -3,10 +3,13 @@
 // simulated swarm loses a tail as the real programs do (docs/emulation.md, "Where the worlds
 // part"). A flight whose last segments are lost brings no duplicate ACKs, and ns-3 3.37 waits
 // for the retransmission timeout: the window falls to one segment and everything in flight is
-// sent again. Linux instead sends the flight's last segment again after about two round
-// trips; its acknowledgement either ends the flight or, with a SACK, shows what was lost, and
-// fast recovery repairs it. Most of a swarm's flights are short (a request, a batch of HAVEs,
-// one block), so in a shared, full uplink queue most losses are tail losses.
+// sent again. Linux instead sends the flight's newest segment again after about two round
+// trips (or, when that is all that is out, once an ACK could no longer be delayed): if it was
+// the one lost, its acknowledgement ends the flight with the window intact. Most of a swarm's
+// flights are short (a request, a batch of HAVEs, one block), so in a shared, full uplink
+// queue most losses are tail losses. What this does not add: Linux's RACK, which would also
+// repair earlier losses from the probe's SACK (ns-3 needs three duplicate ACKs and so times
+// out), and its reduction of the window after a loss the probe repaired.
 //
 // Sockets are made by make_tcp_socket(): ns-3's TcpL4Protocol only makes TcpSocketBase, and
 // accepted connections are forks of their listener, so every socket of a simulated host is
