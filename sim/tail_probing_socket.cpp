@@ -51,6 +51,7 @@ TailProbingSocket::~TailProbingSocket() {
 
 void TailProbingSocket::ReTxTimeout() {
   probe_event_.Cancel();
+  probe_due_ = ns3::Time{};
   probed_ = false;  // what follows the timeout is a new flight
   ns3::TcpSocketBase::ReTxTimeout();
 }
@@ -72,7 +73,7 @@ bool TailProbingSocket::MayProbe() const {
 }
 
 void TailProbingSocket::ArmProbe() {
-  probe_event_.Cancel();
+  probe_due_ = ns3::Time{};
   if (!MayProbe() || !m_retxEvent.IsRunning()) return;
   // Linux (tcp_schedule_loss_probe): 2 srtt, plus TCP_TIMEOUT_MIN (2 ms), or plus its minimum
   // RTO when a single segment is out (its ACK may be delayed); at the latest just before the
@@ -85,7 +86,27 @@ void TailProbingSocket::ArmProbe() {
   const ns3::Time rto_left = ns3::Simulator::GetDelayLeft(m_retxEvent);
   if (rto_left <= ns3::MicroSeconds(1)) return;
   pto = std::min(pto, rto_left - ns3::MicroSeconds(1));
-  probe_event_ = ns3::Simulator::Schedule(pto, &TailProbingSocket::Probe, this);
+  // Rearmed at every send and ACK: a timer already set no later than the new time is kept
+  // and goes off again when it finds it early, so ns-3 schedules one event per probe time
+  // rather than one per segment (each cancelled event stays in its queue until due).
+  const ns3::Time now = ns3::Simulator::Now();
+  probe_due_ = now + pto;
+  if (probe_event_.IsRunning() && now + ns3::Simulator::GetDelayLeft(probe_event_) <= probe_due_)
+    return;
+  probe_event_.Cancel();
+  probe_event_ = ns3::Simulator::Schedule(pto, &TailProbingSocket::OnProbeTimer, this);
+}
+
+void TailProbingSocket::OnProbeTimer() {
+  if (probe_due_.IsZero()) return;
+  const ns3::Time now = ns3::Simulator::Now();
+  if (now < probe_due_) {
+    probe_event_ =
+        ns3::Simulator::Schedule(probe_due_ - now, &TailProbingSocket::OnProbeTimer, this);
+    return;
+  }
+  probe_due_ = ns3::Time{};
+  Probe();
 }
 
 void TailProbingSocket::Probe() {

@@ -41,11 +41,14 @@ class TailProbingSocket : public ns3::TcpSocketBase {
   void ArmProbe();
   /// Whether a probe may go now (and so be scheduled).
   bool MayProbe() const;
+  /// The probe timer went off: probes if it is due, else waits until it is.
+  void OnProbeTimer();
   void Probe();
 
   ns3::TracedCallback<> probe_trace_;  // "TailLossProbe": a probe went out
   ns3::EventId probe_event_;
-  bool probed_ = false;  // one probe per flight: until all sent before it is acknowledged
+  ns3::Time probe_due_{};  // when the probe is due; zero: none armed
+  bool probed_ = false;    // one probe per flight: until all sent before it is acknowledged
   ns3::SequenceNumber32 probe_end_{0};
   // The newest segment sent with new data: what a probe sends again.
   ns3::SequenceNumber32 last_seq_{0};
