@@ -713,9 +713,9 @@ Status Emulation::write_results(sim::RunResult& r) {
   return {};
 }
 
-// Linux's counters beside the simulation's tcp_timeouts and tcp_fast_recoveries (ns-3 counts
-// entries into loss recovery; Linux every expiry of the timer, so repeats while backing off
-// count too).
+// Linux's counters beside the simulation's tcp_timeouts, tcp_fast_recoveries and
+// tcp_loss_probes (ns-3 counts entries into loss recovery; Linux every expiry of the timer,
+// so repeats while backing off count too).
 nlohmann::json Emulation::tcp_json() const {
   auto j = tcp_.to_json();
   j["counted_by"] = "Linux, summed over the hosts' namespaces";

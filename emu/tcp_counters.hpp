@@ -1,8 +1,8 @@
 #pragma once
 // What Linux's TCP did in an emulated host, by its own counters (/proc/net/netstat and
 // /proc/net/snmp, which are per network namespace). The simulation reports ns-3's side in
-// run.json (tcp_timeouts, tcp_fast_recoveries); side by side they show where the two stacks
-// part (docs/emulation.md, "What differs from the simulation").
+// run.json (tcp_timeouts, tcp_fast_recoveries, tcp_loss_probes); side by side they show where the
+// two stacks part (docs/emulation.md, "What differs from the simulation").
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>

@@ -3,6 +3,11 @@
 #include <algorithm>
 
 namespace swarmlab::sim {
+namespace {
+// Linux's TCP_RTO_MIN and TCP_TIMEOUT_MIN (2 jiffies), which its probe timer adds to 2 srtt.
+const ns3::Time kLinuxRtoMin = ns3::MilliSeconds(200);
+const ns3::Time kLinuxTimeoutMin = ns3::MilliSeconds(2);
+}  // namespace
 
 NS_OBJECT_ENSURE_REGISTERED(TailProbingSocket);
 
@@ -27,9 +32,11 @@ ns3::Ptr<ns3::TcpSocketBase> TailProbingSocket::Fork() {
 
 std::uint32_t TailProbingSocket::SendDataPacket(ns3::SequenceNumber32 seq, std::uint32_t max_size,
                                                 bool with_ack) {
-  const bool fresh = seq >= m_tcb->m_highTxMark.Get();
+  // The newest segment is the last one that carried bytes never sent before: a new one, or a
+  // retransmission that TcpTxBuffer filled up with unsent data.
+  const ns3::SequenceNumber32 high = m_tcb->m_highTxMark.Get();
   const std::uint32_t size = ns3::TcpSocketBase::SendDataPacket(seq, max_size, with_ack);
-  if (fresh && size > 0) {
+  if (m_tcb->m_highTxMark.Get() > high) {
     last_seq_ = seq;
     last_size_ = size;
   }
@@ -62,8 +69,9 @@ void TailProbingSocket::DoDispose() {
 }
 
 bool TailProbingSocket::MayProbe() const {
-  // Linux probes only in the open state (no SACKed or lost segment pending), with an RTT
-  // measured, while the newest segment is wholly unacknowledged. Closing connections are not
+  // Probes only in the open state (no SACKed or lost segment pending; Linux also in CWR), with
+  // an RTT measured (Linux would use 1 s without one; ns-3 takes no sample from the
+  // handshake), while the newest segment is wholly unacknowledged. Closing connections are not
   // probed: ns-3 sets FIN on a last segment sent again and changes state, and a reset one has
   // no endpoint left to send from.
   return !probed_ && m_state == ESTABLISHED && (m_endPoint != nullptr || m_endPoint6 != nullptr) &&
@@ -82,7 +90,7 @@ void TailProbingSocket::ArmProbe() {
   // data, not lost, and ns-3 cannot undo what a needless probe's duplicate ACKs set off
   // (flash-crowd-small seed 1: 161 timeouts and ratio 1.276 against 102 and 1.248).
   const bool one_segment = m_txBuffer->BytesInFlight() <= m_tcb->m_segmentSize;
-  ns3::Time pto = 2 * m_rtt->GetEstimate() + (one_segment ? m_minRto : ns3::MilliSeconds(2));
+  ns3::Time pto = 2 * m_rtt->GetEstimate() + (one_segment ? kLinuxRtoMin : kLinuxTimeoutMin);
   const ns3::Time rto_left = ns3::Simulator::GetDelayLeft(m_retxEvent);
   if (rto_left <= ns3::MicroSeconds(1)) return;
   pto = std::min(pto, rto_left - ns3::MicroSeconds(1));

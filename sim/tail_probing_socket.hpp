@@ -3,7 +3,8 @@
 // simulated swarm loses a tail as the real programs do (docs/emulation.md, "Where the worlds
 // part"). A flight whose last segments are lost brings no duplicate ACKs, and ns-3 3.37 waits
 // for the retransmission timeout: the window falls to one segment and everything in flight is
-// sent again. Linux instead sends the flight's newest segment again after about two round
+// sent again. Linux instead sends the flight's newest segment again (or a new one, when one
+// waits; this class always resends) after about two round
 // trips (or, when that is all that is out, once an ACK could no longer be delayed): if it was
 // the one lost, its acknowledgement ends the flight with the window intact. Most of a swarm's
 // flights are short (a request, a batch of HAVEs, one block), so in a shared, full uplink
@@ -37,7 +38,7 @@ class TailProbingSocket : public ns3::TcpSocketBase {
 
  private:
   /// (Re)schedules the probe: two smoothed round trips after the last send or new ACK (plus
-  /// a delayed-ACK allowance when a single segment is out), and never after the RTO.
+  /// a delayed-ACK allowance while at most a segment's worth is out), never after the RTO.
   void ArmProbe();
   /// Whether a probe may go now (and so be scheduled).
   bool MayProbe() const;

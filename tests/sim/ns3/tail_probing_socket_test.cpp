@@ -44,10 +44,9 @@ struct Outcome {
 };
 
 // Connects A to B over 10 Mbit/s and 10 ms, sends `warmup` bytes (to measure a round trip),
-// then from t = 1 s `writes` writes of `burst` bytes, 1 ms apart; the link to B drops the
-// `nth` packet of at least `min_size` bytes (headers included) counted from the burst on.
-Outcome run(bool probing, std::uint32_t burst, std::uint32_t nth, std::uint32_t min_size,
-            std::uint32_t writes = 1) {
+// then at t = 1 s `burst` bytes in one write; the link to B drops the `nth` packet of at
+// least `min_size` bytes (headers included) counted from the burst on.
+Outcome run(bool probing, std::uint32_t burst, std::uint32_t nth, std::uint32_t min_size) {
   ns3::Simulator::Destroy();
   configure_ns3_tcp(1000, 10'000'000, std::chrono::milliseconds(10), std::chrono::seconds(1));
   ns3::NodeContainer nodes;
@@ -78,8 +77,7 @@ Outcome run(bool probing, std::uint32_t burst, std::uint32_t nth, std::uint32_t 
         accepted = s;
         s->SetRecvCallback(ns3::Callback<void, ns3::Ptr<ns3::Socket>>([&](ns3::Ptr<ns3::Socket> r) {
           while (auto p = r->Recv()) out.received += p->GetSize();
-          if (out.received == warmup + writes * burst)
-            out.last_byte_s = ns3::Simulator::Now().GetSeconds();
+          if (out.received == warmup + burst) out.last_byte_s = ns3::Simulator::Now().GetSeconds();
         }));
       }));
 
@@ -108,11 +106,8 @@ Outcome run(bool probing, std::uint32_t burst, std::uint32_t nth, std::uint32_t 
   auto drop = ns3::Create<DropNth>(nth, min_size);
   ns3::Simulator::Schedule(ns3::Seconds(1), [&] {
     devices.Get(1)->SetAttribute("ReceiveErrorModel", ns3::PointerValue(drop));
+    sender->Send(ns3::Create<ns3::Packet>(burst));
   });
-  for (std::uint32_t i = 0; i < writes; ++i) {
-    ns3::Simulator::Schedule(ns3::Seconds(1) + ns3::MilliSeconds(i),
-                             [&] { sender->Send(ns3::Create<ns3::Packet>(burst)); });
-  }
   ns3::Simulator::Stop(ns3::Seconds(10));
   ns3::Simulator::Run();
   out.dropped = drop->dropped();
