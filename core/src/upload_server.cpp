@@ -182,10 +182,7 @@ void UploadServer::on_closed(Time now, ConnId conn) {
   // 44-54 s of a 61 s run).
   for (auto& [name, spread] : spread_) {
     for (std::size_t i = 0; i < spread.first_to.size(); ++i) {
-      if (spread.first_to[i] == conn && !spread.whole[i]) {
-        spread.first_to[i] = 0;
-        --spread.distinct;
-      }
+      if (spread.first_to[i] == conn && !spread.whole[i]) spread.first_to[i] = 0;
     }
   }
   if (freed) fill_slots(now);
@@ -228,7 +225,7 @@ void UploadServer::on_message(Time now, ConnId conn, Message m) {
     if (auto sp = spread_.find(c.file); sp != spread_.end() &&
                                         have->index < sp->second.first_to.size() &&
                                         sp->second.first_to[have->index] == conn) {
-      sp->second.whole[have->index] = true;
+      sp->second.mark_whole(have->index);
     }
     // Not at a seed: who gets its chunks matters less than that its uplink never idles, and
     // the newcomer's requests take a round trip to come.
@@ -517,7 +514,6 @@ void UploadServer::release_first_copies(ConnId conn, const Conn& c,
         std::any_of(c.out.begin(), c.out.end(), [&](const Conn::Out& o) { return o.index == i; });
     if (queued || going) continue;
     spread.first_to[i] = 0;
-    --spread.distinct;
   }
 }
 
@@ -537,7 +533,7 @@ bool UploadServer::spread_first(const std::string& name, std::uint32_t index, Co
   // scarcest upload, more than the downloader's round trip to ask for another. With uplink to
   // spare, what is asked is served.
   return index < spread.first_to.size() && spread.first_to[index] != 0 &&
-         spread.first_to[index] != conn && spread.distinct < held->size() &&
+         spread.first_to[index] != conn && spread.left_whole < held->size() &&
          (someone_waits() || turned_away_);
 }
 
@@ -565,7 +561,6 @@ void UploadServer::pump_reads(Time now) {
     auto& spread = spread_[r.name];  // made by on_request
     if (r.index < spread.first_to.size() && spread.first_to[r.index] == 0) {
       spread.first_to[r.index] = it->first;
-      ++spread.distinct;
     }
     c.out.push_back({r.index, r.offset, r.length});  // the length on_request settled
     c.out_bytes += r.length;
@@ -659,7 +654,7 @@ void UploadServer::on_sent(Time now, ConnId conn) {
       if (auto s = spread_.find(c.file); s != spread_.end() &&
                                          sent.index < s->second.first_to.size() &&
                                          s->second.first_to[sent.index] == conn) {
-        s->second.whole[sent.index] = true;
+        s->second.mark_whole(sent.index);
       }
     }
   }

@@ -447,6 +447,47 @@ TEST(UploadServer, AnOriginThatTurnsDownloadersAwaySendsEachChunkOnceBeforeAnyTw
   EXPECT_EQ(a.rejected, (Sent{{2, 1}}));
 }
 
+TEST(UploadServer, AnOriginSendsNoSecondCopyWhileAFirstCopyIsStillOnItsWay) {
+  // Every chunk has begun to go out, but chunks 2 and 3 are still on their way (to 3 and 1):
+  // a second copy of either would share the uplink with the last first copies, and the
+  // swarm waits for those. Once both have left whole, what is asked is served again.
+  Origin origin(3);
+  UploadServer& s = origin.server;
+  for (ConnId c : {1, 2, 3}) ASSERT_TRUE(s.on_accepted(t0, c));
+  EXPECT_FALSE(s.on_accepted(t0, 4));  // turned away: first copies from now on
+  for (ConnId c : {1, 2, 3}) s.on_message(t0, c, PeerInterested{"f", 0});
+  answers(s);
+  auto read = [&](ConnId conn, std::uint32_t index) {
+    s.on_read(t0, conn, "f", index, 0,
+              StoreResult::done(Payload::from_vector(std::vector<std::uint8_t>(1024))));
+  };
+
+  s.on_message(t0, 1, PeerRequestChunk{"f", 0, 0, 0});
+  s.on_message(t0, 2, PeerRequestChunk{"f", 1, 0, 0});
+  s.on_message(t0, 3, PeerRequestChunk{"f", 2, 0, 0});
+  EXPECT_EQ(answers(s).read, (Sent{{1, 0}, {2, 1}, {3, 2}}));
+  for (ConnId c : {1, 2, 3}) read(c, static_cast<std::uint32_t>(c - 1));
+  s.on_sent(t0, 1);  // chunks 0 and 1 have left whole; chunk 2 is on its way to 3
+  s.on_sent(t0, 2);
+  s.on_message(t0, 1, PeerRequestChunk{"f", 3, 0, 0});
+  EXPECT_EQ(answers(s).read, (Sent{{1, 3}}));
+
+  s.on_message(t0 + 1s, 2, PeerRequestChunk{"f", 3, 0, 0});
+  s.on_message(t0 + 1s, 2, PeerRequestChunk{"f", 2, 0, 0});
+  auto a = answers(s);
+  EXPECT_TRUE(a.read.empty());
+  EXPECT_EQ(a.rejected, (Sent{{2, 3}, {2, 2}}));
+
+  read(1, 3);
+  s.on_sent(t0 + 1s, 1);
+  s.on_sent(t0 + 1s, 3);
+  answers(s);
+  s.on_message(t0 + 2s, 2, PeerRequestChunk{"f", 3, 0, 0});
+  a = answers(s);
+  EXPECT_TRUE(a.rejected.empty());
+  EXPECT_EQ(a.read, (Sent{{2, 3}}));
+}
+
 // One slot, three downloaders waiting; each turn is one chunk. Serves the whole chunk to
 // `conn` (its reads and their departure) and returns who is unchoked next.
 struct OneSlotSeed {
@@ -454,10 +495,11 @@ struct OneSlotSeed {
   ChunkSet have;
   UploadServer server;
 
-  explicit OneSlotSeed(bool behind_first)
+  explicit OneSlotSeed(bool behind_first) : OneSlotSeed(config(behind_first)) {}
+  explicit OneSlotSeed(const UploadConfig& c)
       : file(make_file_info("f", 4 * 1024, 1024, std::vector<Digest>(4))),
         have(4),
-        server(config(behind_first), [this](const std::string& name) {
+        server(c, [this](const std::string& name) {
           return name == "f" ? UploadServer::Offered{&file, &have} : UploadServer::Offered{};
         }) {
     for (std::uint32_t i = 0; i < 4; ++i) have.insert(i);

@@ -79,10 +79,11 @@ struct UploadConfig {
   /// would otherwise hold a 512 KiB chunk (4 s) per downloader that no cancel could take back.
   Duration out_time = 250ms;
   /// While this peer is an origin of a file (it held all of it when the first request came),
-  /// has not sent every chunk once and has downloaders waiting for a slot or has turned some
-  /// away for want of a connection (its upload is what the swarm waits for), a request for a chunk
-  /// it already sent is rejected (PeerRejectChunk): the downloader asks it for another, so the
-  /// first copies a seed puts into the swarm are all different and none is lost if it leaves early.
+  /// some chunk's first copy has not left whole yet, and it has downloaders waiting for a slot
+  /// or has turned some away for want of a connection (its upload is what the swarm waits for),
+  /// a request for a chunk it already sent, or is sending to another, is rejected
+  /// (PeerRejectChunk): the downloader asks it for another, so the first copies a seed puts
+  /// into the swarm are all different and none is lost if it leaves early.
   /// A peer that downloaded the file got every chunk from the swarm, so it serves what is asked.
   bool spread_first_copies = true;
   /// Chunk reads (and delayed replies) in progress at once, over all connections.
@@ -357,8 +358,14 @@ class UploadServer {
   struct Spread {
     std::vector<ConnId> first_to;  // by chunk: the downloader it first went to; 0: none yet
     std::vector<bool> whole;       // by chunk: that first copy has left whole
-    std::uint32_t distinct = 0;    // chunks with a first copy out or on its way
+    std::uint32_t left_whole = 0;  // chunks whose first copy has left whole
     bool origin = false;           // held the whole file at the first request
+    void mark_whole(std::uint32_t index) {
+      if (index < whole.size() && !whole[index]) {
+        whole[index] = true;
+        ++left_whole;
+      }
+    }
   };
   std::map<std::string, Spread> spread_;  // by file
   ConnId next_turn_ = 0;  // round-robin position among connections with queued requests
