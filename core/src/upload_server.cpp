@@ -663,8 +663,12 @@ void UploadServer::on_sent(Time now, ConnId conn) {
     // Choked with a first copy cut short: it gets no more of it here.
     if (!c.unchoked) release_first_copies(conn, c);
   }
-  const auto turn = config_.turn_chunks * chunk_size(c.file);
-  if (c.unchoked && turn > 0 && c.turn_bytes >= turn) {
+  const auto chunk = chunk_size(c.file);
+  // A turn is turn_chunks chunks, or one while a downloader that holds nothing waits: its
+  // first chunk makes it a source, a second one here makes this one no more of a source.
+  if (c.unchoked && config_.turn_chunks > 0 && chunk > 0 && c.turn_bytes >= chunk &&
+      (c.turn_bytes >= config_.turn_chunks * chunk ||
+       (config_.newcomers_first && newcomer_waits(c)))) {
     // Its turn is over: the slot goes to whoever ranks first (furthest behind, then served
     // least), which may be it again.
     c.turn_bytes = 0;

@@ -574,6 +574,37 @@ TEST(UploadServer, ASlotGoesToTheDownloaderFurthestBehind) {
   }
 }
 
+TEST(UploadServer, ATurnIsOneChunkWhileADownloaderThatHoldsNothingWaits) {
+  // Turns of two chunks. 1 has the slot; 2 waits. If 2 holds nothing, 1's turn ends with its
+  // first chunk: 2's first chunk makes it a source, 1's second would not make 1 more of one.
+  struct Case {
+    bool newcomers_first;
+    std::uint32_t second_holds;
+    bool one_chunk_turn;
+  };
+  for (const auto& [newcomers_first, second_holds, one_chunk_turn] :
+       {Case{true, 0, true}, Case{true, 1, false}, Case{false, 0, false}}) {
+    SCOPED_TRACE(std::string(newcomers_first ? "newcomers first, " : "off, ") + "2 holds " +
+                 std::to_string(second_holds));
+    UploadConfig c = OneSlotSeed::config(true);
+    c.turn_chunks = 2;
+    c.newcomers_first = newcomers_first;
+    OneSlotSeed seed(c);
+    auto& s = seed.server;
+    for (ConnId conn : {1, 2}) ASSERT_TRUE(s.on_accepted(t0, conn));
+    s.on_message(t0, 1, PeerInterested{"f", 0, 8'000'000});
+    s.on_message(t0, 2, PeerInterested{"f", second_holds, 8'000'000});
+    ASSERT_EQ(seed.unchoked(), std::vector<ConnId>{1});
+    const auto after_one = seed.serve_chunk(t0 + 1s, 1, 0);
+    if (one_chunk_turn) {
+      EXPECT_EQ(after_one, std::vector<ConnId>{2});
+      continue;
+    }
+    EXPECT_TRUE(after_one.empty());
+    EXPECT_EQ(seed.serve_chunk(t0 + 2s, 1, 1), std::vector<ConnId>{2});
+  }
+}
+
 TEST(UploadServer, UnderstatingWhatItHoldsBuysADownloaderNoMoreThanWhatItGotHere) {
   // 1 says it holds nothing and never confirms a chunk; 2 honestly holds 2. Each chunk the
   // server sends 1 counts for 1 anyway, so after two of them 2 has its turn: a liar ranks no

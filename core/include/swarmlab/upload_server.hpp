@@ -67,7 +67,8 @@ struct UploadConfig {
   Duration rechoke_interval = 2s;
   /// When > 0, a downloader's turn ends after this many chunks' worth of blocks have left for
   /// it (if others wait), instead of at every rechoke_interval: turns follow the link's speed.
-  /// The periodic rechoke then only takes slots from downloaders that ask nothing.
+  /// The periodic rechoke then only takes slots from downloaders that ask nothing. With
+  /// newcomers_first, a turn is one chunk while a downloader that holds nothing waits.
   std::uint32_t turn_chunks = 2;
   /// Chunks' worth of blocks one downloader may have between read and sent
   /// (Send::report_sent). 1 on a link the host reports at the wire (ns-3); a host that reports
@@ -112,7 +113,8 @@ struct UploadConfig {
   std::uint32_t hearings = 4;
   /// An unchoked downloader that says it verified a chunk (PEER_HAVE), and so holds some, gives
   /// up its slot at a peer that is still downloading the file while an interested one that
-  /// holds none and uploads at least as fast waits: a newcomer's first chunk makes it a
+  /// holds none and uploads at least as fast waits (and at any peer, its turn is then one
+  /// chunk: turn_chunks): a newcomer's first chunk makes it a
   /// source, the other is one already. The slot then goes as any free slot does
   /// (behind_first: to a downloader that holds nothing), and blocks under way still come. In a
   /// flash crowd the first holders otherwise serve each other, whoever connected first, while
