@@ -87,6 +87,7 @@ struct Origin {
     return c;
   }
   void three_ask_one_served();
+  void three_served_one_turned_away();
 };
 
 // The downloaders `s` unchoked since the last call (other actions are dropped).
@@ -277,6 +278,15 @@ TEST(UploadServer, AHearingClosesNoDownloaderThatUploadsFasterThanTheNewcomer) {
   EXPECT_EQ(s.connections(), 2u);
 }
 
+// Three downloaders connected and interested, holding nothing; a fourth turned away, so the
+// origin spreads first copies from now on.
+void Origin::three_served_one_turned_away() {
+  for (ConnId c : {1, 2, 3}) ASSERT_TRUE(server.on_accepted(t0, c));
+  EXPECT_FALSE(server.on_accepted(t0, 4));
+  for (ConnId c : {1, 2, 3}) server.on_message(t0, c, PeerInterested{"f", 0});
+  answers(server);
+}
+
 TEST(UploadServer, AHolderGivesUpItsSlotWhileADownloaderThatHoldsNothingWaits) {
   FileInfo file = make_file_info("f", 4 * 1024, 1024, std::vector<Digest>(4));
   struct Case {
@@ -327,10 +337,7 @@ TEST(UploadServer, AFirstCopyCutOffWithItsConnectionGoesToTheNextDownloaderThatA
   // when it asks instead of being told to ask for another.
   Origin origin(3);
   UploadServer& s = origin.server;
-  for (ConnId c : {1, 2, 3}) ASSERT_TRUE(s.on_accepted(t0, c));
-  EXPECT_FALSE(s.on_accepted(t0, 4));  // turned away: first copies from now on
-  for (ConnId c : {1, 2, 3}) s.on_message(t0, c, PeerInterested{"f", 0});
-  answers(s);
+  ASSERT_NO_FATAL_FAILURE(origin.three_served_one_turned_away());
 
   // 3 gets chunk 1 whole; 1's chunk 0 is read but the connection goes before it leaves.
   s.on_message(t0, 3, PeerRequestChunk{"f", 1, 0, 0});
@@ -453,10 +460,7 @@ TEST(UploadServer, AnOriginSendsNoSecondCopyWhileAFirstCopyIsStillOnItsWay) {
   // swarm waits for those. Once both have left whole, what is asked is served again.
   Origin origin(3);
   UploadServer& s = origin.server;
-  for (ConnId c : {1, 2, 3}) ASSERT_TRUE(s.on_accepted(t0, c));
-  EXPECT_FALSE(s.on_accepted(t0, 4));  // turned away: first copies from now on
-  for (ConnId c : {1, 2, 3}) s.on_message(t0, c, PeerInterested{"f", 0});
-  answers(s);
+  ASSERT_NO_FATAL_FAILURE(origin.three_served_one_turned_away());
   auto read = [&](ConnId conn, std::uint32_t index) {
     s.on_read(t0, conn, "f", index, 0,
               StoreResult::done(Payload::from_vector(std::vector<std::uint8_t>(1024))));
