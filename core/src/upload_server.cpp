@@ -177,8 +177,8 @@ void UploadServer::on_closed(Time now, ConnId conn) {
   conns_.erase(it);
   // A first copy cut off with its connection never reached the swarm: the chunk is again one
   // no one got, and the next downloader to ask gets it. Otherwise an origin spreading first
-  // copies refuses it to everyone until every other chunk has gone out, and the swarm waits
-  // for it at the end (flash-crowd with hearings: the last chunks first reached a leecher at
+  // copies refuses it to everyone, and the spreading never ends, and the swarm waits for it at
+  // the end (flash-crowd with hearings: the last chunks first reached a leecher at
   // 44-54 s of a 61 s run).
   for (auto& [name, spread] : spread_) {
     for (std::size_t i = 0; i < spread.first_to.size(); ++i) {
@@ -221,12 +221,8 @@ void UploadServer::on_message(Time now, ConnId conn, Message m) {
     if (have->name != c.file) return;
     c.sent_of.erase(have->index);
     if (c.holds < UINT32_MAX) ++c.holds;
-    // A first copy it was getting here is in the swarm now, whoever sent the rest.
-    if (auto sp = spread_.find(c.file); sp != spread_.end() &&
-                                        have->index < sp->second.first_to.size() &&
-                                        sp->second.first_to[have->index] == conn) {
-      sp->second.mark_whole(have->index);
-    }
+    // The chunk is in the swarm now, whoever sent it: no first copy of it is awaited any more.
+    if (auto sp = spread_.find(c.file); sp != spread_.end()) sp->second.mark_whole(have->index);
     // Not at a seed: who gets its chunks matters less than that its uplink never idles, and
     // the newcomer's requests take a round trip to come.
     if (config_.newcomers_first && c.unchoked && !seeding(c.file) && newcomer_waits(c)) {
@@ -469,7 +465,8 @@ bool UploadServer::newcomer_waits(const Conn& than) const {
   if (held(than) == 0) return false;
   return std::any_of(conns_.begin(), conns_.end(), [&](const auto& e) {
     const Conn& o = e.second;
-    return o.interested && !o.unchoked && !o.hearing && held(o) == 0 && !uploads_faster(than, o);
+    return o.interested && !o.unchoked && !o.hearing && o.file == than.file && held(o) == 0 &&
+           !uploads_faster(than, o);
   });
 }
 
@@ -533,7 +530,7 @@ bool UploadServer::spread_first(const std::string& name, std::uint32_t index, Co
   // scarcest upload, more than the downloader's round trip to ask for another. With uplink to
   // spare, what is asked is served.
   return index < spread.first_to.size() && spread.first_to[index] != 0 &&
-         spread.first_to[index] != conn && spread.left_whole < held->size() &&
+         spread.first_to[index] != conn && spread.left_whole < spread.whole.size() &&
          (someone_waits() || turned_away_);
 }
 
@@ -613,6 +610,8 @@ void UploadServer::on_read(Time now, ConnId conn, const std::string& name, std::
       c.out_bytes -= out->bytes;
       c.out.erase(out);
     }
+    // Nor will a first copy it began: the next downloader to ask may have it.
+    release_first_copies(conn, c, index);
     return read_done(now);
   }
   auto data = std::get<Payload>(std::move(result.value));
@@ -651,11 +650,8 @@ void UploadServer::on_sent(Time now, ConnId conn) {
     if (bytes >= file->chunk_length(sent.index)) {
       c.sent_of.erase(sent.index);
       if (c.sent_whole < UINT32_MAX) ++c.sent_whole;
-      if (auto s = spread_.find(c.file); s != spread_.end() &&
-                                         sent.index < s->second.first_to.size() &&
-                                         s->second.first_to[sent.index] == conn) {
-        s->second.mark_whole(sent.index);
-      }
+      // A copy left whole, the first or (sent while nobody waited) another: the chunk is out.
+      if (auto s = spread_.find(c.file); s != spread_.end()) s->second.mark_whole(sent.index);
     }
   }
   if (c.out.empty() && c.queue.empty()) {

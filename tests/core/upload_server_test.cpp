@@ -492,8 +492,37 @@ TEST(UploadServer, AnOriginSendsNoSecondCopyWhileAFirstCopyIsStillOnItsWay) {
   EXPECT_EQ(a.read, (Sent{{2, 3}}));
 }
 
-// One slot, three downloaders waiting; each turn is one chunk. Serves the whole chunk to
-// `conn` (its reads and their departure) and returns who is unchoked next.
+TEST(UploadServer, AChunkAnyDownloaderReportsIsOutAndEndsTheSpreading) {
+  // Chunks 0-2 leave whole; chunk 3's first copy is cut off with 1's connection. 3 then says
+  // it verified chunk 3 (it got it elsewhere): every chunk is in the swarm, the spreading is
+  // over, and 2 gets the chunk 0 it asks for. Counting only what the first recipient reports,
+  // the origin would refuse every chunk it ever sent, for good.
+  Origin origin(3);
+  UploadServer& s = origin.server;
+  ASSERT_NO_FATAL_FAILURE(origin.three_served_one_turned_away());
+  for (ConnId c : {1, 2, 3}) {
+    const auto index = static_cast<std::uint32_t>(c - 1);
+    s.on_message(t0, c, PeerRequestChunk{"f", index, 0, 0});
+    s.on_read(t0, c, "f", index, 0,
+              StoreResult::done(Payload::from_vector(std::vector<std::uint8_t>(1024))));
+    s.on_sent(t0, c);
+  }
+  s.on_message(t0, 1, PeerRequestChunk{"f", 3, 0, 0});
+  EXPECT_EQ(answers(s).read, (Sent{{1, 0}, {2, 1}, {3, 2}, {1, 3}}));
+  s.on_closed(t0 + 1s, 1);
+  s.on_message(t0 + 1s, 2, PeerRequestChunk{"f", 0, 0, 0});
+  EXPECT_EQ(answers(s).rejected, (Sent{{2, 0}}));  // chunk 3 is still awaited
+
+  s.on_message(t0 + 2s, 3, PeerHave{"f", 3});
+  s.on_message(t0 + 2s, 2, PeerRequestChunk{"f", 0, 0, 0});
+  const auto a = answers(s);
+  EXPECT_TRUE(a.rejected.empty());
+  EXPECT_EQ(a.read, (Sent{{2, 0}}));
+}
+
+// One slot, three downloaders waiting; each turn is one chunk (unless a test sets other turns).
+// Serves the whole chunk to `conn` (its reads and their departure) and returns who is unchoked
+// next.
 struct OneSlotSeed {
   FileInfo file;
   ChunkSet have;

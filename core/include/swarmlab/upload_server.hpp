@@ -68,7 +68,8 @@ struct UploadConfig {
   /// When > 0, a downloader's turn ends after this many chunks' worth of blocks have left for
   /// it (if others wait), instead of at every rechoke_interval: turns follow the link's speed.
   /// The periodic rechoke then only takes slots from downloaders that ask nothing. With
-  /// newcomers_first, a turn is one chunk while a downloader that holds nothing waits.
+  /// newcomers_first, a turn is one chunk while a downloader that holds nothing, and uploads
+  /// at least as fast, waits.
   std::uint32_t turn_chunks = 2;
   /// Chunks' worth of blocks one downloader may have between read and sent
   /// (Send::report_sent). 1 on a link the host reports at the wire (ns-3); a host that reports
@@ -327,8 +328,8 @@ class UploadServer {
   /// Whether the rate limit lets another block out now; if not, sets next_pump_.
   bool rate_allows(Time now);
   /// Whether to answer `conn`'s request for a block of `index` with PeerRejectChunk: this peer
-  /// is an origin of the file, has sent `index` to another downloader before, has chunks it
-  /// never sent, and downloaders wait (or were turned away).
+  /// is an origin of the file, has sent `index` (or is sending it) to another downloader, some
+  /// chunk's first copy has not left whole, and downloaders wait (or were turned away).
   bool spread_first(const std::string& name, std::uint32_t index, ConnId conn) const;
   /// Frees the first copies promised to `conn` (or only chunk `only`) that it no longer has
   /// under way here (none of their blocks queued or going out, and not left whole): the next
