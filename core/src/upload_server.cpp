@@ -177,9 +177,9 @@ void UploadServer::on_closed(Time now, ConnId conn) {
   conns_.erase(it);
   // A first copy cut off with its connection never reached the swarm: the chunk is again one
   // no one got, and the next downloader to ask gets it. Otherwise an origin spreading first
-  // copies refuses it to everyone, and the spreading never ends, and the swarm waits for it at
-  // the end (flash-crowd with hearings: the last chunks first reached a leecher at
-  // 44-54 s of a 61 s run).
+  // copies refuses it to everyone while it spreads, and the swarm waits for it at the end
+  // (flash-crowd with hearings: the last chunks first reached a leecher at 44-54 s of a 61 s
+  // run).
   for (auto& [name, spread] : spread_) {
     for (std::size_t i = 0; i < spread.first_to.size(); ++i) {
       if (spread.first_to[i] == conn && !spread.whole[i]) spread.first_to[i] = 0;

@@ -115,11 +115,10 @@ struct UploadConfig {
   /// An unchoked downloader that says it verified a chunk (PEER_HAVE), and so holds some, gives
   /// up its slot at a peer that is still downloading the file while an interested one that
   /// holds none and uploads at least as fast waits (and at any peer, its turn is then one
-  /// chunk: turn_chunks): a newcomer's first chunk makes it a
-  /// source, the other is one already. The slot then goes as any free slot does
-  /// (behind_first: to a downloader that holds nothing), and blocks under way still come. In a
-  /// flash crowd the first holders otherwise serve each other, whoever connected first, while
-  /// the rest wait (docs/models.md, "Who gets a slot").
+  /// chunk: turn_chunks): a newcomer's first chunk makes it a source, the other is one already. The
+  /// slot then goes as any free slot does (behind_first: to a downloader that holds nothing), and
+  /// blocks under way still come. In a flash crowd the first holders otherwise serve each other,
+  /// whoever connected first, while the rest wait (docs/models.md, "Who gets a slot").
   bool newcomers_first = true;
   /// ... or if it has not named a file this long after it connected. A downloader names its
   /// file (PEER_INTERESTED or PEER_NOT_INTERESTED) as soon as it connects; a connection that
@@ -360,8 +359,8 @@ class UploadServer {
   std::uint32_t reads_in_progress_ = 0;
   struct Spread {
     std::vector<ConnId> first_to;  // by chunk: the downloader it first went to; 0: none yet
-    std::vector<bool> whole;       // by chunk: that first copy has left whole
-    std::uint32_t left_whole = 0;  // chunks whose first copy has left whole
+    std::vector<bool> whole;       // by chunk: out (a copy left whole, or someone reported it)
+    std::uint32_t left_whole = 0;  // chunks out
     bool origin = false;           // held the whole file at the first request
     void mark_whole(std::uint32_t index) {
       if (index < whole.size() && !whole[index]) {
