@@ -492,6 +492,23 @@ TEST(UploadServer, AnOriginSendsNoSecondCopyWhileAFirstCopyIsStillOnItsWay) {
   EXPECT_EQ(a.read, (Sent{{2, 3}}));
 }
 
+TEST(UploadServer, AFirstCopyWhoseReadFailedGoesToTheNextDownloaderThatAsks) {
+  // 1's chunk 0 cannot be read: 1 is told so, and the chunk reached nobody, so 2 gets it when
+  // it asks instead of being told to ask for another while 1's copy never comes.
+  Origin origin(3);
+  UploadServer& s = origin.server;
+  ASSERT_NO_FATAL_FAILURE(origin.three_served_one_turned_away());
+  s.on_message(t0, 1, PeerRequestChunk{"f", 0, 0, 0});
+  EXPECT_EQ(answers(s).read, (Sent{{1, 0}}));
+  s.on_read(t0, 1, "f", 0, 0, StoreResult::failed(make_error(ErrorCode::IoError, "disk gone")));
+  answers(s);
+
+  s.on_message(t0 + 1s, 2, PeerRequestChunk{"f", 0, 0, 0});
+  const auto a = answers(s);
+  EXPECT_TRUE(a.rejected.empty());
+  EXPECT_EQ(a.read, (Sent{{2, 0}}));
+}
+
 TEST(UploadServer, AChunkAnyDownloaderReportsIsOutAndEndsTheSpreading) {
   // Chunks 0-2 leave whole; chunk 3's first copy is cut off with 1's connection. 3 then says
   // it verified chunk 3 (it got it elsewhere): every chunk is in the swarm, the spreading is
