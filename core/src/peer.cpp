@@ -19,13 +19,19 @@ Peer::Peer(PeerConfig config)
                                    .register_delay = config_.register_delay},
                rng_),
       haves_(config_.have_delay),
-      uploads_(config_.upload, [this](const std::string& name) -> UploadServer::Offered {
+      uploads_(upload_config(config_), [this](const std::string& name) -> UploadServer::Offered {
         const auto f = files_.find(name);
         if (f == files_.end()) return {};
         return {&f->second.info, &f->second.have};
       }) {
 }
 Peer::~Peer() = default;
+
+UploadConfig Peer::upload_config(const PeerConfig& config) {
+  UploadConfig upload = config.upload;
+  upload.seed = config.seed ^ 0x75706c6f6164ULL;  // its own sequence, not the peer's
+  return upload;
+}
 
 void Peer::record(Time now, std::string type, nlohmann::json fields) {
   emit(Record{Event{now, config_.peer_id, std::move(type), std::move(fields)}});

@@ -11,7 +11,7 @@ namespace swarmlab {
 namespace act = upload_action;
 
 UploadServer::UploadServer(UploadConfig config, Held held)
-    : config_(std::move(config)), held_(std::move(held)) {
+    : config_(std::move(config)), held_(std::move(held)), rng_(config_.seed) {
 }
 
 std::optional<UploadAction> UploadServer::poll_action() {
@@ -121,6 +121,7 @@ bool UploadServer::on_accepted(Time now, ConnId conn) {
   c.last_heard = now;
   c.accepted = now;
   c.hearing = hearing;
+  c.draw = rng_.next();
   conns_.emplace(conn, std::move(c));
   return true;
 }
@@ -358,19 +359,19 @@ void UploadServer::choke(Time now, ConnId conn, Conn& c) {
 
 void UploadServer::fill_slots(Time now) {
   std::uint32_t open = 0, regular = 0;
-  std::vector<std::pair<std::tuple<SlotRank, Time, ConnId>, Conn*>> waiting;
+  std::vector<std::pair<std::tuple<SlotRank, std::uint64_t, ConnId>, Conn*>> waiting;
   for (auto& [conn, c] : conns_) {
     if (c.unchoked) {
       ++open;
       regular += c.optimistic ? 0 : 1;
     } else if (c.interested) {
-      waiting.push_back({{rank(c), c.since, conn}, &c});
+      waiting.push_back({{rank(c), c.draw, conn}, &c});
     }
   }
   std::sort(waiting.begin(), waiting.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
-  const auto regular_most = regular_slots();  // unchoking changes neither
-  const auto most = total_slots();
+  const auto regular_most = regular_slots_now();  // unchoking changes neither
+  const auto most = regular_most + (config_.optimistic_slot ? 1 : 0);
   for (auto& [key, c] : waiting) {
     if (open >= most) break;
     const bool optimistic = regular >= regular_most;
@@ -406,7 +407,7 @@ void UploadServer::rechoke(Time now) {
   std::sort(ranks.begin(), ranks.end(),
             [](const Rank& a, const Rank& b) { return a.key() < b.key(); });
   std::map<ConnId, bool> keep;  // conn -> optimistic
-  const std::size_t regular = regular_slots();
+  const std::size_t regular = regular_slots_now();
   for (std::size_t i = 0; i < ranks.size() && i < regular; ++i) keep[ranks[i].conn] = false;
   if (config_.optimistic_slot && ranks.size() > regular) {
     // Longest waiting among the rest: choked for the longest time.
@@ -446,6 +447,12 @@ std::uint32_t UploadServer::regular_slots() const {
   return config_.slots_at(std::max(config_.slot_bps, (fastest - slowest) / 4));
 }
 
+std::uint32_t UploadServer::regular_slots_now() const {
+  const auto regular = regular_slots();
+  if (config_.newcomer_slots == 0 || !newcomer_waits_for_slot()) return regular;
+  return std::min(regular, config_.newcomer_slots);
+}
+
 bool UploadServer::is_origin(const std::string& name) const {
   // Whole before anyone asked it for a chunk (the Spread is made at the first request).
   const auto it = spread_.find(name);
@@ -467,6 +474,13 @@ bool UploadServer::newcomer_waits(const Conn& than) const {
     const Conn& o = e.second;
     return o.interested && !o.unchoked && !o.hearing && o.file == than.file && held(o) == 0 &&
            !uploads_faster(than, o);
+  });
+}
+
+bool UploadServer::newcomer_waits_for_slot() const {
+  return std::any_of(conns_.begin(), conns_.end(), [&](const auto& e) {
+    const Conn& o = e.second;
+    return o.interested && !o.unchoked && !o.hearing && held(o) == 0;
   });
 }
 

@@ -103,6 +103,8 @@ class Peer final : public Node {
   std::size_t held_haves() const { return haves_.held(); }
 
  private:
+  /// The upload server's config: PeerConfig::upload, seeded from this peer's seed.
+  static UploadConfig upload_config(const PeerConfig& config);
   void handle_start(Time now) override;
   void handle_accepted(Time now, ConnId conn, const Endpoint& remote) override;
   void handle_connected(Time now, ConnId conn) override;

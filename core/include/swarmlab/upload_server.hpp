@@ -19,6 +19,7 @@
 #include "swarmlab/chunk_set.hpp"
 #include "swarmlab/effects.hpp"
 #include "swarmlab/messages.hpp"
+#include "swarmlab/rng.hpp"
 #include "swarmlab/token_bucket.hpp"
 
 namespace swarmlab {
@@ -71,6 +72,13 @@ struct UploadConfig {
   /// newcomers_first, a turn is one chunk while a downloader that holds nothing, and uploads
   /// at least as fast, waits.
   std::uint32_t turn_chunks = 2;
+  /// While an interested downloader that holds nothing waits for a slot, at most this many
+  /// regular slots are filled (0: no such limit). Each downloader served takes a share of the
+  /// uplink, and a chunk sent to six at once leaves all six copies late: sent to three, half
+  /// of them are whole, and their downloaders sources, in half the time. In a flash crowd
+  /// that is how fast the swarm's uplinks come into use (docs/models.md, "Fewer at once
+  /// while newcomers wait").
+  std::uint32_t newcomer_slots = 3;
   /// Chunks' worth of blocks one downloader may have between read and sent
   /// (Send::report_sent). 1 on a link the host reports at the wire (ns-3); a host that reports
   /// when the kernel took the bytes (Asio) keeps the next reads under way meanwhile with 2.
@@ -79,7 +87,10 @@ struct UploadConfig {
   /// blocks): what is still queued here can be cancelled by a downloader that moved it to a
   /// faster source, and its pings do not wait behind seconds of data. A 1 Mbit/s uplink
   /// would otherwise hold a 512 KiB chunk (4 s) per downloader that no cancel could take back.
-  Duration out_time = 250ms;
+  /// With few downloaders served at once (newcomer_slots), each one's share is most of the
+  /// link, and what was read for one that has since moved its requests elsewhere is sent all
+  /// the same, as duplicates.
+  Duration out_time = 100ms;
   /// While this peer is an origin of a file (it held all of it when the first request came),
   /// some chunk's first copy has not left whole yet, and it has downloaders waiting for a slot
   /// or has turned some away for want of a connection (its upload is what the swarm waits for),
@@ -138,6 +149,8 @@ struct UploadConfig {
   Duration rate_burst = 50ms;
   /// Artificial delay before every reply (`set_delay`), to try RTT-based choice by hand.
   Duration reply_delay = Duration::zero();
+  /// Seeds the draw that orders downloaders who rank the same for a slot; each peer its own.
+  std::uint64_t seed = 1;
 };
 
 namespace upload_action {
@@ -248,6 +261,9 @@ class UploadServer {
     Time idle_since{};             // when it last had nothing queued or busy
     Time last_heard{};             // its last message (or its accept)
     Time accepted{};
+    /// Drawn at accept: among downloaders that rank the same, the lower draw gets a slot
+    /// first. Not the order they connected in, which is much the same at every source.
+    std::uint64_t draw = 0;
     /// Accepted beyond max_connections: it stays only if it makes way (UploadConfig::hearings).
     bool hearing = false;
   };
@@ -292,6 +308,8 @@ class UploadServer {
            now - std::max(c.idle_since, c.since) >= config_.rechoke_interval / 2;
   }
   bool someone_waits() const;
+  /// An interested downloader that holds nothing waits for a slot (newcomer_slots).
+  bool newcomer_waits_for_slot() const;
   /// The chunks a downloader holds as far as this server knows: what it said, or at least
   /// what it got here whole.
   static std::uint32_t held(const Conn& c) { return std::max(c.holds, c.sent_whole); }
@@ -318,6 +336,8 @@ class UploadServer {
   /// Regular slots now: UploadConfig::regular_slots, or at an origin a quarter of the spread
   /// of its downloaders' rates each (fastest_first).
   std::uint32_t regular_slots() const;
+  /// ... at most newcomer_slots while a newcomer waits for one.
+  std::uint32_t regular_slots_now() const;
   /// An interested downloader, choked, that ranks before `than`.
   bool someone_ranks_before(const Conn& than) const;
   void pump_reads(Time now);
@@ -344,7 +364,6 @@ class UploadServer {
   std::uint64_t chunk_size(const std::string& name) const;
   void reply(Time now, ConnId conn, Message m, bool chunk);
   void read_done(Time now);
-  std::uint32_t total_slots() const { return regular_slots() + (config_.optimistic_slot ? 1 : 0); }
 
   void act(UploadAction a) { actions_.push_back(std::move(a)); }
   void send_to(ConnId conn, Message m, bool report_sent = false) {
@@ -353,6 +372,7 @@ class UploadServer {
 
   UploadConfig config_;
   Held held_;
+  Rng rng_;
   std::map<ConnId, Conn> conns_;
   std::deque<Delayed> delayed_;  // due times are non-decreasing: one delay for all replies
   std::deque<UploadAction> actions_;
