@@ -329,6 +329,7 @@ void parse_strategy(const json& v, const std::string& path, DownloadConfig& d, U
   f.duration("rechoke_interval", u.rechoke_interval);
   f.duration("upload_out_time", u.out_time);
   f.integer("turn_chunks", u.turn_chunks, 0, 1000);
+  f.integer("newcomer_slots", u.newcomer_slots, 0, 1024);
   f.boolean("spread_first_copies", u.spread_first_copies);
   f.boolean("behind_first", u.behind_first);
   f.boolean("newcomers_first", u.newcomers_first);
@@ -361,6 +362,7 @@ void parse_strategy(const json& v, const std::string& path, DownloadConfig& d, U
   f.integer("inflight_total", d.max_inflight_total, 1, 65536);
   f.integer("end_game_chunks", d.end_game_chunks, 0, 1000000);
   f.integer("max_sources", d.max_sources, 1, 1024);
+  f.duration("newcomer_grace", d.newcomer_grace);
   f.integer("max_strikes", d.max_strikes, 1, 1000);
   f.duration("ping_interval", d.ping_interval);
   f.duration("first_refresh", d.first_refresh);
@@ -762,6 +764,7 @@ json to_json(const Scenario& s) {
             {"min_inflight_per_peer", d.min_inflight_per_peer},
             {"inflight_total", d.max_inflight_total},
             {"max_sources", d.max_sources},
+            {"newcomer_grace", secs(d.newcomer_grace)},
             {"max_strikes", d.max_strikes},
             {"ping_interval", secs(d.ping_interval)},
             {"first_refresh", secs(d.first_refresh)},
@@ -778,6 +781,7 @@ json to_json(const Scenario& s) {
             {"rechoke_interval", secs(s.upload.rechoke_interval)},
             {"upload_out_time", secs(s.upload.out_time)},
             {"turn_chunks", s.upload.turn_chunks},
+            {"newcomer_slots", s.upload.newcomer_slots},
             {"spread_first_copies", s.upload.spread_first_copies},
             {"behind_first", s.upload.behind_first},
             {"newcomers_first", s.upload.newcomers_first},

@@ -249,7 +249,8 @@ void Download::connect_more(Time now) {
   std::size_t waiting = useful.size();
   for (auto& [id, s] : sources_) {
     if (active < config_.max_sources || waiting == 0) break;
-    if (s.state == SourceState::Ready && !s.interested && s.inflight == 0) {
+    const bool newcomer = s.has.count() == 0 && now - s.ready_at < config_.newcomer_grace;
+    if (s.state == SourceState::Ready && !s.interested && s.inflight == 0 && !newcomer) {
       drop_source(now, s, SourceState::Idle, "nothing we miss");
       --active;
       --waiting;
@@ -370,6 +371,7 @@ void Download::on_message(Time now, ConnId conn, Message m) {
     s->ping_nonce.reset();
     if (s->state == SourceState::Pinging) {
       s->state = SourceState::Ready;
+      s->ready_at = now;
       log("source_ready", {{"file", name_}, {"peer", s->id}, {"rtt_ms", to_seconds(sample) * 1e3}});
     }
     return schedule(now);

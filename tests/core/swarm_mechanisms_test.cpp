@@ -258,6 +258,47 @@ TEST(SwarmMechanisms, ASeedServesTheDownloaderFurthestBehindFirst) {
   }
 }
 
+TEST(SwarmMechanisms, ASourceThatHoldsNothingYetIsKeptForItsGraceThenGivesWay) {
+  // d and p may connect to one source each. The origin takes one downloader (p) and answers
+  // it only after a minute (set_delay), so d is told Busy and connects to p, which holds
+  // nothing. Then a second seed appears. p is a newcomer: d keeps it for newcomer_grace (10 s)
+  // after it became ready, and only then lets it go for the seed, which has all d misses.
+  Swarm s(8);
+  const auto bytes = random_bytes(8 * kTestChunk, 33);
+  auto origin = s.add_peer("seed", {}, [](PeerConfig& c) {
+    c.upload.max_connections = 1;
+    c.upload.hearings = 0;
+    c.upload.reply_delay = 60s;
+  });
+  auto one_source = [](PeerConfig& c) { c.download.max_sources = 1; };
+  auto p = s.add_peer("p", {}, one_source);  // and it stays with the origin
+  auto d = s.add_peer("d", {}, one_source);
+  auto late = s.add_peer("late");
+  ASSERT_TRUE(s.wait_online({origin, p, d, late}));
+  ASSERT_NE(as<PublishDone>(s.publish(origin, "f", bytes)), nullptr);
+  s.start_download(p, "f", "/dl/f");
+  s.net.run_for(1s);
+  s.start_download(d, "f", "/dl/f");
+  auto ready_at_p = [&]() -> std::optional<Time> {
+    for (const auto& e : s.net.records_of("source_ready"))
+      if (e.node == "d" && e.fields["peer"] == "p") return e.time;
+    return std::nullopt;
+  };
+  ASSERT_TRUE(s.net.run_until([&] { return ready_at_p().has_value(); }));
+  const Time ready = *ready_at_p();
+  ASSERT_NE(as<PublishDone>(s.publish(late, "f", bytes)), nullptr);
+  ASSERT_NE(as<DownloadCompleted>(s.wait_download(d, "f")), nullptr);
+  EXPECT_EQ(*s.net.store(d).file("/dl/f"), bytes);
+  const auto got = s.received_by("d", "f");
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got[0].fields["from"], "late");
+  const double after = to_seconds(got[0].time - ready);
+  EXPECT_GE(after, 10.0) << "p was let go " << after << " s after it became ready";
+  EXPECT_LT(after, 12.0);
+  // p held nothing all along: a newcomer, for longer than its grace.
+  EXPECT_EQ(s.chunks_have(p, "f"), 0u);
+}
+
 TEST(SwarmMechanisms, AFullSourceIsAskedAgainAfterSecondsNotAtEveryRefresh) {
   // A seed that takes one downloader at a time (and hears no newcomer out) tells a second one
   // Busy. The second asks again after 1 s, then 2, 4 and 8 s: a handful of tries in 15 s, where

@@ -43,6 +43,12 @@ struct DownloadConfig {
   std::uint32_t max_unverified = 16;
   /// Sources connected at once for one download.
   std::uint32_t max_sources = 16;
+  /// A connected source with nothing we miss gives way to an owner of something we miss, but
+  /// one that holds nothing at all only this long after it became ready: it is a newcomer and
+  /// soon holds chunks. In a flash crowd every downloader connected to the last peer to get
+  /// a first chunk let it go at once, and with their sources full none came back: its uplink
+  /// idled for the rest of the run (docs/models.md, "A newcomer's sources stay").
+  Duration newcomer_grace = 10s;
   /// Bad chunks from one source before it is banned for this download.
   std::uint32_t max_strikes = 3;
   Duration ping_interval = 5s;
@@ -225,6 +231,7 @@ class Download {
     Time ping_sent{};
     Time last_delivery{};
     Time last_heard{};  // any frame: a source busy sending chunks is alive even if pings wait
+    Time ready_at{};    // when it answered our first ping
     std::uint32_t inflight = 0;
     bool unchoked = false;    // it said we may ask
     bool silent = false;      // our requests to it timed out; no more until it is heard
