@@ -609,8 +609,9 @@ TEST(UploadServer, ASlotGoesToTheDownloaderFurthestBehind) {
     s.on_message(t0, 3, PeerInterested{"f", 1});
     EXPECT_EQ(seed.unchoked(), std::vector<ConnId>{1});
 
-    // 1's turn ends with its chunk. 3 holds the fewest chunks; 2 was served as little and
-    // waited as long, and comes first only when holdings do not count.
+    // 1's turn ends with its chunk. 3 holds the fewest chunks; 2 was served as little, draws
+    // lower than 3 at this server's seed (UploadConfig::seed, 1), and comes first only when
+    // holdings do not count.
     EXPECT_EQ(seed.serve_chunk(t0 + 1s, 1), std::vector<ConnId>{behind_first ? 3u : 2u});
     if (!behind_first) continue;
     // 3 verified that chunk (2 now) and 2 got two elsewhere (5): 3 is still furthest behind
