@@ -472,16 +472,13 @@ bool UploadServer::newcomer_waits(const Conn& than) const {
   if (held(than) == 0) return false;
   return std::any_of(conns_.begin(), conns_.end(), [&](const auto& e) {
     const Conn& o = e.second;
-    return o.interested && !o.unchoked && !o.hearing && o.file == than.file && held(o) == 0 &&
-           !uploads_faster(than, o);
+    return waiting_newcomer(o) && o.file == than.file && !uploads_faster(than, o);
   });
 }
 
 bool UploadServer::newcomer_waits_for_slot() const {
-  return std::any_of(conns_.begin(), conns_.end(), [&](const auto& e) {
-    const Conn& o = e.second;
-    return o.interested && !o.unchoked && !o.hearing && held(o) == 0;
-  });
+  return std::any_of(conns_.begin(), conns_.end(),
+                     [](const auto& e) { return waiting_newcomer(e.second); });
 }
 
 bool UploadServer::someone_waits() const {

@@ -308,6 +308,10 @@ class UploadServer {
            now - std::max(c.idle_since, c.since) >= config_.rechoke_interval / 2;
   }
   bool someone_waits() const;
+  /// `c` is interested, choked and holds nothing: its first chunk would make it a source.
+  static bool waiting_newcomer(const Conn& c) {
+    return c.interested && !c.unchoked && !c.hearing && held(c) == 0;
+  }
   /// An interested downloader that holds nothing waits for a slot (newcomer_slots).
   bool newcomer_waits_for_slot() const;
   /// The chunks a downloader holds as far as this server knows: what it said, or at least
