@@ -331,6 +331,7 @@ void parse_strategy(const json& v, const std::string& path, DownloadConfig& d, U
   f.integer("turn_chunks", u.turn_chunks, 0, 1000);
   f.integer("newcomer_slots", u.newcomer_slots, 0, 1024);
   f.boolean("spread_first_copies", u.spread_first_copies);
+  f.integer("first_copy_stall_blocks", u.first_copy_stall_blocks, 0, 1000);
   f.boolean("behind_first", u.behind_first);
   f.boolean("newcomers_first", u.newcomers_first);
   f.boolean("fastest_first", u.fastest_first);
@@ -783,6 +784,7 @@ json to_json(const Scenario& s) {
             {"turn_chunks", s.upload.turn_chunks},
             {"newcomer_slots", s.upload.newcomer_slots},
             {"spread_first_copies", s.upload.spread_first_copies},
+            {"first_copy_stall_blocks", s.upload.first_copy_stall_blocks},
             {"behind_first", s.upload.behind_first},
             {"newcomers_first", s.upload.newcomers_first},
             {"fastest_first", s.upload.fastest_first},

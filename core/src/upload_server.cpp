@@ -271,11 +271,12 @@ void UploadServer::on_request(Time now, ConnId conn, Conn& c, PeerRequestChunk r
     it->second.origin = held->complete();
     it->second.first_to.resize(held->size());
     it->second.whole.resize(held->size());
+    it->second.moved.resize(held->size());
   }
   // A request that crossed our CHOKE on the wire (or came unasked): dropped, and said so.
   if (!c.unchoked) return send_to(conn, PeerChoke{r.name, {{r.index, r.index}}});
   // Said at once, while the downloader's other requests keep this connection busy.
-  if (spread_first(r.name, r.index, conn)) {
+  if (spread_first(now, r, conn)) {
     return send_to(conn, PeerRejectChunk{r.name, r.index});
   }
   if (c.queue.size() >= config_.max_queued_requests) {
@@ -530,9 +531,10 @@ std::uint64_t UploadServer::chunk_size(const std::string& name) const {
   return file != nullptr ? file->chunk_size : 0;
 }
 
-bool UploadServer::spread_first(const std::string& name, std::uint32_t index, ConnId conn) const {
-  const ChunkSet* held = held_(name).have;
-  const auto it = spread_.find(name);
+bool UploadServer::spread_first(Time now, const PeerRequestChunk& r, ConnId conn) const {
+  const auto index = r.index;
+  const ChunkSet* held = held_(r.name).have;
+  const auto it = spread_.find(r.name);
   if (!config_.spread_first_copies || held == nullptr || it == spread_.end() || !it->second.origin)
     return false;
   const auto& spread = it->second;
@@ -542,7 +544,16 @@ bool UploadServer::spread_first(const std::string& name, std::uint32_t index, Co
   // spare, what is asked is served.
   return index < spread.first_to.size() && spread.first_to[index] != 0 &&
          spread.first_to[index] != conn && spread.left_whole < spread.whole.size() &&
-         (someone_waits() || turned_away_);
+         (someone_waits() || turned_away_) &&
+         (spread.whole[index] || now - spread.moved[index] < first_copy_stall(r.length));
+}
+
+Duration UploadServer::first_copy_stall(std::uint32_t block_bytes) const {
+  if (config_.first_copy_stall_blocks == 0) return Duration::max();
+  if (config_.upload_bps == 0) return config_.first_copy_stall_time;
+  const double share = static_cast<double>(config_.upload_bps) /
+                       (regular_slots_now() + (config_.optimistic_slot ? 1 : 0));
+  return from_seconds(config_.first_copy_stall_blocks * 8.0 * block_bytes / share);
 }
 
 void UploadServer::pump_reads(Time now) {
@@ -562,13 +573,19 @@ void UploadServer::pump_reads(Time now) {
     PeerRequestChunk r = std::move(c.queue.front());
     c.queue.pop_front();
     if (!c.unchoked) --c.finishing;
-    if (spread_first(r.name, r.index, it->first)) {
+    if (spread_first(now, r, it->first)) {
       send_to(it->first, PeerRejectChunk{r.name, r.index});
       continue;
     }
     auto& spread = spread_[r.name];  // made by on_request
-    if (r.index < spread.first_to.size() && spread.first_to[r.index] == 0) {
+    // Promised to this one if to nobody yet, or if it stalled with the one it was promised to
+    // (the rest of that one's requests for it are then rejected).
+    if (r.index < spread.first_to.size() &&
+        (spread.first_to[r.index] == 0 ||
+         (spread.first_to[r.index] != it->first && !spread.whole[r.index] &&
+          now - spread.moved[r.index] >= first_copy_stall(r.length)))) {
       spread.first_to[r.index] = it->first;
+      spread.moved[r.index] = now;
     }
     c.out.push_back({r.index, r.offset, r.length});  // the length on_request settled
     c.out_bytes += r.length;
@@ -664,6 +681,10 @@ void UploadServer::on_sent(Time now, ConnId conn) {
       // A copy left whole, the first or (sent while nobody waited) another: the chunk is out.
       if (auto s = spread_.find(c.file); s != spread_.end()) s->second.mark_whole(sent.index);
     }
+  }
+  if (auto s = spread_.find(c.file); s != spread_.end() && sent.index < s->second.first_to.size() &&
+                                     s->second.first_to[sent.index] == conn) {
+    s->second.moved[sent.index] = now;  // its first copy is moving
   }
   if (c.out.empty() && c.queue.empty()) {
     c.idle_since = now;

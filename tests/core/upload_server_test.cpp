@@ -500,6 +500,51 @@ TEST(UploadServer, AnOriginSendsNoSecondCopyWhileAFirstCopyIsStillOnItsWay) {
   EXPECT_EQ(a.read, (Sent{{2, 3}}));
 }
 
+TEST(UploadServer, AFirstCopyThatStallsGoesToTheNextDownloaderThatAsks) {
+  // 1 got the first block of chunk 0, and then nothing more of it left (TCP backing off on its
+  // connection): after four blocks' time at one slot's share of the uplink, or two seconds if
+  // the rate is unknown, the next downloader to ask gets the chunk instead of being told to ask
+  // for another while the origin's uplink idles. The promise passes to that one.
+  struct Case {
+    std::uint64_t upload_bps;
+    Duration stall;
+  };
+  // Known rate: four slots and the optimistic one, so a fifth of 81,920 bit/s; four 512-byte
+  // blocks of it take 1 s.
+  for (const Case k : {Case{0, 2s}, Case{81'920, 1s}}) {
+    SCOPED_TRACE(k.upload_bps);
+    UploadConfig config = Origin::config(3);
+    config.upload_bps = k.upload_bps;
+    config.out_time = Duration::zero();
+    Origin origin(config);
+    UploadServer& s = origin.server;
+    ASSERT_NO_FATAL_FAILURE(origin.three_served_one_turned_away());
+    s.on_message(t0, 1, PeerRequestChunk{"f", 0, 0, 512});
+    EXPECT_EQ(answers(s).read, (Sent{{1, 0}}));
+    s.on_read(t0, 1, "f", 0, 0,
+              StoreResult::done(Payload::from_vector(std::vector<std::uint8_t>(512))));
+    s.on_sent(t0 + 100ms, 1);
+    answers(s);
+
+    // Still moving: refused.
+    s.on_message(t0 + 100ms + k.stall - 1ms, 2, PeerRequestChunk{"f", 0, 0, 512});
+    auto a = answers(s);
+    EXPECT_EQ(a.rejected, (Sent{{2, 0}}));
+    EXPECT_TRUE(a.read.empty());
+
+    // Stalled: 2 gets it, and 3, asking next, is refused while 2's copy moves.
+    s.on_message(t0 + 100ms + k.stall, 2, PeerRequestChunk{"f", 0, 0, 512});
+    s.on_message(t0 + 100ms + k.stall, 3, PeerRequestChunk{"f", 0, 0, 512});
+    a = answers(s);
+    EXPECT_EQ(a.read, (Sent{{2, 0}}));
+    EXPECT_EQ(a.rejected, (Sent{{3, 0}}));
+
+    // 1's next request for the chunk is refused too: it is 2's first copy now.
+    s.on_message(t0 + 100ms + k.stall, 1, PeerRequestChunk{"f", 0, 512, 512});
+    EXPECT_EQ(answers(s).rejected, (Sent{{1, 0}}));
+  }
+}
+
 TEST(UploadServer, AFirstCopyWhoseReadFailedGoesToTheNextDownloaderThatAsks) {
   // 1's chunk 0 cannot be read: 1 is told so, and the chunk reached nobody, so 2 gets it when
   // it asks instead of being told to ask for another while 1's copy never comes.

@@ -99,6 +99,15 @@ struct UploadConfig {
   /// into the swarm are all different and none is lost if it leaves early.
   /// A peer that downloaded the file got every chunk from the swarm, so it serves what is asked.
   bool spread_first_copies = true;
+  /// ... except a chunk whose first copy has stalled: nothing of it has left for its downloader
+  /// in this many blocks' time at one slot's share of the uplink (or in first_copy_stall_time
+  /// when the uplink's rate is unknown). The next downloader to ask gets it, and the promise
+  /// passes to that one. A first copy stuck on a connection that TCP sends slowly otherwise
+  /// keeps the origin's uplink idle: every downloader that asks for anything else is told to
+  /// ask for another (flash-crowd-small, seed 1: the last three first copies took 4 s, and the
+  /// origin sent almost nothing for 1.7 s of it). 0: a first copy stays promised while under way.
+  std::uint32_t first_copy_stall_blocks = 4;
+  Duration first_copy_stall_time = 2s;
   /// Chunk reads (and delayed replies) in progress at once, over all connections.
   std::uint32_t max_reads = 8;
   /// Downloaders connected at once (0: no limit); more are told Busy and look elsewhere.
@@ -353,7 +362,10 @@ class UploadServer {
   /// Whether to answer `conn`'s request for a block of `index` with PeerRejectChunk: this peer
   /// is an origin of the file, has sent `index` (or is sending it) to another downloader, some
   /// chunk's first copy has not left whole, and downloaders wait (or were turned away).
-  bool spread_first(const std::string& name, std::uint32_t index, ConnId conn) const;
+  bool spread_first(Time now, const PeerRequestChunk& r, ConnId conn) const;
+  /// How long a first copy of which nothing left may stay promised (first_copy_stall_blocks)
+  /// when blocks of `block_bytes` are asked.
+  Duration first_copy_stall(std::uint32_t block_bytes) const;
   /// Frees the first copies promised to `conn` (or only chunk `only`) that it no longer has
   /// under way here (none of their blocks queued or going out, and not left whole): the next
   /// downloader to ask gets them. Otherwise a downloader that cancelled one, or was choked
@@ -384,6 +396,7 @@ class UploadServer {
   struct Spread {
     std::vector<ConnId> first_to;  // by chunk: the downloader it first went to; 0: none yet
     std::vector<bool> whole;       // by chunk: out (a copy left whole, or someone reported it)
+    std::vector<Time> moved;       // by chunk: its first copy promised or a block of it sent
     std::uint32_t left_whole = 0;  // chunks out
     bool origin = false;           // held the whole file at the first request
     void mark_whole(std::uint32_t index) {
