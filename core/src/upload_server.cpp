@@ -276,9 +276,7 @@ void UploadServer::on_request(Time now, ConnId conn, Conn& c, PeerRequestChunk r
   // A request that crossed our CHOKE on the wire (or came unasked): dropped, and said so.
   if (!c.unchoked) return send_to(conn, PeerChoke{r.name, {{r.index, r.index}}});
   // Said at once, while the downloader's other requests keep this connection busy.
-  if (spread_first(now, r, conn)) {
-    return send_to(conn, PeerRejectChunk{r.name, r.index});
-  }
+  if (spread_first(now, r, conn)) return reject_chunk(conn, c, r);
   if (c.queue.size() >= config_.max_queued_requests) {
     return send_to(conn, ErrorMessage{0, ErrorCode::Busy,
                                       "more than " + std::to_string(config_.max_queued_requests) +
@@ -548,6 +546,18 @@ bool UploadServer::spread_first(Time now, const PeerRequestChunk& r, ConnId conn
          (spread.whole[index] || now - spread.moved[index] < first_copy_stall(r.length));
 }
 
+void UploadServer::reject_chunk(ConnId conn, Conn& c, const PeerRequestChunk& r) {
+  // The downloader drops every request for the chunk it is told to ask another for, so its
+  // blocks still queued here go too. Sent later, they would leave it part of a first copy it
+  // no longer asks this peer to finish, while everyone else is told to ask for another
+  // (scarce-seed, seed 6: two leechers held three of the four blocks of the last chunk for
+  // six seconds while the whole swarm waited for it).
+  std::erase_if(c.queue,
+                [&](const PeerRequestChunk& q) { return q.name == r.name && q.index == r.index; });
+  c.finishing = std::min(c.finishing, static_cast<std::uint32_t>(c.queue.size()));
+  send_to(conn, PeerRejectChunk{r.name, r.index});
+}
+
 Duration UploadServer::first_copy_stall(std::uint32_t block_bytes) const {
   if (config_.first_copy_stall_blocks == 0) return Duration::max();
   if (config_.upload_bps == 0) return config_.first_copy_stall_time;
@@ -574,7 +584,7 @@ void UploadServer::pump_reads(Time now) {
     c.queue.pop_front();
     if (!c.unchoked) --c.finishing;
     if (spread_first(now, r, it->first)) {
-      send_to(it->first, PeerRejectChunk{r.name, r.index});
+      reject_chunk(it->first, c, r);
       continue;
     }
     auto& spread = spread_[r.name];  // made by on_request

@@ -545,6 +545,35 @@ TEST(UploadServer, AFirstCopyThatStallsGoesToTheNextDownloaderThatAsks) {
   }
 }
 
+TEST(UploadServer, ARejectedChunkTakesTheDownloadersQueuedBlocksOfItAlong) {
+  // 2 asked for the first block of chunk 0 while its link was busy with chunk 1, then for the
+  // second block once 1 had begun chunk 0's first copy: that one is rejected, and 2 drops every
+  // request for chunk 0 at this origin. Its queued first block must go too: served later (1's
+  // connection closes and the chunk is free again), it would leave 2 half a chunk it no longer
+  // asks this peer to finish, while everyone else is told to ask for another.
+  UploadConfig config = Origin::config(3);
+  config.out_time = Duration::zero();  // one chunk's worth between read and sent
+  Origin origin(config);
+  UploadServer& s = origin.server;
+  ASSERT_NO_FATAL_FAILURE(origin.three_served_one_turned_away());
+  s.on_message(t0, 2, PeerRequestChunk{"f", 1, 0, 512});
+  s.on_message(t0, 2, PeerRequestChunk{"f", 1, 512, 512});
+  s.on_message(t0, 2, PeerRequestChunk{"f", 0, 0, 512});  // waits: 2's link is full
+  EXPECT_EQ(answers(s).read, (Sent{{2, 1}, {2, 1}}));
+  s.on_message(t0, 1, PeerRequestChunk{"f", 0, 0, 512});
+  EXPECT_EQ(answers(s).read, (Sent{{1, 0}}));
+  s.on_message(t0, 2, PeerRequestChunk{"f", 0, 512, 512});
+  EXPECT_EQ(answers(s).rejected, (Sent{{2, 0}}));
+
+  s.on_closed(t0 + 100ms, 1);
+  for (std::uint32_t offset : {0u, 512u}) {
+    s.on_read(t0 + 100ms, 2, "f", 1, offset,
+              StoreResult::done(Payload::from_vector(std::vector<std::uint8_t>(512))));
+    s.on_sent(t0 + 100ms, 2);
+  }
+  EXPECT_TRUE(answers(s).read.empty());
+}
+
 TEST(UploadServer, AFirstCopyWhoseReadFailedGoesToTheNextDownloaderThatAsks) {
   // 1's chunk 0 cannot be read: 1 is told so, and the chunk reached nobody, so 2 gets it when
   // it asks instead of being told to ask for another while 1's copy never comes.

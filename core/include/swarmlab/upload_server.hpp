@@ -363,6 +363,8 @@ class UploadServer {
   /// is an origin of the file, has sent `index` (or is sending it) to another downloader, some
   /// chunk's first copy has not left whole, and downloaders wait (or were turned away).
   bool spread_first(Time now, const PeerRequestChunk& r, ConnId conn) const;
+  /// Answers `r` with PeerRejectChunk, and drops `conn`'s other queued requests for that chunk.
+  void reject_chunk(ConnId conn, Conn& c, const PeerRequestChunk& r);
   /// How long a first copy of which nothing left may stay promised (first_copy_stall_blocks)
   /// when blocks of `block_bytes` are asked.
   Duration first_copy_stall(std::uint32_t block_bytes) const;
