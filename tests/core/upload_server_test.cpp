@@ -902,6 +902,7 @@ TEST(UploadServer, DownloadersThatRankTheSameGetSlotsInAnOrderEachSourceDraws) {
   auto chosen_by = [](std::uint64_t seed) {
     UploadConfig c = Origin::config(20);
     c.slots = 3;
+    c.newcomer_slots = 3;  // all three, though newcomers wait
     c.optimistic_slot = false;
     c.seed = seed;
     Origin o(c);

@@ -74,11 +74,11 @@ struct UploadConfig {
   std::uint32_t turn_chunks = 2;
   /// While an interested downloader that holds nothing waits for a slot, at most this many
   /// regular slots are filled (0: no such limit). Each downloader served takes a share of the
-  /// uplink, and a chunk sent to six at once leaves all six copies late: sent to three at
-  /// once, each copy is whole, and its downloader a source, in half the time. In a flash
-  /// crowd that is how fast the swarm's uplinks come into use (docs/models.md, "Fewer at
-  /// once while newcomers wait").
-  std::uint32_t newcomer_slots = 3;
+  /// uplink, and a chunk sent to six at once leaves all six copies late: sent to two at once
+  /// (and the optimistic slot), each copy is whole, and its downloader a source, in under half
+  /// the time. In a flash crowd that is how fast the swarm's uplinks come into use
+  /// (docs/models.md, "Fewer at once while newcomers wait").
+  std::uint32_t newcomer_slots = 2;
   /// Chunks' worth of blocks one downloader may have between read and sent
   /// (Send::report_sent). 1 on a link the host reports at the wire (ns-3); a host that reports
   /// when the kernel took the bytes (Asio) keeps the next reads under way meanwhile with 2.
