@@ -560,7 +560,10 @@ void UploadServer::reject_chunk(ConnId conn, Conn& c, const PeerRequestChunk& r)
 
 Duration UploadServer::first_copy_stall(std::uint32_t block_bytes) const {
   if (config_.first_copy_stall_blocks == 0) return Duration::max();
-  if (config_.upload_bps == 0) return config_.first_copy_stall_time;
+  if (config_.upload_bps == 0) {
+    return config_.first_copy_stall_time > Duration::zero() ? config_.first_copy_stall_time
+                                                            : Duration::max();
+  }
   const double share = static_cast<double>(config_.upload_bps) /
                        (regular_slots_now() + (config_.optimistic_slot ? 1 : 0));
   return from_seconds(config_.first_copy_stall_blocks * 8.0 * block_bytes / share);

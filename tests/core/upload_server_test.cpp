@@ -502,9 +502,10 @@ TEST(UploadServer, AnOriginSendsNoSecondCopyWhileAFirstCopyIsStillOnItsWay) {
 
 TEST(UploadServer, AFirstCopyThatStallsGoesToTheNextDownloaderThatAsks) {
   // 1 got the first block of chunk 0, and then nothing more of it left (TCP backing off on its
-  // connection): after four blocks' time at one slot's share of the uplink, or two seconds if
-  // the rate is unknown, the next downloader to ask gets the chunk instead of being told to ask
-  // for another while the origin's uplink idles. The promise passes to that one.
+  // connection): after four blocks' time at one slot's share of the uplink, or
+  // first_copy_stall_time if the rate is unknown, the next downloader to ask gets the chunk
+  // instead of being told to ask for another while the origin's uplink idles. The promise
+  // passes to that one.
   struct Case {
     std::uint64_t upload_bps;
     Duration stall;
@@ -515,6 +516,7 @@ TEST(UploadServer, AFirstCopyThatStallsGoesToTheNextDownloaderThatAsks) {
     SCOPED_TRACE(k.upload_bps);
     UploadConfig config = Origin::config(3);
     config.upload_bps = k.upload_bps;
+    config.first_copy_stall_time = 2s;
     config.out_time = Duration::zero();
     Origin origin(config);
     UploadServer& s = origin.server;
@@ -543,6 +545,14 @@ TEST(UploadServer, AFirstCopyThatStallsGoesToTheNextDownloaderThatAsks) {
     s.on_message(t0 + 100ms + k.stall, 1, PeerRequestChunk{"f", 0, 512, 512});
     EXPECT_EQ(answers(s).rejected, (Sent{{1, 0}}));
   }
+  // Rate unknown and no first_copy_stall_time (the default): a first copy stays promised.
+  Origin origin(Origin::config(3));
+  UploadServer& s = origin.server;
+  ASSERT_NO_FATAL_FAILURE(origin.three_served_one_turned_away());
+  s.on_message(t0, 1, PeerRequestChunk{"f", 0, 0, 512});
+  EXPECT_EQ(answers(s).read, (Sent{{1, 0}}));
+  s.on_message(t0 + 60s, 2, PeerRequestChunk{"f", 0, 0, 512});
+  EXPECT_EQ(answers(s).rejected, (Sent{{2, 0}}));
 }
 
 TEST(UploadServer, ARejectedChunkTakesTheDownloadersQueuedBlocksOfItAlong) {

@@ -101,13 +101,15 @@ struct UploadConfig {
   bool spread_first_copies = true;
   /// ... except a chunk whose first copy has stalled: nothing of it has left for its downloader
   /// in this many blocks' time at one slot's share of the uplink (or in first_copy_stall_time
-  /// when the uplink's rate is unknown). The next downloader to ask gets it, and the promise
-  /// passes to that one. A first copy stuck on a connection that TCP sends slowly otherwise
-  /// keeps the origin's uplink idle: every downloader that asks for anything else is told to
-  /// ask for another (flash-crowd-small, seed 1: the last three first copies took 4 s, and the
-  /// origin sent almost nothing for 1.7 s of it). 0: a first copy stays promised while under way.
+  /// when the uplink's rate is unknown; 0, the default, never: without the rate a slow block
+  /// says little, and on a fast link the rule only sends chunks twice). The next downloader
+  /// to ask gets it, and the promise passes to that one. A first copy stuck on a connection that
+  /// TCP sends slowly otherwise keeps the origin's uplink idle: every downloader that asks for
+  /// anything else is told to ask for another (flash-crowd-small, seed 1: the last three first
+  /// copies took 4 s, and the origin sent almost nothing for 1.7 s of it). 0: a first copy stays
+  /// promised while under way.
   std::uint32_t first_copy_stall_blocks = 4;
-  Duration first_copy_stall_time = 2s;
+  Duration first_copy_stall_time = Duration::zero();
   /// Chunk reads (and delayed replies) in progress at once, over all connections.
   std::uint32_t max_reads = 8;
   /// Downloaders connected at once (0: no limit); more are told Busy and look elsewhere.
