@@ -75,8 +75,8 @@ struct UploadConfig {
   /// While an interested downloader that holds nothing waits for a slot, at most this many
   /// regular slots are filled (0: no such limit). Each downloader served takes a share of the
   /// uplink, and a chunk sent to six at once leaves all six copies late: sent to two at once
-  /// (and the optimistic slot), each copy is whole, and its downloader a source, in under half
-  /// the time. In a flash crowd that is how fast the swarm's uplinks come into use
+  /// (and the optimistic slot), each copy is whole, and its downloader a source, in half the
+  /// time or less. In a flash crowd that is how fast the swarm's uplinks come into use
   /// (docs/models.md, "Fewer at once while newcomers wait").
   std::uint32_t newcomer_slots = 2;
   /// Chunks' worth of blocks one downloader may have between read and sent
@@ -100,15 +100,15 @@ struct UploadConfig {
   /// A peer that downloaded the file got every chunk from the swarm, so it serves what is asked.
   bool spread_first_copies = true;
   /// ... except a chunk whose first copy has stalled: nothing of it has left for its downloader
-  /// in this many blocks' time at one slot's share of the uplink (or in first_copy_stall_time
-  /// when the uplink's rate is unknown; 0, the default, never: without the rate a slow block
-  /// says little, and on a fast link the rule only sends chunks twice). The next downloader
-  /// to ask gets it, and the promise passes to that one. A first copy stuck on a connection that
-  /// TCP sends slowly otherwise keeps the origin's uplink idle: every downloader that asks for
-  /// anything else is told to ask for another (flash-crowd-small, seed 1: the last three first
-  /// copies took 4 s, and the origin sent almost nothing for 1.7 s of it). 0: a first copy stays
-  /// promised while under way.
+  /// in this many blocks' time at one slot's share of the uplink (upload_bps known). The next
+  /// downloader to ask gets it, and the promise passes to that one. A first copy stuck on a
+  /// connection that TCP sends slowly otherwise keeps the origin's uplink idle: every
+  /// downloader that asks for a chunk already sent is told to ask for another
+  /// (flash-crowd-small, seed 1: the last three first copies took 4 s, and the origin sent
+  /// almost nothing for 1.7 s of it). 0: a first copy stays promised while under way.
   std::uint32_t first_copy_stall_blocks = 4;
+  /// The same when upload_bps is unknown (0, the default: never). Without the rate there is no
+  /// pace to call a stall against. Set by tests only.
   Duration first_copy_stall_time = Duration::zero();
   /// Chunk reads (and delayed replies) in progress at once, over all connections.
   std::uint32_t max_reads = 8;
@@ -362,8 +362,9 @@ class UploadServer {
   /// Whether the rate limit lets another block out now; if not, sets next_pump_.
   bool rate_allows(Time now);
   /// Whether to answer `conn`'s request for a block of `index` with PeerRejectChunk: this peer
-  /// is an origin of the file, has sent `index` (or is sending it) to another downloader, some
-  /// chunk's first copy has not left whole, and downloaders wait (or were turned away).
+  /// is an origin of the file, has sent `index` (or is sending it, and that first copy has not
+  /// stalled) to another downloader, some chunk's first copy has not left whole, and
+  /// downloaders wait (or were turned away).
   bool spread_first(Time now, const PeerRequestChunk& r, ConnId conn) const;
   /// Answers `r` with PeerRejectChunk, and drops `conn`'s other queued requests for that chunk.
   void reject_chunk(ConnId conn, Conn& c, const PeerRequestChunk& r);
@@ -398,7 +399,7 @@ class UploadServer {
   std::deque<UploadAction> actions_;
   std::uint32_t reads_in_progress_ = 0;
   struct Spread {
-    std::vector<ConnId> first_to;  // by chunk: the downloader it first went to; 0: none yet
+    std::vector<ConnId> first_to;  // by chunk: who its first copy is promised to; 0: nobody
     std::vector<bool> whole;       // by chunk: out (a copy left whole, or someone reported it)
     std::vector<Time> moved;       // by chunk: its first copy promised or a block of it sent
     std::uint32_t left_whole = 0;  // chunks out
