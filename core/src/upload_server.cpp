@@ -543,7 +543,7 @@ bool UploadServer::spread_first(Time now, const PeerRequestChunk& r, ConnId conn
   return index < spread.first_to.size() && spread.first_to[index] != 0 &&
          spread.first_to[index] != conn && spread.left_whole < spread.whole.size() &&
          (someone_waits() || turned_away_) &&
-         (spread.whole[index] || now - spread.moved[index] < first_copy_stall(r.length));
+         !spread.stalled(index, now, first_copy_stall(r.length));
 }
 
 void UploadServer::reject_chunk(ConnId conn, Conn& c, const PeerRequestChunk& r) {
@@ -592,11 +592,11 @@ void UploadServer::pump_reads(Time now) {
     }
     auto& spread = spread_[r.name];  // made by on_request
     // Promised to this one if to nobody yet, or if it stalled with the one it was promised to
-    // (the rest of that one's requests for it are then rejected).
+    // (while first copies are spread, that one's further requests for it are then rejected).
     if (r.index < spread.first_to.size() &&
         (spread.first_to[r.index] == 0 ||
-         (spread.first_to[r.index] != it->first && !spread.whole[r.index] &&
-          now - spread.moved[r.index] >= first_copy_stall(r.length)))) {
+         (spread.first_to[r.index] != it->first &&
+          spread.stalled(r.index, now, first_copy_stall(r.length))))) {
       spread.first_to[r.index] = it->first;
       spread.moved[r.index] = now;
     }

@@ -404,6 +404,10 @@ class UploadServer {
     std::vector<Time> moved;       // by chunk: its first copy promised or a block of it sent
     std::uint32_t left_whole = 0;  // chunks out
     bool origin = false;           // held the whole file at the first request
+    /// Its first copy is promised but not out, and nothing of it has left for `limit`.
+    bool stalled(std::uint32_t index, Time now, Duration limit) const {
+      return !whole[index] && now - moved[index] >= limit;
+    }
     void mark_whole(std::uint32_t index) {
       if (index < whole.size() && !whole[index]) {
         whole[index] = true;
