@@ -33,7 +33,9 @@
 #include <ns3/pointer.h>
 #include <ns3/queue-size.h>
 #include <ns3/rng-seed-manager.h>
+#include <ns3/object-factory.h>
 #include <ns3/rtt-estimator.h>
+#include <ns3/scheduler.h>
 #include <ns3/sequence-number.h>
 #include <ns3/simulator.h>
 #include <ns3/socket.h>

@@ -8,6 +8,7 @@
 #include <limits>
 #include <set>
 
+#include "sim/event_heap_scheduler.hpp"
 #include "sim/ns3_headers.hpp"
 #include "sim/ns3_host.hpp"
 #include "sim/run_metrics.hpp"
@@ -150,6 +151,7 @@ void Simulation::configure_tcp() {
   configure_ns3_tcp(segment_size(s_), fastest, slowest_delay, longest_life);
   ns3::RngSeedManager::SetSeed(1);
   ns3::RngSeedManager::SetRun(s_.seed + 1);
+  use_event_heap_scheduler();
 }
 
 void Simulation::build() {
