@@ -5,7 +5,8 @@
 //
 //   ns3-star-baseline PEERS FILE_BYTES PACKET_BYTES [SOURCES] [SEED]
 //
-// Prints one JSON object: wall_s, simulated_s, bytes, ns3_events, peak_rss_kib.
+// Prints one JSON object: wall_s, simulated_s, bytes, ns3_events, packets_sent (put on the
+// uplinks), peak_rss_kib.
 #include <sys/resource.h>
 
 #include <chrono>
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/event_heap_scheduler.hpp"
 #include "sim/ns3_headers.hpp"
 #include "sim/star_topology.hpp"
 #include "sim/tcp_config.hpp"
@@ -93,6 +95,7 @@ int main(int argc, char** argv) {
   StarTopology topo(packet);
   swarmlab::sim::configure_ns3_tcp(segment, 100'000'000, 80ms,
                                    2 * (topo.longest_wait(20'000'000, 20'000'000) + 80ms));
+  swarmlab::sim::use_event_heap_scheduler();
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<int> delay_ms(5, 80);
   for (std::size_t i = 0; i < peers; ++i) {
@@ -147,9 +150,10 @@ int main(int argc, char** argv) {
   getrusage(RUSAGE_SELF, &usage);
   std::printf(
       "{\"wall_s\": %.3f, \"simulated_s\": %.3f, \"bytes\": %llu, \"ns3_events\": %llu, "
-      "\"peak_rss_kib\": %ld}\n",
+      "\"packets_sent\": %llu, \"peak_rss_kib\": %ld}\n",
       wall, simulated, static_cast<unsigned long long>(g_received),
-      static_cast<unsigned long long>(events), usage.ru_maxrss);
+      static_cast<unsigned long long>(events),
+      static_cast<unsigned long long>(topo.uplink_packets()), usage.ru_maxrss);
   if (g_received != g_expected) {
     std::fprintf(stderr, "ns3-star-baseline: %llu of %llu bytes arrived\n",
                  static_cast<unsigned long long>(g_received),

@@ -11,7 +11,11 @@ the wall time of bench's ns3-star-baseline: the same star and TCP moving the sam
 bulk flows (4 per leecher) with no swarm logic. "x raw" is swarm-sim's wall time over it:
 what our layer (and the traffic a swarm adds: requests, HAVEs, choking) costs over ns-3.
 Wall times move with whatever else the machine does; the ns-3 event counts ("M events",
-swarm-sim's and the baseline's) do not, and say how much of the ratio is packets.
+swarm-sim's and the baseline's) do not. "x raw" splits into two factors, printed beside it:
+"pkt x", how many more packets the swarm put on the wire than the bulk flows did (requests,
+HAVEs, block tails and the ACKs they draw; ns-3 spends the same handful of events on a packet
+whatever it carries), and "per pkt x", swarm-sim's wall time per packet over the baseline's:
+what our layer, and ns-3's work that grows with connections per node, add to each packet.
 """
 import argparse
 import json
@@ -55,7 +59,7 @@ def main():
     sets = [x for kv in args.set for x in ("--set", kv)]
     print(f"{'peers':>6} {'packet':>8} {'wall s':>8} {'sim s':>8} {'MB/wall s':>10} "
           f"{'events/s':>10} {'M events':>9} {'peak RSS':>9} {'done':>9} {'raw wall s':>10} "
-          f"{'raw M ev':>9} {'x raw':>7}")
+          f"{'raw M ev':>9} {'x raw':>7} {'pkt x':>6} {'per pkt x':>9}")
     with tempfile.TemporaryDirectory() as tmp:
         for peers in [int(x) for x in args.peers.split(",")]:
             for packet in args.packets.split(","):
@@ -83,9 +87,13 @@ def main():
                 raw_run = json.loads(raw.stdout) if raw.returncode == 0 else None
                 if raw_run and raw_run["wall_s"] <= 0:
                     raw_run = None
-                raw_note = (f"{raw_run['wall_s']:>10.2f} {raw_run['ns3_events'] / 1e6:>9.2f} "
-                            f"{wall / raw_run['wall_s']:>7.1f}" if raw_run
-                            else f"{'failed':>10} {'':>9} {'':>7}")
+                if raw_run:
+                    packets = run["packets_sent"] / raw_run["packets_sent"]
+                    raw_note = (f"{raw_run['wall_s']:>10.2f} {raw_run['ns3_events'] / 1e6:>9.2f} "
+                                f"{wall / raw_run['wall_s']:>7.1f} {packets:>6.1f} "
+                                f"{wall / raw_run['wall_s'] / packets:>9.2f}")
+                else:
+                    raw_note = f"{'failed':>10}"
                 print(f"{peers:>6} {packet:>8} {wall:>8.1f} {run['simulated_time_s']:>8.1f} "
                       f"{run['simulated_bytes_per_wall_s'] / 1e6:>10.1f} "
                       f"{run['ns3_events_per_wall_s']:>10.0f} {run['ns3_events'] / 1e6:>9.2f} {rss_note:>9} "

@@ -498,6 +498,7 @@ Result<RunResult> Simulation::run() {
       {"simulated_time_s", to_seconds(end)},
       {"ns3_events", events},
       {"ns3_events_per_wall_s", wall > 0 ? static_cast<double>(events) / wall : 0.0},
+      {"packets_sent", topo_.uplink_packets()},
       {"payload_bytes_sent", payload_sent_},
       {"simulated_bytes_per_wall_s", wall > 0 ? static_cast<double>(payload_sent_) / wall : 0.0},
       {"chunk_bytes_verified", metrics_.chunk_bytes()},

@@ -92,7 +92,7 @@ void StarTopology::build() {
   if (built_) return;
   built_ = true;
   router_ = ns3::CreateObject<ns3::Node>();
-  uplink_bytes_.assign(leaves_.size(), 0);
+  uplink_.assign(leaves_.size(), Sent{});
 
   ns3::InternetStackHelper stack;
   ns3::Ipv4StaticRoutingHelper static_routing;
@@ -131,11 +131,13 @@ void StarTopology::build() {
     leaf.leaf_dev = ns3::DynamicCast<ns3::PointToPointNetDevice>(devices.Get(0));
     leaf.router_dev = ns3::DynamicCast<ns3::PointToPointNetDevice>(devices.Get(1));
     leaf.channel = ns3::DynamicCast<ns3::PointToPointChannel>(leaf.leaf_dev->GetChannel());
-    leaf.leaf_dev->TraceConnectWithoutContext(
-        "PhyTxEnd",
-        ns3::MakeBoundCallback(
-            +[](std::uint64_t* total, ns3::Ptr<const ns3::Packet> p) { *total += p->GetSize(); },
-            &uplink_bytes_[i]));
+    leaf.leaf_dev->TraceConnectWithoutContext("PhyTxEnd",
+                                              ns3::MakeBoundCallback(
+                                                  +[](Sent* sent, ns3::Ptr<const ns3::Packet> p) {
+                                                    sent->bytes += p->GetSize();
+                                                    ++sent->packets;
+                                                  },
+                                                  &uplink_[i]));
     leaf.leaf_dev->GetQueue()->TraceConnectWithoutContext("Drop", up_drop);
     leaf.router_dev->GetQueue()->TraceConnectWithoutContext("Drop", down_drop);
     leaf.leaf_dev->SetDataRate(ns3::DataRate(leaf.link.up_bps));
@@ -159,6 +161,12 @@ void StarTopology::build() {
     routing->add_route(ifaces.GetAddress(0), leaf.router_interface, ifaces.GetAddress(0));
     apply_loss(leaf);
   }
+}
+
+std::uint64_t StarTopology::uplink_packets() const {
+  std::uint64_t total = 0;
+  for (const auto& sent : uplink_) total += sent.packets;
+  return total;
 }
 
 std::string StarTopology::attach_host(std::size_t i, ns3::Ptr<ns3::NetDevice> device) {

@@ -53,7 +53,10 @@ class StarTopology {
   void set_partitioned(std::size_t i, bool partitioned);
   /// Bytes leaf `i` has put on its uplink so far, headers included (what the link carried,
   /// not what the swarm meant to send): the numerator of uplink utilisation.
-  std::uint64_t uplink_bytes(std::size_t i) const { return uplink_bytes_.at(i); }
+  std::uint64_t uplink_bytes(std::size_t i) const { return uplink_.at(i).bytes; }
+  /// Packets all leaves have put on their uplinks so far: every packet of the run once (each
+  /// then crosses a downlink too). What ns-3's work grows with (bench/sim_scale.py).
+  std::uint64_t uplink_packets() const;
   struct Drops {
     std::uint64_t packets = 0;
     std::uint64_t bytes = 0;
@@ -86,7 +89,11 @@ class StarTopology {
   std::vector<Leaf> leaves_;
   bool built_ = false;
   // By leaf; sized once in build(), as the devices' traces hold the elements' addresses.
-  std::vector<std::uint64_t> uplink_bytes_;
+  struct Sent {
+    std::uint64_t bytes = 0;
+    std::uint64_t packets = 0;
+  };
+  std::vector<Sent> uplink_;
   Drops up_drops_, down_drops_;
 };
 
