@@ -585,9 +585,14 @@ void Download::drop_request(std::uint32_t chunk, Source& s) {
 }
 
 void Download::requeue_from(const std::string& source_id) {
+  // Chunks it was asked for, and one-source chunks it sent blocks of: those it may hold with
+  // nothing asked (a CHOKE took its requests back), and no other source may finish them.
   std::vector<std::uint32_t> chunks;
   for (const auto& [i, p] : partial_) {
-    if (p.asks > 0) chunks.push_back(i);
+    const bool sent = one_source_.contains(i) &&
+                      std::any_of(p.blocks.begin(), p.blocks.end(),
+                                  [&](const Block& b) { return b.in && b.from == source_id; });
+    if (p.asks > 0 || sent) chunks.push_back(i);
   }
   for (const auto i : chunks) {
     remove_asks(i, std::nullopt, source_id);
