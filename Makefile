@@ -1,5 +1,5 @@
 # The two entry points of the README. Each one installs what it needs first.
-.PHONY: run test bootstrap build-debug build-release build-fuzz bench fuzz soak format clean
+.PHONY: run test bootstrap build-debug build-release build-fuzz bench fuzz soak sim-soak format clean
 
 run: build-release
 	scripts/run_main_job.sh
@@ -30,6 +30,10 @@ fuzz: build-fuzz
 # 2,000 random swarms with crashes, restarts and corrupt peers on the fake network.
 soak: build-release
 	SWARMLAB_SOAK_SEEDS=$${SOAK_SEEDS:-2000} build/release/tests/core_tests --gtest_filter='Soak.*'
+
+# 200 random scenarios on ns-3 (churn, crashes, partitions, tracker restarts, liars).
+sim-soak: build-release
+	tests/sim/sim_soak.py --seeds 1-$${SIM_SOAK_SEEDS:-200}
 
 bench: build-release
 	scripts/run_benchmarks.sh
