@@ -26,6 +26,7 @@
 #include <ns3/node-container.h>
 #include <ns3/node.h>
 #include <ns3/nstime.h>
+#include <ns3/object-factory.h>
 #include <ns3/packet.h>
 #include <ns3/point-to-point-channel.h>
 #include <ns3/point-to-point-helper.h>
@@ -33,7 +34,6 @@
 #include <ns3/pointer.h>
 #include <ns3/queue-size.h>
 #include <ns3/rng-seed-manager.h>
-#include <ns3/object-factory.h>
 #include <ns3/rtt-estimator.h>
 #include <ns3/scheduler.h>
 #include <ns3/sequence-number.h>
