@@ -92,6 +92,8 @@ int main(int argc, char** argv) {
   }
   const std::uint32_t segment = packet - 80;
   // The links of bench/sim_scale.py's scenarios.
+  // Timed as swarm-sim times its run.json wall_time_s: the star built, run and torn down.
+  const auto began = std::chrono::steady_clock::now();
   StarTopology topo(packet);
   swarmlab::sim::configure_ns3_tcp(segment, 100'000'000, 80ms,
                                    2 * (topo.longest_wait(20'000'000, 20'000'000) + 80ms));
@@ -139,13 +141,12 @@ int main(int argc, char** argv) {
                                  ns3::MakeNullCallback<void, ns3::Ptr<ns3::Socket>>());
     f.socket->Connect(ns3::InetSocketAddress(ns3::Ipv4Address(topo.address(to).c_str()), kPort));
   }
-  const auto began = std::chrono::steady_clock::now();
   ns3::Simulator::Run();
-  const double wall =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   const double simulated = g_last_byte_s;
   const auto events = ns3::Simulator::GetEventCount();
   ns3::Simulator::Destroy();
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   std::printf(

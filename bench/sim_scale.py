@@ -10,7 +10,9 @@ ns-3 events per wall second, wall time and peak RSS for each combination, and be
 the wall time of bench's ns3-star-baseline: the same star and TCP moving the same bytes as
 bulk flows (4 per leecher) with no swarm logic. "x raw" is swarm-sim's wall time over it:
 what our layer (and the traffic a swarm adds: requests, HAVEs, choking) costs over ns-3.
-Wall times move with whatever else the machine does; the ns-3 event counts ("M events",
+Wall time is swarm-sim's run.json wall_time_s and the baseline's wall_s, the same span on
+both sides: the star built, run and torn down. Wall times move with whatever else the
+machine does; the ns-3 event counts ("M events",
 swarm-sim's and the baseline's) do not. "x raw" splits into two factors, printed beside it:
 "pkt x", how many more packets the swarm put on the wire than the bulk flows did (requests,
 HAVEs, block tails and the ACKs they draw; ns-3 spends the same handful of events on a packet
@@ -78,6 +80,8 @@ def main():
                     continue
                 with open(os.path.join(out, "run.json")) as f:
                     run = json.load(f)
+                # The same span the baseline times: the star built, run and torn down.
+                wall = run["wall_time_s"]
                 with open(os.path.join(out, "summary.json")) as f:
                     summary = json.load(f)
                 rss_note = f"{rss / 1024:.0f} MiB" if rss > before else "<=prev"
@@ -93,7 +97,7 @@ def main():
                                 f"{wall / raw_run['wall_s']:>7.1f} {packets:>6.1f} "
                                 f"{wall / raw_run['wall_s'] / packets:>9.2f}")
                 else:
-                    raw_note = f"{'failed':>10}"
+                    raw_note = f"{'failed':>10} {'':>9} {'':>7} {'':>6} {'':>9}"
                 print(f"{peers:>6} {packet:>8} {wall:>8.1f} {run['simulated_time_s']:>8.1f} "
                       f"{run['simulated_bytes_per_wall_s'] / 1e6:>10.1f} "
                       f"{run['ns3_events_per_wall_s']:>10.0f} {run['ns3_events'] / 1e6:>9.2f} {rss_note:>9} "

@@ -36,9 +36,9 @@ class EventHeapScheduler : public ns3::Scheduler {
   std::vector<Event> heap_;
 };
 
-/// Makes every simulation this process runs from now on queue its events in an
-/// EventHeapScheduler (before the first Simulator call), unless SWARMLAB_NS3_SCHEDULER=map
-/// asks for ns-3's default.
+/// Makes the current simulation (or, before any Simulator call, the next one) queue its
+/// events in an EventHeapScheduler, unless SWARMLAB_NS3_SCHEDULER=map asks for ns-3's
+/// default. Simulator::Destroy forgets it: call it for every run.
 void use_event_heap_scheduler();
 
 }  // namespace swarmlab::sim

@@ -596,7 +596,8 @@ void Download::requeue_from(const std::string& source_id) {
   }
   for (const auto i : chunks) {
     remove_asks(i, std::nullopt, source_id);
-    // A one-source chunk only its sender may finish: with the sender gone, start it over.
+    // A one-source chunk only its sender may finish: with the sender gone or given up on
+    // (timed out), start it over.
     const auto it = partial_.find(i);
     if (it != partial_.end() && one_source_.contains(i) && it->second.asks == 0 &&
         chunks_[i] == ChunkState::Requested) {

@@ -74,6 +74,21 @@ TEST(EventHeapScheduler, TakesEventsInTheOrderOfNs3sMapScheduler) {
   EXPECT_GT(taken, 50'000U);
 }
 
+// Removing the only event, the next one, the last one in the vector, and one not queued.
+TEST(EventHeapScheduler, RemovesAnyEventAndIgnoresOneNotQueued) {
+  auto heap = ns3::CreateObject<EventHeapScheduler>();
+  heap->Insert(event(5, 1));
+  heap->Remove(event(5, 1));
+  EXPECT_TRUE(heap->IsEmpty());
+  for (std::uint32_t uid = 1; uid <= 9; ++uid) heap->Insert(event(10 * uid, uid));
+  heap->Remove(event(10, 1));   // the next one
+  heap->Remove(event(90, 9));   // the last in the vector
+  heap->Remove(event(50, 42));  // never queued
+  std::vector<std::uint32_t> order;
+  while (!heap->IsEmpty()) order.push_back(heap->RemoveNext().key.m_uid);
+  EXPECT_EQ(order, (std::vector<std::uint32_t>{2, 3, 4, 5, 6, 7, 8}));
+}
+
 // Installed as the simulator's queue, it runs events at their times, same-time events in
 // the order they were scheduled, and skips cancelled ones.
 TEST(EventHeapScheduler, RunsASimulationInTimeThenScheduleOrder) {
