@@ -91,9 +91,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::uint32_t segment = packet - 80;
-  // The links of bench/sim_scale.py's scenarios.
   // Timed as swarm-sim times its run.json wall_time_s: the star built, run and torn down.
   const auto began = std::chrono::steady_clock::now();
+  // The links of bench/sim_scale.py's scenarios.
   StarTopology topo(packet);
   swarmlab::sim::configure_ns3_tcp(segment, 100'000'000, 80ms,
                                    2 * (topo.longest_wait(20'000'000, 20'000'000) + 80ms));
