@@ -435,7 +435,7 @@ void Download::on_block(Time now, Source& s, PeerReplyChunk& reply) {
   const auto size = block_size();
   const auto b = reply.offset / size;
   const bool aligned = reply.offset % size == 0 && b < blocks_in(i);
-  const auto asked = aligned ? remove_asks(i, b, s.id) : std::nullopt;
+  const auto asked = aligned ? remove_asks(i, b, s) : std::nullopt;
   if (asked) {
     // Throughput from the time this block occupied the link: since it was asked for, or
     // since the previous block from this source arrived, whichever is later.
@@ -472,7 +472,7 @@ void Download::on_block(Time now, Source& s, PeerReplyChunk& reply) {
   ++p.in;
   // End-game twins of this block are no longer wanted.
   for (const auto& ask : block.asks) {
-    auto& other = sources_.at(ask.source);
+    auto& other = *ask.source;
     --other.inflight;
     if (other.conn != 0) {
       send_to(other.conn, PeerCancelChunk{name_, i, b * size});
@@ -516,17 +516,16 @@ Download::Partial& Download::start_chunk(std::uint32_t chunk) {
 }
 
 std::optional<Time> Download::remove_asks(std::uint32_t chunk, std::optional<std::uint32_t> block,
-                                          const std::string& source) {
+                                          Source& s) {
   const auto it = partial_.find(chunk);
   if (it == partial_.end()) return std::nullopt;
   Partial& p = it->second;
   std::optional<Time> sent;
-  auto& s = sources_.at(source);
   for (std::uint32_t b = 0; b < p.blocks.size(); ++b) {
     if (block && b != *block) continue;
     auto& asks = p.blocks[b].asks;
     const auto a =
-        std::find_if(asks.begin(), asks.end(), [&](const Ask& x) { return x.source == source; });
+        std::find_if(asks.begin(), asks.end(), [&](const Ask& x) { return x.source == &s; });
     if (a == asks.end()) continue;
     sent = a->sent;
     asks.erase(a);
@@ -574,28 +573,28 @@ void Download::drop_source(Time now, Source& s, SourceState state, std::string_v
     act(act::CloseConnection{s.conn});
     unlink(s);
   }
-  requeue_from(s.id);
+  requeue_from(s);
   if (was_active && state == SourceState::Failed) {
     log("source_failed", {{"file", name_}, {"peer", s.id}, {"reason", why}});
   }
 }
 
 void Download::drop_request(std::uint32_t chunk, Source& s) {
-  remove_asks(chunk, std::nullopt, s.id);
+  remove_asks(chunk, std::nullopt, s);
 }
 
-void Download::requeue_from(const std::string& source_id) {
+void Download::requeue_from(Source& s) {
   // Chunks it was asked for, and one-source chunks it sent blocks of: those it may hold with
   // nothing asked (a CHOKE took its requests back), and no other source may finish them.
   std::vector<std::uint32_t> chunks;
   for (const auto& [i, p] : partial_) {
     const bool sent = one_source_.contains(i) &&
                       std::any_of(p.blocks.begin(), p.blocks.end(),
-                                  [&](const Block& b) { return b.in && b.from == source_id; });
+                                  [&](const Block& b) { return b.in && b.from == s.id; });
     if (p.asks > 0 || sent) chunks.push_back(i);
   }
   for (const auto i : chunks) {
-    remove_asks(i, std::nullopt, source_id);
+    remove_asks(i, std::nullopt, s);
     // A one-source chunk only its sender may finish: with the sender gone or given up on
     // (timed out), start it over.
     const auto it = partial_.find(i);
@@ -605,7 +604,7 @@ void Download::requeue_from(const std::string& source_id) {
       chunks_[i] = ChunkState::Missing;
     }
   }
-  sources_.at(source_id).inflight = 0;
+  s.inflight = 0;
 }
 
 // ---- scheduling -----------------------------------------------------------------------------
@@ -710,15 +709,26 @@ void Download::request_more(Time now) {
   }
   const bool near_end =
       left <= static_cast<std::uint64_t>(config_.end_game_chunks) * blocks_per_chunk_;
-  // By source, in the order asked: its queue for us.
-  std::map<std::string, std::vector<std::pair<std::uint64_t, Time>>> asked;
+  // By source, in the order asked: its queue for us. One sorted list, grouped by source (in
+  // no meaningful order of sources), as this runs after every input in the end-game.
+  struct Queued {
+    const Source* source;
+    std::uint64_t seq;
+    Time sent;
+  };
+  // std::less: a total order on pointers, which `<` is not.
+  const auto in_queue_order = [](const Queued& l, const Queued& r) {
+    if (l.source != r.source) return std::less<>{}(l.source, r.source);
+    return std::tie(l.seq, l.sent) < std::tie(r.seq, r.sent);
+  };
+  std::vector<Queued> asked;
   for (const auto& [i, p] : partial_) {
     for (const auto& block : p.blocks) {
       if (block.in) continue;
-      for (const auto& ask : block.asks) asked[ask.source].emplace_back(ask.seq, ask.sent);
+      for (const auto& ask : block.asks) asked.push_back({ask.source, ask.seq, ask.sent});
     }
   }
-  for (auto& [id, queue] : asked) std::sort(queue.begin(), queue.end());
+  std::sort(asked.begin(), asked.end(), in_queue_order);
   // Every block in flight that may get help, and when it is expected from those asked for it
   // (the soonest of them; none if one of them has given nothing to judge by yet).
   struct Stuck {
@@ -736,12 +746,12 @@ void Download::request_more(Time now) {
       Stuck x{i, b, std::nullopt, 0};
       bool known = true;
       for (const auto& ask : block.asks) {
-        const auto& queue = asked[ask.source];
-        x.behind = static_cast<std::uint32_t>(
-            std::lower_bound(queue.begin(), queue.end(), std::make_pair(ask.seq, ask.sent)) -
-            queue.begin());
-        const auto eta =
-            expected_wait(now, sources_.at(ask.source), x.behind, queue.front().second);
+        const auto queue = std::lower_bound(asked.begin(), asked.end(),
+                                            Queued{ask.source, 0, Time::min()}, in_queue_order);
+        const auto at = std::lower_bound(queue, asked.end(), Queued{ask.source, ask.seq, ask.sent},
+                                         in_queue_order);
+        x.behind = static_cast<std::uint32_t>(at - queue);
+        const auto eta = expected_wait(now, *ask.source, x.behind, queue->sent);
         known = known && eta.has_value();
         if (eta && (!x.waiting || *eta < *x.waiting)) x.waiting = eta;
       }
@@ -764,7 +774,7 @@ void Download::request_more(Time now) {
     std::vector<Source*> unknown;  // free owners that have sent us nothing to judge by
     for (Source* s : free) {
       if (!offers(*s, x.chunk) || std::any_of(block.asks.begin(), block.asks.end(),
-                                              [&](const Ask& a) { return a.source == s->id; }))
+                                              [&](const Ask& a) { return a.source == s; }))
         continue;
       const auto eta = expected_wait(now, *s, s->inflight, now);
       if (!eta) {
@@ -782,14 +792,14 @@ void Download::request_more(Time now) {
       const Ask first = block.asks.front();
       send_request(now, x.chunk, x.block, *second);
       block.asks.back().moved = true;
-      remove_asks(x.chunk, x.block, first.source);
-      if (const auto& from = sources_.at(first.source); from.conn != 0) {
+      remove_asks(x.chunk, x.block, *first.source);
+      if (const auto& from = *first.source; from.conn != 0) {
         send_to(from.conn, PeerCancelChunk{name_, x.chunk, x.block * size});
       }
       log("request_moved", {{"file", name_},
                             {"index", x.chunk},
                             {"offset", x.block * size},
-                            {"from", first.source},
+                            {"from", first.source->id},
                             {"peer", second->id}});
       refresh_free();
       continue;
@@ -858,7 +868,7 @@ std::optional<std::pair<std::uint32_t, std::uint32_t>> Download::next_block_for(
       if (!block.in && block.asks.empty() && !first) first = b;
       others = others || (block.in && block.from != s.id) ||
                std::any_of(block.asks.begin(), block.asks.end(),
-                           [&](const Ask& a) { return a.source != s.id; });
+                           [&](const Ask& a) { return a.source != &s; });
     }
     if (first && !(others && one_source_.contains(i))) return {{i, *first}};
   }
@@ -884,7 +894,7 @@ void Download::send_request(Time now, std::uint32_t chunk, std::uint32_t block, 
   send_to(s.conn, PeerRequestChunk{name_, chunk, block * size, block_length(chunk, block)});
   request_pace_.take(block_length(chunk, block));
   Partial& p = start_chunk(chunk);
-  p.blocks[block].asks.push_back(Ask{s.id, now, next_ask_++});
+  p.blocks[block].asks.push_back(Ask{&s, now, next_ask_++});
   ++p.asks;
   ++s.inflight;
 }
@@ -1053,13 +1063,13 @@ void Download::on_deadline(Time now) {
       for (const auto& [i, p] : partial_) {
         for (const auto& b : p.blocks) {
           for (const auto& a : b.asks) {
-            if (a.source == s.id) oldest = std::min(oldest, a.sent);
+            if (a.source == &s) oldest = std::min(oldest, a.sent);
           }
         }
       }
       if (now - oldest >= config_.request_timeout) {
         log("requests_timed_out", {{"file", name_}, {"peer", s.id}, {"requests", s.inflight}});
-        requeue_from(s.id);
+        requeue_from(s);
         s.silent = true;
       }
     }

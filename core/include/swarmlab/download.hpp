@@ -263,7 +263,7 @@ class Download {
     return wait;
   }
   struct Ask {
-    std::string source;
+    Source* source = nullptr;  // never dangles: sources_ only ever grows
     Time sent;
     std::uint64_t seq = 0;  // order of asking: asks sent at the same instant still queue
     bool moved = false;     // moved here from a slower source: not moved again (twins may come)
@@ -307,10 +307,10 @@ class Download {
   }
   void send_request(Time now, std::uint32_t chunk, std::uint32_t block, Source& s);
   Partial& start_chunk(std::uint32_t chunk);
-  /// Removes the asks of `source` for block `block` of `chunk` (every block if nullopt).
+  /// Removes the asks of `s` for block `block` of `chunk` (every block if nullopt).
   /// Returns the time of the one it removed for `block`, if any.
   std::optional<Time> remove_asks(std::uint32_t chunk, std::optional<std::uint32_t> block,
-                                  const std::string& source);
+                                  Source& s);
   /// A chunk in progress that nothing is asked for and nothing has come: Missing again.
   void settle(std::uint32_t chunk);
   /// The configured block size, at most a chunk.
@@ -333,7 +333,7 @@ class Download {
   void verify(std::uint32_t chunk, Partial& p);
   void drop_source(Time now, Source& s, SourceState state, std::string_view why);
   void unlink(Source& s);
-  void requeue_from(const std::string& source_id);
+  void requeue_from(Source& s);
   /// Forgets the requests for blocks of `chunk` at `s` (they will not come); they are asked
   /// again.
   void drop_request(std::uint32_t chunk, Source& s);
