@@ -470,6 +470,7 @@ void Download::on_block(Time now, Source& s, PeerReplyChunk& reply) {
   block.data = std::move(reply.data);
   block.from = s.id;
   ++p.in;
+  p.moved = now;
   // End-game twins of this block are no longer wanted.
   for (const auto& ask : block.asks) {
     auto& other = *ask.source;
@@ -605,6 +606,21 @@ void Download::requeue_from(Source& s) {
     }
   }
   s.inflight = 0;
+}
+
+void Download::restart_stalled_one_source_chunks(Time now) {
+  for (auto it = partial_.begin(); it != partial_.end();) {
+    const auto i = it->first;
+    const Partial& p = it->second;
+    if (chunks_[i] != ChunkState::Requested || !one_source_.contains(i) || p.asks > 0 ||
+        p.in == 0 || now - p.moved < config_.request_timeout) {
+      ++it;
+      continue;
+    }
+    log("chunk_restarted", {{"file", name_}, {"index", i}, {"blocks_dropped", p.in}});
+    chunks_[i] = ChunkState::Missing;
+    it = partial_.erase(it);
+  }
 }
 
 // ---- scheduling -----------------------------------------------------------------------------
@@ -896,6 +912,7 @@ void Download::send_request(Time now, std::uint32_t chunk, std::uint32_t block, 
   Partial& p = start_chunk(chunk);
   p.blocks[block].asks.push_back(Ask{&s, now, next_ask_++});
   ++p.asks;
+  p.moved = now;
   ++s.inflight;
 }
 
@@ -1074,6 +1091,7 @@ void Download::on_deadline(Time now) {
       }
     }
   }
+  restart_stalled_one_source_chunks(now);
   maybe_refresh(now, false);
   connect_more(now);
   schedule(now);

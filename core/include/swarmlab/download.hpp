@@ -279,6 +279,7 @@ class Download {
     std::vector<Block> blocks;
     std::uint32_t in = 0;  // blocks received
     std::uint32_t asks = 0;
+    Time moved{};  // when a block of it was last asked for or came in
   };
 
   void merge_owners(Time now, const ReplyFileLocation& reply);
@@ -334,6 +335,9 @@ class Download {
   void drop_source(Time now, Source& s, SourceState state, std::string_view why);
   void unlink(Source& s);
   void requeue_from(Source& s);
+  /// One-source chunks that nothing was asked of, or came in, for request_timeout: their
+  /// sender choked us and stays, or may not be asked. They start over, for any owner.
+  void restart_stalled_one_source_chunks(Time now);
   /// Forgets the requests for blocks of `chunk` at `s` (they will not come); they are asked
   /// again.
   void drop_request(std::uint32_t chunk, Source& s);
