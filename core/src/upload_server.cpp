@@ -208,7 +208,6 @@ void UploadServer::on_message(Time now, ConnId conn, Message m) {
     if (i->name != c.file) {
       c.sent_whole = 0;
       c.sent_of.clear();
-      c.told.clear();
     }
     c.holds = i->have;
     c.upload_bps = i->upload_bps;
@@ -221,8 +220,6 @@ void UploadServer::on_message(Time now, ConnId conn, Message m) {
   // The downloader verified a chunk: it is that much further along.
   if (auto* have = std::get_if<PeerHave>(&m)) {
     if (have->name != c.file) return;
-    if (have->index >= c.told.size()) c.told.resize(have->index + 1);
-    c.told[have->index] = true;
     c.sent_of.erase(have->index);
     if (c.holds < UINT32_MAX) ++c.holds;
     // The chunk is in the swarm now, whoever sent it: no first copy of it is awaited any more.
@@ -728,8 +725,8 @@ void UploadServer::on_have(Time, const std::string& name, std::uint32_t index) {
   for (const auto& [conn, c] : conns_) {
     // One that waits on nothing from us may want this chunk at once; to the others it goes
     // with the next block, or soon.
-    if (c.file != name || (index < c.told.size() && c.told[index])) continue;
-    act(upload_action::SendMessage{conn, PeerHave{name, index}, false, !c.asks_nothing()});
+    if (c.file == name)
+      act(upload_action::SendMessage{conn, PeerHave{name, index}, false, !c.asks_nothing()});
   }
 }
 

@@ -246,35 +246,6 @@ TEST(UploadServer, AHeardNewcomerHoldingLittleTakesThePlaceOfTheDownloaderFurthe
   EXPECT_EQ(s.connections(), 2u);
 }
 
-// The HAVEs the server sent since the last call, as (connection, chunk).
-Sent haves_sent(UploadServer& s) {
-  Sent out;
-  while (auto a = s.poll_action()) {
-    if (auto* m = std::get_if<act::SendMessage>(&*a)) {
-      if (auto* h = std::get_if<PeerHave>(&m->message)) out.emplace_back(m->conn, h->index);
-    }
-  }
-  return out;
-}
-
-TEST(UploadServer, ANewChunkIsAnnouncedOnlyToDownloadersThatHaveNotSaidTheyHoldIt) {
-  Origin o(3);
-  for (ConnId c : {1, 2, 3}) ASSERT_TRUE(o.server.on_accepted(t0, c));
-  for (ConnId c : {1, 2}) o.server.on_message(t0, c, PeerInterested{"f", 0});
-  o.server.on_message(t0, 3, PeerInterested{"g", 0});  // another file: never told of "f"
-  o.server.on_message(t0 + 1s, 2, PeerHave{"f", 1});
-  haves_sent(o.server);
-  o.server.on_have(t0 + 2s, "f", 1);
-  o.server.on_have(t0 + 2s, "f", 2);
-  EXPECT_EQ(haves_sent(o.server), (Sent{{1, 1}, {1, 2}, {2, 2}}));
-  // What a downloader said it holds is forgotten when it turns to another file.
-  o.server.on_message(t0 + 3s, 2, PeerInterested{"g", 0});
-  o.server.on_message(t0 + 3s, 2, PeerInterested{"f", 1});
-  haves_sent(o.server);
-  o.server.on_have(t0 + 4s, "f", 1);
-  EXPECT_EQ(haves_sent(o.server), (Sent{{1, 1}, {2, 1}}));
-}
-
 TEST(UploadServer, AHearingClosesNoDownloaderThatUploadsFasterThanTheNewcomer) {
   // Whoever is closed for a newcomer, the swarm loses what it would have passed on: a fast
   // uploader is not closed for a slower one that holds less.

@@ -15,7 +15,6 @@
 #include <string>
 #include <tuple>
 #include <variant>
-#include <vector>
 
 #include "swarmlab/chunk_set.hpp"
 #include "swarmlab/effects.hpp"
@@ -252,8 +251,6 @@ class UploadServer {
     /// what it holds ranks no better than one that holds only what it got here.
     std::uint32_t holds = 0;
     std::uint32_t sent_whole = 0;
-    /// Chunks of `file` it told us it holds: a HAVE of ours for one of them is no news to it.
-    std::vector<bool> told;
     std::uint64_t upload_bps = 0;                    // as it said in PEER_INTERESTED; 0: unknown
     std::map<std::uint32_t, std::uint32_t> sent_of;  // bytes sent of chunks not yet whole
     std::deque<PeerRequestChunk> queue;
