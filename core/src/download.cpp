@@ -468,7 +468,7 @@ void Download::on_block(Time now, Source& s, PeerReplyChunk& reply) {
   }
   block.in = true;
   block.data = std::move(reply.data);
-  block.from = s.id;
+  block.from = &s;
   ++p.in;
   p.moved = now;
   // End-game twins of this block are no longer wanted.
@@ -502,7 +502,7 @@ void Download::verify(std::uint32_t chunk, Partial& p) {
   std::vector<std::string> from;
   for (auto& b : p.blocks) {
     b.data = Payload{};
-    if (std::find(from.begin(), from.end(), b.from) == from.end()) from.push_back(b.from);
+    if (std::find(from.begin(), from.end(), b.from->id) == from.end()) from.push_back(b.from->id);
   }
   chunks_[chunk] = ChunkState::Verifying;
   ++verifying_;
@@ -591,7 +591,7 @@ void Download::requeue_from(Source& s) {
   for (const auto& [i, p] : partial_) {
     const bool sent = one_source_.contains(i) &&
                       std::any_of(p.blocks.begin(), p.blocks.end(),
-                                  [&](const Block& b) { return b.in && b.from == s.id; });
+                                  [&](const Block& b) { return b.in && b.from == &s; });
     if (p.asks > 0 || sent) chunks.push_back(i);
   }
   for (const auto i : chunks) {
@@ -882,7 +882,7 @@ std::optional<std::pair<std::uint32_t, std::uint32_t>> Download::next_block_for(
     for (std::uint32_t b = 0; b < p.blocks.size(); ++b) {
       const auto& block = p.blocks[b];
       if (!block.in && block.asks.empty() && !first) first = b;
-      others = others || (block.in && block.from != s.id) ||
+      others = others || (block.in && block.from != &s) ||
                std::any_of(block.asks.begin(), block.asks.end(),
                            [&](const Ask& a) { return a.source != &s; });
     }
@@ -923,7 +923,7 @@ void Download::on_written(Time now, std::uint32_t index, const StoreResult& resu
   std::map<std::string, std::uint64_t> senders;
   if (const auto it = partial_.find(index); it != partial_.end()) {
     for (std::uint32_t b = 0; b < it->second.blocks.size(); ++b) {
-      senders[it->second.blocks[b].from] += block_length(index, b);
+      senders[it->second.blocks[b].from->id] += block_length(index, b);
     }
     partial_.erase(it);
   }

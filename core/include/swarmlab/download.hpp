@@ -272,7 +272,7 @@ class Download {
     std::vector<Ask> asks;  // more than one only in the end-game
     bool in = false;
     Payload data;
-    std::string from;
+    Source* from = nullptr;  // set once in; never dangles, as Ask::source
   };
   /// A chunk in progress (Requested) or being verified (Verifying).
   struct Partial {

@@ -30,13 +30,52 @@ class RarestFirstIndex {
   /// A chunk that `verdict` says to Ask for, among those with the fewest owners that have any
   /// such chunk, each of them equally likely; none if no chunk may be asked for. A few random
   /// probes usually find one at once; a bucket is scanned only when they miss.
-  std::optional<std::uint32_t> pick(const std::function<Verdict(std::uint32_t)>& verdict, Rng& rng);
+  /// (A template: it runs for every request, and the verdict is called for many chunks.)
+  template <typename VerdictOf>
+  std::optional<std::uint32_t> pick(VerdictOf&& verdict, Rng& rng);
 
   /// Chunks still indexed (those dropped by pick() no longer count).
   std::size_t size() const;
 
  private:
+  // Order within a bucket does not matter: the last entry takes the removed one's place.
+  static void drop(std::vector<std::uint32_t>& bucket, std::size_t at) {
+    bucket[at] = bucket.back();
+    bucket.pop_back();
+  }
+
   std::vector<std::vector<std::uint32_t>> buckets_;  // by owner count; [0] stays empty
 };
+
+template <typename VerdictOf>
+std::optional<std::uint32_t> RarestFirstIndex::pick(VerdictOf&& verdict, Rng& rng) {
+  // Enough probes to find one of the common case's many askable chunks; few enough that a
+  // bucket of mostly unaskable chunks soon goes to the scan.
+  constexpr int kProbes = 8;
+  for (auto& bucket : buckets_) {
+    // Each probe is uniform over the bucket, so the first that may be asked for is uniform
+    // over the askable ones: the same choice as the scan below, which breaks ties uniformly.
+    for (int probe = 0; probe < kProbes && !bucket.empty(); ++probe) {
+      const auto at = static_cast<std::size_t>(rng.below(bucket.size()));
+      const auto chunk = bucket[at];
+      const Verdict v = verdict(chunk);
+      if (v == Verdict::Ask) return chunk;
+      if (v == Verdict::Drop) drop(bucket, at);
+    }
+    std::vector<std::uint32_t> askable;
+    for (std::size_t at = 0; at < bucket.size();) {
+      const auto chunk = bucket[at];
+      const Verdict v = verdict(chunk);
+      if (v == Verdict::Drop) {
+        drop(bucket, at);  // the last entry moved here: look at this place again
+        continue;
+      }
+      if (v == Verdict::Ask) askable.push_back(chunk);
+      ++at;
+    }
+    if (!askable.empty()) return askable[rng.below(askable.size())];
+  }
+  return std::nullopt;
+}
 
 }  // namespace swarmlab
