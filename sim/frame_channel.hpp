@@ -5,11 +5,11 @@
 // frame (its header, and the few real payloads such as chunk hashes) travel beside the
 // stream in this channel, in order, and the receiving host takes a frame out when the
 // stream has delivered that frame's last byte — the moment the real bytes would be there.
-#include <compare>
 #include <cstdint>
 #include <deque>
-#include <map>
+#include <functional>
 #include <optional>
+#include <unordered_map>
 
 #include "swarmlab/frame_codec.hpp"
 
@@ -23,7 +23,14 @@ class FrameChannel {
     std::uint16_t from_port = 0;
     std::uint32_t to_ip = 0;
     std::uint16_t to_port = 0;
-    friend auto operator<=>(const Key&, const Key&) = default;
+    friend bool operator==(const Key&, const Key&) = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const {
+      const std::uint64_t from = (std::uint64_t{k.from_ip} << 16) | k.from_port;
+      const std::uint64_t to = (std::uint64_t{k.to_ip} << 16) | k.to_port;
+      return std::hash<std::uint64_t>{}(from * 0x9e3779b97f4a7c15ULL ^ to);
+    }
   };
 
   /// The sender wrote `frame` (its wire size: 8-byte prefix + header + payload).
@@ -40,7 +47,8 @@ class FrameChannel {
   }
 
  private:
-  std::map<Key, std::deque<RawFrame>> queues_;
+  // Looked up for every frame sent and every segment delivered; never iterated.
+  std::unordered_map<Key, std::deque<RawFrame>, KeyHash> queues_;
 };
 
 }  // namespace swarmlab::sim
