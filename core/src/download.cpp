@@ -390,7 +390,7 @@ void Download::on_message(Time now, ConnId conn, Message m) {
     s->unchoked = false;
     for (const auto& r : choke->dropped) {
       for (std::uint64_t i = r.first; i <= r.last && i < chunks_.size(); ++i) {
-        drop_request(static_cast<std::uint32_t>(i), *s);
+        drop_request(now, static_cast<std::uint32_t>(i), *s);
       }
     }
     return schedule(now);
@@ -399,7 +399,7 @@ void Download::on_message(Time now, ConnId conn, Message m) {
     // A seed spreading its first copies: someone else is getting this one from it. Ask it for
     // another chunk, and this one of others (or of it after the next owner refresh).
     if (reject->index < chunks_.size()) {
-      drop_request(reject->index, *s);
+      drop_request(now, reject->index, *s);
       s->rejected.insert(reject->index);
     }
     return schedule(now);
@@ -580,8 +580,10 @@ void Download::drop_source(Time now, Source& s, SourceState state, std::string_v
   }
 }
 
-void Download::drop_request(std::uint32_t chunk, Source& s) {
+void Download::drop_request(Time now, std::uint32_t chunk, Source& s) {
   remove_asks(chunk, std::nullopt, s);
+  // A one-source chunk's wait for its sender starts now (restart_stalled_one_source_chunks).
+  if (const auto it = partial_.find(chunk); it != partial_.end()) it->second.moved = now;
 }
 
 void Download::requeue_from(Source& s) {
@@ -601,6 +603,12 @@ void Download::requeue_from(Source& s) {
     const auto it = partial_.find(i);
     if (it != partial_.end() && one_source_.contains(i) && it->second.asks == 0 &&
         chunks_[i] == ChunkState::Requested) {
+      if (it->second.in > 0) {
+        log("chunk_restarted", {{"file", name_},
+                                {"index", i},
+                                {"blocks_dropped", it->second.in},
+                                {"reason", "its sender left or timed out"}});
+      }
       partial_.erase(it);
       chunks_[i] = ChunkState::Missing;
     }
@@ -617,7 +625,20 @@ void Download::restart_stalled_one_source_chunks(Time now) {
       ++it;
       continue;
     }
-    log("chunk_restarted", {{"file", name_}, {"index", i}, {"blocks_dropped", p.in}});
+    // Its blocks all came from one sender. One we may still ask for it is not stuck: it waits
+    // on our own limits (the request rate, unverified chunks) or on other chunks' requests.
+    const auto in =
+        std::find_if(p.blocks.begin(), p.blocks.end(), [](const Block& b) { return b.in; });
+    const Source& sender = *in->from;
+    if (sender.state == SourceState::Ready && sender.unchoked && !sender.silent &&
+        !sender.rejected.contains(i)) {
+      ++it;
+      continue;
+    }
+    log("chunk_restarted", {{"file", name_},
+                            {"index", i},
+                            {"blocks_dropped", p.in},
+                            {"reason", "its sender choked us or may not be asked"}});
     chunks_[i] = ChunkState::Missing;
     it = partial_.erase(it);
   }

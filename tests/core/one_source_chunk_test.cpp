@@ -3,9 +3,11 @@
 // the moments where that rule could leave the chunk waiting on a source that will not finish.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "swarmlab/download.hpp"
@@ -126,11 +128,16 @@ TEST(OneSourceChunk, ItsSenderChokingUsAndStayingStartsItOverForAnotherOwner) {
   // us, staying connected. a unchokes us but may not finish a chunk b began.
   ASSERT_EQ(t.offsets_asked_of("b"), (std::vector<std::uint32_t>{0, kBlock}));
   t.block_from("b", 0);
+  t.run_for(3s);  // the second block is slow to come (b answers pings: it is alive)
   t.from("b", PeerChoke{"f", {{0, 0}}});
   t.from("a", PeerUnchoke{"f"});
+  // Not before request_timeout has passed since the choke...
+  const auto timeout = OneChunkDownload::config().request_timeout;
+  t.run_for(timeout - 1s);
+  EXPECT_EQ(std::count(t.logs.begin(), t.logs.end(), "chunk_restarted"), 0);
   EXPECT_TRUE(t.offsets_asked_of("a").empty());
-  // Once nothing of it has moved for request_timeout, it starts over, and a sends it whole.
-  t.run_for(OneChunkDownload::config().request_timeout + 1s);
+  // ... but then it starts over, and a sends it whole.
+  t.run_for(2s);
   EXPECT_EQ(std::count(t.logs.begin(), t.logs.end(), "chunk_restarted"), 1);
   ASSERT_EQ(t.offsets_asked_of("a"), (std::vector<std::uint32_t>{0, kBlock}));
   t.block_from("a", 0);
@@ -152,6 +159,24 @@ TEST(OneSourceChunk, ItsSenderLeavingWithNothingAskedStartsItOverAtOnce) {
   t.d.on_closed(t.now, t.conn.at("b"), CloseReason::Reset);
   t.pump();
   EXPECT_EQ(t.offsets_asked_of("a"), (std::vector<std::uint32_t>{0, kBlock}));
+}
+
+TEST(OneSourceChunk, ASenderThatUnchokesUsAgainKeepsItsChunk) {
+  OneChunkDownload t;
+  t.fail_with_two_senders();
+  ASSERT_EQ(t.offsets_asked_of("b"), (std::vector<std::uint32_t>{0, kBlock}));
+  t.block_from("b", 0);
+  t.from("b", PeerChoke{"f", {{0, 0}}});
+  t.from("a", PeerUnchoke{"f"});
+  t.run_for(2s);
+  t.from("b", PeerUnchoke{"f"});  // its next turn: b is asked for the rest at once
+  EXPECT_EQ(t.offsets_asked_of("b"), std::vector<std::uint32_t>{kBlock});
+  t.run_for(OneChunkDownload::config().request_timeout);
+  t.block_from("b", kBlock);
+  EXPECT_EQ(std::count(t.logs.begin(), t.logs.end(), "chunk_restarted"), 0);
+  EXPECT_TRUE(t.offsets_asked_of("a").empty());
+  ASSERT_EQ(t.writes.size(), 1u);
+  EXPECT_EQ(t.writes[0].from, std::vector<std::string>{"b"});
 }
 
 TEST(OneSourceChunk, ASenderStillSendingKeepsItsChunk) {

@@ -335,12 +335,13 @@ class Download {
   void drop_source(Time now, Source& s, SourceState state, std::string_view why);
   void unlink(Source& s);
   void requeue_from(Source& s);
-  /// One-source chunks that nothing was asked of, or came in, for request_timeout: their
-  /// sender choked us and stays, or may not be asked. They start over, for any owner.
+  /// One-source chunks whose sender may not be asked for them (it choked us and stays, fell
+  /// silent, or rejected the chunk) and that nothing was asked of, came in, or was dropped
+  /// for request_timeout. They start over, for any owner.
   void restart_stalled_one_source_chunks(Time now);
   /// Forgets the requests for blocks of `chunk` at `s` (they will not come); they are asked
   /// again.
-  void drop_request(std::uint32_t chunk, Source& s);
+  void drop_request(Time now, std::uint32_t chunk, Source& s);
   void strike(Time now, const std::string& source_id, std::uint32_t chunk, std::string_view why);
   void maybe_refresh(Time now, bool urgent);
   std::uint32_t missing_without_owner();
