@@ -603,14 +603,7 @@ void Download::requeue_from(Source& s) {
     const auto it = partial_.find(i);
     if (it != partial_.end() && one_source_.contains(i) && it->second.asks == 0 &&
         chunks_[i] == ChunkState::Requested) {
-      if (it->second.in > 0) {
-        log("chunk_restarted", {{"file", name_},
-                                {"index", i},
-                                {"blocks_dropped", it->second.in},
-                                {"reason", "its sender left or timed out"}});
-      }
-      partial_.erase(it);
-      chunks_[i] = ChunkState::Missing;
+      start_over(it, "its sender left or timed out");
     }
   }
   s.inflight = 0;
@@ -631,17 +624,23 @@ void Download::restart_stalled_one_source_chunks(Time now) {
         std::find_if(p.blocks.begin(), p.blocks.end(), [](const Block& b) { return b.in; });
     const Source& sender = *in->from;
     if (sender.state == SourceState::Ready && sender.unchoked && !sender.silent &&
-        !sender.rejected.contains(i)) {
+        offers(sender, i)) {
       ++it;
       continue;
     }
-    log("chunk_restarted", {{"file", name_},
-                            {"index", i},
-                            {"blocks_dropped", p.in},
-                            {"reason", "its sender choked us or may not be asked"}});
-    chunks_[i] = ChunkState::Missing;
-    it = partial_.erase(it);
+    it = start_over(it, "its sender choked us or may not be asked");
   }
+}
+
+std::map<std::uint32_t, Download::Partial>::iterator Download::start_over(
+    std::map<std::uint32_t, Partial>::iterator it, std::string_view why) {
+  const auto [i, p] = std::tie(it->first, it->second);
+  if (p.in > 0) {
+    log("chunk_restarted",
+        {{"file", name_}, {"index", i}, {"blocks_dropped", p.in}, {"reason", std::string(why)}});
+  }
+  chunks_[i] = ChunkState::Missing;
+  return partial_.erase(it);
 }
 
 // ---- scheduling -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -339,6 +340,10 @@ class Download {
   /// silent, or rejected the chunk) and that nothing was asked of, came in, or was dropped
   /// for request_timeout. They start over, for any owner.
   void restart_stalled_one_source_chunks(Time now);
+  /// A one-source chunk in progress is Missing again, its blocks dropped (logged if any were
+  /// in). Returns the next chunk in progress.
+  std::map<std::uint32_t, Partial>::iterator start_over(
+      std::map<std::uint32_t, Partial>::iterator it, std::string_view why);
   /// Forgets the requests for blocks of `chunk` at `s` (they will not come); they are asked
   /// again.
   void drop_request(Time now, std::uint32_t chunk, Source& s);
