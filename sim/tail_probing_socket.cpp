@@ -35,7 +35,16 @@ std::uint32_t TailProbingSocket::SendDataPacket(ns3::SequenceNumber32 seq, std::
   // The newest segment is the last one that carried bytes never sent before: a new one, or a
   // retransmission that TcpTxBuffer filled up with unsent data.
   const ns3::SequenceNumber32 high = m_tcb->m_highTxMark.Get();
+  const bool head_again = seq == m_txBuffer->HeadSequence() && seq < high;
   const std::uint32_t size = ns3::TcpSocketBase::SendDataPacket(seq, max_size, with_ack);
+  // Linux restarts the retransmission timer whenever it sends the oldest unacknowledged
+  // segment again (tcp_xmit_retransmit_queue). ns-3 leaves it running from the last new ACK,
+  // so a fast retransmission that waits behind a full uplink queue has less than an RTO to be
+  // acknowledged and times out although it arrives (docs/models.md, "TCP timeouts").
+  if (head_again) {
+    m_retxEvent.Cancel();
+    m_retxEvent = ns3::Simulator::Schedule(m_rto, &TailProbingSocket::ReTxTimeout, this);
+  }
   if (m_tcb->m_highTxMark.Get() > high) {
     last_seq_ = seq;
     last_size_ = size;
@@ -44,8 +53,12 @@ std::uint32_t TailProbingSocket::SendDataPacket(ns3::SequenceNumber32 seq, std::
   return size;
 }
 
-void TailProbingSocket::NewAck(const ns3::SequenceNumber32& ack, bool reset_rto) {
-  ns3::TcpSocketBase::NewAck(ack, reset_rto);
+void TailProbingSocket::NewAck(const ns3::SequenceNumber32& ack, bool /*reset_rto*/) {
+  // Every ACK of new data restarts the timer, as in Linux (tcp_ack re-arms it), the partial
+  // ACKs of a recovery included. ns-3 restarts it only at the first of those (RFC 6582's
+  // "impatient" timer, meant for recoveries without SACK), so a recovery that repairs several
+  // losses one round trip apiece ends in a timeout.
+  ns3::TcpSocketBase::NewAck(ack, true);
   // The probed flight is over once all of it is acknowledged (Linux's tlp_high_seq).
   if (probed_ && ack >= probe_end_) probed_ = false;
   ArmProbe();

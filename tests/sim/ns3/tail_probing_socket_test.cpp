@@ -1,7 +1,8 @@
 // The simulated hosts' TCP sockets (sim/tail_probing_socket.hpp) repair a lost tail with a
-// probe, as Linux does, where ns-3's own socket waits for its retransmission timeout. Two
-// nodes on one link; the link drops one chosen data segment; the sender's congestion states
-// say whether a timeout happened.
+// probe, as Linux does, where ns-3's own socket waits for its retransmission timeout, and give
+// a fast retransmission a whole timeout, where ns-3's own socket times out while it is still
+// queued. Two nodes on one link; the link drops one chosen data segment; the sender's
+// congestion states say whether a timeout happened.
 #include "sim/tail_probing_socket.hpp"
 
 #include <gtest/gtest.h>
@@ -157,6 +158,114 @@ TEST(TailProbingSocket, LeavesALossInTheMiddleToFastRecovery) {
   EXPECT_EQ(probing.received, 23000u);
   EXPECT_EQ(probing.timeouts, 0);
   EXPECT_EQ(probing.probes, 0);
+}
+
+// Two flows share A's 1 Mbit/s uplink and its queue of 200 ms: a bulk one that keeps the queue
+// full from t = 0.1 s, and the one under test, which measures its round trip with the queue
+// full, then at t = 3 s writes `burst` bytes whose first segment the link loses. Its duplicate
+// ACKs come a full queue later, and so does the ACK of the fast retransmission they set off.
+// The bulk flow's segments are half the size, so that DropNth picks the tested flow's.
+Outcome run_behind_a_full_queue(bool probing, std::uint32_t burst) {
+  ns3::Simulator::Destroy();
+  configure_ns3_tcp(1000, 1'000'000, std::chrono::milliseconds(10), std::chrono::seconds(1));
+  ns3::NodeContainer nodes;
+  nodes.Create(2);
+  ns3::PointToPointHelper p2p;
+  p2p.SetDeviceAttribute("DataRate", ns3::StringValue("1Mbps"));
+  p2p.SetChannelAttribute("Delay", ns3::StringValue("10ms"));
+  p2p.SetQueue("ns3::DropTailQueue", "MaxSize", ns3::StringValue("50000B"));
+  const auto devices = p2p.Install(nodes);
+  ns3::InternetStackHelper stack;
+  stack.Install(nodes);
+  ns3::Ipv4AddressHelper addresses("10.1.1.0", "255.255.255.0");
+  const auto interfaces = addresses.Assign(devices);
+  ns3::TrafficControlHelper().Uninstall(devices);
+
+  const std::uint32_t warmup = 20000;
+  Outcome out;
+  std::uint64_t bulk_received = 0;
+  auto listener = ns3::Socket::CreateSocket(nodes.Get(1), ns3::TcpSocketFactory::GetTypeId());
+  listener->Bind(ns3::InetSocketAddress(ns3::Ipv4Address::GetAny(), 9));
+  listener->Listen();
+  std::vector<ns3::Ptr<ns3::Socket>> accepted;
+  listener->SetAcceptCallback(
+      ns3::MakeNullCallback<bool, ns3::Ptr<ns3::Socket>, const ns3::Address&>(),
+      ns3::Callback<void, ns3::Ptr<ns3::Socket>, const ns3::Address&>(
+          [&](ns3::Ptr<ns3::Socket> s, const ns3::Address& from) {
+            accepted.push_back(s);
+            const bool tested = ns3::InetSocketAddress::ConvertFrom(from).GetPort() == 50000;
+            s->SetRecvCallback(
+                ns3::Callback<void, ns3::Ptr<ns3::Socket>>([&, tested](ns3::Ptr<ns3::Socket> r) {
+                  while (auto p = r->Recv())
+                    (tested ? out.received : bulk_received) += p->GetSize();
+                  if (tested && out.received == warmup + burst)
+                    out.last_byte_s = ns3::Simulator::Now().GetSeconds();
+                }));
+          }));
+
+  auto bulk = ns3::Socket::CreateSocket(nodes.Get(0), ns3::TcpSocketFactory::GetTypeId());
+  bulk->SetAttribute("SegmentSize", ns3::UintegerValue(500));
+  bulk->SetAttribute("SndBufSize", ns3::UintegerValue(30000));
+  auto sender = probing
+                    ? make_tcp_socket(nodes.Get(0))
+                    : ns3::Socket::CreateSocket(nodes.Get(0), ns3::TcpSocketFactory::GetTypeId());
+  out.traced = sender->TraceConnectWithoutContext(
+      "CongState",
+      ns3::Callback<void, ns3::TcpSocketState::TcpCongState_t, ns3::TcpSocketState::TcpCongState_t>(
+          [&](ns3::TcpSocketState::TcpCongState_t, ns3::TcpSocketState::TcpCongState_t now) {
+            if (now == ns3::TcpSocketState::CA_LOSS) ++out.timeouts;
+          }));
+  const auto to = ns3::InetSocketAddress(interfaces.GetAddress(1), 9);
+  ns3::Simulator::ScheduleNow([&] {
+    bulk->Bind();
+    bulk->Connect(to);
+  });
+  ns3::Simulator::Schedule(ns3::Seconds(1), [&] {
+    sender->Bind(ns3::InetSocketAddress(ns3::Ipv4Address::GetAny(), 50000));
+    sender->Connect(to);
+  });
+  // The bulk flow writes whenever its buffer has room, so the uplink never idles.
+  bulk->SetSendCallback(ns3::Callback<void, ns3::Ptr<ns3::Socket>, std::uint32_t>(
+      [&](ns3::Ptr<ns3::Socket> s, std::uint32_t room) {
+        if (ns3::Simulator::Now() >= ns3::MilliSeconds(100) && room > 0)
+          s->Send(ns3::Create<ns3::Packet>(room));
+      }));
+  ns3::Simulator::Schedule(ns3::MilliSeconds(100),
+                           [&] { bulk->Send(ns3::Create<ns3::Packet>(bulk->GetTxAvailable())); });
+  // One segment every 100 ms: round trips sampled at the bulk flow's queue, not the tested
+  // flow's own.
+  for (std::uint32_t i = 0; i < warmup / 1000; ++i) {
+    ns3::Simulator::Schedule(ns3::Seconds(2) + i * ns3::MilliSeconds(100),
+                             [&] { sender->Send(ns3::Create<ns3::Packet>(1000)); });
+  }
+  auto drop = ns3::Create<DropNth>(1, 1000);
+  ns3::Simulator::Schedule(ns3::Seconds(4), [&] {
+    devices.Get(1)->SetAttribute("ReceiveErrorModel", ns3::PointerValue(drop));
+    sender->Send(ns3::Create<ns3::Packet>(burst));
+  });
+  ns3::Simulator::Stop(ns3::Seconds(9));
+  ns3::Simulator::Run();
+  out.dropped = drop->dropped();
+  bulk->Close();
+  sender->Close();
+  for (auto& s : accepted) s->Close();
+  listener->Close();
+  ns3::Simulator::Destroy();
+  return out;
+}
+
+TEST(TailProbingSocket, GivesAFastRetransmissionAFullTimeoutAsLinuxDoes) {
+  // ns-3's own socket times out although its retransmission arrives: its timer ran from the
+  // burst's first segment, not from the retransmission. Linux's restarts when the oldest
+  // segment is sent again.
+  const auto plain = run_behind_a_full_queue(false, 5000);
+  const auto probing = run_behind_a_full_queue(true, 5000);
+  ASSERT_TRUE(plain.traced && probing.traced);
+  ASSERT_TRUE(plain.dropped && probing.dropped);
+  EXPECT_EQ(plain.received, 25000u);
+  EXPECT_EQ(probing.received, 25000u);
+  EXPECT_EQ(plain.timeouts, 1);
+  EXPECT_EQ(probing.timeouts, 0);
 }
 
 }  // namespace
