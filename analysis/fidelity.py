@@ -82,6 +82,10 @@ TCP_FIGURES = (
     ("fast_recoveries", "fast recoveries / run", ("tcp_fast_recoveries",), ("tcp", "fast_recoveries")),
     ("loss_probes", "tail loss probes / run", ("tcp_loss_probes",), ("tcp", "loss_probes")),
     ("spurious_timeouts", "timeouts undone / run", None, ("tcp", "spurious_timeouts")),
+    ("hystart_delay_exits", "slow starts ended by the RTT / run", ("tcp_hystart_exits", "delay"),
+     ("tcp", "hystart_delay_exits")),
+    ("hystart_train_exits", "slow starts ended by an ACK train / run",
+     ("tcp_hystart_exits", "ack_train"), ("tcp", "hystart_train_exits")),
 )
 
 

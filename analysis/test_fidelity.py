@@ -98,12 +98,14 @@ class Report(unittest.TestCase):
             return folder
         sims = [with_run_json(make_run(os.path.join(self.dir, f"sim{i}"), seed=i),
                               {"queue_drops": {"packets": 3000 + 200 * i}, "tcp_timeouts": 100 * i,
-                               "tcp_fast_recoveries": 250, "tcp_loss_probes": 40 + 20 * i})
+                               "tcp_fast_recoveries": 250, "tcp_loss_probes": 40 + 20 * i,
+                               "tcp_hystart_exits": {"ack_train": 0, "delay": 20 + 4 * i}})
                 for i in (1, 2)]
         emu = with_run_json(as_emulated(make_run(os.path.join(self.dir, "emu"))),
                             {"wire": {"queue_drops": {"packets": 1000}},
                              "tcp": {"timeouts": 15, "fast_recoveries": 150, "loss_probes": 90,
-                                     "spurious_timeouts": 3}})
+                                     "spurious_timeouts": 3, "hystart_delay_exits": 30,
+                                     "hystart_train_exits": 2}})
         out = os.path.join(self.dir, "out")
         code, text, err = self.run_main("--sim", *sims, "--emu", emu, "--out", out)
         self.assertEqual(code, 0, err)
@@ -111,10 +113,13 @@ class Report(unittest.TestCase):
             figures = json.load(f)
         self.assertEqual(figures["simulated"]["tcp_per_run"],
                          {"queue_drops": 3300, "timeouts": 150, "fast_recoveries": 250,
-                          "loss_probes": 70, "spurious_timeouts": None})
+                          "loss_probes": 70, "spurious_timeouts": None,
+                          "hystart_delay_exits": 26, "hystart_train_exits": 0})
         self.assertEqual(figures["emulated"]["tcp_per_run"]["loss_probes"], 90)
+        self.assertEqual(figures["emulated"]["tcp_per_run"]["hystart_train_exits"], 2)
         self.assertRegex(text, r"TCP timeouts / run\s+150\s+15\s+-90.0 %")
         self.assertRegex(text, r"tail loss probes / run\s+70\s+90\s+\+28.6 %")
+        self.assertRegex(text, r"slow starts ended by the RTT / run\s+26\s+30\s+\+15.4 %")
         # A run whose counters some hosts could not give is short: left out, and said so.
         with_run_json(emu, {"wire": {"queue_drops": {"packets": 1000}},
                             "tcp": {"timeouts": 1, "hosts_unread": 2}})

@@ -37,6 +37,8 @@ TcpCounters& TcpCounters::operator+=(const TcpCounters& o) {
   timeouts += o.timeouts;
   spurious_timeouts += o.spurious_timeouts;
   loss_probes += o.loss_probes;
+  hystart_train_exits += o.hystart_train_exits;
+  hystart_delay_exits += o.hystart_delay_exits;
   fast_recoveries += o.fast_recoveries;
   retransmitted_segments += o.retransmitted_segments;
   segments_sent += o.segments_sent;
@@ -47,6 +49,8 @@ nlohmann::json TcpCounters::to_json() const {
   return {{"timeouts", timeouts},
           {"spurious_timeouts", spurious_timeouts},
           {"loss_probes", loss_probes},
+          {"hystart_train_exits", hystart_train_exits},
+          {"hystart_delay_exits", hystart_delay_exits},
           {"fast_recoveries", fast_recoveries},
           {"retransmitted_segments", retransmitted_segments},
           {"segments_sent", segments_sent}};
@@ -87,6 +91,8 @@ std::optional<TcpCounters> parse_tcp_counters(std::string_view text) {
   c.timeouts = get("TcpExt.TCPTimeouts");
   c.spurious_timeouts = get("TcpExt.TCPSpuriousRTOs");
   c.loss_probes = get("TcpExt.TCPLossProbes");
+  c.hystart_train_exits = get("TcpExt.TCPHystartTrainDetect");
+  c.hystart_delay_exits = get("TcpExt.TCPHystartDelayDetect");
   c.fast_recoveries = get("TcpExt.TCPSackRecovery") + get("TcpExt.TCPRenoRecovery");
   c.retransmitted_segments = get("Tcp.RetransSegs");
   c.segments_sent = get("Tcp.OutSegs");

@@ -19,6 +19,10 @@ struct TcpCounters {
   /// TcpExt.TCPLossProbes: tail loss probes (RFC 8985), which recover a lost last segment
   /// without waiting for the timer.
   std::uint64_t loss_probes = 0;
+  /// TcpExt.TCPHystartTrainDetect and TCPHystartDelayDetect: slow starts CUBIC's HyStart
+  /// ended (ACKs arriving back to back for half a round trip; the RTT rising) before a loss.
+  std::uint64_t hystart_train_exits = 0;
+  std::uint64_t hystart_delay_exits = 0;
   /// TcpExt.TCPSackRecovery + TCPRenoRecovery: entries into fast recovery.
   std::uint64_t fast_recoveries = 0;
   /// Tcp.RetransSegs and Tcp.OutSegs.

@@ -42,6 +42,7 @@
 #include <ns3/string.h>
 #include <ns3/tag.h>
 #include <ns3/tcp-congestion-ops.h>
+#include <ns3/tcp-cubic.h>
 #include <ns3/tcp-l4-protocol.h>
 #include <ns3/tcp-recovery-ops.h>
 #include <ns3/tcp-socket-base.h>

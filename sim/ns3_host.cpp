@@ -208,6 +208,10 @@ void Ns3Host::Watch(ns3::Ptr<ns3::Socket> socket, ConnId id) {
                                        if (observer_ != nullptr)
                                          observer_->on_tcp_loss_probe(index_);
                                      }));
+  socket->TraceConnectWithoutContext("HyStartExit", ns3::Callback<void, bool>([this](bool delay) {
+                                       if (observer_ != nullptr)
+                                         observer_->on_tcp_hystart_exit(index_, delay);
+                                     }));
   // How much of what we handed TCP it has sent: lets Pump cut writes where TCP will cut
   // segments (see Pump).
   socket->TraceConnectWithoutContext(

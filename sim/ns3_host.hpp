@@ -37,6 +37,9 @@ class HostObserver {
   virtual void on_tcp_recovery(std::size_t host, bool timeout) = 0;
   /// One of this host's TCP connections sent a tail loss probe (sim/tail_probing_socket.hpp).
   virtual void on_tcp_loss_probe(std::size_t host) = 0;
+  /// One of this host's TCP connections ended slow start by HyStart (sim/linux_cubic.hpp):
+  /// the RTT rose (`by_delay`), or ACKs kept arriving back to back.
+  virtual void on_tcp_hystart_exit(std::size_t host, bool by_delay) = 0;
 
  protected:
   ~HostObserver() = default;

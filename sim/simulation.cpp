@@ -62,6 +62,9 @@ class Simulation final : public HostObserver {
     if (timeout && host > 0 && host <= plans_.size()) ++group_timeouts_[plans_[host - 1].group];
   }
   void on_tcp_loss_probe(std::size_t) override { ++tcp_loss_probes_; }
+  void on_tcp_hystart_exit(std::size_t, bool by_delay) override {
+    ++(by_delay ? tcp_hystart_delay_exits_ : tcp_hystart_train_exits_);
+  }
 
  private:
   struct PeerRun {
@@ -113,6 +116,7 @@ class Simulation final : public HostObserver {
   Time last_group_snapshot_{};
   std::uint64_t events_written_ = 0, payload_sent_ = 0;
   std::uint64_t tcp_timeouts_ = 0, tcp_fast_recoveries_ = 0, tcp_loss_probes_ = 0;
+  std::uint64_t tcp_hystart_train_exits_ = 0, tcp_hystart_delay_exits_ = 0;
   std::vector<std::uint64_t> group_timeouts_;  // by group: timeouts of what its peers sent
   ChunkSet empty_;
   std::chrono::steady_clock::time_point wall_start_;
@@ -506,6 +510,8 @@ Result<RunResult> Simulation::run() {
       {"tcp_timeouts", tcp_timeouts_},
       {"tcp_fast_recoveries", tcp_fast_recoveries_},
       {"tcp_loss_probes", tcp_loss_probes_},
+      {"tcp_hystart_exits",
+       {{"ack_train", tcp_hystart_train_exits_}, {"delay", tcp_hystart_delay_exits_}}},
       {"tcp_timeouts_by_group", timeouts_by_group},
       {"queue_drops",
        {{"packets", topo_.queue_drops().packets},

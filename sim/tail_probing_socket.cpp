@@ -2,8 +2,33 @@
 
 #include <algorithm>
 
+#include "sim/linux_cubic.hpp"
+
 namespace swarmlab::sim {
 namespace {
+// ns-3's RTT estimator, keeping its last sample: TcpSocketBase hands congestion control only
+// the smoothed RTT, and LinuxCubic's HyStart wants each sample.
+class SampleKeepingRtt : public ns3::RttMeanDeviation {
+ public:
+  static ns3::TypeId GetTypeId() {
+    static ns3::TypeId tid = ns3::TypeId("swarmlab::sim::SampleKeepingRtt")
+                                 .SetParent<ns3::RttMeanDeviation>()
+                                 .AddConstructor<SampleKeepingRtt>();
+    return tid;
+  }
+  void Measurement(ns3::Time m) override {
+    last_ = m;
+    ns3::RttMeanDeviation::Measurement(m);
+  }
+  ns3::Ptr<ns3::RttEstimator> Copy() const override {
+    return ns3::CopyObject<SampleKeepingRtt>(this);
+  }
+  ns3::Time last() const { return last_; }
+
+ private:
+  ns3::Time last_{};
+};
+
 // Linux's TCP_RTO_MIN and TCP_TIMEOUT_MIN (2 jiffies), which its probe timer adds to 2 srtt.
 const ns3::Time kLinuxRtoMin = ns3::MilliSeconds(200);
 const ns3::Time kLinuxTimeoutMin = ns3::MilliSeconds(2);
@@ -18,7 +43,11 @@ ns3::TypeId TailProbingSocket::GetTypeId() {
           .AddConstructor<TailProbingSocket>()
           .AddTraceSource("TailLossProbe", "A tail loss probe was sent.",
                           ns3::MakeTraceSourceAccessor(&TailProbingSocket::probe_trace_),
-                          "ns3::TracedCallback::Void");
+                          "ns3::TracedCallback::Void")
+          .AddTraceSource("HyStartExit",
+                          "Slow start ended by HyStart: the RTT rose (true) or an ACK train.",
+                          ns3::MakeTraceSourceAccessor(&TailProbingSocket::hystart_trace_),
+                          "swarmlab::sim::TailProbingSocket::HyStartExitCallback");
   return tid;
 }
 
@@ -74,6 +103,17 @@ void TailProbingSocket::ReTxTimeout() {
   probe_due_ = ns3::Time{};
   probed_ = false;  // what follows the timeout is a new flight
   ns3::TcpSocketBase::ReTxTimeout();
+}
+
+void TailProbingSocket::EstimateRtt(const ns3::TcpHeader& header) {
+  const auto taken = m_rtt->GetNSamples();
+  ns3::TcpSocketBase::EstimateRtt(header);
+  if (m_rtt->GetNSamples() == taken) return;
+  auto* cubic = dynamic_cast<LinuxCubic*>(ns3::PeekPointer(m_congestionControl));
+  const auto* rtt = dynamic_cast<const SampleKeepingRtt*>(ns3::PeekPointer(m_rtt));
+  if (cubic == nullptr || rtt == nullptr) return;
+  const auto exit = cubic->OnRttSample(m_tcb, header.GetAckNumber(), rtt->last());
+  if (exit != LinuxCubic::Exit::kNone) hystart_trace_(exit == LinuxCubic::Exit::kDelay);
 }
 
 void TailProbingSocket::DoDispose() {
@@ -148,20 +188,15 @@ void TailProbingSocket::Probe() {
 
 ns3::Ptr<ns3::Socket> make_tcp_socket(ns3::Ptr<ns3::Node> node) {
   auto tcp = node->GetObject<ns3::TcpL4Protocol>();
-  ns3::TypeIdValue congestion;
   ns3::TypeIdValue recovery;
-  ns3::TypeIdValue rtt_type;
-  tcp->GetAttribute("SocketType", congestion);
   tcp->GetAttribute("RecoveryType", recovery);
-  tcp->GetAttribute("RttEstimatorType", rtt_type);
   ns3::ObjectFactory make;
   auto socket = ns3::CreateObject<TailProbingSocket>();
   socket->SetNode(node);
   socket->SetTcp(tcp);
-  make.SetTypeId(rtt_type.Get());
-  socket->SetRtt(make.Create<ns3::RttEstimator>());
-  make.SetTypeId(congestion.Get());
-  socket->SetCongestionControlAlgorithm(make.Create<ns3::TcpCongestionOps>());
+  // ns-3's defaults (RttMeanDeviation, TcpCubic, TcpPrrRecovery), with the two changes above.
+  socket->SetRtt(ns3::CreateObject<SampleKeepingRtt>());
+  socket->SetCongestionControlAlgorithm(ns3::CreateObject<LinuxCubic>());
   make.SetTypeId(recovery.Get());
   socket->SetRecoveryAlgorithm(make.Create<ns3::TcpRecoveryOps>());
   tcp->AddSocket(socket);

@@ -31,6 +31,9 @@ namespace swarmlab::sim {
 class TailProbingSocket : public ns3::TcpSocketBase {
  public:
   static ns3::TypeId GetTypeId();
+  /// The "HyStartExit" trace's signature: `by_delay` when the RTT's rise ended slow start,
+  /// false when an ACK train did.
+  using HyStartExitCallback = void (*)(bool by_delay);
   TailProbingSocket() = default;
   TailProbingSocket(const TailProbingSocket& other);
   ~TailProbingSocket() override;
@@ -43,6 +46,8 @@ class TailProbingSocket : public ns3::TcpSocketBase {
                                bool with_ack) override;
   void NewAck(const ns3::SequenceNumber32& ack, bool reset_rto) override;
   void ReTxTimeout() override;
+  /// Also hands each new RTT sample to LinuxCubic's HyStart.
+  void EstimateRtt(const ns3::TcpHeader& header) override;
   void DoDispose() override;
 
  private:
@@ -55,7 +60,8 @@ class TailProbingSocket : public ns3::TcpSocketBase {
   void OnProbeTimer();
   void Probe();
 
-  ns3::TracedCallback<> probe_trace_;  // "TailLossProbe": a probe went out
+  ns3::TracedCallback<> probe_trace_;        // "TailLossProbe": a probe went out
+  ns3::TracedCallback<bool> hystart_trace_;  // "HyStartExit": true when by the RTT's rise
   ns3::EventId probe_event_;
   ns3::Time probe_due_{};  // when the probe is due; zero: none armed
   bool probed_ = false;    // one probe per flight: until all sent before it is acknowledged

@@ -10,8 +10,8 @@ namespace {
 // As the kernel prints them (fields shortened; the order and the pairing are what matter).
 constexpr const char* kNetstat =
     "TcpExt: SyncookiesSent TCPTimeouts TCPLossProbes TCPSackRecovery TCPRenoRecovery "
-    "TCPSpuriousRTOs\n"
-    "TcpExt: 0 7 124 186 2 5\n"
+    "TCPSpuriousRTOs TCPHystartTrainDetect TCPHystartTrainCwnd TCPHystartDelayDetect\n"
+    "TcpExt: 0 7 124 186 2 5 3 480 11\n"
     "IpExt: InNoRoutes InOctets\n"
     "IpExt: 0 123456789\n";
 constexpr const char* kSnmp =
@@ -27,6 +27,8 @@ TEST(TcpCounters, ReadsTheKernelsPairsOfLines) {
   EXPECT_EQ(c->loss_probes, 124u);
   EXPECT_EQ(c->fast_recoveries, 188u);  // SACK and Reno recoveries
   EXPECT_EQ(c->spurious_timeouts, 5u);
+  EXPECT_EQ(c->hystart_train_exits, 3u);
+  EXPECT_EQ(c->hystart_delay_exits, 11u);
   EXPECT_EQ(c->segments_sent, 137550u);  // after MaxConn's -1
   EXPECT_EQ(c->retransmitted_segments, 1136u);
   // The other order reads the same.
