@@ -10,7 +10,7 @@
 
 #include "sim/ns3_headers.hpp"
 #include "sim/tail_probing_socket.hpp"
-#include "sim/tcp_config.hpp"
+#include "tests/sim/ns3/two_node_link.hpp"
 
 namespace swarmlab::sim {
 namespace {
@@ -24,20 +24,10 @@ struct Outcome {
 };
 
 Outcome run(bool linux_cubic) {
-  ns3::Simulator::Destroy();
-  configure_ns3_tcp(1000, 10'000'000, std::chrono::milliseconds(20), std::chrono::seconds(1));
-  ns3::NodeContainer nodes;
-  nodes.Create(2);
-  ns3::PointToPointHelper p2p;
-  p2p.SetDeviceAttribute("DataRate", ns3::StringValue("10Mbps"));
-  p2p.SetChannelAttribute("Delay", ns3::StringValue("20ms"));
-  p2p.SetQueue("ns3::DropTailQueue", "MaxSize", ns3::StringValue("50000B"));
-  const auto devices = p2p.Install(nodes);
-  ns3::InternetStackHelper stack;
-  stack.Install(nodes);
-  ns3::Ipv4AddressHelper addresses("10.1.1.0", "255.255.255.0");
-  const auto interfaces = addresses.Assign(devices);
-  ns3::TrafficControlHelper().Uninstall(devices);
+  const auto link = make_two_node_link(10'000'000, std::chrono::milliseconds(20), 50'000);
+  const auto& nodes = link.nodes;
+  const auto& devices = link.devices;
+  const auto& interfaces = link.interfaces;
 
   Outcome out;
   std::uint32_t cwnd = 0;

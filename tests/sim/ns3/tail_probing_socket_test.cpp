@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "sim/ns3_headers.hpp"
-#include "sim/tcp_config.hpp"
+#include "tests/sim/ns3/two_node_link.hpp"
 
 namespace swarmlab::sim {
 namespace {
@@ -48,18 +48,10 @@ struct Outcome {
 // then at t = 1 s `burst` bytes in one write; the link to B drops the `nth` packet of at
 // least `min_size` bytes (headers included) counted from the burst on.
 Outcome run(bool probing, std::uint32_t burst, std::uint32_t nth, std::uint32_t min_size) {
-  ns3::Simulator::Destroy();
-  configure_ns3_tcp(1000, 10'000'000, std::chrono::milliseconds(10), std::chrono::seconds(1));
-  ns3::NodeContainer nodes;
-  nodes.Create(2);
-  ns3::PointToPointHelper p2p;
-  p2p.SetDeviceAttribute("DataRate", ns3::StringValue("10Mbps"));
-  p2p.SetChannelAttribute("Delay", ns3::StringValue("10ms"));
-  const auto devices = p2p.Install(nodes);
-  ns3::InternetStackHelper stack;
-  stack.Install(nodes);
-  ns3::Ipv4AddressHelper addresses("10.1.1.0", "255.255.255.0");
-  const auto interfaces = addresses.Assign(devices);
+  const auto link = make_two_node_link(10'000'000, std::chrono::milliseconds(10));
+  const auto& nodes = link.nodes;
+  const auto& devices = link.devices;
+  const auto& interfaces = link.interfaces;
 
   auto make = [&](ns3::Ptr<ns3::Node> node) {
     return probing ? make_tcp_socket(node)
@@ -166,20 +158,10 @@ TEST(TailProbingSocket, LeavesALossInTheMiddleToFastRecovery) {
 // ACKs come a full queue later, and so does the ACK of the fast retransmission they set off.
 // The bulk flow's segments are half the size, so that DropNth picks the tested flow's.
 Outcome run_behind_a_full_queue(bool probing, std::uint32_t burst) {
-  ns3::Simulator::Destroy();
-  configure_ns3_tcp(1000, 1'000'000, std::chrono::milliseconds(10), std::chrono::seconds(1));
-  ns3::NodeContainer nodes;
-  nodes.Create(2);
-  ns3::PointToPointHelper p2p;
-  p2p.SetDeviceAttribute("DataRate", ns3::StringValue("1Mbps"));
-  p2p.SetChannelAttribute("Delay", ns3::StringValue("10ms"));
-  p2p.SetQueue("ns3::DropTailQueue", "MaxSize", ns3::StringValue("50000B"));
-  const auto devices = p2p.Install(nodes);
-  ns3::InternetStackHelper stack;
-  stack.Install(nodes);
-  ns3::Ipv4AddressHelper addresses("10.1.1.0", "255.255.255.0");
-  const auto interfaces = addresses.Assign(devices);
-  ns3::TrafficControlHelper().Uninstall(devices);
+  const auto link = make_two_node_link(1'000'000, std::chrono::milliseconds(10), 50'000);
+  const auto& nodes = link.nodes;
+  const auto& devices = link.devices;
+  const auto& interfaces = link.interfaces;
 
   const std::uint32_t warmup = 20000;
   Outcome out;
