@@ -11,8 +11,8 @@ const ns3::Time kAckDelta = ns3::MilliSeconds(2);
 constexpr std::uint32_t kMinSamples = 8;
 const ns3::Time kDelayMin = ns3::MilliSeconds(4);
 const ns3::Time kDelayMax = ns3::MilliSeconds(16);
-// hystart_ack_delay(): the time a GSO burst of 64 KB takes at the pacing rate, at most 1 ms,
-// which it is at every rate a scenario uses (below 2 Gbit/s).
+// hystart_ack_delay(): the time four GSO bursts of 64 KB take at the pacing rate, at most
+// 1 ms, which it is at every rate below 2 Gbit/s (every rate a scenario uses).
 const ns3::Time kAckDelay = ns3::MilliSeconds(1);
 }  // namespace
 
@@ -53,36 +53,33 @@ void LinuxCubic::StartRound(const ns3::TcpSocketState& tcb) {
   samples_ = 0;
 }
 
-LinuxCubic::Exit LinuxCubic::OnRttSample(ns3::Ptr<ns3::TcpSocketState> tcb,
-                                         ns3::SequenceNumber32 ack, ns3::Time rtt) {
-  rtt = std::max(rtt, ns3::NanoSeconds(1));
+LinuxCubic::Exits LinuxCubic::OnRttSample(ns3::Ptr<ns3::TcpSocketState> tcb,
+                                          ns3::SequenceNumber32 ack, ns3::Time rtt) {
+  Exits exits;
   if (delay_min_.IsZero() || rtt < delay_min_) delay_min_ = rtt;
-  if (found_ || tcb->m_cWnd >= tcb->m_ssThresh) return Exit::kNone;
+  if (found_ || tcb->m_cWnd >= tcb->m_ssThresh) return exits;
   if (ack > round_end_) StartRound(*tcb);
-  if (tcb->m_cWnd < kLowWindow * tcb->m_segmentSize) return Exit::kNone;
+  if (tcb->m_cWnd < kLowWindow * tcb->m_segmentSize) return exits;
   const ns3::Time now = ns3::Simulator::Now();
   // ACKs still arriving back to back half a minimum RTT after the round began: the window
   // already fills the path.
   if (now - last_ack_ <= kAckDelta) {
     last_ack_ = now;
-    if (now - round_start_ > (delay_min_ + kAckDelay) / 2) {
-      found_ = true;
-      tcb->m_ssThresh = tcb->m_cWnd;
-      return Exit::kAckTrain;
-    }
+    exits.ack_train = now - round_start_ > (delay_min_ + kAckDelay) / 2;
   }
   // The round's smallest RTT above the minimum by an eighth of it (4-16 ms): a queue is
-  // building.
+  // building. Tested on the same sample even after an ACK train, as Linux does.
   if (round_min_.IsZero() || rtt < round_min_) round_min_ = rtt;
   if (samples_ < kMinSamples) {
     ++samples_;
-    return Exit::kNone;
+  } else {
+    exits.delay = round_min_ > delay_min_ + std::clamp(delay_min_ / 8, kDelayMin, kDelayMax);
   }
-  if (round_min_ <= delay_min_ + std::clamp(delay_min_ / 8, kDelayMin, kDelayMax))
-    return Exit::kNone;
-  found_ = true;
-  tcb->m_ssThresh = tcb->m_cWnd;
-  return Exit::kDelay;
+  if (exits.ack_train || exits.delay) {
+    found_ = true;
+    tcb->m_ssThresh = tcb->m_cWnd;
+  }
+  return exits;
 }
 
 }  // namespace swarmlab::sim

@@ -4,7 +4,8 @@
 // queue, not after (docs/models.md, "Leaving slow start").
 //
 // ns-3 3.37 has HyStart too, but fed and tuned differently: it sees only the smoothed RTT
-// (TcpSocketBase hands congestion control nothing else), and ends slow start when that exceeds
+// (TcpSocketBase hands congestion control nothing else, from samples in whole milliseconds),
+// and ends slow start when that exceeds
 // the minimum by the minimum itself (at most HyStartDelayMax), i.e. at twice the path's RTT.
 // Linux takes each ACK's own RTT sample and ends slow start once the smallest of a round's
 // samples exceeds the minimum by an eighth of it (clamped to 4-16 ms): after a few
@@ -12,7 +13,7 @@
 // full queue and lost packets in bursts.
 //
 // Everything else is ns-3's TcpCubic; its own HyStart is switched off. The RTT samples come
-// from TailProbingSocket, which hands this class each one as it is taken.
+// from TailProbingSocket, which takes them from each ACK as Linux does.
 #include "sim/ns3_headers.hpp"
 
 namespace swarmlab::sim {
@@ -28,11 +29,14 @@ class LinuxCubic : public ns3::TcpCubic {
   void CongestionStateSet(ns3::Ptr<ns3::TcpSocketState> tcb,
                           const ns3::TcpSocketState::TcpCongState_t new_state) override;
 
-  /// Which of HyStart's tests ended slow start, as Linux counts them (TcpExt's
-  /// TCPHystartTrainDetect and TCPHystartDelayDetect).
-  enum class Exit { kNone, kAckTrain, kDelay };
+  /// Which of HyStart's tests ended slow start on a sample, as Linux counts them (TcpExt's
+  /// TCPHystartTrainDetect and TCPHystartDelayDetect): both can, on the same sample.
+  struct Exits {
+    bool ack_train = false;
+    bool delay = false;
+  };
   /// One RTT sample `rtt`, taken from the ACK of `ack` (cubictcp_acked and hystart_update).
-  Exit OnRttSample(ns3::Ptr<ns3::TcpSocketState> tcb, ns3::SequenceNumber32 ack, ns3::Time rtt);
+  Exits OnRttSample(ns3::Ptr<ns3::TcpSocketState> tcb, ns3::SequenceNumber32 ack, ns3::Time rtt);
 
  protected:
   void NotifyConstructionCompleted() override;

@@ -6,29 +6,6 @@
 
 namespace swarmlab::sim {
 namespace {
-// ns-3's RTT estimator, keeping its last sample: TcpSocketBase hands congestion control only
-// the smoothed RTT, and LinuxCubic's HyStart wants each sample.
-class SampleKeepingRtt : public ns3::RttMeanDeviation {
- public:
-  static ns3::TypeId GetTypeId() {
-    static ns3::TypeId tid = ns3::TypeId("swarmlab::sim::SampleKeepingRtt")
-                                 .SetParent<ns3::RttMeanDeviation>()
-                                 .AddConstructor<SampleKeepingRtt>();
-    return tid;
-  }
-  void Measurement(ns3::Time m) override {
-    last_ = m;
-    ns3::RttMeanDeviation::Measurement(m);
-  }
-  ns3::Ptr<ns3::RttEstimator> Copy() const override {
-    return ns3::CopyObject<SampleKeepingRtt>(this);
-  }
-  ns3::Time last() const { return last_; }
-
- private:
-  ns3::Time last_{};
-};
-
 // Linux's TCP_RTO_MIN and TCP_TIMEOUT_MIN (2 jiffies), which its probe timer adds to 2 srtt.
 const ns3::Time kLinuxRtoMin = ns3::MilliSeconds(200);
 const ns3::Time kLinuxTimeoutMin = ns3::MilliSeconds(2);
@@ -106,14 +83,24 @@ void TailProbingSocket::ReTxTimeout() {
 }
 
 void TailProbingSocket::EstimateRtt(const ns3::TcpHeader& header) {
-  const auto taken = m_rtt->GetNSamples();
+  // The sample Linux gives congestion control (tcp_clean_rtx_queue's ca_rtt_us): the time
+  // since the newest segment this ACK covers was sent, and none when it covers one sent
+  // again. ns-3's own sample, from the timestamp echo, is in whole milliseconds: too coarse
+  // for HyStart's 4 ms threshold.
+  const ns3::SequenceNumber32 ack = header.GetAckNumber();
+  ns3::Time sample{};
+  bool resent = false;
+  for (const auto& sent : m_history) {
+    if (sent.seq + ns3::SequenceNumber32(sent.count) > ack) break;
+    resent |= sent.retx;
+    sample = ns3::Simulator::Now() - sent.time;
+  }
   ns3::TcpSocketBase::EstimateRtt(header);
-  if (m_rtt->GetNSamples() == taken) return;
   auto* cubic = dynamic_cast<LinuxCubic*>(ns3::PeekPointer(m_congestionControl));
-  const auto* rtt = dynamic_cast<const SampleKeepingRtt*>(ns3::PeekPointer(m_rtt));
-  if (cubic == nullptr || rtt == nullptr) return;
-  const auto exit = cubic->OnRttSample(m_tcb, header.GetAckNumber(), rtt->last());
-  if (exit != LinuxCubic::Exit::kNone) hystart_trace_(exit == LinuxCubic::Exit::kDelay);
+  if (cubic == nullptr || resent || !sample.IsStrictlyPositive()) return;
+  const auto exits = cubic->OnRttSample(m_tcb, ack, sample);
+  if (exits.ack_train) hystart_trace_(false);
+  if (exits.delay) hystart_trace_(true);
 }
 
 void TailProbingSocket::DoDispose() {
@@ -189,13 +176,16 @@ void TailProbingSocket::Probe() {
 ns3::Ptr<ns3::Socket> make_tcp_socket(ns3::Ptr<ns3::Node> node) {
   auto tcp = node->GetObject<ns3::TcpL4Protocol>();
   ns3::TypeIdValue recovery;
+  ns3::TypeIdValue rtt_type;
   tcp->GetAttribute("RecoveryType", recovery);
+  tcp->GetAttribute("RttEstimatorType", rtt_type);
   ns3::ObjectFactory make;
   auto socket = ns3::CreateObject<TailProbingSocket>();
   socket->SetNode(node);
   socket->SetTcp(tcp);
-  // ns-3's defaults (RttMeanDeviation, TcpCubic, TcpPrrRecovery), with the two changes above.
-  socket->SetRtt(ns3::CreateObject<SampleKeepingRtt>());
+  make.SetTypeId(rtt_type.Get());
+  socket->SetRtt(make.Create<ns3::RttEstimator>());
+  // ns-3's CUBIC with Linux's HyStart (sim/linux_cubic.hpp), fed by EstimateRtt above.
   socket->SetCongestionControlAlgorithm(ns3::CreateObject<LinuxCubic>());
   make.SetTypeId(recovery.Get());
   socket->SetRecoveryAlgorithm(make.Create<ns3::TcpRecoveryOps>());

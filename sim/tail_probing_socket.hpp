@@ -46,7 +46,7 @@ class TailProbingSocket : public ns3::TcpSocketBase {
                                bool with_ack) override;
   void NewAck(const ns3::SequenceNumber32& ack, bool reset_rto) override;
   void ReTxTimeout() override;
-  /// Also hands each new RTT sample to LinuxCubic's HyStart.
+  /// Also hands LinuxCubic's HyStart the RTT sample Linux would take from this ACK.
   void EstimateRtt(const ns3::TcpHeader& header) override;
   void DoDispose() override;
 
