@@ -152,11 +152,12 @@ TEST(TailProbingSocket, LeavesALossInTheMiddleToFastRecovery) {
   EXPECT_EQ(probing.probes, 0);
 }
 
-// Two flows share A's 1 Mbit/s uplink and its queue of 200 ms: a bulk one that keeps the queue
-// full from t = 0.1 s, and the one under test, which measures its round trip with the queue
-// full, then at t = 3 s writes `burst` bytes whose first segment the link loses. Its duplicate
-// ACKs come a full queue later, and so does the ACK of the fast retransmission they set off.
-// The bulk flow's segments are half the size, so that DropNth picks the tested flow's.
+// Two flows share A's 1 Mbit/s uplink and its 50 KB queue: a bulk one whose 30 KB send buffer
+// keeps some 240 ms of it filled from t = 0.1 s, and the one under test, which measures its
+// round trip behind that standing queue, then at t = 4 s writes `burst` bytes whose first
+// segment the link loses. Its duplicate ACKs come a queue later, and so does the ACK of the
+// fast retransmission they set off. The bulk flow's segments are half the size, so that
+// DropNth picks the tested flow's.
 Outcome run_behind_a_full_queue(bool probing, std::uint32_t burst) {
   const auto link = make_two_node_link(1'000'000, std::chrono::milliseconds(10), 50'000);
   const auto& nodes = link.nodes;
