@@ -16,6 +16,7 @@
 #include <ns3/inet-socket-address.h>
 #include <ns3/internet-stack-helper.h>
 #include <ns3/ipv4-address-helper.h>
+#include <ns3/ipv4-header.h>
 #include <ns3/ipv4-interface-container.h>
 #include <ns3/ipv4-routing-protocol.h>
 #include <ns3/ipv4-static-routing-helper.h>
@@ -32,6 +33,7 @@
 #include <ns3/point-to-point-helper.h>
 #include <ns3/point-to-point-net-device.h>
 #include <ns3/pointer.h>
+#include <ns3/ppp-header.h>
 #include <ns3/queue-size.h>
 #include <ns3/rng-seed-manager.h>
 #include <ns3/rtt-estimator.h>
@@ -44,6 +46,7 @@
 #include <ns3/tcp-congestion-ops.h>
 #include <ns3/tcp-cubic.h>
 #include <ns3/tcp-l4-protocol.h>
+#include <ns3/tcp-option-sack.h>
 #include <ns3/tcp-recovery-ops.h>
 #include <ns3/tcp-socket-base.h>
 #include <ns3/tcp-socket-factory.h>

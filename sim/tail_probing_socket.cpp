@@ -24,7 +24,12 @@ ns3::TypeId TailProbingSocket::GetTypeId() {
           .AddTraceSource("HyStartExit",
                           "Slow start ended by HyStart: the RTT rose (true) or an ACK train.",
                           ns3::MakeTraceSourceAccessor(&TailProbingSocket::hystart_trace_),
-                          "swarmlab::sim::TailProbingSocket::HyStartExitCallback");
+                          "swarmlab::sim::TailProbingSocket::HyStartExitCallback")
+          .AddTraceSource("RackLoss",
+                          "RACK's reordering timer found the oldest segment lost and started a "
+                          "fast recovery.",
+                          ns3::MakeTraceSourceAccessor(&TailProbingSocket::rack_trace_),
+                          "ns3::TracedCallback::Void");
   return tid;
 }
 
@@ -51,6 +56,17 @@ std::uint32_t TailProbingSocket::SendDataPacket(ns3::SequenceNumber32 seq, std::
     m_retxEvent.Cancel();
     m_retxEvent = ns3::Simulator::Schedule(m_rto, &TailProbingSocket::ReTxTimeout, this);
   }
+  if (seq < high) {  // sent again: RACK needs the time of this send, not the first
+    const ns3::Time now = ns3::Simulator::Now();
+    auto same =
+        std::find_if(resent_.begin(), resent_.end(), [&](const Resent& r) { return r.seq == seq; });
+    if (same != resent_.end()) {
+      same->size = size;
+      same->at = now;
+    } else {
+      resent_.push_back({seq, size, now});
+    }
+  }
   if (m_tcb->m_highTxMark.Get() > high) {
     last_seq_ = seq;
     last_size_ = size;
@@ -70,12 +86,116 @@ void TailProbingSocket::NewAck(const ns3::SequenceNumber32& ack, bool /*reset_rt
   ArmProbe();
 }
 
-// TcpSocketBase cancels its own timers when it goes; the probe is ours.
+// TcpSocketBase cancels its own timers when it goes; the probe and reordering timers are ours.
 TailProbingSocket::~TailProbingSocket() {
   probe_event_.Cancel();
+  reorder_event_.Cancel();
+}
+
+void TailProbingSocket::ReceivedAck(ns3::Ptr<ns3::Packet> packet, const ns3::TcpHeader& header) {
+  NoteDelivered(header);
+  ns3::TcpSocketBase::ReceivedAck(packet, header);
+  ResendIfRetransmissionLost();
+  ArmReorderTimer();
+}
+
+ns3::Time TailProbingSocket::FirstSentAt(ns3::SequenceNumber32 seq) const {
+  for (const auto& sent : m_history) {
+    if (seq < sent.seq) break;
+    if (seq < sent.seq + ns3::SequenceNumber32(sent.count))
+      return sent.retx ? ns3::Time{} : sent.time;
+  }
+  return ns3::Time{};
+}
+
+bool TailProbingSocket::SentAfter(ns3::Time sent, ns3::SequenceNumber32 seq) const {
+  // Linux's tcp_rack_sent_after: segments of one write leave at one instant, in order.
+  return sent > rack_sent_ || (sent == rack_sent_ && seq > rack_seq_);
+}
+
+void TailProbingSocket::NoteDelivered(const ns3::TcpHeader& header) {
+  // Linux's tcp_rack_advance: the newest-sent of the segments this ACK covers, cumulatively or
+  // in its highest SACK block, gives RACK its send time and round trip. A segment sent again
+  // gives none: which of its sends arrived is unknown.
+  const ns3::Time now = ns3::Simulator::Now();
+  auto note = [&](ns3::SequenceNumber32 seq) {
+    ns3::Time sent = FirstSentAt(seq);
+    for (const auto& r : resent_) {
+      // A retransmission's, unless acknowledged sooner than any round trip: then the ACK was
+      // for its first send.
+      if (r.seq <= seq && seq < r.seq + ns3::SequenceNumber32(r.size) &&
+          now - r.at >= m_tcb->m_minRtt)
+        sent = r.at;
+    }
+    if (sent.IsStrictlyPositive() && SentAfter(sent, seq)) {
+      rack_sent_ = sent;
+      rack_seq_ = seq;
+      rack_rtt_ = now - sent;
+    }
+  };
+  const ns3::SequenceNumber32 ack = header.GetAckNumber();
+  if (ack > m_txBuffer->HeadSequence()) note(ack - 1);
+  if (auto option = header.GetOption(ns3::TcpOption::SACK)) {
+    const auto sack = ns3::DynamicCast<const ns3::TcpOptionSack>(option);
+    for (const auto& [begin, end] : sack->GetSackList()) note(end - 1);
+  }
+  std::erase_if(resent_,
+                [&](const Resent& r) { return r.seq + ns3::SequenceNumber32(r.size) <= ack; });
+}
+
+void TailProbingSocket::ResendIfRetransmissionLost() {
+  // RACK in a recovery (its reordering window is then zero): the oldest segment's last
+  // retransmission is lost once something sent after it was delivered and a round trip has
+  // passed since. Marked lost, it is sent again as the window allows; ns-3 would wait for the
+  // timer, which half the simulated timeouts did before.
+  if (m_state != ESTABLISHED || m_tcb->m_congState != ns3::TcpSocketState::CA_RECOVERY ||
+      !rack_sent_.IsStrictlyPositive())
+    return;
+  const ns3::SequenceNumber32 head = m_txBuffer->HeadSequence();
+  auto resent =
+      std::find_if(resent_.begin(), resent_.end(), [&](const Resent& r) { return r.seq == head; });
+  if (resent == resent_.end() || SentAfter(resent->at, head) ||
+      ns3::Simulator::Now() < resent->at + rack_rtt_)
+    return;
+  m_txBuffer->MarkHeadAsLost();
+  SendPendingData(m_connected);
+}
+
+void TailProbingSocket::ArmReorderTimer() {
+  // Duplicate ACKs with SACKed data above the oldest segment, not yet enough for ns-3 to call
+  // it lost (CA_DISORDER; recoveries and timeouts repair losses their own way).
+  const bool waiting = m_state == ESTABLISHED &&
+                       m_tcb->m_congState == ns3::TcpSocketState::CA_DISORDER &&
+                       m_txBuffer->GetSacked() > 0;
+  const ns3::Time head_sent = waiting ? FirstSentAt(m_txBuffer->HeadSequence()) : ns3::Time{};
+  if (!head_sent.IsStrictlyPositive() || !rack_sent_.IsStrictlyPositive() ||
+      SentAfter(head_sent, m_txBuffer->HeadSequence())) {
+    reorder_event_.Cancel();
+    return;
+  }
+  // Linux's reordering window while it has seen no reordering and fewer than three segments
+  // are SACKed: a quarter of the least round trip, at most the smoothed one.
+  const ns3::Time window = std::min(m_tcb->m_minRtt / 4, m_rtt->GetEstimate());
+  const ns3::Time due = head_sent + rack_rtt_ + window;
+  const ns3::Time now = ns3::Simulator::Now();
+  reorder_event_.Cancel();
+  reorder_event_ = ns3::Simulator::Schedule(std::max(due - now, ns3::Time{}),
+                                            &TailProbingSocket::OnReorderTimer, this);
+}
+
+void TailProbingSocket::OnReorderTimer() {
+  if (m_state != ESTABLISHED || m_tcb->m_congState != ns3::TcpSocketState::CA_DISORDER ||
+      m_txBuffer->GetSacked() == 0 || (m_endPoint == nullptr && m_endPoint6 == nullptr))
+    return;
+  rack_trace_();
+  // What three duplicate ACKs would have done: the oldest segment is marked lost and sent
+  // again, and the window is cut as for any loss.
+  EnterRecovery(0);
+  SendPendingData(m_connected);
 }
 
 void TailProbingSocket::ReTxTimeout() {
+  reorder_event_.Cancel();
   probe_event_.Cancel();
   probe_due_ = ns3::Time{};
   probed_ = false;  // what follows the timeout is a new flight
@@ -105,6 +225,7 @@ void TailProbingSocket::EstimateRtt(const ns3::TcpHeader& header) {
 
 void TailProbingSocket::DoDispose() {
   probe_event_.Cancel();
+  reorder_event_.Cancel();
   ns3::TcpSocketBase::DoDispose();
 }
 

@@ -16,14 +16,24 @@
 //   queued behind a full uplink timed out although it arrived. In fidelity/flash-crowd-small,
 //   46 of 64 timeouts over three seeds were such (the next ACK echoed an earlier send).
 //
-// What this does not add: Linux's RACK, which would also repair earlier losses from the
-// probe's SACK and notice a lost retransmission (ns-3 needs three duplicate ACKs, or the
-// timer), F-RTO's undoing of a spurious timeout, and the reduction of the window after a loss
-// the probe repaired.
+// - RACK (RFC 8985, section 6), for the oldest segment. It is lost once a segment sent after it
+//   has been delivered and it has been out for that one's round trip (plus, outside a
+//   recovery, a quarter of the least round trip for reordering). ns-3 3.37 waits for three
+//   segments delivered above a loss (or three duplicate ACKs), which a short flight, or one
+//   the probe above ends, never brings, and cannot tell that a retransmission was lost in
+//   turn: both wait for the timeout. Here a connection with SACKed data starts its fast
+//   recovery when the oldest segment's time is up (the reordering timer), and a recovery
+//   sends its oldest segment again when its retransmission's time is up.
+//
+// What this does not add: RACK for segments other than the oldest (ns-3's three-segment rule
+// still marks those), F-RTO's undoing of a spurious timeout, and the reduction of the window
+// after a loss the probe repaired.
 //
 // Sockets are made by make_tcp_socket(): ns-3's TcpL4Protocol only makes TcpSocketBase, and
 // accepted connections are forks of their listener, so every socket of a simulated host is
 // one of these.
+#include <vector>
+
 #include "sim/ns3_headers.hpp"
 
 namespace swarmlab::sim {
@@ -45,6 +55,7 @@ class TailProbingSocket : public ns3::TcpSocketBase {
   std::uint32_t SendDataPacket(ns3::SequenceNumber32 seq, std::uint32_t max_size,
                                bool with_ack) override;
   void NewAck(const ns3::SequenceNumber32& ack, bool reset_rto) override;
+  void ReceivedAck(ns3::Ptr<ns3::Packet> packet, const ns3::TcpHeader& header) override;
   void ReTxTimeout() override;
   /// Also hands LinuxCubic's HyStart the RTT sample Linux would take from this ACK.
   void EstimateRtt(const ns3::TcpHeader& header) override;
@@ -59,10 +70,38 @@ class TailProbingSocket : public ns3::TcpSocketBase {
   /// The probe timer went off: probes if it is due, else waits until it is.
   void OnProbeTimer();
   void Probe();
+  /// When the segment holding `seq` was sent, if once: zero when it was sent again or is not
+  /// in the send history.
+  ns3::Time FirstSentAt(ns3::SequenceNumber32 seq) const;
+  /// Whether a segment holding `seq`, sent at `sent`, left after the newest one known
+  /// delivered.
+  bool SentAfter(ns3::Time sent, ns3::SequenceNumber32 seq) const;
+  /// Notes what `header` says was delivered (before TcpSocketBase forgets their send times).
+  void NoteDelivered(const ns3::TcpHeader& header);
+  /// In a recovery, marks the oldest segment lost again if its retransmission was.
+  void ResendIfRetransmissionLost();
+  /// (Re)schedules or cancels the reordering timer after an ACK.
+  void ArmReorderTimer();
+  void OnReorderTimer();
 
   ns3::TracedCallback<> probe_trace_;        // "TailLossProbe": a probe went out
   ns3::TracedCallback<bool> hystart_trace_;  // "HyStartExit": true when by the RTT's rise
+  ns3::TracedCallback<> rack_trace_;         // "RackLoss": the timer started a recovery
   ns3::EventId probe_event_;
+  ns3::EventId reorder_event_;
+  // RACK's state: when the newest-sent segment known delivered was sent, its round trip, and
+  // a byte of it.
+  ns3::Time rack_sent_{};
+  ns3::Time rack_rtt_{};
+  ns3::SequenceNumber32 rack_seq_{0};
+  // Segments sent again and not yet acknowledged: where, how long, when last (TcpSocketBase's
+  // history keeps only first sends).
+  struct Resent {
+    ns3::SequenceNumber32 seq;
+    std::uint32_t size;
+    ns3::Time at;
+  };
+  std::vector<Resent> resent_;
   ns3::Time probe_due_{};  // when the probe is due; zero: none armed
   bool probed_ = false;    // one probe per flight: until all sent before it is acknowledged
   ns3::SequenceNumber32 probe_end_{0};

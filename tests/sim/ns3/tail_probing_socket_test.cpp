@@ -1,8 +1,10 @@
-// The simulated hosts' TCP sockets (sim/tail_probing_socket.hpp) repair a lost tail with a
-// probe, as Linux does, where ns-3's own socket waits for its retransmission timeout, and give
-// a fast retransmission a whole timeout, where ns-3's own socket times out while it is still
-// queued. Two nodes on one link; the link drops one chosen data segment; the sender's
-// congestion states say whether a timeout happened.
+// The simulated hosts' TCP sockets (sim/tail_probing_socket.hpp) repair, as Linux does, a lost
+// tail with a probe, a loss too few segments follow for three duplicate ACKs with RACK's
+// reordering timer, and a lost retransmission once something sent after it arrives; in each
+// case ns-3's own socket waits for its retransmission timeout. They also give a fast
+// retransmission a whole timeout, where ns-3's own socket times out while it is still queued.
+// Two nodes on one link; the link drops chosen data segments; the sender's congestion states
+// say whether a timeout happened.
 #include "sim/tail_probing_socket.hpp"
 
 #include <gtest/gtest.h>
@@ -13,11 +15,23 @@
 namespace swarmlab::sim {
 namespace {
 
+// An error model for the link into the receiver that says whether it dropped all it was
+// set to.
+class Dropper : public ns3::ErrorModel {
+ public:
+  bool dropped() const { return dropped_; }
+
+ protected:
+  bool dropped_ = false;
+
+ private:
+  void DoReset() override {}
+};
+
 // Drops the `nth` packet (counting from 1) that carries at least `min_size` bytes.
-class DropNth : public ns3::ErrorModel {
+class DropNth : public Dropper {
  public:
   DropNth(std::uint32_t nth, std::uint32_t min_size) : nth_(nth), min_size_(min_size) {}
-  bool dropped() const { return dropped_; }
 
  private:
   bool DoCorrupt(ns3::Ptr<ns3::Packet> p) override {
@@ -26,11 +40,34 @@ class DropNth : public ns3::ErrorModel {
     dropped_ = true;
     return true;
   }
-  void DoReset() override {}
   std::uint32_t nth_;
   std::uint32_t min_size_;
   std::uint32_t seen_ = 0;
-  bool dropped_ = false;
+};
+
+// Drops the first `times` data segments that begin at sequence number `seq` (ns-3's first
+// data byte is number 1: the SYN takes 0), the original and then its retransmissions.
+class DropSequence : public Dropper {
+ public:
+  DropSequence(std::uint32_t seq, int times) : seq_(seq), times_(times) {}
+
+ private:
+  bool DoCorrupt(ns3::Ptr<ns3::Packet> p) override {
+    if (dropped_) return false;
+    auto copy = p->Copy();
+    ns3::PppHeader ppp;
+    ns3::Ipv4Header ip;
+    ns3::TcpHeader tcp;
+    copy->RemoveHeader(ppp);
+    copy->RemoveHeader(ip);
+    copy->RemoveHeader(tcp);
+    if (copy->GetSize() == 0 || tcp.GetSequenceNumber().GetValue() != seq_) return false;
+    dropped_ = ++drops_ == times_;
+    return true;
+  }
+  std::uint32_t seq_;
+  int times_;
+  int drops_ = 0;
 };
 
 struct Outcome {
@@ -38,6 +75,7 @@ struct Outcome {
   double last_byte_s = 0;  // when the receiver had everything
   int timeouts = 0;        // entries into CA_LOSS at the sender
   int probes = 0;          // tail loss probes the sender sent
+  int rack_losses = 0;     // recoveries RACK's reordering timer started
   double probe_s = 0;      // when the first went
   std::uint32_t cwnd = 0;  // the sender's congestion window at the end, bytes
   bool dropped = false;
@@ -45,9 +83,9 @@ struct Outcome {
 };
 
 // Connects A to B over 10 Mbit/s and 10 ms, sends `warmup` bytes (to measure a round trip),
-// then at t = 1 s `burst` bytes in one write; the link to B drops the `nth` packet of at
-// least `min_size` bytes (headers included) counted from the burst on.
-Outcome run(bool probing, std::uint32_t burst, std::uint32_t nth, std::uint32_t min_size) {
+// then at t = 1 s `burst` bytes in one write; from then on, `drop` drops what it was set to
+// on the link to B.
+Outcome run(bool probing, std::uint32_t burst, ns3::Ptr<Dropper> drop) {
   const auto link = make_two_node_link(10'000'000, std::chrono::milliseconds(10));
   const auto& nodes = link.nodes;
   const auto& devices = link.devices;
@@ -80,6 +118,8 @@ Outcome run(bool probing, std::uint32_t burst, std::uint32_t nth, std::uint32_t 
                                  if (out.probes++ == 0)
                                    out.probe_s = ns3::Simulator::Now().GetSeconds();
                                }));
+  out.traced &= !probing || sender->TraceConnectWithoutContext(
+                                "RackLoss", ns3::Callback<void>([&] { ++out.rack_losses; }));
   out.traced &= sender->TraceConnectWithoutContext(
       "CongestionWindow", ns3::Callback<void, std::uint32_t, std::uint32_t>(
                               [&](std::uint32_t, std::uint32_t now) { out.cwnd = now; }));
@@ -96,7 +136,6 @@ Outcome run(bool probing, std::uint32_t burst, std::uint32_t nth, std::uint32_t 
   });
   ns3::Simulator::Schedule(ns3::MilliSeconds(100),
                            [&] { sender->Send(ns3::Create<ns3::Packet>(warmup)); });
-  auto drop = ns3::Create<DropNth>(nth, min_size);
   ns3::Simulator::Schedule(ns3::Seconds(1), [&] {
     devices.Get(1)->SetAttribute("ReceiveErrorModel", ns3::PointerValue(drop));
     sender->Send(ns3::Create<ns3::Packet>(burst));
@@ -127,8 +166,8 @@ void expect_probe_instead_of_timeout(const Outcome& plain, const Outcome& probin
 
 TEST(TailProbingSocket, RepairsALostLastSegmentWithoutATimeout) {
   // Three segments; the third is lost: no duplicate ACK can come.
-  const auto plain = run(false, 3000, 3, 1000);
-  const auto probing = run(true, 3000, 3, 1000);
+  const auto plain = run(false, 3000, ns3::Create<DropNth>(3, 1000));
+  const auto probing = run(true, 3000, ns3::Create<DropNth>(3, 1000));
   expect_probe_instead_of_timeout(plain, probing, 6000);
   // The first two segments' ACK leaves one segment out, so the probe waits as long as an
   // ACK may be delayed and comes just before the RTO would; the window is not cut to one
@@ -139,12 +178,46 @@ TEST(TailProbingSocket, RepairsALostLastSegmentWithoutATimeout) {
 
 TEST(TailProbingSocket, RepairsALostLoneSmallSegmentWithoutATimeout) {
   // A request-sized write on its own, lost: the flight is that one segment.
-  expect_probe_instead_of_timeout(run(false, 40, 1, 40), run(true, 40, 1, 40), 3040);
+  expect_probe_instead_of_timeout(run(false, 40, ns3::Create<DropNth>(1, 40)),
+                                  run(true, 40, ns3::Create<DropNth>(1, 40)), 3040);
+}
+
+// Both sockets lost what was chosen and delivered everything; ns-3's own timed out, the
+// other repaired it with a fast retransmission, sooner.
+void expect_recovery_instead_of_timeout(const Outcome& plain, const Outcome& rack,
+                                        std::uint64_t total) {
+  ASSERT_TRUE(plain.traced && rack.traced);
+  ASSERT_TRUE(plain.dropped && rack.dropped);
+  EXPECT_EQ(plain.received, total);
+  EXPECT_EQ(rack.received, total);
+  EXPECT_EQ(plain.timeouts, 1);
+  EXPECT_EQ(rack.timeouts, 0);
+  EXPECT_LT(rack.last_byte_s, plain.last_byte_s);
+}
+
+TEST(TailProbingSocket, RepairsALossThatTooFewSegmentsFollowWithoutATimeout) {
+  // Three segments, the first lost: two duplicate ACKs, where ns-3 waits for three. RACK's
+  // timer calls it lost a quarter of a round trip after the others were acknowledged.
+  const auto plain = run(false, 3000, ns3::Create<DropNth>(1, 1000));
+  const auto rack = run(true, 3000, ns3::Create<DropNth>(1, 1000));
+  expect_recovery_instead_of_timeout(plain, rack, 6000);
+  EXPECT_EQ(rack.rack_losses, 1);
+  EXPECT_EQ(rack.probes, 0);
+}
+
+TEST(TailProbingSocket, ResendsALostRetransmissionWithoutATimeout) {
+  // Sixty segments (the send buffer holds 64 KiB); the fifth is lost, and so is its fast retransmission.
+  // New segments sent after that retransmission are SACKed: in a FIFO path it was lost.
+  const std::uint32_t fifth = 3000 + 4 * 1000 + 1;
+  const auto plain = run(false, 60000, ns3::Create<DropSequence>(fifth, 2));
+  const auto rack = run(true, 60000, ns3::Create<DropSequence>(fifth, 2));
+  expect_recovery_instead_of_timeout(plain, rack, 63000);
+  EXPECT_EQ(rack.rack_losses, 0);  // three duplicate ACKs started the recovery
 }
 
 TEST(TailProbingSocket, LeavesALossInTheMiddleToFastRecovery) {
   // Twenty segments, the fifth lost: duplicate ACKs repair it, no timeout, no probe needed.
-  const auto probing = run(true, 20000, 5, 1000);
+  const auto probing = run(true, 20000, ns3::Create<DropNth>(5, 1000));
   ASSERT_TRUE(probing.traced);
   ASSERT_TRUE(probing.dropped);
   EXPECT_EQ(probing.received, 23000u);
