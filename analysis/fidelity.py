@@ -23,7 +23,7 @@ simulated), the two-sample Kolmogorov–Smirnov distance between the download ti
 counts and the origin seeds' share of the bytes served; and, per run, what TCP did in each
 world from run.json: packets the access links' queues dropped, retransmission timeouts, fast
 recoveries, tail loss probes (the simulation's sockets send them as Linux does,
-sim/tail_probing_socket.hpp), and the timeouts Linux undid as spurious (ns-3 3.37 has no
+sim/linux_tcp_socket.hpp), and the timeouts Linux undid as spurious (ns-3 3.37 has no
 F-RTO). With --check the exit status is 1 when a target is missed: median and p95
 within 15 %, KS distance at most 0.15, the same number of completions (docs/emulation.md says
 why these).

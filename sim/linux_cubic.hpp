@@ -13,7 +13,7 @@
 // full queue and lost packets in bursts.
 //
 // Everything else is ns-3's TcpCubic; its own HyStart is switched off. The RTT samples come
-// from TailProbingSocket, which takes them from each ACK as Linux does.
+// from LinuxTcpSocket, which takes them from each ACK as Linux does.
 #include "sim/ns3_headers.hpp"
 
 namespace swarmlab::sim {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
-#include "sim/tail_probing_socket.hpp"
+#include "sim/linux_tcp_socket.hpp"
 
 namespace swarmlab::sim {
 namespace {

@@ -35,7 +35,7 @@ class HostObserver {
   /// One of this host's TCP connections entered loss recovery: after a retransmission
   /// timeout (`timeout`) or duplicate acknowledgements (fast retransmit).
   virtual void on_tcp_recovery(std::size_t host, bool timeout) = 0;
-  /// One of this host's TCP connections sent a tail loss probe (sim/tail_probing_socket.hpp).
+  /// One of this host's TCP connections sent a tail loss probe (sim/linux_tcp_socket.hpp).
   virtual void on_tcp_loss_probe(std::size_t host) = 0;
   /// One of this host's TCP connections ended slow start by HyStart (sim/linux_cubic.hpp):
   /// the RTT rose (`by_delay`), or ACKs kept arriving back to back.

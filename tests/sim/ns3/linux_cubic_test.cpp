@@ -9,8 +9,8 @@
 #include <limits>
 #include <vector>
 
+#include "sim/linux_tcp_socket.hpp"
 #include "sim/ns3_headers.hpp"
-#include "sim/tail_probing_socket.hpp"
 #include "tests/sim/ns3/two_node_link.hpp"
 
 namespace swarmlab::sim {

@@ -1,11 +1,11 @@
-// The simulated hosts' TCP sockets (sim/tail_probing_socket.hpp) repair, as Linux does, a lost
+// The simulated hosts' TCP sockets (sim/linux_tcp_socket.hpp) repair, as Linux does, a lost
 // tail with a probe, a loss too few segments follow for three duplicate ACKs with RACK's
 // reordering timer, and a lost retransmission once something sent after it arrives; in each
 // case ns-3's own socket waits for its retransmission timeout. They also give a fast
 // retransmission a whole timeout, where ns-3's own socket times out while it is still queued.
 // Two nodes on one link; the link drops chosen data segments; the sender's congestion states
 // say whether a timeout happened.
-#include "sim/tail_probing_socket.hpp"
+#include "sim/linux_tcp_socket.hpp"
 
 #include <gtest/gtest.h>
 
@@ -164,7 +164,7 @@ void expect_probe_instead_of_timeout(const Outcome& plain, const Outcome& probin
   EXPECT_LE(probing.last_byte_s, plain.last_byte_s);
 }
 
-TEST(TailProbingSocket, RepairsALostLastSegmentWithoutATimeout) {
+TEST(LinuxTcpSocket, RepairsALostLastSegmentWithoutATimeout) {
   // Three segments; the third is lost: no duplicate ACK can come.
   const auto plain = run(false, 3000, ns3::Create<DropNth>(3, 1000));
   const auto probing = run(true, 3000, ns3::Create<DropNth>(3, 1000));
@@ -176,7 +176,7 @@ TEST(TailProbingSocket, RepairsALostLastSegmentWithoutATimeout) {
   EXPECT_GT(probing.cwnd, 4 * plain.cwnd);
 }
 
-TEST(TailProbingSocket, RepairsALostLoneSmallSegmentWithoutATimeout) {
+TEST(LinuxTcpSocket, RepairsALostLoneSmallSegmentWithoutATimeout) {
   // A request-sized write on its own, lost: the flight is that one segment.
   expect_probe_instead_of_timeout(run(false, 40, ns3::Create<DropNth>(1, 40)),
                                   run(true, 40, ns3::Create<DropNth>(1, 40)), 3040);
@@ -195,7 +195,7 @@ void expect_recovery_instead_of_timeout(const Outcome& plain, const Outcome& rac
   EXPECT_LT(rack.last_byte_s, plain.last_byte_s);
 }
 
-TEST(TailProbingSocket, RepairsALossThatTooFewSegmentsFollowWithoutATimeout) {
+TEST(LinuxTcpSocket, RepairsALossThatTooFewSegmentsFollowWithoutATimeout) {
   // Three segments, the first lost: two duplicate ACKs, where ns-3 waits for three. RACK's
   // timer calls it lost a quarter of a round trip after the others were acknowledged.
   const auto plain = run(false, 3000, ns3::Create<DropNth>(1, 1000));
@@ -205,9 +205,10 @@ TEST(TailProbingSocket, RepairsALossThatTooFewSegmentsFollowWithoutATimeout) {
   EXPECT_EQ(rack.probes, 0);
 }
 
-TEST(TailProbingSocket, ResendsALostRetransmissionWithoutATimeout) {
-  // Sixty segments (the send buffer holds 64 KiB); the fifth is lost, and so is its fast retransmission.
-  // New segments sent after that retransmission are SACKed: in a FIFO path it was lost.
+TEST(LinuxTcpSocket, ResendsALostRetransmissionWithoutATimeout) {
+  // Sixty segments (the send buffer holds 64 KiB); the fifth is lost, and so is its fast
+  // retransmission. New segments sent after that retransmission are SACKed: in a FIFO path it was
+  // lost.
   const std::uint32_t fifth = 3000 + 4 * 1000 + 1;
   const auto plain = run(false, 60000, ns3::Create<DropSequence>(fifth, 2));
   const auto rack = run(true, 60000, ns3::Create<DropSequence>(fifth, 2));
@@ -215,7 +216,7 @@ TEST(TailProbingSocket, ResendsALostRetransmissionWithoutATimeout) {
   EXPECT_EQ(rack.rack_losses, 0);  // three duplicate ACKs started the recovery
 }
 
-TEST(TailProbingSocket, LeavesALossInTheMiddleToFastRecovery) {
+TEST(LinuxTcpSocket, LeavesALossInTheMiddleToFastRecovery) {
   // Twenty segments, the fifth lost: duplicate ACKs repair it, no timeout, no probe needed.
   const auto probing = run(true, 20000, ns3::Create<DropNth>(5, 1000));
   ASSERT_TRUE(probing.traced);
@@ -310,7 +311,7 @@ Outcome run_behind_a_full_queue(bool probing, std::uint32_t burst) {
   return out;
 }
 
-TEST(TailProbingSocket, GivesAFastRetransmissionAFullTimeoutAsLinuxDoes) {
+TEST(LinuxTcpSocket, GivesAFastRetransmissionAFullTimeoutAsLinuxDoes) {
   // ns-3's own socket times out although its retransmission arrives: its timer ran from the
   // burst's first segment, not from the retransmission. Linux's restarts when the oldest
   // segment is sent again.

@@ -1,6 +1,7 @@
 #pragma once
-// ns-3's TCP socket with two of Linux's habits, so that the simulated swarm loses and repairs
-// packets as the real programs do (docs/emulation.md, "Where the worlds part"):
+// ns-3 3.37's TCP socket with three of Linux's ways of finding and repairing losses, and the
+// RTT samples Linux's HyStart takes (sim/linux_cubic.hpp), so that the simulated swarm loses
+// and repairs packets as the real programs do (docs/emulation.md, "Where the worlds part"):
 //
 // - The tail loss probe (RFC 8985, section 7). A flight whose last segments are lost brings no
 //   duplicate ACKs, and ns-3 3.37 waits for the retransmission timeout: the window falls to
@@ -38,15 +39,15 @@
 
 namespace swarmlab::sim {
 
-class TailProbingSocket : public ns3::TcpSocketBase {
+class LinuxTcpSocket : public ns3::TcpSocketBase {
  public:
   static ns3::TypeId GetTypeId();
   /// The "HyStartExit" trace's signature: `by_delay` when the RTT's rise ended slow start,
   /// false when an ACK train did.
   using HyStartExitCallback = void (*)(bool by_delay);
-  TailProbingSocket() = default;
-  TailProbingSocket(const TailProbingSocket& other);
-  ~TailProbingSocket() override;
+  LinuxTcpSocket() = default;
+  LinuxTcpSocket(const LinuxTcpSocket& other);
+  ~LinuxTcpSocket() override;
   /// TcpSocketBase answers with its own type, which would hide this one's trace source.
   ns3::TypeId GetInstanceTypeId() const override { return GetTypeId(); }
 

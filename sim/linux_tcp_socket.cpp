@@ -1,4 +1,4 @@
-#include "sim/tail_probing_socket.hpp"
+#include "sim/linux_tcp_socket.hpp"
 
 #include <algorithm>
 
@@ -11,38 +11,38 @@ const ns3::Time kLinuxRtoMin = ns3::MilliSeconds(200);
 const ns3::Time kLinuxTimeoutMin = ns3::MilliSeconds(2);
 }  // namespace
 
-NS_OBJECT_ENSURE_REGISTERED(TailProbingSocket);
+NS_OBJECT_ENSURE_REGISTERED(LinuxTcpSocket);
 
-ns3::TypeId TailProbingSocket::GetTypeId() {
+ns3::TypeId LinuxTcpSocket::GetTypeId() {
   static ns3::TypeId tid =
-      ns3::TypeId("swarmlab::sim::TailProbingSocket")
+      ns3::TypeId("swarmlab::sim::LinuxTcpSocket")
           .SetParent<ns3::TcpSocketBase>()
-          .AddConstructor<TailProbingSocket>()
+          .AddConstructor<LinuxTcpSocket>()
           .AddTraceSource("TailLossProbe", "A tail loss probe was sent.",
-                          ns3::MakeTraceSourceAccessor(&TailProbingSocket::probe_trace_),
+                          ns3::MakeTraceSourceAccessor(&LinuxTcpSocket::probe_trace_),
                           "ns3::TracedCallback::Void")
           .AddTraceSource("HyStartExit",
                           "Slow start ended by HyStart: the RTT rose (true) or an ACK train.",
-                          ns3::MakeTraceSourceAccessor(&TailProbingSocket::hystart_trace_),
-                          "swarmlab::sim::TailProbingSocket::HyStartExitCallback")
+                          ns3::MakeTraceSourceAccessor(&LinuxTcpSocket::hystart_trace_),
+                          "swarmlab::sim::LinuxTcpSocket::HyStartExitCallback")
           .AddTraceSource("RackLoss",
                           "RACK's reordering timer found the oldest segment lost and started a "
                           "fast recovery.",
-                          ns3::MakeTraceSourceAccessor(&TailProbingSocket::rack_trace_),
+                          ns3::MakeTraceSourceAccessor(&LinuxTcpSocket::rack_trace_),
                           "ns3::TracedCallback::Void");
   return tid;
 }
 
 // A fork starts its own flights: nothing of the listener's probe state carries over.
-TailProbingSocket::TailProbingSocket(const TailProbingSocket& other) : ns3::TcpSocketBase(other) {
+LinuxTcpSocket::LinuxTcpSocket(const LinuxTcpSocket& other) : ns3::TcpSocketBase(other) {
 }
 
-ns3::Ptr<ns3::TcpSocketBase> TailProbingSocket::Fork() {
-  return ns3::CopyObject<TailProbingSocket>(this);
+ns3::Ptr<ns3::TcpSocketBase> LinuxTcpSocket::Fork() {
+  return ns3::CopyObject<LinuxTcpSocket>(this);
 }
 
-std::uint32_t TailProbingSocket::SendDataPacket(ns3::SequenceNumber32 seq, std::uint32_t max_size,
-                                                bool with_ack) {
+std::uint32_t LinuxTcpSocket::SendDataPacket(ns3::SequenceNumber32 seq, std::uint32_t max_size,
+                                             bool with_ack) {
   // The newest segment is the last one that carried bytes never sent before: a new one, or a
   // retransmission that TcpTxBuffer filled up with unsent data.
   const ns3::SequenceNumber32 high = m_tcb->m_highTxMark.Get();
@@ -54,7 +54,7 @@ std::uint32_t TailProbingSocket::SendDataPacket(ns3::SequenceNumber32 seq, std::
   // acknowledged and times out although it arrives (docs/models.md, "TCP timeouts").
   if (head_again) {
     m_retxEvent.Cancel();
-    m_retxEvent = ns3::Simulator::Schedule(m_rto, &TailProbingSocket::ReTxTimeout, this);
+    m_retxEvent = ns3::Simulator::Schedule(m_rto, &LinuxTcpSocket::ReTxTimeout, this);
   }
   if (seq < high) {  // sent again: RACK needs the time of this send, not the first
     const ns3::Time now = ns3::Simulator::Now();
@@ -75,7 +75,7 @@ std::uint32_t TailProbingSocket::SendDataPacket(ns3::SequenceNumber32 seq, std::
   return size;
 }
 
-void TailProbingSocket::NewAck(const ns3::SequenceNumber32& ack, bool /*reset_rto*/) {
+void LinuxTcpSocket::NewAck(const ns3::SequenceNumber32& ack, bool /*reset_rto*/) {
   // Every ACK of new data restarts the timer, as in Linux (tcp_ack re-arms it), the partial
   // ACKs of a recovery included. ns-3 restarts it only at the first of those (RFC 6582's
   // "impatient" timer, meant for recoveries without SACK), so a recovery that repairs several
@@ -87,19 +87,19 @@ void TailProbingSocket::NewAck(const ns3::SequenceNumber32& ack, bool /*reset_rt
 }
 
 // TcpSocketBase cancels its own timers when it goes; the probe and reordering timers are ours.
-TailProbingSocket::~TailProbingSocket() {
+LinuxTcpSocket::~LinuxTcpSocket() {
   probe_event_.Cancel();
   reorder_event_.Cancel();
 }
 
-void TailProbingSocket::ReceivedAck(ns3::Ptr<ns3::Packet> packet, const ns3::TcpHeader& header) {
+void LinuxTcpSocket::ReceivedAck(ns3::Ptr<ns3::Packet> packet, const ns3::TcpHeader& header) {
   NoteDelivered(header);
   ns3::TcpSocketBase::ReceivedAck(packet, header);
   ResendIfRetransmissionLost();
   ArmReorderTimer();
 }
 
-ns3::Time TailProbingSocket::FirstSentAt(ns3::SequenceNumber32 seq) const {
+ns3::Time LinuxTcpSocket::FirstSentAt(ns3::SequenceNumber32 seq) const {
   for (const auto& sent : m_history) {
     if (seq < sent.seq) break;
     if (seq < sent.seq + ns3::SequenceNumber32(sent.count))
@@ -108,12 +108,12 @@ ns3::Time TailProbingSocket::FirstSentAt(ns3::SequenceNumber32 seq) const {
   return ns3::Time{};
 }
 
-bool TailProbingSocket::SentAfter(ns3::Time sent, ns3::SequenceNumber32 seq) const {
+bool LinuxTcpSocket::SentAfter(ns3::Time sent, ns3::SequenceNumber32 seq) const {
   // Linux's tcp_rack_sent_after: segments of one write leave at one instant, in order.
   return sent > rack_sent_ || (sent == rack_sent_ && seq > rack_seq_);
 }
 
-void TailProbingSocket::NoteDelivered(const ns3::TcpHeader& header) {
+void LinuxTcpSocket::NoteDelivered(const ns3::TcpHeader& header) {
   // Linux's tcp_rack_advance: the newest-sent of the segments this ACK covers, cumulatively or
   // in its highest SACK block, gives RACK its send time and round trip. A segment sent again
   // gives none: which of its sends arrived is unknown.
@@ -143,7 +143,7 @@ void TailProbingSocket::NoteDelivered(const ns3::TcpHeader& header) {
                 [&](const Resent& r) { return r.seq + ns3::SequenceNumber32(r.size) <= ack; });
 }
 
-void TailProbingSocket::ResendIfRetransmissionLost() {
+void LinuxTcpSocket::ResendIfRetransmissionLost() {
   // RACK in a recovery (its reordering window is then zero): the oldest segment's last
   // retransmission is lost once something sent after it was delivered and a round trip has
   // passed since. Marked lost, it is sent again as the window allows; ns-3 would wait for the
@@ -161,7 +161,7 @@ void TailProbingSocket::ResendIfRetransmissionLost() {
   SendPendingData(m_connected);
 }
 
-void TailProbingSocket::ArmReorderTimer() {
+void LinuxTcpSocket::ArmReorderTimer() {
   // Duplicate ACKs with SACKed data above the oldest segment, not yet enough for ns-3 to call
   // it lost (CA_DISORDER; recoveries and timeouts repair losses their own way).
   const bool waiting = m_state == ESTABLISHED &&
@@ -180,10 +180,10 @@ void TailProbingSocket::ArmReorderTimer() {
   const ns3::Time now = ns3::Simulator::Now();
   reorder_event_.Cancel();
   reorder_event_ = ns3::Simulator::Schedule(std::max(due - now, ns3::Time{}),
-                                            &TailProbingSocket::OnReorderTimer, this);
+                                            &LinuxTcpSocket::OnReorderTimer, this);
 }
 
-void TailProbingSocket::OnReorderTimer() {
+void LinuxTcpSocket::OnReorderTimer() {
   if (m_state != ESTABLISHED || m_tcb->m_congState != ns3::TcpSocketState::CA_DISORDER ||
       m_txBuffer->GetSacked() == 0 || (m_endPoint == nullptr && m_endPoint6 == nullptr))
     return;
@@ -194,7 +194,7 @@ void TailProbingSocket::OnReorderTimer() {
   SendPendingData(m_connected);
 }
 
-void TailProbingSocket::ReTxTimeout() {
+void LinuxTcpSocket::ReTxTimeout() {
   reorder_event_.Cancel();
   probe_event_.Cancel();
   probe_due_ = ns3::Time{};
@@ -202,7 +202,7 @@ void TailProbingSocket::ReTxTimeout() {
   ns3::TcpSocketBase::ReTxTimeout();
 }
 
-void TailProbingSocket::EstimateRtt(const ns3::TcpHeader& header) {
+void LinuxTcpSocket::EstimateRtt(const ns3::TcpHeader& header) {
   // The sample Linux gives congestion control (tcp_clean_rtx_queue's ca_rtt_us): the time
   // since the newest segment this ACK covers was sent, and none when it covers one sent
   // again. ns-3's own sample, from the timestamp echo, is in whole milliseconds: too coarse
@@ -223,13 +223,13 @@ void TailProbingSocket::EstimateRtt(const ns3::TcpHeader& header) {
   if (exits.delay) hystart_trace_(true);
 }
 
-void TailProbingSocket::DoDispose() {
+void LinuxTcpSocket::DoDispose() {
   probe_event_.Cancel();
   reorder_event_.Cancel();
   ns3::TcpSocketBase::DoDispose();
 }
 
-bool TailProbingSocket::MayProbe() const {
+bool LinuxTcpSocket::MayProbe() const {
   // Probes only in the open state (no SACKed or lost segment pending; Linux also in CWR), with
   // an RTT measured (Linux would use 1 s without one; ns-3 takes no sample from the
   // handshake), while the newest segment is wholly unacknowledged. Closing connections are not
@@ -241,7 +241,7 @@ bool TailProbingSocket::MayProbe() const {
          m_txBuffer->GetSacked() == 0 && m_txBuffer->GetLost() == 0;
 }
 
-void TailProbingSocket::ArmProbe() {
+void LinuxTcpSocket::ArmProbe() {
   probe_due_ = ns3::Time{};
   if (!MayProbe() || !m_retxEvent.IsRunning()) return;
   // Linux (tcp_schedule_loss_probe): 2 srtt, plus TCP_TIMEOUT_MIN (2 ms), or plus its minimum
@@ -263,22 +263,21 @@ void TailProbingSocket::ArmProbe() {
   if (probe_event_.IsRunning() && now + ns3::Simulator::GetDelayLeft(probe_event_) <= probe_due_)
     return;
   probe_event_.Cancel();
-  probe_event_ = ns3::Simulator::Schedule(pto, &TailProbingSocket::OnProbeTimer, this);
+  probe_event_ = ns3::Simulator::Schedule(pto, &LinuxTcpSocket::OnProbeTimer, this);
 }
 
-void TailProbingSocket::OnProbeTimer() {
+void LinuxTcpSocket::OnProbeTimer() {
   if (probe_due_.IsZero()) return;
   const ns3::Time now = ns3::Simulator::Now();
   if (now < probe_due_) {
-    probe_event_ =
-        ns3::Simulator::Schedule(probe_due_ - now, &TailProbingSocket::OnProbeTimer, this);
+    probe_event_ = ns3::Simulator::Schedule(probe_due_ - now, &LinuxTcpSocket::OnProbeTimer, this);
     return;
   }
   probe_due_ = ns3::Time{};
   Probe();
 }
 
-void TailProbingSocket::Probe() {
+void LinuxTcpSocket::Probe() {
   if (!MayProbe()) return;
   probed_ = true;
   probe_end_ = m_tcb->m_highTxMark.Get();
@@ -291,7 +290,7 @@ void TailProbingSocket::Probe() {
   // one instead turns the probes that come just before it into timeouts all the same
   // (flash-crowd-small seed 1: 137 timeouts against 102).
   m_retxEvent.Cancel();
-  m_retxEvent = ns3::Simulator::Schedule(m_rto, &TailProbingSocket::ReTxTimeout, this);
+  m_retxEvent = ns3::Simulator::Schedule(m_rto, &LinuxTcpSocket::ReTxTimeout, this);
 }
 
 ns3::Ptr<ns3::Socket> make_tcp_socket(ns3::Ptr<ns3::Node> node) {
@@ -301,7 +300,7 @@ ns3::Ptr<ns3::Socket> make_tcp_socket(ns3::Ptr<ns3::Node> node) {
   tcp->GetAttribute("RecoveryType", recovery);
   tcp->GetAttribute("RttEstimatorType", rtt_type);
   ns3::ObjectFactory make;
-  auto socket = ns3::CreateObject<TailProbingSocket>();
+  auto socket = ns3::CreateObject<LinuxTcpSocket>();
   socket->SetNode(node);
   socket->SetTcp(tcp);
   make.SetTypeId(rtt_type.Get());
