@@ -63,8 +63,9 @@ std::uint32_t LinuxTcpSocket::SendDataPacket(ns3::SequenceNumber32 seq, std::uin
     if (same != resent_.end()) {
       same->size = size;
       same->at = now;
+      same->high = high;
     } else {
-      resent_.push_back({seq, size, now});
+      resent_.push_back({seq, size, now, high});
     }
   }
   if (m_tcb->m_highTxMark.Get() > high) {
@@ -108,37 +109,72 @@ ns3::Time LinuxTcpSocket::FirstSentAt(ns3::SequenceNumber32 seq) const {
   return ns3::Time{};
 }
 
-bool LinuxTcpSocket::SentAfter(ns3::Time sent, ns3::SequenceNumber32 seq) const {
-  // Linux's tcp_rack_sent_after: segments of one write leave at one instant, in order.
-  return sent > rack_sent_ || (sent == rack_sent_ && seq > rack_seq_);
+bool LinuxTcpSocket::Send::After(const Send& other) const {
+  // Linux's tcp_rack_sent_after. Segments of one write leave at one instant, in order; a
+  // retransmission at that instant left after the bytes first sent before it (up to `high`)
+  // and before the rest: ns-3 may send new data on an ACK and then, on a timer of the same
+  // instant, a retransmission.
+  if (at != other.at) return at > other.at;
+  if (!again && !other.again) return seq > other.seq;
+  if (!again) return seq >= other.high;
+  if (!other.again) return high > other.seq;
+  return high != other.high ? high > other.high : seq > other.seq;
 }
 
 void LinuxTcpSocket::NoteDelivered(const ns3::TcpHeader& header) {
-  // Linux's tcp_rack_advance: the newest-sent of the segments this ACK covers, cumulatively or
-  // in its highest SACK block, gives RACK its send time and round trip. A segment sent again
-  // gives none: which of its sends arrived is unknown.
+  // Linux's tcp_rack_advance, for what this ACK newly delivers: the bytes its cumulative ACK
+  // newly covers and those its SACK blocks add to what the previous ACK's blocks held. SACK
+  // blocks are repeated in every ACK; taken again, a block delivered long ago would count as
+  // delivered now, after its segment was (needlessly) sent again, and make RACK call
+  // retransmissions lost that are only queued. Of each run of new bytes, the last gives the
+  // send time and round trip: segments leave in order.
   const ns3::Time now = ns3::Simulator::Now();
   auto note = [&](ns3::SequenceNumber32 seq) {
-    ns3::Time sent = FirstSentAt(seq);
+    Send sent{FirstSentAt(seq), seq};
     for (const auto& r : resent_) {
       // A retransmission's, unless acknowledged sooner than any round trip: then the ACK was
       // for its first send.
       if (r.seq <= seq && seq < r.seq + ns3::SequenceNumber32(r.size) &&
           now - r.at >= m_tcb->m_minRtt)
-        sent = r.at;
+        sent = Send{r.at, seq, true, r.high};
     }
-    if (sent.IsStrictlyPositive() && SentAfter(sent, seq)) {
-      rack_sent_ = sent;
-      rack_seq_ = seq;
-      rack_rtt_ = now - sent;
+    if (sent.at.IsStrictlyPositive() && sent.After(rack_)) {
+      rack_ = sent;
+      rack_rtt_ = now - sent.at;
     }
   };
+  // The highest byte of [begin, end) that the previous ACK's blocks did not hold, if any.
+  auto newest_new = [&](ns3::SequenceNumber32 begin, ns3::SequenceNumber32 end) {
+    for (bool moved = true; moved && begin < end;) {
+      moved = false;
+      for (const auto& [b, e] : sacked_) {
+        if (b < end && end <= e) {
+          end = b;
+          moved = true;
+        }
+      }
+    }
+    return std::pair{end, begin < end};
+  };
   const ns3::SequenceNumber32 ack = header.GetAckNumber();
-  if (ack > m_txBuffer->HeadSequence()) note(ack - 1);
+  if (const auto [end, any] = newest_new(m_txBuffer->HeadSequence(), ack); any) note(end - 1);
+  std::vector<std::pair<ns3::SequenceNumber32, ns3::SequenceNumber32>> blocks;
   if (auto option = header.GetOption(ns3::TcpOption::SACK)) {
     const auto sack = ns3::DynamicCast<const ns3::TcpOptionSack>(option);
-    for (const auto& [begin, end] : sack->GetSackList()) note(end - 1);
+    for (const auto& [begin, end] : sack->GetSackList()) {
+      if (const auto [last, any] = newest_new(begin, end); any) note(last - 1);
+      blocks.emplace_back(begin, end);
+    }
   }
+  // What the receiver holds above the ACK: the blocks just read, and those of before that
+  // they neither repeat nor contain (a receiver reports only its latest few).
+  const std::size_t reported = blocks.size();
+  for (const auto& [b, e] : sacked_) {
+    const bool contained = std::any_of(blocks.begin(), blocks.begin() + reported,
+                                       [&](auto& n) { return n.first <= b && e <= n.second; });
+    if (e > ack && !contained) blocks.emplace_back(std::max(b, ack), e);
+  }
+  sacked_ = std::move(blocks);
   std::erase_if(resent_,
                 [&](const Resent& r) { return r.seq + ns3::SequenceNumber32(r.size) <= ack; });
 }
@@ -149,12 +185,12 @@ void LinuxTcpSocket::ResendIfRetransmissionLost() {
   // passed since. Marked lost, it is sent again as the window allows; ns-3 would wait for the
   // timer, which half the simulated timeouts did before.
   if (m_state != ESTABLISHED || m_tcb->m_congState != ns3::TcpSocketState::CA_RECOVERY ||
-      !rack_sent_.IsStrictlyPositive())
+      !rack_.at.IsStrictlyPositive())
     return;
   const ns3::SequenceNumber32 head = m_txBuffer->HeadSequence();
   auto resent =
       std::find_if(resent_.begin(), resent_.end(), [&](const Resent& r) { return r.seq == head; });
-  if (resent == resent_.end() || SentAfter(resent->at, head) ||
+  if (resent == resent_.end() || !rack_.After(Send{resent->at, head, true, resent->high}) ||
       ns3::Simulator::Now() < resent->at + rack_rtt_)
     return;
   m_txBuffer->MarkHeadAsLost();
@@ -168,8 +204,8 @@ void LinuxTcpSocket::ArmReorderTimer() {
                        m_tcb->m_congState == ns3::TcpSocketState::CA_DISORDER &&
                        m_txBuffer->GetSacked() > 0;
   const ns3::Time head_sent = waiting ? FirstSentAt(m_txBuffer->HeadSequence()) : ns3::Time{};
-  if (!head_sent.IsStrictlyPositive() || !rack_sent_.IsStrictlyPositive() ||
-      SentAfter(head_sent, m_txBuffer->HeadSequence())) {
+  if (!head_sent.IsStrictlyPositive() || !rack_.at.IsStrictlyPositive() ||
+      !rack_.After(Send{head_sent, m_txBuffer->HeadSequence()})) {
     reorder_event_.Cancel();
     return;
   }

@@ -33,6 +33,7 @@
 // Sockets are made by make_tcp_socket(): ns-3's TcpL4Protocol only makes TcpSocketBase, and
 // accepted connections are forks of their listener, so every socket of a simulated host is
 // one of these.
+#include <utility>
 #include <vector>
 
 #include "sim/ns3_headers.hpp"
@@ -74,9 +75,6 @@ class LinuxTcpSocket : public ns3::TcpSocketBase {
   /// When the segment holding `seq` was sent, if once: zero when it was sent again or is not
   /// in the send history.
   ns3::Time FirstSentAt(ns3::SequenceNumber32 seq) const;
-  /// Whether a segment holding `seq`, sent at `sent`, left after the newest one known
-  /// delivered.
-  bool SentAfter(ns3::Time sent, ns3::SequenceNumber32 seq) const;
   /// Notes what `header` says was delivered (before TcpSocketBase forgets their send times).
   void NoteDelivered(const ns3::TcpHeader& header);
   /// In a recovery, marks the oldest segment lost again if its retransmission was.
@@ -90,19 +88,30 @@ class LinuxTcpSocket : public ns3::TcpSocketBase {
   ns3::TracedCallback<> rack_trace_;         // "RackLoss": the timer started a recovery
   ns3::EventId probe_event_;
   ns3::EventId reorder_event_;
-  // RACK's state: when the newest-sent segment known delivered was sent, its round trip, and
-  // a byte of it.
-  ns3::Time rack_sent_{};
+  // One transmission of a segment: when, a byte of it, and for a retransmission the highest
+  // byte first sent before it.
+  struct Send {
+    ns3::Time at;
+    ns3::SequenceNumber32 seq;
+    bool again = false;
+    ns3::SequenceNumber32 high{0};
+    /// Whether this left after `other`.
+    bool After(const Send& other) const;
+  };
+  // RACK's state: the newest-sent transmission known delivered, and its round trip.
+  Send rack_{};
   ns3::Time rack_rtt_{};
-  ns3::SequenceNumber32 rack_seq_{0};
   // Segments sent again and not yet acknowledged: where, how long, when last (TcpSocketBase's
   // history keeps only first sends).
   struct Resent {
     ns3::SequenceNumber32 seq;
     std::uint32_t size;
     ns3::Time at;
+    ns3::SequenceNumber32 high;  // the highest byte sent before it (m_highTxMark)
   };
   std::vector<Resent> resent_;
+  // What the receiver has said it holds above the cumulative ACK (SACK blocks, [begin, end)).
+  std::vector<std::pair<ns3::SequenceNumber32, ns3::SequenceNumber32>> sacked_;
   ns3::Time probe_due_{};  // when the probe is due; zero: none armed
   bool probed_ = false;    // one probe per flight: until all sent before it is acknowledged
   ns3::SequenceNumber32 probe_end_{0};
