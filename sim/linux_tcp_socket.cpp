@@ -181,18 +181,18 @@ void LinuxTcpSocket::NoteDelivered(const ns3::TcpHeader& header) {
 
 void LinuxTcpSocket::ResendIfRetransmissionLost() {
   // RACK in a recovery (its reordering window is then zero): the oldest segment's last
-  // retransmission is lost once something sent after it was delivered and a round trip has
-  // passed since. Marked lost, it is sent again as the window allows; ns-3 would wait for the
-  // timer, which half the simulated timeouts did before.
+  // retransmission is lost once something sent after it has been delivered. RACK's other
+  // condition, that the retransmission has been out for that one's round trip, holds by then
+  // (it left no later), so this acts on the ACK, without a timer. Marked lost, the segment is
+  // sent again as the window allows; ns-3 would wait for the timeout, which half the
+  // simulated timeouts did before.
   if (m_state != ESTABLISHED || m_tcb->m_congState != ns3::TcpSocketState::CA_RECOVERY ||
       !rack_.at.IsStrictlyPositive())
     return;
   const ns3::SequenceNumber32 head = m_txBuffer->HeadSequence();
   auto resent =
       std::find_if(resent_.begin(), resent_.end(), [&](const Resent& r) { return r.seq == head; });
-  if (resent == resent_.end() || !rack_.After(Send{resent->at, head, true, resent->high}) ||
-      ns3::Simulator::Now() < resent->at + rack_rtt_)
-    return;
+  if (resent == resent_.end() || !rack_.After(Send{resent->at, head, true, resent->high})) return;
   m_txBuffer->MarkHeadAsLost();
   SendPendingData(m_connected);
 }
@@ -210,7 +210,8 @@ void LinuxTcpSocket::ArmReorderTimer() {
     return;
   }
   // Linux's reordering window while it has seen no reordering and fewer than three segments
-  // are SACKed: a quarter of the least round trip, at most the smoothed one.
+  // are SACKed: a quarter of the least round trip, at most the smoothed one. (ns-3's least
+  // round trip, m_minRtt, is the least smoothed one, not the least sample as in Linux.)
   const ns3::Time window = std::min(m_tcb->m_minRtt / 4, m_rtt->GetEstimate());
   const ns3::Time due = head_sent + rack_rtt_ + window;
   const ns3::Time now = ns3::Simulator::Now();
@@ -321,8 +322,9 @@ void LinuxTcpSocket::Probe() {
   // The newest segment again: if it was the one lost, its ACK ends the flight.
   ns3::TcpSocketBase::SendDataPacket(last_seq_, last_size_, true);
   // As after any transmission in Linux, the RTO counts from the probe. Where more than the
-  // probed segment was lost, Linux would find the rest from the probe's SACK (RACK); ns-3
-  // 3.37 needs three duplicate ACKs and so waits for this later timer. Keeping the earlier
+  // probed segment was lost, Linux would find the rest from the probe's SACK (RACK); this
+  // socket keeps no send time for the probe (it bypasses SendDataPacket above), so its RACK
+  // cannot, and like ns-3 3.37 it waits for this later timer. Keeping the earlier
   // one instead turns the probes that come just before it into timeouts all the same
   // (flash-crowd-small seed 1: 137 timeouts against 102).
   m_retxEvent.Cancel();

@@ -20,15 +20,17 @@
 // - RACK (RFC 8985, section 6), for the oldest segment. It is lost once a segment sent after it
 //   has been delivered and it has been out for that one's round trip (plus, outside a
 //   recovery, a quarter of the least round trip for reordering). ns-3 3.37 waits for three
-//   segments delivered above a loss (or three duplicate ACKs), which a short flight, or one
-//   the probe above ends, never brings, and cannot tell that a retransmission was lost in
-//   turn: both wait for the timeout. Here a connection with SACKed data starts its fast
-//   recovery when the oldest segment's time is up (the reordering timer), and a recovery
-//   sends its oldest segment again when its retransmission's time is up.
+//   segments delivered above a loss (or three duplicate ACKs), which a short flight never
+//   brings, and cannot tell that a retransmission was lost in turn: both wait for the
+//   timeout. Here a connection with SACKed data starts its fast recovery when the oldest
+//   segment's time is up (the reordering timer), and a recovery sends its oldest segment
+//   again once something sent after its retransmission has been delivered.
 //
 // What this does not add: RACK for segments other than the oldest (ns-3's three-segment rule
-// still marks those), F-RTO's undoing of a spurious timeout, and the reduction of the window
-// after a loss the probe repaired.
+// still marks those); RACK on the probe's SACK (the probe is sent past SendDataPacket below,
+// so its send time is not kept, and a flight whose last two segments were lost still ends in
+// a timeout); RACK on connections no longer ESTABLISHED; F-RTO's undoing of a spurious
+// timeout; and the reduction of the window after a loss the probe repaired.
 //
 // Sockets are made by make_tcp_socket(): ns-3's TcpL4Protocol only makes TcpSocketBase, and
 // accepted connections are forks of their listener, so every socket of a simulated host is
@@ -120,8 +122,8 @@ class LinuxTcpSocket : public ns3::TcpSocketBase {
   std::uint32_t last_size_ = 0;
 };
 
-/// A connected-to-nothing TCP socket of `node`, as TcpSocketFactory would make it, but probing
-/// its tails.
+/// A connected-to-nothing TCP socket of `node`, as TcpSocketFactory would make it, but with
+/// Linux's ways above.
 ns3::Ptr<ns3::Socket> make_tcp_socket(ns3::Ptr<ns3::Node> node);
 
 }  // namespace swarmlab::sim
