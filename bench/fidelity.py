@@ -47,11 +47,15 @@ def per_run(fid, name):
 
 
 def parse_seeds(text):
-    """"1,2,3" or "1-48" (or a mix: "1-8,20")."""
+    """"1,2,3" or "1-48" (or a mix: "1-8,20"); each from 1 to 100, since the simulation's
+    reference runs are seeds 101 and up."""
     seeds = []
     for part in text.split(","):
         lo, _, hi = part.partition("-")
-        seeds.extend(range(int(lo), int(hi or lo) + 1))
+        span = range(int(lo), int(hi or lo) + 1)
+        if not span or span[0] < 1 or span[-1] > 100:
+            raise ValueError(part)
+        seeds.extend(span)
     return seeds
 
 
@@ -65,7 +69,8 @@ def main():
     try:
         seeds = parse_seeds(args.seeds)
     except ValueError:
-        parser.error(f"--seeds: {args.seeds!r} is not a list of seeds such as 1,2,3 or 1-48")
+        parser.error(f"--seeds: {args.seeds!r} is not a list of seeds from 1 to 100 such as 1,2,3 "
+                     "or 1-48")
     head = ("scenario", "seeds", "median", "p95", "KS", "KS sim/sim", "done sim/emu",
             "drops sim/emu", "RTOs sim/emu", "wire CPU", "programs CPU", "max lag", "wall")
     rows = []
