@@ -98,10 +98,7 @@ Outcome run(bool linux_cubic, std::uint64_t bps, int delay_ms, int queue_ms) {
   });
   ns3::Simulator::Stop(ns3::Seconds(10));
   ns3::Simulator::Run();
-  sender->Close();
-  if (accepted) accepted->Close();
-  listener->Close();
-  ns3::Simulator::Destroy();
+  close_and_destroy({sender, accepted, listener});
   return out;
 }
 

@@ -167,10 +167,7 @@ Outcome run(bool probing, std::uint32_t burst, ns3::Ptr<Dropper> drop) {
   ns3::Simulator::Run();
   out.dropped = drop->dropped();
   out.resent = drop->resent();
-  sender->Close();
-  if (accepted) accepted->Close();
-  listener->Close();
-  ns3::Simulator::Destroy();
+  close_and_destroy({sender, accepted, listener});
   return out;
 }
 
@@ -331,11 +328,8 @@ Outcome run_behind_a_full_queue(bool probing, std::uint32_t burst) {
   ns3::Simulator::Run();
   out.dropped = drop->dropped();
   out.resent = drop->resent();
-  bulk->Close();
-  sender->Close();
   for (auto& s : accepted) s->Close();
-  listener->Close();
-  ns3::Simulator::Destroy();
+  close_and_destroy({bulk, sender, listener});
   return out;
 }
 

@@ -4,6 +4,7 @@
 // no queue disc: the device's drop-tail queue is the only one.
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 
 #include "sim/ns3_headers.hpp"
@@ -39,6 +40,13 @@ inline TwoNodeLink make_two_node_link(std::uint64_t bps, std::chrono::millisecon
   link.interfaces = addresses.Assign(link.devices);
   ns3::TrafficControlHelper().Uninstall(link.devices);
   return link;
+}
+
+/// Closes the sockets a test opened (null ones skipped) and ends the simulation.
+inline void close_and_destroy(std::initializer_list<ns3::Ptr<ns3::Socket>> sockets) {
+  for (const auto& socket : sockets)
+    if (socket) socket->Close();
+  ns3::Simulator::Destroy();
 }
 
 }  // namespace swarmlab::sim
