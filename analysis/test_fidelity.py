@@ -1,8 +1,11 @@
 """fidelity.py on synthetic simulated and emulated run folders."""
 import contextlib
+import importlib.util
 import io
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -139,6 +142,38 @@ class Report(unittest.TestCase):
         code, _, err = self.run_main(sim, other, "--out", os.path.join(self.dir, "out"))
         self.assertEqual(code, 2)
         self.assertIn("is not an emulated run", err)
+
+
+class BenchSeeds(unittest.TestCase):
+    """bench/fidelity.py's --seeds: ranges are taken, and what would mix with the simulation's
+    reference runs (seeds 101 and up) or name no seed is refused before anything runs."""
+
+    BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench",
+                         "fidelity.py")
+
+    def bench(self, seeds):
+        # A scenario that does not exist: should the check ever let seeds through, the bench
+        # fails at once on it instead of starting runs.
+        return subprocess.run([sys.executable, self.BENCH, "/nonexistent/scenario.json", "--seeds",
+                               seeds, "--out", tempfile.gettempdir() + "/swarmlab-no-bench"],
+                              capture_output=True, text=True, timeout=60)
+
+    def test_ranges_and_lists(self):
+        spec = importlib.util.spec_from_file_location("bench_fidelity", self.BENCH)
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+        self.assertEqual(bench.parse_seeds("1-4,9"), [1, 2, 3, 4, 9])
+        self.assertEqual(bench.parse_seeds("1,2,3"), [1, 2, 3])
+        for bad in ("8-1", "0", "101"):
+            with self.assertRaises(ValueError):
+                bench.parse_seeds(bad)
+
+    def test_refuses_bad_seeds_with_a_clear_error(self):
+        for seeds in ("8-1", "1-120", "0", "x"):
+            r = self.bench(seeds)
+            self.assertEqual(r.returncode, 2, seeds)
+            self.assertIn("--seeds", r.stderr)
+            self.assertIn("from 1 to 100", r.stderr)
 
 
 if __name__ == "__main__":
