@@ -18,12 +18,14 @@
 #include <ns3/ipv4-address-helper.h>
 #include <ns3/ipv4-header.h>
 #include <ns3/ipv4-interface-container.h>
+#include <ns3/ipv4-l3-protocol.h>
 #include <ns3/ipv4-routing-protocol.h>
 #include <ns3/ipv4-static-routing-helper.h>
 #include <ns3/ipv4-static-routing.h>
 #include <ns3/ipv4.h>
 #include <ns3/mac48-address.h>
 #include <ns3/net-device-container.h>
+#include <ns3/net-device-queue-interface.h>
 #include <ns3/node-container.h>
 #include <ns3/node.h>
 #include <ns3/nstime.h>

@@ -1,10 +1,10 @@
 #pragma once
 // The access-link model: every node (tracker or peer) has its own point-to-point link to
 // one core router, with its own upload rate, download rate and one-way delay. Only the
-// access links limit; the router forwards by a table indexed by destination address, so
-// per-packet work does not grow with the number of nodes (a static routing table would be
-// scanned linearly, and the weak-ES model would walk every router interface).
+// access links limit; the router forwards below IP by a table indexed by destination
+// address (StarForwarder), so per-packet work does not grow with the number of nodes.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,10 +20,13 @@ struct AccessLink {
   double loss = 0.0;  // per-packet drop probability, each direction
 };
 
+class StarForwarder;
+
 class StarTopology {
  public:
   /// `mtu`: bytes per packet on every access link.
-  explicit StarTopology(std::uint32_t mtu) : mtu_(mtu) {}
+  explicit StarTopology(std::uint32_t mtu);
+  ~StarTopology();
   StarTopology(const StarTopology&) = delete;
   StarTopology& operator=(const StarTopology&) = delete;
 
@@ -78,14 +81,12 @@ class StarTopology {
     ns3::Ptr<ns3::PointToPointChannel> channel;
     std::string address;
     bool partitioned = false;
-    std::uint32_t router_interface = 0;
   };
   void apply_loss(Leaf& leaf);
   std::uint32_t queue_bytes(std::uint64_t bps) const;
 
   std::uint32_t mtu_;
   ns3::Ptr<ns3::Node> router_;
-  ns3::Ptr<ns3::Ipv4RoutingProtocol> routing_;
   std::vector<Leaf> leaves_;
   bool built_ = false;
   // By leaf; sized once in build(), as the devices' traces hold the elements' addresses.
@@ -95,6 +96,7 @@ class StarTopology {
   };
   std::vector<Sent> uplink_;
   Drops up_drops_, down_drops_;
+  std::unique_ptr<StarForwarder> forwarder_;  // after down_drops_, which it counts into
 };
 
 }  // namespace swarmlab::sim
