@@ -101,6 +101,41 @@ TEST(RarestFirstIndex, APickLooksAtAFewChunksNotTheWholeFile) {
   EXPECT_LT(looks, 2000U);
 }
 
+TEST(RarestFirstIndex, SmallBucketsAreLookedAtOnceAndDrawOnce) {
+  // A large swarm spreads a file's chunks over many owner counts, a few chunks each. A
+  // source that holds nothing askable then costs one look per chunk and no random draws,
+  // and a pick in a small bucket draws once, uniformly.
+  std::vector<std::uint32_t> owners(300);
+  for (std::uint32_t c = 0; c < owners.size(); ++c) owners[c] = 1 + c / 3;  // 100 buckets of 3
+  RarestFirstIndex index;
+  index.rebuild(owners, all_needed);
+  Rng rng(7);
+  const Rng before = rng;
+  std::size_t looks = 0;
+  auto nothing = [&](std::uint32_t) {
+    ++looks;
+    return Verdict::Skip;
+  };
+  EXPECT_FALSE(index.pick(nothing, rng).has_value());
+  EXPECT_EQ(looks, owners.size());
+  EXPECT_EQ(Rng(rng).next(), Rng(before).next()) << "no draws when nothing may be asked for";
+
+  auto last_bucket = [](std::uint32_t c) { return c >= 297 ? Verdict::Ask : Verdict::Skip; };
+  expect_uniform(index, last_bucket, Rng(9), {297, 298, 299});
+  looks = 0;
+  auto one = [&](std::uint32_t c) {
+    ++looks;
+    return c == 150 ? Verdict::Ask : Verdict::Skip;
+  };
+  Rng once(3);
+  const Rng start = once;
+  EXPECT_EQ(index.pick(one, once), 150U);
+  EXPECT_EQ(looks, 153U) << "each chunk of the rarer buckets and of chunk 150's, once";
+  Rng expected = start;
+  expected.below(1);
+  EXPECT_EQ(once.next(), expected.next()) << "one draw, for the pick";
+}
+
 TEST(RarestFirstIndex, ChoosesWhatThePlainScanChooses) {
   // On random files: the chunks the index offers over many picks are exactly those that
   // pick_chunk's scan of every askable chunk offers.

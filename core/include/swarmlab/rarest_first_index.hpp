@@ -51,11 +51,14 @@ template <typename VerdictOf>
 std::optional<std::uint32_t> RarestFirstIndex::pick(VerdictOf&& verdict, Rng& rng) {
   // Enough probes to find one of the common case's many askable chunks; few enough that a
   // bucket of mostly unaskable chunks soon goes to the scan.
-  constexpr int kProbes = 8;
+  constexpr std::size_t kProbes = 8;
   for (auto& bucket : buckets_) {
     // Each probe is uniform over the bucket, so the first that may be asked for is uniform
     // over the askable ones: the same choice as the scan below, which breaks ties uniformly.
-    for (int probe = 0; probe < kProbes && !bucket.empty(); ++probe) {
+    // A bucket no larger than the probes goes straight to the scan: it looks at each chunk
+    // once, and draws once. (In a large swarm owner counts spread the chunks over hundreds
+    // of small buckets, and a source with nothing for us was probed 8 times in each.)
+    for (std::size_t probe = 0; probe < kProbes && bucket.size() > kProbes; ++probe) {
       const auto at = static_cast<std::size_t>(rng.below(bucket.size()));
       const auto chunk = bucket[at];
       const Verdict v = verdict(chunk);
