@@ -665,22 +665,19 @@ const std::vector<std::uint32_t>& Download::owner_counts() {
   return owner_counts_;
 }
 
-std::optional<std::uint32_t> Download::pick_next(const std::vector<Source*>& free) {
-  auto free_owner = [&](std::uint32_t i) {
-    return std::any_of(free.begin(), free.end(), [&](const Source* s) { return offers(*s, i); });
-  };
+std::optional<std::uint32_t> Download::pick_next(const Source& s) {
   if (config_.chunk_strategy == ChunkStrategy::RarestFirst) {
     using Verdict = RarestFirstIndex::Verdict;
     return rarest_.pick(
         [&](std::uint32_t i) {
           if (chunks_[i] == ChunkState::Have) return Verdict::Drop;
-          return chunks_[i] == ChunkState::Missing && free_owner(i) ? Verdict::Ask : Verdict::Skip;
+          return chunks_[i] == ChunkState::Missing && offers(s, i) ? Verdict::Ask : Verdict::Skip;
         },
         rng_);
   }
   std::vector<std::uint32_t> candidates;
   for (std::uint32_t i = 0; i < chunks_.size(); ++i) {
-    if (chunks_[i] == ChunkState::Missing && free_owner(i)) candidates.push_back(i);
+    if (chunks_[i] == ChunkState::Missing && offers(s, i)) candidates.push_back(i);
   }
   return pick_chunk(config_.chunk_strategy, candidates, owner_counts_, rng_);
 }
@@ -715,7 +712,7 @@ void Download::request_more(Time now) {
     Source* s = pick_free_owner(askable, std::nullopt, nullptr);
     std::optional<std::pair<std::uint32_t, std::uint32_t>> next = next_block_for(*s);
     if (!next) {
-      if (const auto chunk = pick_next({s})) next = {{*chunk, 0}};
+      if (const auto chunk = pick_next(*s)) next = {{*chunk, 0}};
     }
     if (!next) {
       std::erase(askable, s);
@@ -914,15 +911,15 @@ std::optional<std::pair<std::uint32_t, std::uint32_t>> Download::next_block_for(
 Download::Source* Download::pick_free_owner(const std::vector<Source*>& free,
                                             std::optional<std::uint32_t> chunk,
                                             const std::string* except) {
-  std::vector<Source*> able;
-  std::vector<SourceCandidate> views;
+  able_.clear();
+  candidates_.clear();
   for (auto* s : free) {
     if ((chunk && !offers(*s, *chunk)) || (except != nullptr && s->id == *except)) continue;
-    able.push_back(s);
-    views.push_back({s->srtt, s->throughput});
+    able_.push_back(s);
+    candidates_.push_back({s->srtt, s->throughput});
   }
-  const auto pick = pick_source(config_.peer_strategy, views, rng_);
-  return pick ? able[*pick] : nullptr;
+  const auto pick = pick_source(config_.peer_strategy, candidates_, rng_);
+  return pick ? able_[*pick] : nullptr;
 }
 
 void Download::send_request(Time now, std::uint32_t chunk, std::uint32_t block, Source& s) {

@@ -324,6 +324,10 @@ class Download {
   /// strategy prefers; nullptr if none.
   Source* pick_free_owner(const std::vector<Source*>& free, std::optional<std::uint32_t> chunk,
                           const std::string* except);
+  // pick_free_owner's working lists, kept so that a pick, which runs for every request,
+  // does not allocate.
+  std::vector<Source*> able_;
+  std::vector<SourceCandidate> candidates_;
   void send_ping(Time now, Source& s);
   /// Tells `s` whether it holds something we miss, when that changed.
   void update_interest(Source& s, bool always = false);
@@ -357,8 +361,9 @@ class Download {
   void close_all_sources();
   void report_progress(Time now);
   const std::vector<std::uint32_t>& owner_counts();
-  /// The next chunk to request from one of the `free` sources, by the configured strategy.
-  std::optional<std::uint32_t> pick_next(const std::vector<Source*>& free);
+  /// The next chunk to request from `s` (it holds it; nobody was asked for it yet), by the
+  /// configured strategy.
+  std::optional<std::uint32_t> pick_next(const Source& s);
   Source* source_by_conn(ConnId conn);
 
   void act(DownloadAction a) { actions_.push_back(std::move(a)); }
