@@ -56,4 +56,5 @@
 #include <ns3/tcp-tx-buffer.h>
 #include <ns3/traffic-control-helper.h>
 #include <ns3/traffic-control-layer.h>
+#include <ns3/udp-socket-factory.h>
 #include <ns3/uinteger.h>
