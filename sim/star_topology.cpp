@@ -20,9 +20,10 @@ class StarForwarder {
 
   /// Packets for `dest` leave by `out` (a router device).
   void add_route(ns3::Ipv4Address dest, ns3::Ptr<ns3::PointToPointNetDevice> out) {
-    auto queue = out->GetObject<ns3::NetDeviceQueueInterface>();
-    if (!queue) throw std::logic_error("StarForwarder: a router device without flow control");
-    routes_[dest.Get()] = Route{out, queue->GetTxQueue(0)};
+    // PointToPointHelper gives its devices flow control (a queue that stops when nearly full);
+    // a device without it has no stopped state, and its queue drops what does not fit.
+    auto flow = out->GetObject<ns3::NetDeviceQueueInterface>();
+    routes_[dest.Get()] = Route{out, flow ? flow->GetTxQueue(0) : nullptr};
   }
 
   void receive(ns3::Ptr<ns3::NetDevice>, ns3::Ptr<const ns3::Packet> p, std::uint16_t protocol,
@@ -40,7 +41,7 @@ class StarForwarder {
     // As the traffic-control layer does for a device without a queue disc: a device whose
     // queue has less than a packet's room left has stopped taking packets, and this one is
     // dropped (StarTopology counts it as a downlink drop either way).
-    if (route.queue->IsStopped()) {
+    if (route.queue && route.queue->IsStopped()) {
       ++drops_.packets;
       drops_.bytes += p->GetSize();
       return;

@@ -1,6 +1,7 @@
 // The star: its router forwards between leaves by destination address (below IP, see
 // sim/star_topology.cpp), a downlink that two fast senders feed drops at the router and counts
-// it as a downlink drop, and a packet for an address outside the star goes nowhere.
+// it as a downlink drop (before the device's queue overflows, as ns-3's traffic-control layer
+// does), and a packet for an address outside the star is let go.
 #include "sim/star_topology.hpp"
 
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <string>
 
 #include "sim/ns3_headers.hpp"
 #include "sim/tcp_config.hpp"
@@ -24,6 +26,10 @@ struct Flows {
   std::array<std::uint64_t, 2> received{};
   std::uint64_t stray_sent = 0;  // bytes of the packet sent to an address outside the star
   std::uint64_t up_drops = 0, down_drops = 0;
+  // Packets a router device's own queue dropped for want of room, and whether that was traced.
+  std::uint64_t router_queue_overflows = 0;
+  std::uint64_t router_sent = 0;  // packets the router put on any downlink
+  bool router_traced = false;
   std::uint64_t uplink_packets = 0;
 };
 
@@ -40,6 +46,19 @@ Flows run_star(bool flows, bool stray_datagram) {
   star.build();
 
   Flows out;
+  // The router is the node made after the leaves. Its queues never overflow while the
+  // forwarder stops sending into a queue with less than a packet's room: the downlink drops
+  // are then the forwarder's, as they were the traffic-control layer's before it.
+  out.router_traced = ns3::Config::ConnectWithoutContextFailSafe(
+      "/NodeList/" + std::to_string(star.size()) +
+          "/DeviceList/*/$ns3::PointToPointNetDevice/TxQueue/Drop",
+      ns3::Callback<void, ns3::Ptr<const ns3::Packet>>(
+          [&out](ns3::Ptr<const ns3::Packet>) { ++out.router_queue_overflows; }));
+  out.router_traced &= ns3::Config::ConnectWithoutContextFailSafe(
+      "/NodeList/" + std::to_string(star.size()) +
+          "/DeviceList/*/$ns3::PointToPointNetDevice/PhyTxEnd",
+      ns3::Callback<void, ns3::Ptr<const ns3::Packet>>(
+          [&out](ns3::Ptr<const ns3::Packet>) { ++out.router_sent; }));
   auto listener = ns3::Socket::CreateSocket(star.node(2), ns3::TcpSocketFactory::GetTypeId());
   listener->Bind(ns3::InetSocketAddress(ns3::Ipv4Address::GetAny(), 9));
   listener->Listen();
@@ -105,15 +124,19 @@ TEST(StarTopology, ForwardsBetweenLeavesAndDropsAtAFullDownlink) {
   // Two senders at 100 Mbit/s into 4 Mbit/s: slow start overflows the router's queue towards
   // leaf 2 (200 ms at 4 Mbit/s, 100 KB), and TCP repairs what was lost.
   EXPECT_GT(out.down_drops, 0U);
+  ASSERT_TRUE(out.router_traced);
+  EXPECT_EQ(out.router_queue_overflows, 0U) << "the forwarder, not the queue, drops";
   EXPECT_EQ(out.up_drops, 0U);
 }
 
 TEST(StarTopology, APacketForAnAddressOutsideTheStarGoesNowhere) {
   const auto out = run_star(false, true);
-  // It crossed leaf 0's uplink, the only packet of the run, and the router let it go
-  // without a crash or a drop counted against a queue.
+  // It crossed leaf 0's uplink, the only packet of the run, and the router let it go:
+  // nothing went down any link, and no queue counted a drop.
   EXPECT_EQ(out.stray_sent, 100U);
   EXPECT_EQ(out.uplink_packets, 1U);
+  ASSERT_TRUE(out.router_traced);
+  EXPECT_EQ(out.router_sent, 0U);
   EXPECT_EQ(out.up_drops + out.down_drops, 0U);
 }
 
