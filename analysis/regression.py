@@ -50,7 +50,7 @@ TOLERANCE = {
 # picker too; random peer choice asks the seed as often as anyone.
 FACTS = [
     # Thirty seeds: the picker's effect is 2.9 % +- 1.3 % over seeds 1-30 (paired by seed, +- one
-    # standard error; 5.4 % in an earlier build, 3.8 % +- 1.2 % before the rarest-first index
+    # standard error; 5.4 % before RACK, 3.8 % +- 1.2 % before the rarest-first index
     # stopped probing small buckets). Over ten it is too near a coin toss: the simulated TCP's
     # tail loss probes (docs/models.md, "Tail loss probes") shortened the random picker's stalls
     # more than rarest-first's, where ten seeds had shown 9.5 %.

@@ -28,8 +28,9 @@ class RarestFirstIndex {
                const std::function<bool(std::uint32_t)>& needed);
 
   /// A chunk that `verdict` says to Ask for, among those with the fewest owners that have any
-  /// such chunk, each of them equally likely; none if no chunk may be asked for. A few random
-  /// probes usually find one at once; a bucket is scanned only when they miss.
+  /// such chunk, each of them equally likely; none if no chunk may be asked for. In a large
+  /// bucket a few random probes usually find one at once, and it is scanned only when they
+  /// miss; a small one is scanned at once.
   /// (A template: it runs for every request, and the verdict is called for many chunks.)
   template <typename VerdictOf>
   std::optional<std::uint32_t> pick(VerdictOf&& verdict, Rng& rng);
