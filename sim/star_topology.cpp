@@ -12,8 +12,8 @@ namespace swarmlab::sim {
 // to that link's device. ns-3's IPv4 forwarding would do the same at several times the cost:
 // the node's protocol handlers (one per device, so a thousand at a 1,000-peer star) walked
 // for every packet, the traffic-control layer on the way in and out, the header parsed, its
-// TTL rewritten, the interface looked up by device. Every run is the same packet for packet
-// but for the TTL, which nothing in the star reads.
+// TTL rewritten, the interface looked up by device. Packets go the same way, at the same
+// times, but for the TTL, which nothing in the star reads.
 class StarForwarder {
  public:
   explicit StarForwarder(StarTopology::Drops& drops) : drops_(drops) {}
@@ -42,8 +42,7 @@ class StarForwarder {
     // queue has less than a packet's room left has stopped taking packets, and this one is
     // dropped (StarTopology counts it as a downlink drop either way).
     if (route.queue && route.queue->IsStopped()) {
-      ++drops_.packets;
-      drops_.bytes += p->GetSize();
+      drops_.add(*p);
       return;
     }
     route.device->Send(p->Copy(), route.device->GetBroadcast(), protocol);
@@ -109,11 +108,7 @@ void StarTopology::build() {
 
   const auto counter = [](Drops* drops) {
     return ns3::MakeBoundCallback(
-        +[](Drops* d, ns3::Ptr<const ns3::Packet> p) {
-          ++d->packets;
-          d->bytes += p->GetSize();
-        },
-        drops);
+        +[](Drops* d, ns3::Ptr<const ns3::Packet> p) { d->add(*p); }, drops);
   };
   const auto up_drop = counter(&up_drops_);
   const auto down_drop = counter(&down_drops_);

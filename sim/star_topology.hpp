@@ -63,6 +63,10 @@ class StarTopology {
   struct Drops {
     std::uint64_t packets = 0;
     std::uint64_t bytes = 0;
+    void add(const ns3::Packet& p) {
+      ++packets;
+      bytes += p.GetSize();
+    }
   };
   /// Packets the access links' queues dropped (full), all links: on the way up (a leaf's own
   /// queue: its uploads compete) and on the way down (the router's queue towards a leaf: more

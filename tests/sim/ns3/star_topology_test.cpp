@@ -13,6 +13,7 @@
 
 #include "sim/ns3_headers.hpp"
 #include "sim/tcp_config.hpp"
+#include "tests/sim/ns3/two_node_link.hpp"
 
 namespace swarmlab::sim {
 namespace {
@@ -92,10 +93,11 @@ Flows run_star(bool flows, bool stray_datagram) {
   auto stray = ns3::Socket::CreateSocket(star.node(0), ns3::UdpSocketFactory::GetTypeId());
   // From inside the simulation: the nodes' traffic control is set up when it starts.
   ns3::Simulator::ScheduleNow([&] {
-    for (auto& s : senders) {
-      if (!flows) break;
-      s->Bind();
-      s->Connect(ns3::InetSocketAddress(receiver, 9));
+    if (flows) {
+      for (auto& s : senders) {
+        s->Bind();
+        s->Connect(ns3::InetSocketAddress(receiver, 9));
+      }
     }
     if (!stray_datagram) return;
     stray->Bind();
@@ -108,12 +110,7 @@ Flows run_star(bool flows, bool stray_datagram) {
   out.up_drops = star.uplink_drops().packets;
   out.down_drops = star.downlink_drops().packets;
   out.uplink_packets = star.uplink_packets();
-  for (auto& s : senders) s->Close();
-  for (auto& s : accepted)
-    if (s) s->Close();
-  listener->Close();
-  stray->Close();
-  ns3::Simulator::Destroy();
+  close_and_destroy({senders[0], senders[1], accepted[0], accepted[1], listener, stray});
   return out;
 }
 
