@@ -91,6 +91,36 @@ void LinuxTcpSocket::NewAck(const ns3::SequenceNumber32& ack, bool /*reset_rto*/
 LinuxTcpSocket::~LinuxTcpSocket() {
   probe_event_.Cancel();
   reorder_event_.Cancel();
+  Unregister();
+}
+
+void LinuxTcpSocket::DoForwardUp(ns3::Ptr<ns3::Packet> packet, const ns3::Address& from,
+                                 const ns3::Address& to) {
+  if (m_endPoint != registered_) Register();
+  ns3::TcpSocketBase::DoForwardUp(packet, from, to);
+  if (m_endPoint == nullptr) Unregister();  // the segment ended the connection
+}
+
+void LinuxTcpSocket::Register() {
+  Unregister();
+  // A listener's endpoint matches any peer: its segments (SYNs) are TcpL4Protocol's to match.
+  if (m_endPoint == nullptr || m_endPoint->GetPeerPort() == 0 ||
+      m_endPoint->GetLocalAddress() == ns3::Ipv4Address::GetAny()) {
+    return;
+  }
+  if (!demux_) demux_ = TcpDemux::of(GetNode());
+  if (!demux_) return;
+  registered_ = m_endPoint;
+  registered_port_ = m_endPoint->GetLocalPort();
+  registered_peer_ = m_endPoint->GetPeerAddress().Get();
+  registered_peer_port_ = m_endPoint->GetPeerPort();
+  demux_->add(registered_port_, registered_peer_, registered_peer_port_, this);
+}
+
+void LinuxTcpSocket::Unregister() {
+  if (registered_ == nullptr) return;
+  demux_->remove(registered_port_, registered_peer_, registered_peer_port_, this);
+  registered_ = nullptr;
 }
 
 void LinuxTcpSocket::ReceivedAck(ns3::Ptr<ns3::Packet> packet, const ns3::TcpHeader& header) {
@@ -263,6 +293,7 @@ void LinuxTcpSocket::EstimateRtt(const ns3::TcpHeader& header) {
 void LinuxTcpSocket::DoDispose() {
   probe_event_.Cancel();
   reorder_event_.Cancel();
+  Unregister();
   ns3::TcpSocketBase::DoDispose();
 }
 
@@ -348,6 +379,7 @@ ns3::Ptr<ns3::Socket> make_tcp_socket(ns3::Ptr<ns3::Node> node) {
   make.SetTypeId(recovery.Get());
   socket->SetRecoveryAlgorithm(make.Create<ns3::TcpRecoveryOps>());
   tcp->AddSocket(socket);
+  TcpDemux::of(node);  // from the first segment on, so that every socket's is counted
   return socket;
 }
 

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "sim/ns3_headers.hpp"
+#include "sim/tcp_demux.hpp"
 
 namespace swarmlab::sim {
 
@@ -54,6 +55,9 @@ class LinuxTcpSocket : public ns3::TcpSocketBase {
   /// TcpSocketBase answers with its own type, which would hide this one's trace source.
   ns3::TypeId GetInstanceTypeId() const override { return GetTypeId(); }
 
+  /// The connection's IPv4 endpoint, for TcpDemux; null before it has one and once closed.
+  ns3::Ipv4EndPoint* endpoint() const { return m_endPoint; }
+
  protected:
   ns3::Ptr<ns3::TcpSocketBase> Fork() override;
   std::uint32_t SendDataPacket(ns3::SequenceNumber32 seq, std::uint32_t max_size,
@@ -64,8 +68,15 @@ class LinuxTcpSocket : public ns3::TcpSocketBase {
   /// Also hands LinuxCubic's HyStart the RTT sample Linux would take from this ACK.
   void EstimateRtt(const ns3::TcpHeader& header) override;
   void DoDispose() override;
+  /// Also registers the connection with the node's TcpDemux once it names both ends.
+  void DoForwardUp(ns3::Ptr<ns3::Packet> packet, const ns3::Address& from,
+                   const ns3::Address& to) override;
 
  private:
+  /// Gives the connection's ends to the node's TcpDemux, so that its segments skip ns-3's walk
+  /// over all endpoints; forgets the previous ones.
+  void Register();
+  void Unregister();
   /// (Re)schedules the probe: two smoothed round trips after the last send or new ACK (plus
   /// a delayed-ACK allowance while at most a segment's worth is out), never after the RTO.
   void ArmProbe();
@@ -120,6 +131,13 @@ class LinuxTcpSocket : public ns3::TcpSocketBase {
   // The newest segment sent with new data: what a probe sends again.
   ns3::SequenceNumber32 last_seq_{0};
   std::uint32_t last_size_ = 0;
+
+  // What TcpDemux knows this socket by (not copied to a fork).
+  ns3::Ptr<TcpDemux> demux_;
+  ns3::Ipv4EndPoint* registered_ = nullptr;
+  std::uint16_t registered_port_ = 0;
+  std::uint32_t registered_peer_ = 0;
+  std::uint16_t registered_peer_port_ = 0;
 };
 
 /// A connected-to-nothing TCP socket of `node`, as TcpSocketFactory would make it, but with
