@@ -96,6 +96,9 @@ LinuxTcpSocket::~LinuxTcpSocket() {
 
 void LinuxTcpSocket::DoForwardUp(ns3::Ptr<ns3::Packet> packet, const ns3::Address& from,
                                  const ns3::Address& to) {
+  // A released socket can lose its last reference inside: the segment that ends its
+  // connection frees the endpoint, and with it the callback that held the socket.
+  const ns3::Ptr<LinuxTcpSocket> keep(this);
   if (m_endPoint != registered_) Register();
   ns3::TcpSocketBase::DoForwardUp(packet, from, to);
   if (m_endPoint == nullptr) Unregister();  // the segment ended the connection

@@ -44,7 +44,7 @@ ns3::IpL4Protocol::RxStatus TcpDemux::Receive(ns3::Ptr<ns3::Packet> p,
                                               const ns3::Ipv4Header& header,
                                               ns3::Ptr<ns3::Ipv4Interface> incoming) {
   // With checksums on, TcpL4Protocol checks them before it looks for the endpoint.
-  if (!ns3::Node::ChecksumEnabled() && p->GetSize() >= 4) {
+  if (direct_allowed_ && !ns3::Node::ChecksumEnabled() && p->GetSize() >= 4) {
     std::uint8_t ports[4];
     p->CopyData(ports, sizeof ports);
     const auto source_port = static_cast<std::uint16_t>(ports[0] << 8 | ports[1]);
@@ -94,12 +94,6 @@ void TcpDemux::ReceiveIcmp(ns3::Ipv6Address icmp_source, std::uint8_t icmp_ttl,
                            const std::uint8_t payload[8]) {
   tcp_->ReceiveIcmp(icmp_source, icmp_ttl, icmp_type, icmp_code, icmp_info, payload_source,
                     payload_destination, payload);
-}
-
-void TcpDemux::DoDispose() {
-  sockets_.clear();
-  tcp_ = nullptr;
-  ns3::IpL4Protocol::DoDispose();
 }
 
 }  // namespace swarmlab::sim

@@ -37,6 +37,9 @@ class TcpDemux : public ns3::IpL4Protocol {
   void remove(std::uint16_t local_port, std::uint32_t peer, std::uint16_t peer_port,
               const LinuxTcpSocket* socket);
   std::size_t size() const { return sockets_.size(); }
+  /// With false, every segment goes to TcpL4Protocol, registered or not: the two ways are
+  /// compared in tests/sim/ns3/tcp_demux_test.cpp.
+  void set_direct(bool direct) { direct_allowed_ = direct; }
   /// Segments that went straight to a registered socket, and those TcpL4Protocol matched.
   std::uint64_t direct() const { return direct_; }
   std::uint64_t matched_by_tcp() const { return by_tcp_; }
@@ -57,9 +60,6 @@ class TcpDemux : public ns3::IpL4Protocol {
   DownTargetCallback GetDownTarget() const override { return tcp_->GetDownTarget(); }
   DownTargetCallback6 GetDownTarget6() const override { return tcp_->GetDownTarget6(); }
 
- protected:
-  void DoDispose() override;
-
  private:
   // A node has one address in the star, so the peer's address and port and the local port
   // name a connection; the local address is checked against the endpoint on each segment.
@@ -69,6 +69,7 @@ class TcpDemux : public ns3::IpL4Protocol {
 
   ns3::Ptr<ns3::TcpL4Protocol> tcp_;
   std::unordered_map<std::uint64_t, LinuxTcpSocket*> sockets_;
+  bool direct_allowed_ = true;
   std::uint64_t direct_ = 0;
   std::uint64_t by_tcp_ = 0;
 };

@@ -1,11 +1,15 @@
 // TcpDemux: segments of open connections go straight to their socket, new connections still
-// reach their listener through TcpL4Protocol, and a socket's registration goes with it.
+// reach their listener through TcpL4Protocol, a socket's registration goes with it, and a run
+// is the same packet for packet as with ns-3's own search.
 #include "sim/tcp_demux.hpp"
 
 #include <gtest/gtest.h>
 
 #include <array>
 #include <chrono>
+#include <cstdint>
+#include <tuple>
+#include <vector>
 
 #include "sim/linux_tcp_socket.hpp"
 #include "sim/ns3_headers.hpp"
@@ -85,8 +89,89 @@ TEST(TcpDemux, OpenConnectionsSkipTcpsSearchAndNewOnesReachTheListener) {
   ns3::Simulator::Run();
   EXPECT_EQ(server->size(), kConnections - 1);
   EXPECT_EQ(client->size(), kConnections);  // the timer's close is seen at its next segment
+
+  // Once nothing holds the client's socket it is gone, and its registration with it. A new
+  // connection from the same port is registered afresh and its segments go straight.
+  ns3::Address name;
+  t.clients[0]->GetSockName(name);
+  const auto port = ns3::InetSocketAddress::ConvertFrom(name).GetPort();
+  t.clients[0] = nullptr;
+  t.accepted[0] = nullptr;
+  EXPECT_EQ(client->size(), kConnections - 1);
+  t.received[0] = 0;
+  t.clients[0] = make_tcp_socket(link.nodes.Get(0));
+  t.clients[0]->Bind(ns3::InetSocketAddress(ns3::Ipv4Address::GetAny(), port));
+  t.clients[0]->Connect(ns3::InetSocketAddress(link.interfaces.GetAddress(1), 9));
+  t.clients[0]->SetConnectCallback(
+      ns3::Callback<void, ns3::Ptr<ns3::Socket>>(
+          [](ns3::Ptr<ns3::Socket> s) { s->Send(ns3::Create<ns3::Packet>(kBytes)); }),
+      ns3::MakeNullCallback<void, ns3::Ptr<ns3::Socket>>());
+  const auto direct_before = server->direct();
+  ns3::Simulator::Stop(ns3::Seconds(5));
+  ns3::Simulator::Run();
+  EXPECT_EQ(t.received[0], kBytes);
+  EXPECT_EQ(client->size(), kConnections);
+  EXPECT_EQ(server->size(), kConnections);
+  EXPECT_GE(server->direct() - direct_before, kBytes / 1000);
   close_and_destroy({t.listener, t.clients[0], t.clients[1], t.clients[2], t.accepted[0],
                      t.accepted[1], t.accepted[2]});
+}
+
+// Every 23rd packet into the server is lost: retransmissions, SACK and recoveries.
+class EveryNth : public ns3::ErrorModel {
+ public:
+  explicit EveryNth(int n) : n_(n) {}
+
+ private:
+  bool DoCorrupt(ns3::Ptr<ns3::Packet>) override { return ++seen_ % n_ == 0; }
+  void DoReset() override {}
+  int n_;
+  int seen_ = 0;
+};
+
+struct Trace {
+  // Each packet a device delivered up: when (ns), which device, how long.
+  std::vector<std::tuple<std::int64_t, int, std::uint32_t>> delivered;
+  std::uint64_t events = 0;
+  std::array<std::uint64_t, kConnections> received{};
+};
+
+Trace run_lossy(bool direct) {
+  const auto link = make_two_node_link(100'000'000, std::chrono::milliseconds(5));
+  link.devices.Get(1)->SetAttribute("ReceiveErrorModel",
+                                    ns3::PointerValue(ns3::CreateObject<EveryNth>(23)));
+  Trace trace;
+  for (int d = 0; d < 2; ++d) {
+    link.devices.Get(d)->TraceConnectWithoutContext(
+        "MacRx", ns3::Callback<void, ns3::Ptr<const ns3::Packet>>(
+                     [&trace, d](ns3::Ptr<const ns3::Packet> p) {
+                       trace.delivered.emplace_back(ns3::Simulator::Now().GetNanoSeconds(), d,
+                                                    p->GetSize());
+                     }));
+  }
+  Transfer t;
+  start(link, t);
+  for (int n = 0; n < 2; ++n) TcpDemux::of(link.nodes.Get(n))->set_direct(direct);
+  ns3::Simulator::Stop(ns3::Seconds(5));
+  ns3::Simulator::Run();
+  trace.events = ns3::Simulator::GetEventCount();
+  trace.received = t.received;
+  EXPECT_EQ(TcpDemux::of(link.nodes.Get(1))->direct() > 0, direct);
+  close_and_destroy({t.listener, t.clients[0], t.clients[1], t.clients[2], t.accepted[0],
+                     t.accepted[1], t.accepted[2]});
+  return trace;
+}
+
+TEST(TcpDemux, ARunIsTheSameWithTcpsOwnSearch) {
+  // The same lossy transfers, once with segments going straight to their sockets and once
+  // all through TcpL4Protocol's walk: every packet at the same time, and as many events.
+  const Trace direct = run_lossy(true);
+  const Trace by_tcp = run_lossy(false);
+  for (std::size_t i = 0; i < kConnections; ++i) EXPECT_EQ(direct.received[i], kBytes) << i;
+  EXPECT_GT(direct.delivered.size(), 600u);
+  EXPECT_EQ(direct.delivered, by_tcp.delivered);
+  EXPECT_EQ(direct.events, by_tcp.events);
+  EXPECT_EQ(direct.received, by_tcp.received);
 }
 
 TEST(TcpDemux, ASegmentForAConnectionThatIsGoneIsAnsweredByTcp) {
