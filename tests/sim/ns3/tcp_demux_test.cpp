@@ -27,6 +27,18 @@ struct Transfer {
   ns3::Ptr<ns3::Socket> listener;
 };
 
+// A socket of node 0 that connects from `port` (0: any) to node 1's port 9 and sends kBytes.
+ns3::Ptr<ns3::Socket> connect_and_send(const TwoNodeLink& link, std::uint16_t port = 0) {
+  auto client = make_tcp_socket(link.nodes.Get(0));
+  client->Bind(ns3::InetSocketAddress(ns3::Ipv4Address::GetAny(), port));
+  client->Connect(ns3::InetSocketAddress(link.interfaces.GetAddress(1), 9));
+  client->SetConnectCallback(
+      ns3::Callback<void, ns3::Ptr<ns3::Socket>>(
+          [](ns3::Ptr<ns3::Socket> s) { s->Send(ns3::Create<ns3::Packet>(kBytes)); }),
+      ns3::MakeNullCallback<void, ns3::Ptr<ns3::Socket>>());
+  return client;
+}
+
 // Node 0 opens kConnections to node 1's listener (both sides make_tcp_socket's sockets) and
 // sends kBytes on each.
 void start(const TwoNodeLink& link, Transfer& t) {
@@ -46,23 +58,19 @@ void start(const TwoNodeLink& link, Transfer& t) {
                   while (auto p = r->Recv()) t.received[i] += p->GetSize();
                 }));
           }));
-  for (auto& client : t.clients) {
-    client = make_tcp_socket(link.nodes.Get(0));
-    client->Bind();
-    client->Connect(ns3::InetSocketAddress(link.interfaces.GetAddress(1), 9));
-    client->SetConnectCallback(
-        ns3::Callback<void, ns3::Ptr<ns3::Socket>>(
-            [](ns3::Ptr<ns3::Socket> s) { s->Send(ns3::Create<ns3::Packet>(kBytes)); }),
-        ns3::MakeNullCallback<void, ns3::Ptr<ns3::Socket>>());
-  }
+  for (auto& client : t.clients) client = connect_and_send(link);
+}
+
+void run_until(double seconds) {
+  ns3::Simulator::Stop(ns3::Seconds(seconds));
+  ns3::Simulator::Run();
 }
 
 TEST(TcpDemux, OpenConnectionsSkipTcpsSearchAndNewOnesReachTheListener) {
   const auto link = make_two_node_link(100'000'000, std::chrono::milliseconds(5));
   Transfer t;
   start(link, t);
-  ns3::Simulator::Stop(ns3::Seconds(5));
-  ns3::Simulator::Run();
+  run_until(5);
 
   for (std::size_t i = 0; i < kConnections; ++i) EXPECT_EQ(t.received[i], kBytes) << i;
   const auto server = TcpDemux::of(link.nodes.Get(1));
@@ -85,8 +93,7 @@ TEST(TcpDemux, OpenConnectionsSkipTcpsSearchAndNewOnesReachTheListener) {
   // and its TIME_WAIT ends it after the server's close.
   t.clients[0]->Close();
   ns3::Simulator::Schedule(ns3::MilliSeconds(100), [&t] { t.accepted[0]->Close(); });
-  ns3::Simulator::Stop(ns3::Seconds(10));
-  ns3::Simulator::Run();
+  run_until(10);
   EXPECT_EQ(server->size(), kConnections - 1);
   EXPECT_EQ(client->size(), kConnections);  // the timer's close is seen at its next segment
 
@@ -99,16 +106,9 @@ TEST(TcpDemux, OpenConnectionsSkipTcpsSearchAndNewOnesReachTheListener) {
   t.accepted[0] = nullptr;
   EXPECT_EQ(client->size(), kConnections - 1);
   t.received[0] = 0;
-  t.clients[0] = make_tcp_socket(link.nodes.Get(0));
-  t.clients[0]->Bind(ns3::InetSocketAddress(ns3::Ipv4Address::GetAny(), port));
-  t.clients[0]->Connect(ns3::InetSocketAddress(link.interfaces.GetAddress(1), 9));
-  t.clients[0]->SetConnectCallback(
-      ns3::Callback<void, ns3::Ptr<ns3::Socket>>(
-          [](ns3::Ptr<ns3::Socket> s) { s->Send(ns3::Create<ns3::Packet>(kBytes)); }),
-      ns3::MakeNullCallback<void, ns3::Ptr<ns3::Socket>>());
+  t.clients[0] = connect_and_send(link, port);
   const auto direct_before = server->direct();
-  ns3::Simulator::Stop(ns3::Seconds(5));
-  ns3::Simulator::Run();
+  run_until(5);
   EXPECT_EQ(t.received[0], kBytes);
   EXPECT_EQ(client->size(), kConnections);
   EXPECT_EQ(server->size(), kConnections);
@@ -152,8 +152,7 @@ Trace run_lossy(bool direct) {
   Transfer t;
   start(link, t);
   for (int n = 0; n < 2; ++n) TcpDemux::of(link.nodes.Get(n))->set_direct(direct);
-  ns3::Simulator::Stop(ns3::Seconds(5));
-  ns3::Simulator::Run();
+  run_until(5);
   trace.events = ns3::Simulator::GetEventCount();
   trace.received = t.received;
   EXPECT_EQ(TcpDemux::of(link.nodes.Get(1))->direct() > 0, direct);
@@ -182,8 +181,7 @@ TEST(TcpDemux, ASegmentForAConnectionThatIsGoneIsAnsweredByTcp) {
   const auto link = make_two_node_link(100'000'000, std::chrono::milliseconds(5));
   Transfer t;
   start(link, t);
-  ns3::Simulator::Stop(ns3::Seconds(1));
-  ns3::Simulator::Run();
+  run_until(1);
   ASSERT_EQ(t.received[0], kBytes);
   const auto server = TcpDemux::of(link.nodes.Get(1));
   const auto by_tcp_before = server->matched_by_tcp();
@@ -194,8 +192,7 @@ TEST(TcpDemux, ASegmentForAConnectionThatIsGoneIsAnsweredByTcp) {
     t.accepted[0]->Close();
     t.clients[0]->Send(ns3::Create<ns3::Packet>(1000));
   });
-  ns3::Simulator::Stop(ns3::Seconds(2));
-  ns3::Simulator::Run();
+  run_until(2);
   EXPECT_EQ(server->matched_by_tcp(), by_tcp_before + 1);
   // The socket the test still holds no longer names a connection, and is forgotten.
   EXPECT_EQ(server->size(), kConnections - 1);
