@@ -12,6 +12,7 @@
 // TcpL4Protocol as before. Runs are identical event for event.
 #include <cstdint>
 #include <unordered_map>
+#include <utility>
 
 #include "sim/ns3_headers.hpp"
 
@@ -23,7 +24,6 @@ class TcpDemux : public ns3::IpL4Protocol {
  public:
   static ns3::TypeId GetTypeId();
 
-  TcpDemux() = default;
   explicit TcpDemux(ns3::Ptr<ns3::TcpL4Protocol> tcp) : tcp_(std::move(tcp)) {}
 
   /// The node's TcpDemux, put in front of its TcpL4Protocol the first time it is asked for.
