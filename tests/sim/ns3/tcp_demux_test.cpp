@@ -61,6 +61,12 @@ void start(const TwoNodeLink& link, Transfer& t) {
   for (auto& client : t.clients) client = connect_and_send(link);
 }
 
+// Closes the transfer's sockets and ends the simulation.
+void finish(const Transfer& t) {
+  close_and_destroy({t.listener, t.clients[0], t.clients[1], t.clients[2], t.accepted[0],
+                     t.accepted[1], t.accepted[2]});
+}
+
 void run_until(double seconds) {
   ns3::Simulator::Stop(ns3::Seconds(seconds));
   ns3::Simulator::Run();
@@ -113,8 +119,7 @@ TEST(TcpDemux, OpenConnectionsSkipTcpsSearchAndNewOnesReachTheListener) {
   EXPECT_EQ(client->size(), kConnections);
   EXPECT_EQ(server->size(), kConnections);
   EXPECT_GE(server->direct() - direct_before, kBytes / 1000);
-  close_and_destroy({t.listener, t.clients[0], t.clients[1], t.clients[2], t.accepted[0],
-                     t.accepted[1], t.accepted[2]});
+  finish(t);
 }
 
 // Every 23rd packet into the server is lost: retransmissions, SACK and recoveries.
@@ -156,8 +161,7 @@ Trace run_lossy(bool direct) {
   trace.events = ns3::Simulator::GetEventCount();
   trace.received = t.received;
   EXPECT_EQ(TcpDemux::of(link.nodes.Get(1))->direct() > 0, direct);
-  close_and_destroy({t.listener, t.clients[0], t.clients[1], t.clients[2], t.accepted[0],
-                     t.accepted[1], t.accepted[2]});
+  finish(t);
   return trace;
 }
 
@@ -196,8 +200,7 @@ TEST(TcpDemux, ASegmentForAConnectionThatIsGoneIsAnsweredByTcp) {
   EXPECT_EQ(server->matched_by_tcp(), by_tcp_before + 1);
   // The socket the test still holds no longer names a connection, and is forgotten.
   EXPECT_EQ(server->size(), kConnections - 1);
-  close_and_destroy({t.listener, t.clients[0], t.clients[1], t.clients[2], t.accepted[0],
-                     t.accepted[1], t.accepted[2]});
+  finish(t);
 }
 
 }  // namespace
