@@ -85,6 +85,7 @@ void Ns3Host::Boot() {
   listener_->SetAcceptCallback(
       ns3::MakeNullCallback<bool, ns3::Ptr<ns3::Socket>, const ns3::Address&>(),
       ns3::MakeCallback(&Ns3Host::OnAccept, this));
+  if (trace_ != nullptr) trace_->listen(now(), index_, listen_port_);
   node_->on_start(now());
   Drain();
 }
@@ -109,11 +110,13 @@ void Ns3Host::TearDown(bool graceful) {
         ns3::MakeNullCallback<void, ns3::Ptr<ns3::Socket>, const ns3::Address&>());
     listener_->Close();
     listener_ = nullptr;
+    if (trace_ != nullptr) trace_->unlisten(now(), index_);
   }
   std::vector<ConnId> ids;
   for (auto& [id, c] : conns_) {
     if (graceful && c.connected && c.unsent > 0) {
       c.closing = true;  // the OS would still send what the process wrote
+      if (trace_ != nullptr) trace_->close(now(), index_, id, /*drain=*/true);
       continue;
     }
     ids.push_back(id);
@@ -162,6 +165,8 @@ void Ns3Host::Handle(Effect e) {
           DoSend(x.conn, x.frame, x.report_sent);
         } else if constexpr (std::is_same_v<T, Close>) {
           if (x.reset) {
+            if (trace_ != nullptr && conns_.contains(x.conn))
+              trace_->close(now(), index_, x.conn, /*drain=*/false);
             if (auto socket = Release(x.conn)) socket->Close();
           } else {
             DoClose(x.conn);
@@ -265,6 +270,8 @@ void Ns3Host::DoConnect(const Connect& c) {
   channel_->drop(conn.tx);
   channel_->drop(conn.rx);
   Watch(socket, c.conn);
+  if (trace_ != nullptr)
+    trace_->connect(now(), index_, c.conn, port, conn.tx.to_ip, conn.tx.to_port);
   socket->SetConnectCallback(ns3::MakeCallback(&Ns3Host::OnConnected, this),
                              ns3::MakeCallback(&Ns3Host::OnConnectFailed, this));
   socket->Connect(to_ns3(c.to));
@@ -298,6 +305,7 @@ void Ns3Host::OnAccept(ns3::Ptr<ns3::Socket> socket, const ns3::Address& from) {
   conn.rx = {remote.GetIpv4().Get(), remote.GetPort(), ip_, listen_port_};
   conn.tx = {ip_, listen_port_, remote.GetIpv4().Get(), remote.GetPort()};
   Watch(socket, id);
+  if (trace_ != nullptr) trace_->accept(now(), index_, id, conn.rx.from_ip, conn.rx.from_port);
   node_->on_accepted(now(), id, from_ns3(from));
   Drain();
 }
@@ -311,6 +319,7 @@ void Ns3Host::DoSend(ConnId id, const RawFrame& frame, bool report_sent) {
     observer_->on_payload_sent(index_, frame.payload.size());
   }
   channel_->push(it->second.tx, frame);
+  if (trace_ != nullptr) trace_->write(now(), index_, id, size);
   it->second.unsent += size;
   if (report_sent) {
     it->second.report_at.push_back(it->second.written + it->second.unsent);
@@ -359,8 +368,10 @@ void Ns3Host::DoClose(ConnId id) {
   auto& c = it->second;
   if (c.connected && c.unsent > 0 && node_) {
     c.closing = true;  // the frames before the close still go out (an ERROR, a goodbye)
+    if (trace_ != nullptr) trace_->close(now(), index_, id, /*drain=*/true);
     return;
   }
+  if (trace_ != nullptr) trace_->close(now(), index_, id, /*drain=*/false);
   Release(id)->Close();
 }
 
@@ -401,6 +412,7 @@ void Ns3Host::OnRecv(ns3::Ptr<ns3::Socket> socket) {
       if (next == nullptr) {
         // Stream bytes with no frame beside them: the two channels disagree, so nothing on
         // this connection can be trusted any more.
+        if (trace_ != nullptr) trace_->close(now(), index_, id, /*drain=*/false);
         Release(id)->Close();
         node_->on_closed(now(), id, CloseReason::ProtocolError);
         Drain();

@@ -21,6 +21,7 @@
 #include "sim/frame_channel.hpp"
 #include "sim/ns3_headers.hpp"
 #include "sim/sim_chunk_store.hpp"
+#include "sim/traffic_trace.hpp"
 #include "swarmlab/node.hpp"
 
 namespace swarmlab::sim {
@@ -58,6 +59,9 @@ class Ns3Host : public ns3::Application {
   void Setup(std::size_t index, NodeFactory factory, const std::string& address,
              std::uint16_t listen_port, SimChunkStore* store, FrameChannel* channel,
              HostObserver* observer, std::uint32_t segment_size);
+
+  /// Every socket action of this host goes to `trace` as well (nullptr: none).
+  void SetTrace(TrafficTrace* trace) { trace_ = trace; }
 
   /// The core node while the host is up; nullptr while it is down.
   Node* node() { return node_.get(); }
@@ -126,6 +130,7 @@ class Ns3Host : public ns3::Application {
   SimChunkStore* store_ = nullptr;
   FrameChannel* channel_ = nullptr;
   HostObserver* observer_ = nullptr;
+  TrafficTrace* trace_ = nullptr;
   std::uint32_t segment_size_ = 1448;
 
   std::unique_ptr<Node> node_;

@@ -385,7 +385,8 @@ void parse_strategy(const json& v, const std::string& path, DownloadConfig& d, U
 Scenario parse_root(const json& root) {
   Fields f(root, "");
   f.only({"name", "description", "seed", "stop", "snapshot_interval", "packet_size",
-          "record_chunks", "files", "tracker", "groups", "link_events", "strategy"});
+          "record_chunks", "record_traffic", "files", "tracker", "groups", "link_events",
+          "strategy"});
   Scenario s;
   f.string("name", s.name);
   f.string("description", s.description);
@@ -409,6 +410,7 @@ Scenario parse_root(const json& root) {
     }
   }
   f.boolean("record_chunks", s.record_chunks);
+  f.boolean("record_traffic", s.record_traffic);
 
   const auto* files = f.get("files");
   if (files == nullptr || !files->is_array() || files->empty()) {
@@ -750,6 +752,7 @@ json to_json(const Scenario& s) {
           {"snapshot_interval", secs(s.snapshot_interval)},
           {"packet_size", bytes(resolve_packet_size(s))},
           {"record_chunks", s.record_chunks},
+          {"record_traffic", s.record_traffic},
           {"files", files},
           {"tracker",
            {{"up", bps(s.tracker.up_bps)},

@@ -108,6 +108,9 @@ struct Scenario {
   /// Write one event per received chunk (large swarms can turn it off; summaries don't
   /// need it).
   bool record_chunks = true;
+  /// Write traffic.txt: every socket action of every host (sim/traffic_trace.hpp), for
+  /// bench/ns3-star-replay.
+  bool record_traffic = false;
   std::vector<SharedFile> files;
   TrackerSpec tracker;
   std::vector<PeerGroup> groups;

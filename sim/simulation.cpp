@@ -112,6 +112,7 @@ class Simulation final : public HostObserver {
   std::vector<PeerRun> runs_;
   std::set<std::string> published_;
   std::ofstream events_, csv_, groups_csv_;
+  std::unique_ptr<TrafficTrace> trace_;            // with record_traffic
   std::vector<std::uint64_t> group_uplink_bytes_;  // by group, at the last snapshot
   Time last_group_snapshot_{};
   std::uint64_t events_written_ = 0, payload_sent_ = 0;
@@ -153,6 +154,7 @@ void Simulation::configure_tcp() {
   // Up one access link and down another.
   const Duration longest_life = 2 * (longest_wait + slowest_delay);
   configure_ns3_tcp(segment_size(s_), fastest, slowest_delay, longest_life);
+  if (trace_) trace_->tcp(segment_size(s_), fastest, slowest_delay, longest_life, s_.seed + 1);
   ns3::RngSeedManager::SetSeed(1);
   ns3::RngSeedManager::SetRun(s_.seed + 1);
   use_event_heap_scheduler();
@@ -171,6 +173,9 @@ void Simulation::build() {
     topo_.add(AccessLink{g.up_bps, g.down_bps, plans_[i].delay, g.loss});
   }
   topo_.build();
+  if (trace_) {
+    for (std::size_t h = 0; h < topo_.size(); ++h) trace_->link(topo_.link(h));
+  }
   const Endpoint tracker{topo_.address(kTrackerHost), kTrackerPort};
 
   runs_.resize(plans_.size());
@@ -217,6 +222,7 @@ void Simulation::build() {
     }
     host->Setup(h, std::move(factory), topo_.address(h), port, stores_[h].get(), &channel_, this,
                 segment);
+    host->SetTrace(trace_.get());
     topo_.node(h)->AddApplication(host);
     if (h == kTrackerHost) {
       host->SetStartTime(ns3::Seconds(0));
@@ -479,6 +485,13 @@ Result<RunResult> Simulation::run() {
   group_uplink_bytes_.assign(s_.groups.size(), 0);
   group_timeouts_.assign(s_.groups.size(), 0);
 
+  if (s_.record_traffic) {
+    try {
+      trace_ = std::make_unique<TrafficTrace>(out_ + "/traffic.txt");
+    } catch (const std::exception& e) {
+      return make_error(ErrorCode::IoError, e.what());
+    }
+  }
   wall_start_ = std::chrono::steady_clock::now();
   configure_tcp();
   build();
@@ -490,6 +503,14 @@ Result<RunResult> Simulation::run() {
   ns3::Simulator::Destroy();
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
+  // Before the summary: a run folder with a summary is a finished run (a resumed sweep skips it).
+  if (trace_) {
+    try {
+      trace_->finish(end);
+    } catch (const std::exception& e) {
+      return make_error(ErrorCode::IoError, e.what());
+    }
+  }
 
   RunResult r;
   r.summary = metrics_.summary(end);
