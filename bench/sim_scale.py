@@ -18,6 +18,17 @@ swarm-sim's and the baseline's) do not. "x raw" splits into two factors, printed
 HAVEs, block tails and the ACKs they draw; ns-3 spends the same handful of events on a packet
 whatever it carries), and "per pkt x", swarm-sim's wall time per packet over the baseline's:
 what our layer, and ns-3's work that grows with connections per node, add to each packet.
+
+"x replay" measures our layer alone: swarm-sim runs the scenario again with record_traffic,
+and bench's ns3-star-replay plays its traffic.txt back on the same star with the same TCP
+sockets and no swarm logic (each host connects, writes its byte counts and closes when the
+run's did). "replay s" is that playback's wall time, ns-3's own cost for the swarm's packets;
+"x replay" is swarm-sim's wall time over it, what the core, the host adapter and the frame
+channel add. "rp pkt" is the playback's packets over the run's, a check that it put the same
+traffic on the wire: close, not equal, as events of the same nanosecond may run in another
+order and TCP then takes another turn now and then. "x replay" counts the playback's time at
+the run's packet count (its wall time times the run's packets over its own), so a playback
+that sent more packets does not flatter the ratio.
 """
 import argparse
 import json
@@ -31,10 +42,11 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def scenario(peers, packet, total_mib):
+def scenario(peers, packet, total_mib, record_traffic=False):
     size_mib = max(1, total_mib // max(1, peers - 10))
     return {
         "name": f"scale-{peers}-{packet}", "seed": 1, "packet_size": packet,
+        "record_traffic": record_traffic,
         "record_chunks": False, "snapshot_interval": "5s",
         "files": [{"name": "f.bin", "size": f"{size_mib}MiB", "chunk_size": "256KiB"}],
         "tracker": {"up": "1Gbps", "down": "1Gbps", "delay": "5ms"},
@@ -48,6 +60,28 @@ def scenario(peers, packet, total_mib):
     }
 
 
+def replay_note(args, tmp, peers, packet, sets, wall, run):
+    """The run again with record_traffic, its traffic played back with no swarm logic."""
+    path = os.path.join(tmp, f"t{peers}{packet}.json")
+    with open(path, "w") as f:
+        json.dump(scenario(peers, packet, args.traffic_mib, record_traffic=True), f)
+    out = os.path.join(tmp, f"t{peers}{packet}")
+    proc = subprocess.run([args.sim, "run", path, "--quiet", "--out", out, *sets],
+                          capture_output=True, text=True)
+    trace = os.path.join(out, "traffic.txt")
+    rp = subprocess.run([args.replay, trace], capture_output=True, text=True) \
+        if proc.returncode == 0 else None
+    if os.path.exists(trace):
+        os.remove(trace)  # a 1,000-peer trace is large
+    if rp is None or rp.returncode != 0:
+        return f"{'failed':>9} {'':>8} {'':>6}"
+    replay = json.loads(rp.stdout)
+    if replay["wall_s"] <= 0:
+        return f"{'failed':>9} {'':>8} {'':>6}"
+    packets = replay["packets_sent"] / run["packets_sent"]
+    return f"{replay['wall_s']:>9.2f} {wall * packets / replay['wall_s']:>8.2f} {packets:>6.3f}"
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sim", default=os.path.join(ROOT, "build/release/sim/swarm-sim"))
@@ -55,13 +89,15 @@ def main():
     p.add_argument("--packets", default="64000B")
     p.add_argument("--traffic-mib", type=int, default=2000, help="total payload per run")
     p.add_argument("--baseline", default=os.path.join(ROOT, "build/release/bench/ns3-star-baseline"))
+    p.add_argument("--replay", default=os.path.join(ROOT, "build/release/bench/ns3-star-replay"))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="passed to swarm-sim run (e.g. strategy.have_delay=0s)")
     args = p.parse_args()
     sets = [x for kv in args.set for x in ("--set", kv)]
     print(f"{'peers':>6} {'packet':>8} {'wall s':>8} {'sim s':>8} {'MB/wall s':>10} "
           f"{'events/s':>10} {'M events':>9} {'peak RSS':>9} {'done':>9} {'raw wall s':>10} "
-          f"{'raw M ev':>9} {'x raw':>7} {'pkt x':>6} {'per pkt x':>9}")
+          f"{'raw M ev':>9} {'x raw':>7} {'pkt x':>6} {'per pkt x':>9} {'replay s':>9} "
+          f"{'x replay':>8} {'rp pkt':>6}")
     with tempfile.TemporaryDirectory() as tmp:
         for peers in [int(x) for x in args.peers.split(",")]:
             for packet in args.packets.split(","):
@@ -98,6 +134,7 @@ def main():
                                 f"{wall / raw_run['wall_s'] / packets:>9.2f}")
                 else:
                     raw_note = f"{'failed':>10} {'':>9} {'':>7} {'':>6} {'':>9}"
+                raw_note += " " + replay_note(args, tmp, peers, packet, sets, wall, run)
                 print(f"{peers:>6} {packet:>8} {wall:>8.1f} {run['simulated_time_s']:>8.1f} "
                       f"{run['simulated_bytes_per_wall_s'] / 1e6:>10.1f} "
                       f"{run['ns3_events_per_wall_s']:>10.0f} {run['ns3_events'] / 1e6:>9.2f} {rss_note:>9} "

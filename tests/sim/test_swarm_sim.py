@@ -12,6 +12,8 @@ import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SIM = os.environ.get("SWARMLAB_SIM", os.path.join(ROOT, "build/release/sim/swarm-sim"))
+REPLAY = os.environ.get("SWARMLAB_REPLAY",
+                        os.path.join(ROOT, "build/release/bench/ns3-star-replay"))
 
 SMALL_FLASH = {
     "name": "flash-20",
@@ -341,6 +343,94 @@ class SwarmSimTest(unittest.TestCase):
             self.assertEqual(proc.returncode, 2, args)
             self.assertIn(message, proc.stderr, args)
             self.assertFalse(os.path.exists(os.path.join(out, "index.json")), args)
+
+    def test_traffic_trace_plays_back_on_bare_ns3(self):
+        plain, _ = self.run_sim(SMALL_FLASH, "--quiet", out="plain")
+        self.assertFalse(os.path.exists(os.path.join(plain, "traffic.txt")))  # off by default
+        run, _ = self.run_sim(SMALL_FLASH, "--quiet", "--set", "record_traffic=true", out="traced")
+        with open(os.path.join(run, "scenario.json")) as f:
+            self.assertTrue(json.load(f)["record_traffic"])
+        with open(os.path.join(run, "run.json")) as f:
+            stats = json.load(f)
+        trace = os.path.join(run, "traffic.txt")
+        with open(trace) as f:
+            lines = [line.split() for line in f]
+        self.assertEqual(lines[0], ["swarmlab-traffic", "1"])
+        kinds = [line[0] for line in lines]
+        self.assertEqual(kinds.count("tcp"), 1)
+        self.assertEqual(kinds.count("link"), 22)  # the tracker and 21 peers
+        self.assertEqual(kinds.count("L"), 22)
+        self.assertEqual(lines[-1][0], "E")
+        self.assertAlmostEqual(int(lines[-1][1]) / 1e9, stats["simulated_time_s"], places=6)
+        written = sum(int(line[4]) for line in lines if line[0] == "W")
+        accepts = kinds.count("A")
+        self.assertGreater(accepts, 20)
+        self.assertLessEqual(accepts, kinds.count("C"))
+        # Frames: every payload byte the peers sent, and their prefixes and headers.
+        self.assertGreater(written, stats["payload_bytes_sent"])
+        times = [int(line[1]) for line in lines if len(line[0]) == 1]
+        self.assertEqual(times, sorted(times))
+
+        proc = subprocess.run([REPLAY, trace], capture_output=True, text=True, timeout=300)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        replay = json.loads(proc.stdout)
+        # The same connections carried the same bytes on the same star ...
+        self.assertEqual(replay["accepted"], accepts)
+        self.assertEqual(replay["bytes_written"], written)
+        self.assertGreater(replay["bytes_received"], 0.99 * written)
+        # ... and so about the same packets: only the order of same-nanosecond events differs.
+        self.assertLess(abs(replay["packets_sent"] / stats["packets_sent"] - 1), 0.1, replay)
+        self.assertGreater(replay["wall_s"], 0)
+
+    def test_a_traffic_trace_that_cannot_be_written_fails_the_run(self):
+        # A folder where the trace should go: it cannot even be opened.
+        out = os.path.join(self.tmp.name, "blocked")
+        os.makedirs(os.path.join(out, "traffic.txt"))
+        _, proc = self.run_sim(SMALL_FLASH, "--quiet", "--set", "record_traffic=true",
+                               out="blocked", expect_ok=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("cannot write the traffic trace " + os.path.join(out, "traffic.txt"),
+                      proc.stderr)
+        # A full disk: the run is reported failed, and leaves no summary that would pass for
+        # a finished run.
+        out = os.path.join(self.tmp.name, "full")
+        os.makedirs(out)
+        os.symlink("/dev/full", os.path.join(out, "traffic.txt"))
+        _, proc = self.run_sim(SMALL_FLASH, "--quiet", "--set", "record_traffic=true",
+                               out="full", expect_ok=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("writing the traffic trace", proc.stderr)
+        self.assertIn("failed (disk full?)", proc.stderr)
+        self.assertFalse(os.path.exists(os.path.join(out, "summary.json")))
+
+    def test_replay_refuses_what_is_not_a_traffic_trace(self):
+        def replay(*args):
+            return subprocess.run([REPLAY, *args], capture_output=True, text=True, timeout=60)
+        proc = replay()
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("usage: ns3-star-replay TRAFFIC_FILE", proc.stderr)
+        proc = replay(os.path.join(self.tmp.name, "nope.txt"))
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("cannot open", proc.stderr)
+        header = "swarmlab-traffic 1\ntcp 8920 20000000 10000000 400000000 2\n"
+        link = "link 8000000 32000000 10000000 0\n"
+        cases = [
+            ("events.jsonl\n", ":1: not a traffic trace line"),
+            ("swarmlab-traffic 2\n", ":1: not a traffic trace line"),
+            (header + link + "W 10 0 5\n", ":4: not a traffic trace line: W 10 0 5"),
+            (header + link + "L 20 0 6881\nL 10 0 6881\n", ":5: not a traffic trace line"),
+            (header + link + "Q 10 0\n", ":4: not a traffic trace line"),
+            (header + "L 10 0 6881\n", "no tcp or link lines"),
+            (header + link + "L 10 3 6881\n", "host 3 has no link"),
+        ]
+        for text, message in cases:
+            path = os.path.join(self.tmp.name, "bad.txt")
+            with open(path, "w") as f:
+                f.write(text)
+            proc = replay(path)
+            self.assertEqual(proc.returncode, 1, text)
+            self.assertIn(message, proc.stderr, text)
+            self.assertEqual(proc.stdout, "", text)
 
 
 if __name__ == "__main__":
