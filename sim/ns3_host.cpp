@@ -114,9 +114,10 @@ void Ns3Host::TearDown(bool graceful) {
   }
   std::vector<ConnId> ids;
   for (auto& [id, c] : conns_) {
-    if (graceful && c.connected && c.unsent > 0) {
-      c.closing = true;  // the OS would still send what the process wrote
-      if (trace_ != nullptr) trace_->close(now(), index_, id, /*drain=*/true);
+    if (graceful && c.connected && c.stream.unsent() > 0) {
+      // The OS would still send what the process wrote (a close already under way is so).
+      if (!c.closing && trace_ != nullptr) trace_->close(now(), index_, id, /*drain=*/true);
+      c.closing = true;
       continue;
     }
     ids.push_back(id);
@@ -218,7 +219,7 @@ void Ns3Host::Watch(ns3::Ptr<ns3::Socket> socket, ConnId id) {
                                          observer_->on_tcp_hystart_exit(index_, delay);
                                      }));
   // How much of what we handed TCP it has sent: lets Pump cut writes where TCP will cut
-  // segments (see Pump).
+  // segments (sim/tcp_stream_writer.hpp).
   socket->TraceConnectWithoutContext(
       "HighestSequence", ns3::Callback<void, ns3::SequenceNumber32, ns3::SequenceNumber32>(
                              [this, raw = ns3::PeekPointer(socket)](
@@ -229,14 +230,8 @@ void Ns3Host::Watch(ns3::Ptr<ns3::Socket> socket, ConnId id) {
                                if (it == conns_.end() || ns3::PeekPointer(it->second.socket) != raw)
                                  return;
                                auto& c = it->second;
-                               if (c.written == 0) {
-                                 c.tcp_base =
-                                     new_value;  // SYN and SYN-ACK: before any data of ours
-                                 return;
-                               }
-                               if (!c.tcp_base) c.tcp_base = old_value;
-                               c.tcp_sent = static_cast<std::uint64_t>(new_value - *c.tcp_base);
-                               if (!c.report_at.empty() && c.tcp_sent >= c.report_at.front()) {
+                               if (!c.stream.on_highest_sequence(old_value, new_value)) return;
+                               if (!c.report_at.empty() && c.stream.sent() >= c.report_at.front()) {
                                  // Not from inside TCP's send path: the node may send more.
                                  ns3::Simulator::ScheduleNow([this, id = it->first] {
                                    if (auto c2 = conns_.find(id); c2 != conns_.end())
@@ -320,36 +315,23 @@ void Ns3Host::DoSend(ConnId id, const RawFrame& frame, bool report_sent) {
   }
   channel_->push(it->second.tx, frame);
   if (trace_ != nullptr) trace_->write(now(), index_, id, size);
-  it->second.unsent += size;
+  it->second.stream.add(size);
   if (report_sent) {
-    it->second.report_at.push_back(it->second.written + it->second.unsent);
+    it->second.report_at.push_back(it->second.stream.written() + it->second.stream.unsent());
   }
   Pump(id, it->second);
 }
 
-// Hands the stream to TCP as its send buffer frees up, one write per segment TCP will send.
-// Every byte is virtual, so frame boundaries do not matter here; what matters is that no
-// segment spans two writes: ns-3 then merges the writes and allocates their bytes (about
-// one byte of RAM per byte in flight). TCP cuts full segments from the first unsent byte,
-// so each write ends where TCP's next cut falls: a tail shorter than a segment, if TCP has
-// not sent it alone, is completed to a whole segment by the next write.
+// Hands the stream to TCP as its send buffer frees up (sim/tcp_stream_writer.hpp).
 void Ns3Host::Pump(ConnId id, Conn& c) {
   if (!c.connected) return;
-  while (c.unsent > 0) {
-    const std::uint64_t queued_in_tcp = c.written - std::min(c.written, c.tcp_sent);
-    const auto to_cut = segment_size_ - static_cast<std::uint32_t>(queued_in_tcp % segment_size_);
-    const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(c.unsent, to_cut));
-    if (c.socket->GetTxAvailable() < n) return;  // wait for room for the whole piece
-    if (c.socket->Send(ns3::Create<ns3::Packet>(n)) < 0) return;
-    c.unsent -= n;
-    c.written += n;
-  }
+  if (!c.stream.pump(*c.socket, segment_size_)) return;
   if (c.closing) Release(id)->Close();
 }
 
 void Ns3Host::ReportSent(ConnId id, Conn& c) {
   std::size_t due = 0;
-  while (!c.report_at.empty() && c.tcp_sent >= c.report_at.front()) {
+  while (!c.report_at.empty() && c.stream.sent() >= c.report_at.front()) {
     c.report_at.pop_front();
     ++due;
   }
@@ -366,7 +348,7 @@ void Ns3Host::DoClose(ConnId id) {
   auto it = conns_.find(id);
   if (it == conns_.end()) return;
   auto& c = it->second;
-  if (c.connected && c.unsent > 0 && node_) {
+  if (c.connected && c.stream.unsent() > 0 && node_) {
     c.closing = true;  // the frames before the close still go out (an ERROR, a goodbye)
     if (trace_ != nullptr) trace_->close(now(), index_, id, /*drain=*/true);
     return;

@@ -21,6 +21,7 @@
 #include "sim/frame_channel.hpp"
 #include "sim/ns3_headers.hpp"
 #include "sim/sim_chunk_store.hpp"
+#include "sim/tcp_stream_writer.hpp"
 #include "sim/traffic_trace.hpp"
 #include "swarmlab/node.hpp"
 
@@ -84,10 +85,7 @@ class Ns3Host : public ns3::Application {
  private:
   struct Conn {
     ns3::Ptr<ns3::Socket> socket;
-    std::uint64_t unsent = 0;    // stream bytes written by the node, not yet handed to TCP
-    std::uint64_t written = 0;   // stream bytes handed to TCP
-    std::uint64_t tcp_sent = 0;  // of those, sent at least once (TCP's highest sequence)
-    std::optional<ns3::SequenceNumber32> tcp_base;
+    TcpStreamWriter stream;  // what the node wrote, as handed to TCP
     bool connected = false;
     bool closing = false;                 // close once everything is handed to TCP
     FrameChannel::Key tx, rx;             // this connection's two directions in the channel
