@@ -7,8 +7,6 @@
 //
 // Prints one JSON object: wall_s, simulated_s, bytes, ns3_events, packets_sent (put on the
 // uplinks), peak_rss_kib.
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/ns3_run_cost.hpp"
 #include "sim/event_heap_scheduler.hpp"
 #include "sim/ns3_headers.hpp"
 #include "sim/star_topology.hpp"
@@ -141,20 +140,14 @@ int main(int argc, char** argv) {
                                  ns3::MakeNullCallback<void, ns3::Ptr<ns3::Socket>>());
     f.socket->Connect(ns3::InetSocketAddress(ns3::Ipv4Address(topo.address(to).c_str()), kPort));
   }
-  ns3::Simulator::Run();
+  const auto cost = swarmlab::bench::run_to_end(began);
   const double simulated = g_last_byte_s;
-  const auto events = ns3::Simulator::GetEventCount();
-  ns3::Simulator::Destroy();
-  const double wall =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
   std::printf(
       "{\"wall_s\": %.3f, \"simulated_s\": %.3f, \"bytes\": %llu, \"ns3_events\": %llu, "
       "\"packets_sent\": %llu, \"peak_rss_kib\": %ld}\n",
-      wall, simulated, static_cast<unsigned long long>(g_received),
-      static_cast<unsigned long long>(events),
-      static_cast<unsigned long long>(topo.uplink_packets()), usage.ru_maxrss);
+      cost.wall_s, simulated, static_cast<unsigned long long>(g_received),
+      static_cast<unsigned long long>(cost.events),
+      static_cast<unsigned long long>(topo.uplink_packets()), cost.peak_rss_kib);
   if (g_received != g_expected) {
     std::fprintf(stderr, "ns3-star-baseline: %llu of %llu bytes arrived\n",
                  static_cast<unsigned long long>(g_received),

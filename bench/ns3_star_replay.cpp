@@ -17,8 +17,6 @@
 // What it cannot play back: link events (a trace records the links as built) and ns-3's
 // order among events of the same nanosecond. A playback's packets therefore match the run's
 // closely, not exactly.
-#include <sys/resource.h>
-
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -32,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench/ns3_run_cost.hpp"
 #include "sim/event_heap_scheduler.hpp"
 #include "sim/linux_tcp_socket.hpp"
 #include "sim/ns3_headers.hpp"
@@ -490,24 +489,19 @@ int main(int argc, char** argv) {
     return 1;
   }
   replay.start();
-  ns3::Simulator::Run();
-  const auto events = ns3::Simulator::GetEventCount();
-  ns3::Simulator::Destroy();
-  const double wall =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
+  const auto cost = swarmlab::bench::run_to_end(began);
   std::printf(
       "{\"wall_s\": %.3f, \"end_s\": %.9f, \"last_byte_s\": %.9f, \"ns3_events\": %llu, "
       "\"packets_sent\": %llu, \"queue_drops\": %llu, \"accepted\": %llu, "
       "\"unmatched_accepts\": %llu, \"bytes_written\": %llu, \"bytes_received\": %llu, "
       "\"peak_rss_kib\": %ld}\n",
-      wall, replay.end_s(), replay.last_byte_s(), static_cast<unsigned long long>(events),
+      cost.wall_s, replay.end_s(), replay.last_byte_s(),
+      static_cast<unsigned long long>(cost.events),
       static_cast<unsigned long long>(topo.uplink_packets()),
       static_cast<unsigned long long>(topo.queue_drops().packets),
       static_cast<unsigned long long>(replay.accepted()),
       static_cast<unsigned long long>(replay.unmatched()),
       static_cast<unsigned long long>(replay.written()),
-      static_cast<unsigned long long>(replay.received()), usage.ru_maxrss);
+      static_cast<unsigned long long>(replay.received()), cost.peak_rss_kib);
   return 0;
 }
