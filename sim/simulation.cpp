@@ -154,9 +154,10 @@ void Simulation::configure_tcp() {
   // Up one access link and down another.
   const Duration longest_life = 2 * (longest_wait + slowest_delay);
   configure_ns3_tcp(segment_size(s_), fastest, slowest_delay, longest_life);
-  if (trace_) trace_->tcp(segment_size(s_), fastest, slowest_delay, longest_life, s_.seed + 1);
+  const auto run = s_.seed + 1;
+  if (trace_) trace_->tcp(segment_size(s_), fastest, slowest_delay, longest_life, run);
   ns3::RngSeedManager::SetSeed(1);
-  ns3::RngSeedManager::SetRun(s_.seed + 1);
+  ns3::RngSeedManager::SetRun(run);
   use_event_heap_scheduler();
 }
 
@@ -486,11 +487,9 @@ Result<RunResult> Simulation::run() {
   group_timeouts_.assign(s_.groups.size(), 0);
 
   if (s_.record_traffic) {
-    try {
-      trace_ = std::make_unique<TrafficTrace>(out_ + "/traffic.txt");
-    } catch (const std::exception& e) {
-      return make_error(ErrorCode::IoError, e.what());
-    }
+    auto trace = TrafficTrace::open(out_ + "/traffic.txt");
+    if (!trace) return trace.error();
+    trace_ = std::move(trace).value();
   }
   wall_start_ = std::chrono::steady_clock::now();
   configure_tcp();
@@ -505,11 +504,7 @@ Result<RunResult> Simulation::run() {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
   // Before the summary: a run folder with a summary is a finished run (a resumed sweep skips it).
   if (trace_) {
-    try {
-      trace_->finish(end);
-    } catch (const std::exception& e) {
-      return make_error(ErrorCode::IoError, e.what());
-    }
+    if (auto s = trace_->finish(end); !s) return s.error();
   }
 
   RunResult r;

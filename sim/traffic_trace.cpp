@@ -1,7 +1,5 @@
 #include "sim/traffic_trace.hpp"
 
-#include <stdexcept>
-
 #include "sim/star_topology.hpp"
 
 namespace swarmlab::sim {
@@ -12,9 +10,11 @@ long long ns(Time t) {
 }
 }  // namespace
 
-TrafficTrace::TrafficTrace(const std::string& path) : out_(path), path_(path) {
-  if (!out_) throw std::runtime_error("cannot write the traffic trace " + path);
-  out_ << "swarmlab-traffic 1\n";
+Result<std::unique_ptr<TrafficTrace>> TrafficTrace::open(const std::string& path) {
+  std::unique_ptr<TrafficTrace> trace(new TrafficTrace(path));
+  if (!trace->out_) return make_error(ErrorCode::IoError, "cannot write the traffic trace " + path);
+  trace->out_ << "swarmlab-traffic 1\n";
+  return trace;
 }
 
 void TrafficTrace::tcp(std::uint32_t segment, std::uint64_t fastest_bps, Duration slowest_delay,
@@ -55,11 +55,14 @@ void TrafficTrace::close(Time t, std::size_t host, ConnId conn, bool drain) {
   out_ << (drain ? "X " : "R ") << ns(t) << ' ' << host << ' ' << conn << '\n';
 }
 
-void TrafficTrace::finish(Time t) {
+Status TrafficTrace::finish(Time t) {
   out_ << "E " << ns(t) << '\n';
   out_.flush();
-  if (!out_)
-    throw std::runtime_error("writing the traffic trace " + path_ + " failed (disk full?)");
+  if (!out_) {
+    return make_error(ErrorCode::IoError,
+                      "writing the traffic trace " + path_ + " failed (disk full?)");
+  }
+  return {};
 }
 
 }  // namespace swarmlab::sim

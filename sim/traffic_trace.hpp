@@ -20,9 +20,11 @@
 //   E T                                              the run ended
 #include <cstdint>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include "swarmlab/effects.hpp"
+#include "swarmlab/error.hpp"
 #include "swarmlab/time.hpp"
 
 namespace swarmlab::sim {
@@ -31,8 +33,8 @@ struct AccessLink;
 
 class TrafficTrace {
  public:
-  /// Opens `path` for writing; throws std::runtime_error if it cannot.
-  explicit TrafficTrace(const std::string& path);
+  /// A trace written to `path`, or why it cannot be.
+  static Result<std::unique_ptr<TrafficTrace>> open(const std::string& path);
 
   void tcp(std::uint32_t segment, std::uint64_t fastest_bps, Duration slowest_delay,
            Duration longest_life, std::uint64_t run);
@@ -45,11 +47,12 @@ class TrafficTrace {
               std::uint16_t from_port);
   void write(Time t, std::size_t host, ConnId conn, std::uint64_t bytes);
   void close(Time t, std::size_t host, ConnId conn, bool drain);
-  /// The run ended at `t`. Throws std::runtime_error if anything failed to be written (a
-  /// full disk).
-  void finish(Time t);
+  /// The run ended at `t`. Fails if anything could not be written (a full disk).
+  Status finish(Time t);
 
  private:
+  explicit TrafficTrace(const std::string& path) : out_(path), path_(path) {}
+
   std::ofstream out_;
   std::string path_;
 };
