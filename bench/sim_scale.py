@@ -19,14 +19,16 @@ HAVEs, block tails and the ACKs they draw; ns-3 spends the same handful of event
 whatever it carries), and "per pkt x", swarm-sim's wall time per packet over the baseline's:
 what our layer, and ns-3's work that grows with connections per node, add to each packet.
 
-"x replay" measures our layer alone: swarm-sim runs the scenario again with record_traffic,
-and bench's ns3-star-replay plays its traffic.txt back on the same star with the same TCP
+"x replay" sets our layer against ns-3 alone: swarm-sim runs the scenario a second time,
+with record_traffic (the timed run writes no trace, so its time is a plain run's), and
+bench's ns3-star-replay plays its traffic.txt back on the same star with the same TCP
 sockets and no swarm logic (each host connects, writes its byte counts and closes when the
 run's did). "replay s" is that playback's wall time, ns-3's own cost for the swarm's packets;
 "x replay" is swarm-sim's wall time over it: 1 would mean the core, the host adapter and the
-frame channel cost nothing, 2 that they cost as much as ns-3 itself. "rp pkt" is the playback's packets over the run's, a check that it put the same
-traffic on the wire: close, not equal, as events of the same nanosecond may run in another
-order and TCP then takes another turn now and then. "x replay" counts the playback's time at
+frame channel cost nothing, 2 that they cost as much as ns-3 itself. "rp pkt" is the
+playback's packets over the run's, a check that it put the same traffic on the wire: close,
+not equal, as events of the same nanosecond may run in another order and TCP then takes
+another turn now and then. "x replay" counts the playback's time at
 the run's packet count (its wall time times the run's packets over its own), so a playback
 that sent more packets does not flatter the ratio.
 """
