@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ns3-star-baseline: need PEERS > 10, PACKET 576-64000, SOURCES >= 1\n");
     return 2;
   }
-  const std::uint32_t segment = packet - 80;
+  const std::uint32_t segment = packet - swarmlab::sim::kTcpIpHeaderBytes;
   // Timed as swarm-sim times its run.json wall_time_s: the star built, run and torn down.
   const auto began = std::chrono::steady_clock::now();
   // The links of bench/sim_scale.py's scenarios.

@@ -31,7 +31,6 @@
 #include <vector>
 
 #include "bench/ns3_run_cost.hpp"
-#include "sim/event_heap_scheduler.hpp"
 #include "sim/linux_tcp_socket.hpp"
 #include "sim/ns3_headers.hpp"
 #include "sim/star_topology.hpp"
@@ -473,12 +472,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   const auto began = std::chrono::steady_clock::now();
-  StarTopology topo(trace->segment + 80);
-  swarmlab::sim::configure_ns3_tcp(trace->segment, trace->fastest, trace->slowest_delay,
-                                   trace->longest_life);
-  ns3::RngSeedManager::SetSeed(1);
-  ns3::RngSeedManager::SetRun(trace->run);
-  swarmlab::sim::use_event_heap_scheduler();
+  StarTopology topo(trace->segment + swarmlab::sim::kTcpIpHeaderBytes);
+  swarmlab::sim::configure_ns3_run(trace->segment, trace->fastest, trace->slowest_delay,
+                                   trace->longest_life, trace->run);
   for (const auto& l : trace->links) topo.add(l);
   topo.build();
   Replay replay(std::move(*trace), topo);

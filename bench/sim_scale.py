@@ -39,7 +39,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -62,14 +61,21 @@ def scenario(peers, packet, total_mib, record_traffic=False):
     }
 
 
-def replay_note(args, tmp, peers, packet, sets, wall, run):
-    """The run again with record_traffic, its traffic played back with no swarm logic."""
-    path = os.path.join(tmp, f"t{peers}{packet}.json")
+def run_sim(args, tmp, name, body, sets):
+    """swarm-sim on scenario `body`, written to tmp/name.json; its process and run folder."""
+    path = os.path.join(tmp, f"{name}.json")
     with open(path, "w") as f:
-        json.dump(scenario(peers, packet, args.traffic_mib, record_traffic=True), f)
-    out = os.path.join(tmp, f"t{peers}{packet}")
+        json.dump(body, f)
+    out = os.path.join(tmp, name)
     proc = subprocess.run([args.sim, "run", path, "--quiet", "--out", out, *sets],
                           capture_output=True, text=True)
+    return proc, out
+
+
+def replay_note(args, tmp, peers, packet, sets, wall, run):
+    """The run again with record_traffic, its traffic played back with no swarm logic."""
+    proc, out = run_sim(args, tmp, f"t{peers}{packet}",
+                        scenario(peers, packet, args.traffic_mib, record_traffic=True), sets)
     trace = os.path.join(out, "traffic.txt")
     rp = subprocess.run([args.replay, trace], capture_output=True, text=True) \
         if proc.returncode == 0 else None
@@ -103,15 +109,9 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for peers in [int(x) for x in args.peers.split(",")]:
             for packet in args.packets.split(","):
-                path = os.path.join(tmp, f"s{peers}{packet}.json")
-                with open(path, "w") as f:
-                    json.dump(scenario(peers, packet, args.traffic_mib), f)
-                out = os.path.join(tmp, f"r{peers}{packet}")
                 before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-                start = time.monotonic()
-                proc = subprocess.run([args.sim, "run", path, "--quiet", "--out", out, *sets],
-                                      capture_output=True, text=True)
-                wall = time.monotonic() - start
+                proc, out = run_sim(args, tmp, f"r{peers}{packet}",
+                                    scenario(peers, packet, args.traffic_mib), sets)
                 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
                 if proc.returncode != 0:
                     print(f"{peers:>6} {packet:>8} failed: {proc.stderr.strip()}")

@@ -166,9 +166,7 @@ void Ns3Host::Handle(Effect e) {
           DoSend(x.conn, x.frame, x.report_sent);
         } else if constexpr (std::is_same_v<T, Close>) {
           if (x.reset) {
-            if (trace_ != nullptr && conns_.contains(x.conn))
-              trace_->close(now(), index_, x.conn, /*drain=*/false);
-            if (auto socket = Release(x.conn)) socket->Close();
+            Abort(x.conn);
           } else {
             DoClose(x.conn);
           }
@@ -353,6 +351,11 @@ void Ns3Host::DoClose(ConnId id) {
     if (trace_ != nullptr) trace_->close(now(), index_, id, /*drain=*/true);
     return;
   }
+  Abort(id);
+}
+
+void Ns3Host::Abort(ConnId id) {
+  if (!conns_.contains(id)) return;
   if (trace_ != nullptr) trace_->close(now(), index_, id, /*drain=*/false);
   Release(id)->Close();
 }
@@ -394,8 +397,7 @@ void Ns3Host::OnRecv(ns3::Ptr<ns3::Socket> socket) {
       if (next == nullptr) {
         // Stream bytes with no frame beside them: the two channels disagree, so nothing on
         // this connection can be trusted any more.
-        if (trace_ != nullptr) trace_->close(now(), index_, id, /*drain=*/false);
-        Release(id)->Close();
+        Abort(id);
         node_->on_closed(now(), id, CloseReason::ProtocolError);
         Drain();
         return;

@@ -104,6 +104,8 @@ class Ns3Host : public ns3::Application {
   void ReportSent(ConnId id, Conn& c);
   void DoSend(ConnId id, const RawFrame& frame, bool report_sent);
   void DoClose(ConnId id);
+  /// Closes now, with whatever TCP has not taken yet dropped (a reset).
+  void Abort(ConnId id);
   void Pump(ConnId id, Conn& c);
   /// Forgets the connection; the socket is released once ns-3 is done with this event.
   ns3::Ptr<ns3::Socket> Release(ConnId id);

@@ -8,7 +8,6 @@
 #include <limits>
 #include <set>
 
-#include "sim/event_heap_scheduler.hpp"
 #include "sim/ns3_headers.hpp"
 #include "sim/ns3_host.hpp"
 #include "sim/run_metrics.hpp"
@@ -28,10 +27,9 @@ constexpr std::uint16_t kTrackerPort = 7000;
 constexpr std::uint16_t kPeerPort = 6881;
 constexpr std::size_t kTrackerHost = 0;
 
-// TCP payload per segment: the simulated MTU less IP and TCP headers with the timestamp
-// and SACK options.
+// TCP payload per segment: the simulated MTU less the headers.
 std::uint32_t segment_size(const Scenario& s) {
-  return resolve_packet_size(s) - 80;
+  return resolve_packet_size(s) - kTcpIpHeaderBytes;
 }
 
 Time sim_now() {
@@ -153,12 +151,9 @@ void Simulation::configure_tcp() {
   }
   // Up one access link and down another.
   const Duration longest_life = 2 * (longest_wait + slowest_delay);
-  configure_ns3_tcp(segment_size(s_), fastest, slowest_delay, longest_life);
   const auto run = s_.seed + 1;
+  configure_ns3_run(segment_size(s_), fastest, slowest_delay, longest_life, run);
   if (trace_) trace_->tcp(segment_size(s_), fastest, slowest_delay, longest_life, run);
-  ns3::RngSeedManager::SetSeed(1);
-  ns3::RngSeedManager::SetRun(run);
-  use_event_heap_scheduler();
 }
 
 void Simulation::build() {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "sim/event_heap_scheduler.hpp"
 #include "sim/ns3_headers.hpp"
 
 namespace swarmlab::sim {
@@ -56,6 +57,14 @@ void configure_ns3_tcp(std::uint32_t segment, std::uint64_t fastest, Duration sl
   // ns-3's own 120 s, for links of a few kbit/s.
   ns3::Config::SetDefault("ns3::TcpSocketBase::MaxSegLifetime",
                           ns3::DoubleValue(std::clamp(to_seconds(longest_life), 1.0, 120.0)));
+}
+
+void configure_ns3_run(std::uint32_t segment, std::uint64_t fastest_bps, Duration slowest_delay,
+                       Duration longest_life, std::uint64_t run) {
+  configure_ns3_tcp(segment, fastest_bps, slowest_delay, longest_life);
+  ns3::RngSeedManager::SetSeed(1);
+  ns3::RngSeedManager::SetRun(run);
+  use_event_heap_scheduler();
 }
 
 }  // namespace swarmlab::sim
